@@ -1,0 +1,90 @@
+# One entry point for everything. `make help` lists the targets.
+# Every target that needs Python installs the locked environment first (once).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed-$(shell cksum < requirements.lock | cut -d' ' -f1)
+
+STAGE ?= dev
+FN ?= registrations_per_day
+# `make run` starts a virtual clock just before the last complete week of the
+# shipped data and runs it fast, so results appear within a minute.
+CLOCK_START ?= 2022-12-18T23:59:00Z
+SPEED ?= 7200
+
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.DEFAULT_GOAL := help
+.PHONY: help install lock lint typecheck test check run api data invoke bench bench-api \
+        deploy destroy deploy-local destroy-local clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "} {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP) ## create .venv with the locked dependencies (skipped when up to date)
+
+lock: ## re-resolve pyproject.toml's dependencies into requirements.lock
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet --disable-pip-version-check $$($(PYTHON) -c \
+		'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
+		print(" ".join(repr(d) for d in p["dependencies"] + p["optional-dependencies"]["dev"]))' | tr -d "'")
+	.venv-lock/bin/pip freeze --exclude-editable > requirements.lock && rm -rf .venv-lock
+
+lint: $(STAMP) ## ruff (lint and format check)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP) ## mypy --strict
+	$(BIN)/mypy
+
+test: $(STAMP) ## run the whole test suite (lint and typecheck included)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(PY) -m pytest
+
+check: lint typecheck test ## everything CI checks
+
+data/registrations.db:
+	$(MAKE) data
+
+data: $(STAMP) ## generate data/registrations.db (deterministic)
+	$(PY) -m data
+
+run: $(STAMP) data/registrations.db ## results API + localbridge on the shipped data (virtual clock)
+	$(PY) -m infra.local --clock-start $(CLOCK_START) --speed $(SPEED)
+
+api: $(STAMP) ## the results API alone on 127.0.0.1:5000
+	$(PY) -m api
+
+invoke: $(STAMP) data/registrations.db ## fire one function now: make invoke FN=<name>
+	$(PY) -m localbridge invoke $(FN)
+
+bench: $(STAMP) ## all benchmarks (prints figures; not a test)
+	$(PY) -m bench
+
+bench-api: $(STAMP) ## results API throughput and latency
+	$(PY) -m bench api
+
+deploy: $(STAMP) ## chalice deploy --stage $(STAGE) (AWS_ENDPOINT_URL honoured)
+	$(PY) -m infra.deploy deploy --stage $(STAGE)
+
+destroy: $(STAMP) ## chalice delete --stage $(STAGE)
+	$(PY) -m infra.deploy destroy --stage $(STAGE)
+
+deploy-local: $(STAMP) ## LocalStack (docker compose) + deploy the localstack stage
+	$(PY) -m infra.localstack up
+
+destroy-local: $(STAMP) ## tear the LocalStack deployment down
+	$(PY) -m infra.localstack down
+
+clean: ## remove .venv and generated runtime files
+	rm -rf $(VENV) .venv-lock .pytest_cache .mypy_cache .ruff_cache
+	rm -f data/*.db data/*.db-wal data/*.db-shm

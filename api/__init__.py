@@ -1,0 +1,1 @@
+"""The results API: a small FastAPI service storing metric results in SQLite."""

@@ -1,0 +1,1 @@
+"""Generator for the registrations database (``python -m data``)."""

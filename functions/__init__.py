@@ -1,0 +1,1 @@
+"""Scheduled metric jobs: one Chalice Blueprint per module, plus shared helpers."""

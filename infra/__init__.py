@@ -1,0 +1,1 @@
+"""Deploy scripts: LocalStack (docker compose), AWS (chalice), the local dev runner."""

@@ -1,0 +1,1 @@
+"""localbridge: a local emulated EventBridge for Chalice scheduled functions."""

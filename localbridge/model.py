@@ -1,0 +1,90 @@
+"""The vocabulary shared by localbridge's parts: functions, invocations, outcomes.
+
+Discovery produces ``FunctionSpec``s, an ``Invoker`` runs one invocation of a
+function and reports an ``InvocationResult``; the runtime, the ledger and the
+Lambda Invoke API all speak in these terms and in nothing more specific.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One scheduled function of a Chalice app, as a stage would deploy it."""
+
+    name: str
+    """Chalice's name for the function, e.g. ``registrations_per_day``."""
+    handler: str
+    """The handler string Lambda calls, e.g. ``functions.registrations.registrations_per_day``."""
+    expression: str
+    """The schedule expression exactly as deployed, e.g. ``cron(5 0 * * ? *)``."""
+    app_name: str
+    stage: str
+    environment: Mapping[str, str] = field(default_factory=dict)
+    timeout_s: int = 60
+    memory_mb: int = 128
+
+    @property
+    def lambda_name(self) -> str:
+        """The deployed Lambda function name: ``<app>-<stage>-<name>``."""
+        return f"{self.app_name}-{self.stage}-{self.name}"
+
+    @property
+    def rule_name(self) -> str:
+        """The EventBridge rule Chalice creates for the schedule."""
+        return f"{self.lambda_name}-event"
+
+
+class Outcome(enum.StrEnum):
+    """How one invocation ended."""
+
+    SUCCEEDED = "succeeded"
+    ERROR = "error"
+    """The handler raised; ``error_type``/``error_message``/``traceback`` say what."""
+    TIMEOUT = "timeout"
+    """It ran past the function's timeout and was stopped."""
+    CRASHED = "crashed"
+    """The worker running it died (exit, signal) before it returned."""
+
+
+@dataclass(frozen=True)
+class InvocationResult:
+    """What one invocation produced. Times are wall-clock epoch seconds."""
+
+    outcome: Outcome
+    started_at: float
+    ended_at: float
+    payload: Any = None
+    """The handler's JSON-serialisable return value (None unless SUCCEEDED)."""
+    error_type: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+    logs: str = ""
+    """What the function printed or logged during the run."""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome is Outcome.SUCCEEDED
+
+    @property
+    def duration_ms(self) -> float:
+        return (self.ended_at - self.started_at) * 1000.0
+
+
+class Invoker(Protocol):
+    """Runs invocations. ``invoke`` blocks until the run ends and is thread-safe."""
+
+    def invoke(
+        self, function: FunctionSpec, event: Mapping[str, Any], request_id: str
+    ) -> InvocationResult: ...
+
+    def reload(self) -> None:
+        """Serve later invocations with freshly imported code (runs in flight finish)."""
+
+    def close(self) -> None:
+        """Stop every worker; invocations in flight are allowed to finish first."""
