@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from statistics import fmean
 
@@ -186,8 +188,6 @@ def _not_a_db(tmp_path: Path) -> Path:
 
 
 def _no_table(tmp_path: Path) -> Path:
-    import sqlite3
-
     path = tmp_path / "other.db"
     with sqlite3.connect(path) as connection:
         connection.execute("CREATE TABLE visit (id INTEGER PRIMARY KEY)")
@@ -208,11 +208,10 @@ def _no_table(tmp_path: Path) -> Path:
 def test_unusable_db_fails_the_run_naming_the_db_and_the_problem(
     tmp_path: Path,
     recording_server: RecordingServer,
-    make_db: object,
+    make_db: Callable[[Path], Path],
     problem: str,
     job: str,
 ) -> None:
-    assert callable(make_db)
     db = make_db(tmp_path)
     client = chalice_client(tmp_path / "project", job_env(db, recording_server))
     with pytest.raises(RegistrationsError) as failure:
