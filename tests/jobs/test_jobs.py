@@ -219,3 +219,21 @@ def test_unusable_db_fails_the_run_naming_the_db_and_the_problem(
     assert f"registrations DB {db}" in str(failure.value)
     assert problem in str(failure.value)
     assert recording_server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("job", "time"),
+    [
+        ("average_weight_last_week", "2022-12-19T01:00:00Z"),
+        ("registrations_per_day", "2022-12-22T00:05:00Z"),
+    ],
+)
+def test_the_same_tick_posts_the_same_body_and_key_again(
+    tmp_path: Path, registrations_db: Path, recording_server: RecordingServer, job: str, time: str
+) -> None:
+    client = chalice_client(tmp_path, job_env(registrations_db, recording_server))
+    first, again = invoke(client, job, time), invoke(client, job, time)
+    assert first == again
+    keys = {r.headers["Idempotency-Key"] for r in recording_server.requests}
+    assert keys == {f"{job}/{time}"}
+    assert recording_server.requests[0].body == recording_server.requests[1].body
