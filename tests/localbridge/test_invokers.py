@@ -7,7 +7,6 @@ Tests wait for outcomes under deadlines; nothing sleeps to let time pass.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -114,6 +113,14 @@ def test_handler_exception_is_an_error_with_traceback(invoker: Invoker) -> None:
     assert result.payload is None
 
 
+def test_prints_are_the_runs_logs(invoker: Invoker) -> None:
+    first = invoke(invoker, spec("echo"))
+    failed = invoke(invoker, spec("fails"))
+
+    assert first.logs == "echo ran at 2022-12-19T00:05:00Z\n"
+    assert failed.logs == "about to fail\n"
+
+
 def test_unserialisable_return_value_is_an_error(invoker: Invoker) -> None:
     result = invoke(invoker, spec("unserialisable"))
 
@@ -156,14 +163,6 @@ def test_invocations_run_concurrently(
 
 
 # -- process mode --------------------------------------------------------------
-
-
-def test_prints_are_the_runs_logs(process_invoker: ProcessInvoker) -> None:
-    first = invoke(process_invoker, spec("echo"))
-    failed = invoke(process_invoker, spec("fails"))
-
-    assert first.logs == "echo ran at 2022-12-19T00:05:00Z\n"
-    assert failed.logs == "about to fail\n"
 
 
 def test_worker_stays_warm_and_is_reused(process_invoker: ProcessInvoker) -> None:
@@ -261,17 +260,31 @@ def test_reload_serves_new_code_while_a_running_invocation_finishes_on_the_old(
 # -- thread mode ---------------------------------------------------------------
 
 
-def test_thread_mode_reports_timeout_at_the_deadline(
-    project: Path, pool: ThreadPoolExecutor
-) -> None:
-    invoker = ThreadInvoker(project, IDENTITY)
+class SteppingClock:
+    """A monotonic clock that moves ``step`` seconds each time it is read."""
+
+    def __init__(self, step: float) -> None:
+        self.step = step
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_thread_mode_reports_a_run_past_its_timeout(project: Path) -> None:
+    invoker = ThreadInvoker(project, IDENTITY, time_source=SteppingClock(1.5))
     try:
-        result = result_of(pool.submit(invoke, invoker, spec("blocks", timeout_s=1)))
-        assert result.outcome is Outcome.TIMEOUT
-        assert (result.error_message or "").startswith("Task timed out after 1.00 seconds")
+        # The invoker reads the clock before and after the call: 1.5 s apart.
+        late = invoke(invoker, spec("fails", timeout_s=1))
+        in_time = invoke(invoker, spec("fails", timeout_s=2))
     finally:
-        sys.modules["tasks"].RELEASE.set()  # lets the abandoned thread end
         invoker.close()
+
+    assert late.outcome is Outcome.TIMEOUT
+    assert (late.error_message or "").startswith("Task timed out after 1.00 seconds")
+    assert late.logs == "about to fail\n"
+    assert in_time.outcome is Outcome.ERROR
 
 
 def test_thread_mode_reload_serves_new_code(
