@@ -25,6 +25,8 @@ def every_five_minutes(event):
 TASKS_PY = """\
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -85,6 +87,22 @@ def kills_itself(event):
 @bp.schedule(Rate(4, unit=Rate.HOURS))
 def unserialisable(event):
     return {"when": time}
+
+
+@bp.schedule(Rate(6, unit=Rate.HOURS))
+def chatty(event):
+    print("x" * 99_999)
+    return "said a lot"
+
+
+@bp.schedule(Rate(7, unit=Rate.HOURS))
+def spawns_child(event):
+    child = subprocess.Popen([sys.executable, "-c", "import threading; threading.Event().wait()"])
+    pid_file = os.environ["CHILD_PID_FILE"]
+    with open(pid_file + ".tmp", "w") as out:
+        out.write(str(child.pid))
+    os.replace(pid_file + ".tmp", pid_file)
+    threading.Event().wait()
 
 
 @bp.schedule(Rate(5, unit=Rate.HOURS))

@@ -20,7 +20,7 @@ from localbridge.model import FunctionSpec, InvocationResult, Invoker, Outcome
 from localbridge.process_invoker import InvokerClosedError, ProcessInvoker
 from localbridge.thread_invoker import ThreadInvoker
 from tests.localbridge.chalice_project import set_version, spec, write_project
-from tests.support import wait_for
+from tests.support import start_process, wait_for
 
 IDENTITY = AwsIdentity(account="123456789012", region="eu-west-1")
 AT = datetime(2022, 12, 19, 0, 5, tzinfo=UTC)
@@ -121,6 +121,17 @@ def test_prints_are_the_runs_logs(invoker: Invoker) -> None:
     assert failed.logs == "about to fail\n"
 
 
+def test_logs_keep_the_last_64_kib(invoker: Invoker) -> None:
+    result = invoke(invoker, spec("chatty"))
+
+    assert result.payload == "said a lot"
+    assert result.logs.endswith("x" * 1000 + "\n")
+    first_line, _, kept = result.logs.partition("\n")
+    assert first_line.startswith("[")
+    assert first_line.endswith("dropped]")
+    assert len(kept) == 64 * 1024
+
+
 def test_unserialisable_return_value_is_an_error(invoker: Invoker) -> None:
     result = invoke(invoker, spec("unserialisable"))
 
@@ -186,6 +197,53 @@ def test_run_past_its_timeout_is_killed(
     assert result.error_message == "Task timed out after 1.00 seconds"
     assert result.duration_ms >= 1000
     assert process_invoker.worker_pids(function) == []
+
+
+def test_timeout_also_kills_what_the_function_started(
+    process_invoker: ProcessInvoker, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "child.pid"
+    function = spec("spawns_child", timeout_s=2, CHILD_PID_FILE=str(pid_file))
+
+    result = invoke(process_invoker, function)
+
+    assert result.outcome is Outcome.TIMEOUT
+    child = int(pid_file.read_text())
+    wait_for(lambda: gone(child), DEADLINE_S, f"child process {child} to be gone")
+
+
+def test_workers_exit_when_their_invoker_process_dies(project: Path, tmp_path: Path) -> None:
+    script = (
+        "import sys, threading\n"
+        "from pathlib import Path\n"
+        "from localbridge.process_invoker import ProcessInvoker\n"
+        "from tests.localbridge.chalice_project import spec\n"
+        "invoker = ProcessInvoker(Path(sys.argv[1]))\n"
+        "invoker.warm([spec('echo')])\n"
+        "print('worker', *invoker.worker_pids(spec('echo')), flush=True)\n"
+        "threading.Event().wait()\n"
+    )
+    parent = start_process(["-c", script, str(project)], tmp_path / "parent.log")
+    try:
+        line = wait_for(lambda: worker_line(parent.log()), DEADLINE_S, "the worker to start")
+        worker = int(line.split()[1])
+        assert not gone(worker)
+    finally:
+        parent.kill9()
+    wait_for(lambda: gone(worker), DEADLINE_S, f"worker {worker} to exit")
+
+
+def worker_line(log: str) -> str | None:
+    return next((line for line in log.splitlines() if line.startswith("worker ")), None)
+
+
+def gone(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie waiting to be reaped counts as gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status
 
 
 @pytest.mark.parametrize(
