@@ -52,6 +52,7 @@ class ThreadInvoker:
         self._import_lock = threading.Lock()
         self._project_first = False
         self._output = OutputCapture()
+        self._loaded_before = dict(sys.modules)
 
     def invoke(
         self, function: FunctionSpec, event: Mapping[str, Any], request_id: str
@@ -91,7 +92,7 @@ class ThreadInvoker:
         with self._import_lock:
             self._handlers.clear()
             self._project_first = False
-            for name in [n for n, m in sys.modules.items() if self._is_project_module(m)]:
+            for name in [n for n, m in sys.modules.items() if self._is_user_module(n, m)]:
                 del sys.modules[name]
             importlib.invalidate_caches()
 
@@ -121,6 +122,19 @@ class ThreadInvoker:
                 self._is_project_module(module)
             ):
                 del sys.modules[name]
+
+    def _is_user_module(self, name: str, module: Any) -> bool:
+        """Loaded from the project for its functions: what a reload must import afresh.
+
+        Modules that were loaded before this invoker existed, and localbridge
+        itself (the project directory may be the one localbridge lives in),
+        are the running program's, not the functions': they stay.
+        """
+        return (
+            self._loaded_before.get(name) is not module
+            and name.partition(".")[0] != "localbridge"
+            and self._is_project_module(module)
+        )
 
     def _is_project_module(self, module: Any) -> bool:
         file = getattr(module, "__file__", None)

@@ -7,6 +7,7 @@ Tests wait for outcomes under deadlines; nothing sleeps to let time pass.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from localbridge.model import FunctionSpec, InvocationResult, Invoker, Outcome
 from localbridge.process_invoker import InvokerClosedError, ProcessInvoker
 from localbridge.thread_invoker import ThreadInvoker
 from tests.localbridge.chalice_project import set_version, spec, write_project
-from tests.support import start_process, wait_for
+from tests.support import ROOT, start_process, wait_for
 
 IDENTITY = AwsIdentity(account="123456789012", region="eu-west-1")
 AT = datetime(2022, 12, 19, 0, 5, tzinfo=UTC)
@@ -175,8 +176,10 @@ def test_invocations_run_concurrently(
     function = spec("gated_version", GATE=str(gate))
 
     runs = [pool.submit(invoke, invoker, function) for _ in range(2)]
-    wait_for(lambda: len(started_markers(gate)) == 2, DEADLINE_S, "both runs to start")
-    gate.touch()
+    try:
+        wait_for(lambda: len(started_markers(gate)) == 2, DEADLINE_S, "both runs to start")
+    finally:
+        gate.touch()
 
     payloads = [result_of(run).payload for run in runs]
     assert len({(p["pid"], p["thread"]) for p in payloads}) == 2
@@ -364,6 +367,18 @@ def test_thread_mode_reload_serves_new_code(
     with_reload(ThreadInvoker(project, IDENTITY), project, gate, gated, pool)
 
 
+def test_thread_mode_reload_keeps_the_running_programs_own_modules() -> None:
+    # The project directory may be the repository localbridge itself lives in.
+    own = {name: sys.modules[name] for name in ("localbridge.model", "tests.support")}
+    invoker = ThreadInvoker(ROOT, IDENTITY)
+    try:
+        invoker.reload()
+    finally:
+        invoker.close()
+
+    assert {name: sys.modules.get(name) for name in own} == own
+
+
 def with_reload(
     invoker: Invoker, project: Path, gate: Path, gated: FunctionSpec, pool: ThreadPoolExecutor
 ) -> None:
@@ -381,4 +396,5 @@ def with_reload(
         new = invoke(invoker, gated).payload
         assert (old["version"], new["version"]) == (1, 2)
     finally:
+        gate.touch()  # a failed assertion must not leave a run waiting forever
         invoker.close()
