@@ -108,7 +108,13 @@ def import_scheduled_functions(project_dir: Path) -> dict[str, Any]:
             f"{project_dir / 'app.py'} failed to import; fix the error below:\n"
             f"{done.stderr.rstrip()}"
         )
-    answer: dict[str, Any] = json.loads(done.stdout)
+    try:
+        answer: dict[str, Any] = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        raise DiscoveryError(
+            f"importing {project_dir / 'app.py'} ended the process before it could list "
+            f"the functions (does it exit at import time?):\n{done.stderr.rstrip()}"
+        ) from None
     return answer
 
 

@@ -129,3 +129,19 @@ def test_prints_during_import_do_not_confuse_discovery(tmp_path: Path) -> None:
     app.write_text('print("hello from import")\n' + app.read_text())
 
     assert "echo" in by_name(discover(project, "dev"))
+
+
+def test_app_py_without_an_app_says_what_chalice_needs(tmp_path: Path) -> None:
+    project = write_project(tmp_path)
+    (project / "app.py").write_text("from chalice import Chalice\n")
+
+    with pytest.raises(DiscoveryError, match=r"app\.py defines no `app`"):
+        discover(project, "dev")
+
+
+def test_app_that_exits_at_import_is_reported(tmp_path: Path) -> None:
+    project = write_project(tmp_path)
+    (project / "app.py").write_text("import os\nos._exit(0)\n")
+
+    with pytest.raises(DiscoveryError, match="ended the process before it could list"):
+        discover(project, "dev")

@@ -198,6 +198,28 @@ def test_worker_stays_warm_and_is_reused(process_invoker: ProcessInvoker) -> Non
     assert process_invoker.worker_pids(function) == [first.payload]
 
 
+def test_idle_workers_beyond_the_cap_retire(
+    project: Path, tmp_path: Path, pool: ThreadPoolExecutor
+) -> None:
+    gate = tmp_path / "gate"
+    function = spec("gated_version", GATE=str(gate))
+    invoker = ProcessInvoker(project, IDENTITY, max_idle_per_function=1)
+    try:
+        runs = [pool.submit(invoke, invoker, function) for _ in range(2)]
+        try:
+            wait_for(lambda: len(started_markers(gate)) == 2, DEADLINE_S, "both runs to start")
+        finally:
+            gate.touch()
+        pids = {result_of(run).payload["pid"] for run in runs}
+
+        [kept] = invoker.worker_pids(function)
+        assert kept in pids
+        [retired] = pids - {kept}
+        wait_for(lambda: gone(retired), DEADLINE_S, f"worker {retired} to exit")
+    finally:
+        invoker.close()
+
+
 def test_run_past_its_timeout_is_killed(
     process_invoker: ProcessInvoker, pool: ThreadPoolExecutor
 ) -> None:
