@@ -10,23 +10,21 @@ order is exactly the one ``chalice deploy`` uses.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from chalice.config import Config
 
+from localbridge._launch import module_command
 from localbridge.model import FunctionSpec
 
 # Chalice's defaults when config.json says nothing (chalice.constants).
 DEFAULT_TIMEOUT_S = 60
 DEFAULT_MEMORY_MB = 128
 DISCOVERY_TIMEOUT_S = 60.0
-LOCALBRIDGE_ROOT = Path(__file__).resolve().parents[1]
 # What Lambda accepts as an environment variable name.
 ENV_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
@@ -84,15 +82,10 @@ def load_stage_config(project_dir: Path, stage: str) -> dict[str, Any]:
 
 def import_scheduled_functions(project_dir: Path) -> dict[str, Any]:
     """Run ``_discover_main`` on the project and return its JSON answer."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(project_dir), str(LOCALBRIDGE_ROOT), env.get("PYTHONPATH")])
-    )
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "localbridge._discover_main", str(project_dir)],
+            module_command("localbridge._discover_main", str(project_dir)),
             cwd=project_dir,
-            env=env,
             capture_output=True,
             text=True,
             timeout=DISCOVERY_TIMEOUT_S,

@@ -145,3 +145,13 @@ def test_app_that_exits_at_import_is_reported(tmp_path: Path) -> None:
 
     with pytest.raises(DiscoveryError, match="ended the process before it could list"):
         discover(project, "dev")
+
+
+def test_a_localbridge_package_in_the_project_does_not_shadow_the_running_one(
+    tmp_path: Path,
+) -> None:
+    project = write_project(tmp_path)
+    (project / "localbridge").mkdir()
+    (project / "localbridge" / "__init__.py").write_text("raise ImportError('not this one')\n")
+
+    assert "echo" in by_name(discover(project, "dev"))

@@ -322,6 +322,19 @@ def test_worker_sees_only_its_configured_and_lambda_environment(
     assert environ["TZ"] == "UTC"
 
 
+def test_a_localbridge_package_in_the_project_does_not_shadow_the_running_one(
+    tmp_path: Path,
+) -> None:
+    project = write_project(tmp_path / "project")
+    (project / "localbridge").mkdir()
+    (project / "localbridge" / "__init__.py").write_text("raise ImportError('not this one')\n")
+    invoker = ProcessInvoker(project, IDENTITY)
+    try:
+        assert invoke(invoker, spec("echo")).outcome is Outcome.SUCCEEDED
+    finally:
+        invoker.close()
+
+
 def test_close_stops_a_run_that_outlives_the_grace(
     process_invoker: ProcessInvoker, pool: ThreadPoolExecutor
 ) -> None:
