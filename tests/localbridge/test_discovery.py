@@ -29,6 +29,7 @@ def test_finds_app_and_blueprint_functions_with_handlers_and_expressions(tmp_pat
         "fails",
         "gated_version",
         "kills_itself",
+        "segfaults",
         "spawns_child",
         "unserialisable",
     ]

@@ -282,7 +282,11 @@ def gone(pid: int) -> bool:
 
 @pytest.mark.parametrize(
     ("name", "how", "logs"),
-    [("exits", "exit status 3", "exiting hard\n"), ("kills_itself", "signal: SIGKILL", "")],
+    [
+        ("exits", "exit status 3", "exiting hard\n"),
+        ("kills_itself", "signal: SIGKILL", ""),
+        ("segfaults", "signal: SIGSEGV", "from a child\n"),
+    ],
 )
 def test_worker_that_dies_fails_only_that_run(
     process_invoker: ProcessInvoker, name: str, how: str, logs: str
