@@ -21,9 +21,9 @@ from chalice.config import Config
 from localbridge._launch import module_command
 from localbridge.model import FunctionSpec
 
-# Chalice's defaults when config.json says nothing (chalice.constants).
-DEFAULT_TIMEOUT_S = 60
-DEFAULT_MEMORY_MB = 128
+# (Chalice's default when config.json says nothing, Lambda's lowest, highest).
+TIMEOUT_LIMITS = (60, 1, 900)
+MEMORY_LIMITS = (128, 128, 10240)
 DISCOVERY_TIMEOUT_S = 60.0
 # What Lambda accepts as an environment variable name.
 ENV_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -130,9 +130,9 @@ def function_spec(
         app_name=app_name,
         stage=stage,
         environment=environment,
-        timeout_s=positive_int(settings.lambda_timeout, DEFAULT_TIMEOUT_S, "lambda_timeout", where),
-        memory_mb=positive_int(
-            settings.lambda_memory_size, DEFAULT_MEMORY_MB, "lambda_memory_size", where
+        timeout_s=lambda_limit(settings.lambda_timeout, TIMEOUT_LIMITS, "lambda_timeout", where),
+        memory_mb=lambda_limit(
+            settings.lambda_memory_size, MEMORY_LIMITS, "lambda_memory_size", where
         ),
     )
 
@@ -148,11 +148,16 @@ def check_environment(variables: Mapping[str, Any], where: str) -> dict[str, str
     return dict(variables)
 
 
-def positive_int(value: Any, default: int, setting: str, where: str) -> int:
+def lambda_limit(value: Any, limits: tuple[int, int, int], setting: str, where: str) -> int:
+    """The setting, or Chalice's default when absent, within what Lambda accepts."""
+    default, lowest, highest = limits
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise DiscoveryError(f"{setting} of {where} is {value!r}: it must be a positive integer")
+    if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= highest:
+        raise DiscoveryError(
+            f"{setting} of {where} is {value!r}: Lambda accepts a whole number "
+            f"from {lowest} to {highest}"
+        )
     return value
 
 

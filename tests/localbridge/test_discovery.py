@@ -65,6 +65,25 @@ def test_chalice_defaults_apply_when_config_is_silent(tmp_path: Path) -> None:
     assert echo.lambda_name == "bare-dev-echo"
 
 
+@pytest.mark.parametrize(
+    ("setting", "value", "complaint"),
+    [
+        ("lambda_timeout", 0, "from 1 to 900"),
+        ("lambda_timeout", 901, "from 1 to 900"),
+        ("lambda_timeout", "60", "from 1 to 900"),
+        ("lambda_memory_size", 64, "from 128 to 10240"),
+    ],
+)
+def test_settings_lambda_would_reject_are_named(
+    tmp_path: Path, setting: str, value: object, complaint: str
+) -> None:
+    config = json.loads(json.dumps(CONFIG))
+    config["stages"]["dev"]["lambda_functions"]["echo"][setting] = value
+
+    with pytest.raises(DiscoveryError, match=f"{setting} of function 'echo'.*{complaint}"):
+        discover(write_project(tmp_path, config), "dev")
+
+
 def test_env_overrides_win_for_every_function(tmp_path: Path) -> None:
     overrides = parse_env_overrides(["OVERRIDDEN=cli", "EXTRA=a=b"])
     functions = discover(write_project(tmp_path), "dev", overrides)
