@@ -1,8 +1,8 @@
 """Process mode: every function runs in its own warm worker processes, as in Lambda.
 
 A function gets one worker per concurrent invocation; a worker that finished
-a run waits, warm, for the next one of the same function (up to
-``max_idle_per_function`` wait; more retire). A run past the
+a run waits, warm, for the next one of the same function (at most
+``max_idle_per_function`` of them wait; the others retire). A run past the
 function's timeout kills its worker; a worker that dies fails only its run;
 either way the next invocation starts a fresh one. ``reload()`` retires every
 worker once it is idle, so later runs import the code afresh.

@@ -339,6 +339,22 @@ def test_a_localbridge_package_in_the_project_does_not_shadow_the_running_one(
         invoker.close()
 
 
+def test_thread_mode_keeps_the_running_localbridge_whatever_the_project_holds(
+    tmp_path: Path,
+) -> None:
+    project = write_project(tmp_path / "project")
+    (project / "localbridge").mkdir()
+    (project / "json").mkdir()
+    running = sys.modules["localbridge"], sys.modules["json"]
+    invoker = ThreadInvoker(project, IDENTITY)
+    try:
+        assert invoke(invoker, spec("echo")).outcome is Outcome.SUCCEEDED
+        assert (sys.modules["localbridge"], sys.modules["json"]) == running
+    finally:
+        invoker.close()
+    assert str(project.resolve()) not in sys.path
+
+
 def test_close_stops_a_run_that_outlives_the_grace(
     process_invoker: ProcessInvoker, pool: ThreadPoolExecutor
 ) -> None:
