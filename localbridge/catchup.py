@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from localbridge.settings import CatchUp, FunctionSettings
 from localbridge import Schedule
+from localbridge.settings import CatchUp, FunctionSettings
 
 
 @dataclass(frozen=True)

@@ -552,4 +552,3 @@ class Ledger:
         with self._lock:
             rows = self._db.execute("SELECT state, count(*) FROM ticks GROUP BY state").fetchall()
         return {TickState(row[0]): row[1] for row in rows}
-

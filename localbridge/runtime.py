@@ -66,7 +66,7 @@ class _Due:
     generation: int = field(compare=False, default=0)
 
 
-class UnknownFunction(KeyError):
+class UnknownFunctionError(KeyError):
     """No scheduled function of that name."""
 
     def __str__(self) -> str:
@@ -104,6 +104,7 @@ class Runtime:
         self._configured = list(functions)
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._prepared = False
         self._finished = threading.Condition(self._lock)
         self.dispatcher = Dispatcher(
             ledger,
@@ -131,7 +132,7 @@ class Runtime:
         function = self.function(name)
         if function is None:
             known = ", ".join(sorted(self._functions)) or "none"
-            raise UnknownFunction(f"no scheduled function {name!r} (known: {known})")
+            raise UnknownFunctionError(f"no scheduled function {name!r} (known: {known})")
         return function
 
     def _install(self, configured: ConfiguredFunction, now: datetime) -> Function:
@@ -143,7 +144,9 @@ class Runtime:
             mark = FunctionMark(spec.name, spec.expression, now, through)
             self.ledger.save_function_mark(mark)
             self._marks[spec.name] = mark
-        function = Function(spec, parse_schedule(spec.expression, anchor=mark.anchor), configured.settings)
+        function = Function(
+            spec, parse_schedule(spec.expression, anchor=mark.anchor), configured.settings
+        )
         self._functions[spec.name] = function
         self._generations[spec.name] = self._generations.get(spec.name, 0) + 1
         return function
@@ -159,8 +162,15 @@ class Runtime:
 
     # -- starting ----------------------------------------------------------
 
-    def start(self) -> None:
-        """Recover, catch up, resume unfinished ticks, then start firing."""
+    def prepare(self) -> None:
+        """Recover interrupted runs, register the functions and (when firing) catch up.
+
+        Nothing runs yet; ``start`` does that. Idempotent.
+        """
+        with self._lock:
+            if self._prepared:
+                return
+            self._prepared = True
         now = self.clock.now()
         recovered = self.ledger.recover_interrupted(now)
         if recovered:
@@ -172,8 +182,16 @@ class Runtime:
                 self._install(configured, now)
             if self._fire_schedules:
                 self._catch_up(previous, now)
+
+    def start(self) -> None:
+        """``prepare``, resume unfinished ticks, then start firing."""
+        self.prepare()
+        now = self.clock.now()
+        with self._lock:
             for function in self._functions.values():
-                self._push_next_fire(function, max(now, self._marks[function.name].scheduled_through))
+                self._push_next_fire(
+                    function, max(now, self._marks[function.name].scheduled_through)
+                )
         self._resume_unfinished()
         self._thread = threading.Thread(target=self._loop, name="localbridge-loop", daemon=True)
         self._thread.start()
@@ -190,7 +208,14 @@ class Runtime:
                 new_ticks.append(NewTick(function.name, instant, TickSource.SCHEDULE, instant))
             for instant in plan.skip:
                 new_ticks.append(
-                    NewTick(function.name, instant, TickSource.SCHEDULE, instant, None, TickState.SKIPPED)
+                    NewTick(
+                        function.name,
+                        instant,
+                        TickSource.SCHEDULE,
+                        instant,
+                        None,
+                        TickState.SKIPPED,
+                    )
                 )
             if plan.too_old_before is not None:
                 log.warning(
@@ -250,10 +275,9 @@ class Runtime:
         for tick in recorded:
             self.dispatcher.submit(tick, tick.scheduled_at)
         for entry in due:
-            if entry.tick_id is not None:
-                tick = self.ledger.get(entry.tick_id)
-                if tick is not None and tick.state in (TickState.RETRYING, TickState.PENDING):
-                    self.dispatcher.submit(tick, entry.instant)
+            retry = None if entry.tick_id is None else self.ledger.get(entry.tick_id)
+            if retry is not None and retry.state in (TickState.RETRYING, TickState.PENDING):
+                self.dispatcher.submit(retry, entry.instant)
 
     def _record_fires(self, fires: Sequence[_Due], now: datetime) -> list[Tick]:
         """Commit the due fires as ticks (before anything runs) and queue the next ones."""
@@ -263,7 +287,9 @@ class Runtime:
                 function = self._functions.get(entry.function)
                 if function is None or entry.generation != self._generations[entry.function]:
                     continue  # removed or rescheduled by a reload since it was queued
-                new_ticks.append(NewTick(entry.function, entry.instant, TickSource.SCHEDULE, entry.instant))
+                new_ticks.append(
+                    NewTick(entry.function, entry.instant, TickSource.SCHEDULE, entry.instant)
+                )
                 mark = self._marks[entry.function]
                 mark = FunctionMark(mark.name, mark.expression, mark.anchor, entry.instant)
                 self._marks[entry.function] = mark
@@ -357,12 +383,17 @@ class Runtime:
                     )
                     continue
                 function = self._install(configured, now)
-                self._push_next_fire(function, max(now, self._marks[function.name].scheduled_through))
+                self._push_next_fire(
+                    function, max(now, self._marks[function.name].scheduled_through)
+                )
             for name in set(old) - set(self._functions):
                 self._generations[name] += 1
         added = sorted(set(self._functions) - set(old))
         removed = sorted(set(old) - set(self._functions))
-        log.info(f"reloaded: {len(functions)} function(s); added {added or '-'}, removed {removed or '-'}")
+        log.info(
+            f"reloaded: {len(functions)} function(s); "
+            f"added {added or '-'}, removed {removed or '-'}"
+        )
         self._wakeup.set()
 
     # -- stopping ----------------------------------------------------------
@@ -381,6 +412,8 @@ class Runtime:
         self.dispatcher.stop_accepting()
         finished = self.dispatcher.wait_idle(grace)
         if not finished:
-            log.warning(f"{self.dispatcher.in_flight} run(s) still running after {grace:g} s; left for the next start")
+            log.warning(
+                f"{self.dispatcher.in_flight} run(s) still running after {grace:g} s; "
+                "the next start retries them"
+            )
         return finished
-

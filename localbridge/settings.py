@@ -148,7 +148,9 @@ def parse_settings(
         raise SettingsError(f"{key}.{name}: unknown key; expected 'defaults' and/or 'functions'")
     defaults = _apply(FunctionSettings(), section.get("defaults", {}), f"{key}.defaults")
     overrides: dict[str, FunctionSettings] = {}
-    for name, function_section in _mapping(section.get("functions", {}), f"{key}.functions").items():
+    for name, function_section in _mapping(
+        section.get("functions", {}), f"{key}.functions"
+    ).items():
         if name not in function_names:
             known = ", ".join(sorted(function_names)) or "none"
             raise SettingsError(
@@ -172,4 +174,6 @@ def load_settings(
         raise SettingsError(f"{path}: not valid JSON ({error})") from None
     stage_config = _mapping(config, str(path)).get("stages", {}).get(stage, {})
     key = f"stages.{stage}.localbridge"
-    return parse_settings(_mapping(stage_config, f"stages.{stage}").get("localbridge"), function_names, key)
+    return parse_settings(
+        _mapping(stage_config, f"stages.{stage}").get("localbridge"), function_names, key
+    )
