@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from localbridge import ScheduleError, parse_schedule
-from localbridge.discovery import discover
+from localbridge.discovery import DiscoveryError, discover
 from localbridge.runtime import ConfiguredFunction
 from localbridge.settings import SettingsError, load_settings
 
@@ -23,7 +23,10 @@ class ConfigError(Exception):
 def load_functions(
     project_dir: Path, stage: str, env_overrides: Mapping[str, str]
 ) -> list[ConfiguredFunction]:
-    specs = discover(project_dir, stage, dict(env_overrides))
+    try:
+        specs = discover(project_dir, stage, dict(env_overrides))
+    except DiscoveryError as error:
+        raise ConfigError(str(error)) from None
     for spec in specs:
         try:
             parse_schedule(spec.expression)

@@ -141,7 +141,10 @@ class Runtime:
         mark = self._marks.get(spec.name)
         if mark is None or mark.expression != spec.expression:
             through = now if mark is None else max(mark.scheduled_through, now)
-            mark = FunctionMark(spec.name, spec.expression, now, through)
+            # EventBridge schedules have minute resolution: the rule counts
+            # from the minute it was created in.
+            anchor = now.replace(second=0, microsecond=0)
+            mark = FunctionMark(spec.name, spec.expression, anchor, through)
             self.ledger.save_function_mark(mark)
             self._marks[spec.name] = mark
         function = Function(
