@@ -184,7 +184,8 @@ def describe_start(runtime: Runtime, clock: Clock, args: argparse.Namespace) -> 
 
 
 def cmd_run(args: argparse.Namespace, services: ServiceFactory | None = None) -> int:
-    with open_session(args, lambda: make_clock(args)) as session, stop_on_signals() as stop:
+    # Signals first: a stop requested while starting up is honoured once running.
+    with stop_on_signals() as stop, open_session(args, lambda: make_clock(args)) as session:
         runtime = session.runtime
         clock = runtime.clock
 
@@ -284,7 +285,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         )
     logging.getLogger("localbridge.runs").setLevel(logging.WARNING)  # the bar shows progress
     options = {"fire_schedules": False, "overall_limit": args.concurrency}
-    with open_session(args, SystemClock, **options) as session, stop_on_signals() as stop:
+    with stop_on_signals() as stop, open_session(args, SystemClock, **options) as session:
         runtime = session.runtime
         runtime.prepare()
         known = [f.name for f in runtime.functions()]
@@ -338,8 +339,8 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
 
 def cmd_dlq_redrive(args: argparse.Namespace) -> int:
     with (
-        open_session(args, SystemClock, fire_schedules=False) as session,
         stop_on_signals() as stop,
+        open_session(args, SystemClock, fire_schedules=False) as session,
     ):
         ticks = dead_ticks(session.ledger, args)
         if not ticks:
