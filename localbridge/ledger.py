@@ -364,28 +364,35 @@ class Ledger:
         the ledger is left as it is, which is what makes restarts safe.
         """
         stamp = format_instant(now)
-        inserted: list[Tick] = []
+        by_key = {(t.function, format_instant(t.scheduled_at)): t for t in ticks}
+        rows = [
+            (
+                function,
+                scheduled_at,
+                tick.state.value,
+                tick.source.value,
+                format_instant(tick.enqueued_at),
+                None if tick.event is None else json.dumps(tick.event),
+                stamp,
+                stamp,
+            )
+            for (function, scheduled_at), tick in by_key.items()
+        ]
         with self._transaction() as db:
-            for tick in ticks:
-                row = db.execute(
-                    "INSERT INTO ticks (function, scheduled_at, state, source, enqueued_at, "
-                    "event, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT DO NOTHING RETURNING id",
-                    (
-                        tick.function,
-                        format_instant(tick.scheduled_at),
-                        tick.state.value,
-                        tick.source.value,
-                        format_instant(tick.enqueued_at),
-                        None if tick.event is None else json.dumps(tick.event),
-                        stamp,
-                        stamp,
-                    ),
-                ).fetchone()
-                if row is not None:
-                    inserted.append(_new_tick(row[0], tick, now))
+            # Within this (exclusive) transaction, the new rows are exactly
+            # those with a larger id than any before it.
+            before = db.execute("SELECT coalesce(max(id), 0) FROM ticks").fetchone()[0]
+            db.executemany(
+                "INSERT INTO ticks (function, scheduled_at, state, source, enqueued_at, "
+                "event, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                rows,
+            )
+            new_rows = db.execute(
+                "SELECT id, function, scheduled_at FROM ticks WHERE id > ? ORDER BY id", (before,)
+            ).fetchall()
             self._upsert_marks(db, marks)
-        return inserted
+        return [_new_tick(row[0], by_key[(row[1], row[2])], now) for row in new_rows]
 
     def reopen(self, tick_ids: Iterable[int], source: TickSource, now: datetime) -> list[Tick]:
         """Make finished or stuck ticks pending again (redrive, replay), with a fresh age."""
