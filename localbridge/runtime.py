@@ -336,13 +336,14 @@ class Runtime:
         ordered = sorted(ticks, key=lambda t: (t.scheduled_at, t.id))
         self.dispatcher.submit_many([(tick, now) for tick in ordered])
 
-    def enqueue_event(self, name: str, event: Mapping[str, Any]) -> Tick:
+    def enqueue_event(self, name: str, event: Mapping[str, Any] | None = None) -> Tick:
         """An asynchronous invocation (Lambda's ``Event`` type): recorded, then retried.
 
+        Without ``event`` the function gets its scheduled event for now.
         Returns once the tick is committed; the run happens on a worker thread.
         """
         self._require(name)
-        tick = self._record_now(name, TickSource.EVENT, dict(event))
+        tick = self._record_now(name, TickSource.EVENT, None if event is None else dict(event))
         self.dispatcher.submit(tick, tick.enqueued_at)
         return tick
 
