@@ -310,6 +310,9 @@ def dead_ticks(ledger: Ledger, args: argparse.Namespace) -> list[Tick]:
 
 
 def cmd_dlq_list(args: argparse.Namespace) -> int:
+    if not args.ledger.exists():
+        print(f"the dead-letter queue is empty (no ledger at {args.ledger} yet)")
+        return EXIT_OK
     ledger = Ledger.open(args.ledger)
     try:
         ticks = ledger.find(args.name, TickState.DEAD)
