@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from localbridge import parse_schedule
 from localbridge.catchup import plan_catch_up
 from localbridge.clock import Clock, Wakeup
-from localbridge.dispatch import Dispatcher, EventFactory, Function, RunReport, format_instant
+from localbridge.dispatch import Dispatcher, EventFactory, Function, RunReport, display_instant
 from localbridge.ledger import FunctionMark, Ledger, NewTick, Tick, TickSource, TickState
 from localbridge.model import FunctionSpec, Invoker
 from localbridge.retries import Decision
@@ -230,7 +230,7 @@ class Runtime:
                 )
             if plan.too_old_before is not None:
                 log.warning(
-                    f"{function.name}: ticks missed before {format_instant(plan.too_old_before)} "
+                    f"{function.name}: ticks missed before {display_instant(plan.too_old_before)} "
                     "are older than maximum_event_age and are not run"
                 )
             if plan.run or plan.skip:
