@@ -1,0 +1,138 @@
+"""The Lambda Invoke API over HTTP on 127.0.0.1 (default port 3001, like ``sam local``).
+
+``POST /2015-03-31/functions/{FunctionName}/invocations`` is the one route;
+everything it answers is decided by ``LambdaInvokeHandler``. Standard library
+only: a threading server, so a long invocation does not hold up the others.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from localbridge.lambda_invoke import (
+    InvokeRequest,
+    InvokeResponse,
+    LambdaInvokeHandler,
+    error_response,
+)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 3001
+INVOKE_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations/?")
+LIST_PATH = re.compile(r"/2015-03-31/functions/?")
+# Lambda's own limit for a synchronous request payload.
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+
+
+def unknown_operation(method: str, path: str) -> InvokeResponse:
+    return error_response(
+        404,
+        "UnknownOperationException",
+        {
+            "message": f"{method} {path} is not an operation of this emulator; it answers "
+            "POST /2015-03-31/functions/{FunctionName}/invocations"
+        },
+    )
+
+
+def too_large(length: int) -> InvokeResponse:
+    return error_response(
+        413,
+        "RequestTooLargeException",
+        {
+            "message": f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the "
+            f"InvokeFunction operation (got {length})"
+        },
+    )
+
+
+def request_handler_class(handler: LambdaInvokeHandler) -> type[BaseHTTPRequestHandler]:
+    """An http.server request handler class bound to ``handler``."""
+
+    class LambdaApiRequestHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "localbridge-lambda"
+
+        def do_POST(self) -> None:
+            path = urlsplit(self.path).path
+            match = INVOKE_PATH.fullmatch(path)
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_PAYLOAD_BYTES:
+                self.close_connection = True
+                self.send(too_large(length))
+                return
+            body = self.rfile.read(length) if length else b""
+            if match is None:
+                self.send(unknown_operation("POST", path))
+                return
+            request = InvokeRequest(
+                function_name=unquote(match["name"]),
+                invocation_type=self.headers.get("X-Amz-Invocation-Type"),
+                log_type=self.headers.get("X-Amz-Log-Type"),
+                body=body,
+            )
+            self.send(handler.handle(request))
+
+        def do_GET(self) -> None:
+            path = urlsplit(self.path).path
+            if LIST_PATH.fullmatch(path):
+                self.send(handler.list_functions())
+            else:
+                self.send(unknown_operation("GET", path))
+
+        def do_PUT(self) -> None:
+            self.send(unknown_operation(self.command, urlsplit(self.path).path))
+
+        do_DELETE = do_PUT  # noqa: N815
+
+        def send(self, response: InvokeResponse) -> None:
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            self.wfile.write(response.body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            # Runs are logged by the runtime; per-request access logs add only noise.
+            pass
+
+    return LambdaApiRequestHandler
+
+
+@dataclass
+class LambdaApiServer:
+    """The Invoke API served from a background thread until ``stop()``."""
+
+    handler: LambdaInvokeHandler
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> LambdaApiServer:
+        server = ThreadingHTTPServer((self.host, self.port), request_handler_class(self.handler))
+        server.daemon_threads = True
+        self._server = server
+        self.port = server.server_address[1]
+        self._thread = threading.Thread(target=server.serve_forever, name="lambda-api", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
