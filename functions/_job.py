@@ -1,0 +1,45 @@
+"""What every metric job does around its own query: open the DB, post, return.
+
+A job module only says which period it reads and what body it posts; this
+decorator reads the settings, opens the registrations DB read-only, adds
+``function`` and ``scheduled_time`` to the body and posts it with the
+``Idempotency-Key: <function>/<scheduled_time>`` header.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Callable
+
+from chalice.app import CloudWatchEvent
+
+from functions._registrations import Registrations, open_registrations
+from functions._results import Result
+from functions._settings import Settings
+
+log = logging.getLogger(__name__)
+
+Compute = Callable[[CloudWatchEvent, Registrations], Result]
+
+
+def metric_job(compute: Compute) -> Callable[[CloudWatchEvent], Result]:
+    """Turn ``compute(event, registrations) -> body`` into a scheduled handler.
+
+    The handler keeps ``compute``'s name and module, so Chalice names the
+    function and its handler string after it.
+    """
+
+    @functools.wraps(compute)
+    def handler(event: CloudWatchEvent) -> Result:
+        settings = Settings.from_env(os.environ)
+        with open_registrations(settings.registrations_db, settings.cache_dir) as registrations:
+            body = compute(event, registrations)
+        result: Result = {**body, "function": compute.__name__, "scheduled_time": event.time}
+        key = f"{compute.__name__}/{event.time}"
+        status = settings.poster.post(result, key)
+        log.info("posted %s: HTTP %d %s", key, status, result)
+        return result
+
+    return handler
