@@ -1,0 +1,148 @@
+"""What Lambda hands a scheduled function: the EventBridge event and a context.
+
+Both are built exactly as AWS builds them for a rule created by ``chalice
+deploy``, so a function cannot tell the emulator from the real thing. This
+module uses the standard library only: worker processes import it too.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from localbridge.model import FunctionSpec
+
+DEFAULT_ACCOUNT = "123456789012"
+DEFAULT_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class AwsIdentity:
+    """The account and region the emulated functions live in."""
+
+    account: str = DEFAULT_ACCOUNT
+    region: str = DEFAULT_REGION
+
+    @classmethod
+    def from_environment(
+        cls, environ: Mapping[str, str] | None = None, account: str | None = None
+    ) -> AwsIdentity:
+        """Region from ``AWS_DEFAULT_REGION`` or ``AWS_REGION`` (as the AWS SDKs read it)."""
+        env = os.environ if environ is None else environ
+        region = env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or DEFAULT_REGION
+        return cls(account=account or DEFAULT_ACCOUNT, region=region)
+
+    def function_arn(self, function: FunctionSpec) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account}:function:{function.lambda_name}"
+
+    def rule_arn(self, function: FunctionSpec) -> str:
+        return f"arn:aws:events:{self.region}:{self.account}:rule/{function.rule_name}"
+
+
+def event_time(instant: datetime) -> str:
+    """EventBridge's ``time`` field: UTC, whole seconds, ``Z`` suffix."""
+    if instant.tzinfo is None:
+        raise ValueError(f"scheduled time {instant.isoformat()} has no timezone; pass UTC")
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def scheduled_event(
+    function: FunctionSpec, scheduled_at: datetime, identity: AwsIdentity
+) -> dict[str, Any]:
+    """The event EventBridge sends when ``function``'s rule fires at ``scheduled_at``."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": identity.account,
+        "time": event_time(scheduled_at),
+        "region": identity.region,
+        "resources": [identity.rule_arn(function)],
+        "detail": {},
+    }
+
+
+def new_log_stream_name(now: datetime | None = None) -> str:
+    """A log stream name shaped like Lambda's: ``YYYY/MM/DD/[$LATEST]<32 hex>``."""
+    day = (now or datetime.now(UTC)).strftime("%Y/%m/%d")
+    return f"{day}/[$LATEST]{uuid.uuid4().hex}"
+
+
+def log_group_name(function: FunctionSpec) -> str:
+    return f"/aws/lambda/{function.lambda_name}"
+
+
+@dataclass(frozen=True)
+class ContextFields:
+    """Everything a Lambda context carries, as plain data (crosses process pipes)."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    timeout_ms: int
+
+    @classmethod
+    def for_invocation(
+        cls,
+        function: FunctionSpec,
+        identity: AwsIdentity,
+        request_id: str,
+        log_stream: str,
+    ) -> ContextFields:
+        return cls(
+            function_name=function.lambda_name,
+            invoked_function_arn=identity.function_arn(function),
+            memory_limit_in_mb=function.memory_mb,
+            aws_request_id=request_id,
+            log_group_name=log_group_name(function),
+            log_stream_name=log_stream,
+            timeout_ms=function.timeout_s * 1000,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ContextFields:
+        return cls(**data)
+
+
+class LambdaContext:
+    """The context object Lambda passes as the handler's second argument.
+
+    ``time_source`` returns seconds (``time.monotonic`` by default); the run's
+    deadline is fixed when the context is created, as Lambda fixes it when the
+    invocation starts.
+    """
+
+    function_version = "$LATEST"
+
+    def __init__(
+        self, fields: ContextFields, time_source: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.function_name = fields.function_name
+        self.invoked_function_arn = fields.invoked_function_arn
+        # A string, as in Lambda's Python runtime (it reads the variable
+        # AWS_LAMBDA_FUNCTION_MEMORY_SIZE verbatim).
+        self.memory_limit_in_mb = str(fields.memory_limit_in_mb)
+        self.aws_request_id = fields.aws_request_id
+        self.log_group_name = fields.log_group_name
+        self.log_stream_name = fields.log_stream_name
+        self._time_source = time_source
+        self._deadline = time_source() + fields.timeout_ms / 1000.0
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the run is stopped; never negative."""
+        return max(0, int((self._deadline - self._time_source()) * 1000))
+
+    def __repr__(self) -> str:
+        return f"LambdaContext({self.function_name!r}, request={self.aws_request_id!r})"

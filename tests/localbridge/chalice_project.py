@@ -1,0 +1,157 @@
+"""Throwaway Chalice projects for localbridge's tests: app.py, a Blueprint, config.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from localbridge.model import FunctionSpec
+
+APP_PY = """\
+from chalice import Chalice, Cron, Rate
+
+from tasks import bp
+
+app = Chalice(app_name="demo")
+app.register_blueprint(bp)
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def every_five_minutes(event):
+    return {"fired": event.time}
+"""
+
+TASKS_PY = """\
+import os
+import signal
+import threading
+import time
+
+from chalice import Blueprint, Cron, Rate
+
+bp = Blueprint(__name__)
+VERSION = 1
+# Thread-mode tests set this to let a blocked run end.
+RELEASE = threading.Event()
+
+
+@bp.schedule(Cron(5, 0, "*", "*", "?", "*"))
+def echo(event):
+    # Chalice hands a CloudWatchEvent; the Lambda context rides along.
+    context = event.context
+    print("echo ran at", event.time)
+    return {
+        "event": event.to_dict(),
+        "function_name": context.function_name,
+        "function_version": context.function_version,
+        "arn": context.invoked_function_arn,
+        "memory": context.memory_limit_in_mb,
+        "request_id": context.aws_request_id,
+        "log_group": context.log_group_name,
+        "log_stream": context.log_stream_name,
+        "remaining_ms": context.get_remaining_time_in_millis(),
+        "pid": os.getpid(),
+        "cwd": os.getcwd(),
+        "environ": dict(os.environ),
+        "version": VERSION,
+    }
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES))
+def fails(event):
+    print("about to fail")
+    raise ValueError("no rows for " + event.time)
+
+
+@bp.schedule(Rate(1, unit=Rate.HOURS))
+def blocks(event):
+    RELEASE.wait()
+    return "released"
+
+
+@bp.schedule(Rate(2, unit=Rate.HOURS))
+def exits(event):
+    if event.detail.get("crash"):
+        print("exiting hard")
+        os._exit(3)
+    return os.getpid()
+
+
+@bp.schedule(Rate(3, unit=Rate.HOURS))
+def kills_itself(event):
+    if event.detail.get("crash"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return os.getpid()
+
+
+@bp.schedule(Rate(4, unit=Rate.HOURS))
+def unserialisable(event):
+    return {"when": time}
+
+
+@bp.schedule(Rate(5, unit=Rate.HOURS))
+def gated_version(event):
+    # Says it started, then waits (polling a file: a condition) for the test's gate.
+    gate = os.environ["GATE"]
+    marker = f"{gate}.{os.getpid()}.{threading.get_ident()}.started"
+    open(marker, "w").close()
+    while not os.path.exists(gate):
+        time.sleep(0.01)
+    return {"version": VERSION, "pid": os.getpid(), "thread": threading.get_ident()}
+"""
+
+CONFIG: dict[str, Any] = {
+    "version": "2.0",
+    "app_name": "demo",
+    "environment_variables": {"SHARED": "top", "OVERRIDDEN": "top"},
+    "lambda_timeout": 30,
+    "stages": {
+        "dev": {
+            "api_gateway_stage": "api",
+            "environment_variables": {"OVERRIDDEN": "stage", "STAGE_ONLY": "dev"},
+            "lambda_memory_size": 256,
+            "lambda_functions": {
+                "echo": {
+                    "lambda_timeout": 7,
+                    "environment_variables": {"PER_FUNCTION": "echo"},
+                },
+            },
+        },
+        "prod": {},
+    },
+}
+
+
+def write_project(root: Path, config: dict[str, Any] | None = None) -> Path:
+    """A Chalice project with an app-level function and a Blueprint of test jobs."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "app.py").write_text(APP_PY)
+    (root / "tasks.py").write_text(TASKS_PY)
+    (root / ".chalice").mkdir(exist_ok=True)
+    (root / ".chalice" / "config.json").write_text(json.dumps(config or CONFIG, indent=2))
+    return root
+
+
+def set_version(project: Path, version: int) -> None:
+    """Edit the Blueprint module as a developer would.
+
+    The comment changes the file's size: Python trusts a cached .pyc whose
+    source has the same size and modification second.
+    """
+    tasks = project / "tasks.py"
+    edited = tasks.read_text().replace("VERSION = 1\n", f"VERSION = {version}  # edited\n")
+    tasks.write_text(edited)
+
+
+def spec(name: str, timeout_s: int = 30, **environment: str) -> FunctionSpec:
+    """The FunctionSpec discovery would build for a function of ``tasks.py``."""
+    return FunctionSpec(
+        name=name,
+        handler=f"tasks.{name}",
+        expression="rate(1 minute)",
+        app_name="demo",
+        stage="dev",
+        environment=environment,
+        timeout_s=timeout_s,
+    )

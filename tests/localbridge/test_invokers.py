@@ -1,0 +1,304 @@
+"""Both invokers against a real Chalice project: results, failures, isolation, reload.
+
+Process mode runs real worker processes; thread mode runs in this process.
+Tests wait for outcomes under deadlines; nothing sleeps to let time pass.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localbridge.events import AwsIdentity, scheduled_event
+from localbridge.model import FunctionSpec, InvocationResult, Invoker, Outcome
+from localbridge.process_invoker import InvokerClosedError, ProcessInvoker
+from localbridge.thread_invoker import ThreadInvoker
+from tests.localbridge.chalice_project import set_version, spec, write_project
+from tests.support import wait_for
+
+IDENTITY = AwsIdentity(account="123456789012", region="eu-west-1")
+AT = datetime(2022, 12, 19, 0, 5, tzinfo=UTC)
+DEADLINE_S = 30.0
+MODES: dict[str, Callable[[Path], Invoker]] = {
+    "process": lambda project: ProcessInvoker(project, IDENTITY),
+    "thread": lambda project: ThreadInvoker(project, IDENTITY),
+}
+
+
+def event_for(function: FunctionSpec, **detail: Any) -> dict[str, Any]:
+    event = scheduled_event(function, AT, IDENTITY)
+    event["detail"] = detail
+    return event
+
+
+def invoke(invoker: Invoker, function: FunctionSpec, **detail: Any) -> InvocationResult:
+    return invoker.invoke(function, event_for(function, **detail), "req-1")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_project(tmp_path_factory.mktemp("project"))
+
+
+@pytest.fixture
+def pool() -> Iterator[ThreadPoolExecutor]:
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        yield executor
+
+
+@pytest.fixture(params=sorted(MODES))
+def invoker(request: pytest.FixtureRequest, project: Path) -> Iterator[Invoker]:
+    started = MODES[request.param](project)
+    try:
+        yield started
+    finally:
+        started.close()
+
+
+@pytest.fixture
+def process_invoker(project: Path) -> Iterator[ProcessInvoker]:
+    started = ProcessInvoker(project, IDENTITY)
+    try:
+        yield started
+    finally:
+        started.close()
+
+
+def result_of(future: Future[InvocationResult]) -> InvocationResult:
+    return future.result(timeout=DEADLINE_S)
+
+
+def started_markers(gate: Path) -> list[Path]:
+    return sorted(gate.parent.glob(f"{gate.name}.*.started"))
+
+
+# -- both modes ---------------------------------------------------------------
+
+
+def test_handler_gets_the_event_and_a_lambda_context(invoker: Invoker, project: Path) -> None:
+    function = spec("echo", timeout_s=7)
+    event = event_for(function)
+
+    result = invoker.invoke(function, event, "request-42")
+
+    assert result.outcome is Outcome.SUCCEEDED, result
+    payload = result.payload
+    assert payload["event"] == event
+    assert payload["function_name"] == "demo-dev-echo"
+    assert payload["function_version"] == "$LATEST"
+    assert payload["arn"] == "arn:aws:lambda:eu-west-1:123456789012:function:demo-dev-echo"
+    assert payload["memory"] == "128"
+    assert payload["request_id"] == "request-42"
+    assert payload["log_group"] == "/aws/lambda/demo-dev-echo"
+    assert "[$LATEST]" in payload["log_stream"]
+    assert 0 < payload["remaining_ms"] <= 7000
+    assert result.started_at <= result.ended_at
+
+
+def test_handler_exception_is_an_error_with_traceback(invoker: Invoker) -> None:
+    result = invoke(invoker, spec("fails"))
+
+    assert result.outcome is Outcome.ERROR
+    assert result.error_type == "ValueError"
+    assert result.error_message == "no rows for 2022-12-19T00:05:00Z"
+    assert result.traceback is not None
+    assert 'tasks.py", line' in result.traceback
+    assert "raise ValueError" in result.traceback
+    assert result.payload is None
+
+
+def test_unserialisable_return_value_is_an_error(invoker: Invoker) -> None:
+    result = invoke(invoker, spec("unserialisable"))
+
+    assert result.outcome is Outcome.ERROR
+    assert result.error_type == "Runtime.MarshalError"
+    assert "not JSON serializable" in (result.error_message or "")
+
+
+@pytest.mark.parametrize(
+    ("handler", "error_type", "message"),
+    [
+        ("tasks.missing", "Runtime.HandlerNotFound", "Handler 'missing' missing on module 'tasks'"),
+        ("nowhere.fn", "Runtime.ImportModuleError", "Unable to import module 'nowhere'"),
+    ],
+)
+def test_unresolvable_handler_is_an_error(
+    invoker: Invoker, handler: str, error_type: str, message: str
+) -> None:
+    function = FunctionSpec("broken", handler, "rate(1 minute)", "demo", "dev")
+
+    result = invoke(invoker, function)
+
+    assert (result.outcome, result.error_type) == (Outcome.ERROR, error_type)
+    assert message in (result.error_message or "")
+
+
+def test_invocations_run_concurrently(
+    invoker: Invoker, tmp_path: Path, pool: ThreadPoolExecutor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = tmp_path / "gate"
+    monkeypatch.setenv("GATE", str(gate))  # restored after thread mode writes it
+    function = spec("gated_version", GATE=str(gate))
+
+    runs = [pool.submit(invoke, invoker, function) for _ in range(2)]
+    wait_for(lambda: len(started_markers(gate)) == 2, DEADLINE_S, "both runs to start")
+    gate.touch()
+
+    payloads = [result_of(run).payload for run in runs]
+    assert len({(p["pid"], p["thread"]) for p in payloads}) == 2
+
+
+# -- process mode --------------------------------------------------------------
+
+
+def test_prints_are_the_runs_logs(process_invoker: ProcessInvoker) -> None:
+    first = invoke(process_invoker, spec("echo"))
+    failed = invoke(process_invoker, spec("fails"))
+
+    assert first.logs == "echo ran at 2022-12-19T00:05:00Z\n"
+    assert failed.logs == "about to fail\n"
+
+
+def test_worker_stays_warm_and_is_reused(process_invoker: ProcessInvoker) -> None:
+    function = spec("exits")
+
+    first, second = invoke(process_invoker, function), invoke(process_invoker, function)
+
+    assert first.payload == second.payload
+    assert first.payload != os.getpid()
+    assert process_invoker.worker_pids(function) == [first.payload]
+
+
+def test_run_past_its_timeout_is_killed(
+    process_invoker: ProcessInvoker, pool: ThreadPoolExecutor
+) -> None:
+    function = spec("blocks", timeout_s=1)
+
+    result = result_of(pool.submit(invoke, process_invoker, function))
+
+    assert result.outcome is Outcome.TIMEOUT
+    assert result.error_message == "Task timed out after 1.00 seconds"
+    assert result.duration_ms >= 1000
+    assert process_invoker.worker_pids(function) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "how", "logs"),
+    [("exits", "exit status 3", "exiting hard\n"), ("kills_itself", "signal: SIGKILL", "")],
+)
+def test_worker_that_dies_fails_only_that_run(
+    process_invoker: ProcessInvoker, name: str, how: str, logs: str
+) -> None:
+    function = spec(name)
+    before = invoke(process_invoker, function).payload
+
+    crashed = invoke(process_invoker, function, crash=True)
+    after = invoke(process_invoker, function)
+
+    assert crashed.outcome is Outcome.CRASHED
+    assert crashed.error_message == f"Runtime exited with error: {how}"
+    assert crashed.logs == logs
+    assert after.outcome is Outcome.SUCCEEDED
+    assert after.payload != before  # a fresh worker
+
+
+def test_worker_sees_only_its_configured_and_lambda_environment(
+    process_invoker: ProcessInvoker, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEAKED_FROM_PARENT", "secret")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing-key")
+    function = spec("echo", CONFIGURED="yes", AWS_REGION="configured-region")
+
+    payload = invoke(process_invoker, function).payload
+    environ = payload["environ"]
+
+    assert "LEAKED_FROM_PARENT" not in environ
+    assert environ["CONFIGURED"] == "yes"
+    assert environ["AWS_ACCESS_KEY_ID"] == "testing-key"
+    assert environ["AWS_REGION"] == environ["AWS_DEFAULT_REGION"] == "eu-west-1"
+    assert environ["AWS_LAMBDA_FUNCTION_NAME"] == "demo-dev-echo"
+    assert environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "128"
+    assert environ["AWS_LAMBDA_LOG_STREAM_NAME"] == payload["log_stream"]
+    assert environ["LAMBDA_TASK_ROOT"] == payload["cwd"] == str(project.resolve())
+    assert environ["PYTHONPATH"] == str(project.resolve())
+    assert environ["TZ"] == "UTC"
+
+
+def test_close_stops_a_run_that_outlives_the_grace(
+    process_invoker: ProcessInvoker, pool: ThreadPoolExecutor
+) -> None:
+    function = spec("blocks", timeout_s=60)
+    process_invoker.warm([function])
+    [pid] = process_invoker.worker_pids(function)
+    run = pool.submit(invoke, process_invoker, function)
+    wait_for(lambda: process_invoker.worker_pids(function) == [], DEADLINE_S, "the run to start")
+
+    process_invoker.close(grace_s=0.2)
+
+    assert result_of(run).outcome is Outcome.CRASHED
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    with pytest.raises(InvokerClosedError):
+        invoke(process_invoker, spec("echo"))
+
+
+def test_reload_serves_new_code_while_a_running_invocation_finishes_on_the_old(
+    tmp_path: Path, pool: ThreadPoolExecutor
+) -> None:
+    project = write_project(tmp_path / "project")
+    gate = tmp_path / "gate"
+    gated = spec("gated_version", GATE=str(gate))
+    with_reload(ProcessInvoker(project, IDENTITY), project, gate, gated, pool)
+
+
+# -- thread mode ---------------------------------------------------------------
+
+
+def test_thread_mode_reports_timeout_at_the_deadline(
+    project: Path, pool: ThreadPoolExecutor
+) -> None:
+    invoker = ThreadInvoker(project, IDENTITY)
+    try:
+        result = result_of(pool.submit(invoke, invoker, spec("blocks", timeout_s=1)))
+        assert result.outcome is Outcome.TIMEOUT
+        assert (result.error_message or "").startswith("Task timed out after 1.00 seconds")
+    finally:
+        sys.modules["tasks"].RELEASE.set()  # lets the abandoned thread end
+        invoker.close()
+
+
+def test_thread_mode_reload_serves_new_code(
+    tmp_path: Path, pool: ThreadPoolExecutor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = write_project(tmp_path / "project")
+    gate = tmp_path / "gate"
+    monkeypatch.setenv("GATE", str(gate))
+    gated = spec("gated_version", GATE=str(gate))
+    with_reload(ThreadInvoker(project, IDENTITY), project, gate, gated, pool)
+
+
+def with_reload(
+    invoker: Invoker, project: Path, gate: Path, gated: FunctionSpec, pool: ThreadPoolExecutor
+) -> None:
+    """Old code keeps serving the run in flight; runs after reload() see the edit."""
+    try:
+        old_run = pool.submit(invoke, invoker, gated)
+        wait_for(lambda: started_markers(gate), DEADLINE_S, "the old run to start")
+
+        set_version(project, 2)
+        invoker.reload()
+        assert invoke(invoker, spec("echo")).payload["version"] == 2
+
+        gate.touch()
+        old = result_of(old_run).payload
+        new = invoke(invoker, gated).payload
+        assert (old["version"], new["version"]) == (1, 2)
+    finally:
+        invoker.close()
