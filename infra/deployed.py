@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
+import boto3  # type: ignore[import-untyped]
 
 SCHEDULE_RESOURCE = "cloudwatch_event"
 EVENT_SUFFIX = "-event"

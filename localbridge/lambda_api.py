@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from localbridge.lambda_invoke import (
     InvokeRequest,
@@ -59,7 +59,8 @@ def request_handler_class(handler: LambdaInvokeHandler) -> type[BaseHTTPRequestH
         server_version = "localbridge-lambda"
 
         def do_POST(self) -> None:
-            path = urlsplit(self.path).path
+            url = urlsplit(self.path)
+            path = url.path
             match = INVOKE_PATH.fullmatch(path)
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_PAYLOAD_BYTES:
@@ -75,6 +76,7 @@ def request_handler_class(handler: LambdaInvokeHandler) -> type[BaseHTTPRequestH
                 invocation_type=self.headers.get("X-Amz-Invocation-Type"),
                 log_type=self.headers.get("X-Amz-Log-Type"),
                 body=body,
+                qualifier=parse_qs(url.query).get("Qualifier", [None])[0],
             )
             self.send(handler.handle(request))
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol
 
-from localbridge.events import AwsIdentity, scheduled_event
-from localbridge.model import FunctionSpec, InvocationResult, Invoker, Outcome
+from localbridge.events import AwsIdentity
+from localbridge.model import FunctionSpec, InvocationResult, Outcome
 
 LATEST = "$LATEST"
 RUNTIME = "python3.11"
@@ -28,12 +27,20 @@ INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 LOG_TAIL_BYTES = 4096
 
 
-class AsyncInvocations(Protocol):
-    """Where ``Event`` invocations go: the runtime queues them like EventBridge's."""
+class InvokeBackend(Protocol):
+    """What runs the functions: the runtime (ledger, retries) or a bare invoker."""
 
-    def enqueue(
-        self, function: FunctionSpec, event: Mapping[str, Any], request_id: str
-    ) -> None: ...
+    def functions(self) -> Sequence[FunctionSpec]:
+        """The functions served right now (re-read per request: code reloads)."""
+        ...
+
+    def invoke(self, function: FunctionSpec, event: Mapping[str, Any] | None) -> InvocationResult:
+        """Run now and wait; ``None`` means the scheduled event for the current instant."""
+        ...
+
+    def enqueue(self, function: FunctionSpec, event: Mapping[str, Any] | None) -> None:
+        """Accept an asynchronous invocation (``Event``); return once it is recorded."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,8 @@ class InvokeRequest:
     invocation_type: str | None = None
     log_type: str | None = None
     body: bytes = b""
+    qualifier: str | None = None
+    """The ``Qualifier`` query parameter, when given."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,30 @@ def error_response(status: int, error_type: str, body: Mapping[str, str]) -> Inv
         {"x-amzn-ErrorType": error_type, "Content-Type": "application/json"},
         json_body({"Type": "User", **body}),
     )
+
+
+def parse_payload(body: bytes) -> Mapping[str, Any] | None:
+    """The event to pass, or None when there is no payload (the rule fires "now").
+
+    The functions are scheduled functions: their event is a JSON object, so
+    anything else is refused here rather than failing inside the handler.
+    """
+    if not body.strip():
+        return None
+    try:
+        event = json.loads(body)
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"Could not parse request body into json: not UTF-8 ({exc.reason})"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"Could not parse request body into json: {exc}") from None
+    if not isinstance(event, dict):
+        raise ValueError(
+            f"The payload is a JSON {type(event).__name__}; these are scheduled functions, "
+            "send a JSON object (an EventBridge event) or no payload at all"
+        )
+    return event
 
 
 def split_qualifier(name: str) -> tuple[str, str | None]:
@@ -132,14 +165,10 @@ def error_payload(result: InvocationResult, function: FunctionSpec, request_id: 
 
 @dataclass
 class LambdaInvokeHandler:
-    """Answers ``Invoke`` for the functions ``catalog()`` returns at the time of the call."""
+    """Answers ``Invoke`` (and ``ListFunctions``) for the backend's functions."""
 
-    catalog: Callable[[], Sequence[FunctionSpec]]
-    invoker: Invoker
-    queue: AsyncInvocations
+    backend: InvokeBackend
     identity: AwsIdentity
-    clock: Callable[[], datetime]
-    """Now, for the scheduled event built when a request has no payload (virtual in ``run``)."""
 
     def handle(self, request: InvokeRequest) -> InvokeResponse:
         invocation_type = request.invocation_type or "RequestResponse"
@@ -152,25 +181,21 @@ class LambdaInvokeHandler:
                     f"{', '.join(INVOCATION_TYPES)}"
                 },
             )
-        function = self.resolve(request.function_name)
+        function = self.resolve(request.function_name, request.qualifier)
         if isinstance(function, InvokeResponse):
             return function
         try:
-            event = self.event_for(function, request.body)
+            event = parse_payload(request.body)
         except ValueError as exc:
-            return error_response(
-                400,
-                "InvalidRequestContentException",
-                {"message": f"Could not parse request body into json: {exc}"},
-            )
+            return error_response(400, "InvalidRequestContentException", {"message": str(exc)})
         request_id = str(uuid.uuid4())
         base = {"x-amzn-RequestId": request_id}
         if invocation_type == "DryRun":
             return InvokeResponse(204, base)
         if invocation_type == "Event":
-            self.queue.enqueue(function, event, request_id)
+            self.backend.enqueue(function, event)
             return InvokeResponse(202, base)
-        result = self.invoker.invoke(function, event, request_id)
+        result = self.backend.invoke(function, event)
         return self.sync_response(function, result, request_id, request.log_type, base)
 
     def list_functions(self) -> InvokeResponse:
@@ -186,15 +211,25 @@ class LambdaInvokeHandler:
                 "Version": LATEST,
                 "Environment": {"Variables": dict(function.environment)},
             }
-            for function in self.catalog()
+            for function in self.backend.functions()
         ]
         return InvokeResponse(
             200, {"Content-Type": "application/json"}, json_body({"Functions": functions})
         )
 
-    def resolve(self, requested: str) -> FunctionSpec | InvokeResponse:
+    def resolve(self, requested: str, query_qualifier: str | None) -> FunctionSpec | InvokeResponse:
         name, qualifier = split_qualifier(requested)
-        function = find_function(self.catalog(), name)
+        if qualifier and query_qualifier and qualifier != query_qualifier:
+            return error_response(
+                400,
+                "InvalidParameterValueException",
+                {
+                    "message": "The derived qualifier from the function name does not match "
+                    "the specified qualifier."
+                },
+            )
+        qualifier = qualifier or query_qualifier
+        function = find_function(self.backend.functions(), name)
         if function is None or qualifier not in (None, LATEST):
             arn = self.requested_arn(function.lambda_name if function else name, qualifier)
             return error_response(
@@ -205,15 +240,6 @@ class LambdaInvokeHandler:
     def requested_arn(self, name: str, qualifier: str | None) -> str:
         arn = f"arn:aws:lambda:{self.identity.region}:{self.identity.account}:function:{name}"
         return f"{arn}:{qualifier}" if qualifier else arn
-
-    def event_for(self, function: FunctionSpec, body: bytes) -> Any:
-        """The payload as sent; none at all means "the rule fires now" (see README)."""
-        if not body.strip():
-            return scheduled_event(function, self.clock(), self.identity)
-        try:
-            return json.loads(body)
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"not UTF-8 ({exc.reason})") from None
 
     def sync_response(
         self,

@@ -53,7 +53,8 @@ def lambda_network_key(compose: dict[str, Any]) -> str:
     wanted = localstack_env(compose)["LAMBDA_DOCKER_NETWORK"]
     keys = [key for key, net in compose["networks"].items() if (net or {}).get("name") == wanted]
     assert keys, f"no network has the fixed name {wanted!r}"
-    return keys[0]
+    key: str = keys[0]
+    return key
 
 
 def test_default_services_run_without_a_profile(compose: dict[str, Any]) -> None:

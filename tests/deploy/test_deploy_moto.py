@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
+import boto3  # type: ignore[import-untyped]
 import pytest
-from localbridge.discovery import discover
 
+from localbridge.discovery import discover
 from localbridge.model import FunctionSpec
 from tests.deploy.project_copy import copy_project, edit_stage, stage_config
 from tests.support import free_port, http_ok, running, start_process
@@ -124,15 +124,16 @@ def assert_deployed_like_the_app(state: dict[str, Any], functions: list[Function
         assert events_invoke_permission(deployed["policy"], deployed["rule"]["Arn"])
 
 
-def role_policy(moto: Moto, project_dir: Path) -> dict[str, Any]:
+def role_policies(moto: Moto, project_dir: Path) -> dict[str, Any]:
+    """Role ARN -> its inline policy, for every role chalice created for the stage."""
     record = json.loads((project_dir / ".chalice" / "deployed" / f"{STAGE}.json").read_text())
-    [role] = [r for r in record["resources"] if r["resource_type"] == "iam_role"]
     iam = moto.client("iam")
-    [name] = iam.list_role_policies(RoleName=role["role_name"])["PolicyNames"]
-    document: dict[str, Any] = iam.get_role_policy(RoleName=role["role_name"], PolicyName=name)[
-        "PolicyDocument"
-    ]
-    return document
+    policies = {}
+    for role in [r for r in record["resources"] if r["resource_type"] == "iam_role"]:
+        [name] = iam.list_role_policies(RoleName=role["role_name"])["PolicyNames"]
+        policy = iam.get_role_policy(RoleName=role["role_name"], PolicyName=name)
+        policies[role["role_arn"]] = policy["PolicyDocument"]
+    return policies
 
 
 @pytest.mark.slow
@@ -148,8 +149,12 @@ def test_deploy_twice_then_destroy(moto: Moto, project: Path) -> None:
     deployed = snapshot(moto, functions)
     assert_deployed_like_the_app(deployed, functions)
 
+    # With a policy file chalice gives each function its own role with that policy.
     policy_file = project / ".chalice" / stage_config(project, STAGE)["iam_policy_file"]
-    assert role_policy(moto, project) == json.loads(policy_file.read_text())
+    policies = role_policies(moto, project)
+    for spec in functions:
+        role = deployed[spec.name]["config"]["Role"]
+        assert policies[role] == json.loads(policy_file.read_text())
 
     second = make(project, "deploy", moto.environ)
     assert second.returncode == 0, second.stdout + second.stderr
