@@ -118,6 +118,10 @@ class ProcessInvoker:
         worker = WorkerProcess(function, self.project_dir, self.identity, generation)
         with self._lock:
             self._busy.add(worker)
+            closed = self._closed
+        if closed:  # close() ran while it was starting
+            self._give_back(worker)
+            raise InvokerClosedError("the invoker is closed; create a new one")
         problem = worker.wait_ready()
         if problem is None:
             return worker, None

@@ -25,6 +25,8 @@ def every_five_minutes(event):
 TASKS_PY = """\
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -32,8 +34,6 @@ from chalice import Blueprint, Cron, Rate
 
 bp = Blueprint(__name__)
 VERSION = 1
-# Thread-mode tests set this to let a blocked run end.
-RELEASE = threading.Event()
 
 
 @bp.schedule(Cron(5, 0, "*", "*", "?", "*"))
@@ -66,8 +66,7 @@ def fails(event):
 
 @bp.schedule(Rate(1, unit=Rate.HOURS))
 def blocks(event):
-    RELEASE.wait()
-    return "released"
+    threading.Event().wait()  # nothing ever sets it
 
 
 @bp.schedule(Rate(2, unit=Rate.HOURS))
@@ -88,6 +87,22 @@ def kills_itself(event):
 @bp.schedule(Rate(4, unit=Rate.HOURS))
 def unserialisable(event):
     return {"when": time}
+
+
+@bp.schedule(Rate(6, unit=Rate.HOURS))
+def chatty(event):
+    print("x" * 99_999)
+    return "said a lot"
+
+
+@bp.schedule(Rate(7, unit=Rate.HOURS))
+def spawns_child(event):
+    child = subprocess.Popen([sys.executable, "-c", "import threading; threading.Event().wait()"])
+    pid_file = os.environ["CHILD_PID_FILE"]
+    with open(pid_file + ".tmp", "w") as out:
+        out.write(str(child.pid))
+    os.replace(pid_file + ".tmp", pid_file)
+    threading.Event().wait()
 
 
 @bp.schedule(Rate(5, unit=Rate.HOURS))

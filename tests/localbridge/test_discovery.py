@@ -21,12 +21,14 @@ def test_finds_app_and_blueprint_functions_with_handlers_and_expressions(tmp_pat
 
     assert sorted(functions) == [
         "blocks",
+        "chatty",
         "echo",
         "every_five_minutes",
         "exits",
         "fails",
         "gated_version",
         "kills_itself",
+        "spawns_child",
         "unserialisable",
     ]
     assert functions["every_five_minutes"].handler == "app.every_five_minutes"

@@ -7,7 +7,6 @@ Tests wait for outcomes under deadlines; nothing sleeps to let time pass.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from localbridge.model import FunctionSpec, InvocationResult, Invoker, Outcome
 from localbridge.process_invoker import InvokerClosedError, ProcessInvoker
 from localbridge.thread_invoker import ThreadInvoker
 from tests.localbridge.chalice_project import set_version, spec, write_project
-from tests.support import wait_for
+from tests.support import start_process, wait_for
 
 IDENTITY = AwsIdentity(account="123456789012", region="eu-west-1")
 AT = datetime(2022, 12, 19, 0, 5, tzinfo=UTC)
@@ -114,6 +113,25 @@ def test_handler_exception_is_an_error_with_traceback(invoker: Invoker) -> None:
     assert result.payload is None
 
 
+def test_prints_are_the_runs_logs(invoker: Invoker) -> None:
+    first = invoke(invoker, spec("echo"))
+    failed = invoke(invoker, spec("fails"))
+
+    assert first.logs == "echo ran at 2022-12-19T00:05:00Z\n"
+    assert failed.logs == "about to fail\n"
+
+
+def test_logs_keep_the_last_64_kib(invoker: Invoker) -> None:
+    result = invoke(invoker, spec("chatty"))
+
+    assert result.payload == "said a lot"
+    assert result.logs.endswith("x" * 1000 + "\n")
+    first_line, _, kept = result.logs.partition("\n")
+    assert first_line.startswith("[")
+    assert first_line.endswith("dropped]")
+    assert len(kept) == 64 * 1024
+
+
 def test_unserialisable_return_value_is_an_error(invoker: Invoker) -> None:
     result = invoke(invoker, spec("unserialisable"))
 
@@ -158,14 +176,6 @@ def test_invocations_run_concurrently(
 # -- process mode --------------------------------------------------------------
 
 
-def test_prints_are_the_runs_logs(process_invoker: ProcessInvoker) -> None:
-    first = invoke(process_invoker, spec("echo"))
-    failed = invoke(process_invoker, spec("fails"))
-
-    assert first.logs == "echo ran at 2022-12-19T00:05:00Z\n"
-    assert failed.logs == "about to fail\n"
-
-
 def test_worker_stays_warm_and_is_reused(process_invoker: ProcessInvoker) -> None:
     function = spec("exits")
 
@@ -187,6 +197,53 @@ def test_run_past_its_timeout_is_killed(
     assert result.error_message == "Task timed out after 1.00 seconds"
     assert result.duration_ms >= 1000
     assert process_invoker.worker_pids(function) == []
+
+
+def test_timeout_also_kills_what_the_function_started(
+    process_invoker: ProcessInvoker, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "child.pid"
+    function = spec("spawns_child", timeout_s=2, CHILD_PID_FILE=str(pid_file))
+
+    result = invoke(process_invoker, function)
+
+    assert result.outcome is Outcome.TIMEOUT
+    child = int(pid_file.read_text())
+    wait_for(lambda: gone(child), DEADLINE_S, f"child process {child} to be gone")
+
+
+def test_workers_exit_when_their_invoker_process_dies(project: Path, tmp_path: Path) -> None:
+    script = (
+        "import sys, threading\n"
+        "from pathlib import Path\n"
+        "from localbridge.process_invoker import ProcessInvoker\n"
+        "from tests.localbridge.chalice_project import spec\n"
+        "invoker = ProcessInvoker(Path(sys.argv[1]))\n"
+        "invoker.warm([spec('echo')])\n"
+        "print('worker', *invoker.worker_pids(spec('echo')), flush=True)\n"
+        "threading.Event().wait()\n"
+    )
+    parent = start_process(["-c", script, str(project)], tmp_path / "parent.log")
+    try:
+        line = wait_for(lambda: worker_line(parent.log()), DEADLINE_S, "the worker to start")
+        worker = int(line.split()[1])
+        assert not gone(worker)
+    finally:
+        parent.kill9()
+    wait_for(lambda: gone(worker), DEADLINE_S, f"worker {worker} to exit")
+
+
+def worker_line(log: str) -> str | None:
+    return next((line for line in log.splitlines() if line.startswith("worker ")), None)
+
+
+def gone(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie waiting to be reaped counts as gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status
 
 
 @pytest.mark.parametrize(
@@ -261,17 +318,31 @@ def test_reload_serves_new_code_while_a_running_invocation_finishes_on_the_old(
 # -- thread mode ---------------------------------------------------------------
 
 
-def test_thread_mode_reports_timeout_at_the_deadline(
-    project: Path, pool: ThreadPoolExecutor
-) -> None:
-    invoker = ThreadInvoker(project, IDENTITY)
+class SteppingClock:
+    """A monotonic clock that moves ``step`` seconds each time it is read."""
+
+    def __init__(self, step: float) -> None:
+        self.step = step
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_thread_mode_reports_a_run_past_its_timeout(project: Path) -> None:
+    invoker = ThreadInvoker(project, IDENTITY, time_source=SteppingClock(1.5))
     try:
-        result = result_of(pool.submit(invoke, invoker, spec("blocks", timeout_s=1)))
-        assert result.outcome is Outcome.TIMEOUT
-        assert (result.error_message or "").startswith("Task timed out after 1.00 seconds")
+        # The invoker reads the clock before and after the call: 1.5 s apart.
+        late = invoke(invoker, spec("fails", timeout_s=1))
+        in_time = invoke(invoker, spec("fails", timeout_s=2))
     finally:
-        sys.modules["tasks"].RELEASE.set()  # lets the abandoned thread end
         invoker.close()
+
+    assert late.outcome is Outcome.TIMEOUT
+    assert (late.error_message or "").startswith("Task timed out after 1.00 seconds")
+    assert late.logs == "about to fail\n"
+    assert in_time.outcome is Outcome.ERROR
 
 
 def test_thread_mode_reload_serves_new_code(

@@ -1,0 +1,79 @@
+"""Per-thread capture of what handlers print, for thread mode.
+
+``sys.stdout`` and ``sys.stderr`` are process-wide, so thread mode puts a
+router in front of them: a write from a thread that is capturing goes to that
+thread's buffer, any other write goes through to the original stream.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TextIO
+
+LOG_LIMIT_CHARS = 64 * 1024
+
+
+class _ThreadRoutedStream(io.TextIOBase):
+    def __init__(self, original: TextIO, local: threading.local) -> None:
+        self.original = original
+        self._local = local
+
+    def write(self, text: str) -> int:
+        buffer: list[str] | None = getattr(self._local, "buffer", None)
+        if buffer is None:
+            return self.original.write(text)
+        buffer.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.original.flush()
+
+
+class OutputCapture:
+    """Routes each capturing thread's prints into its own buffer while installed."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._installed: list[tuple[str, _ThreadRoutedStream]] = []
+        self._lock = threading.Lock()
+
+    def install(self) -> None:
+        """Put the routers in front of sys.stdout/sys.stderr (once)."""
+        with self._lock:
+            if self._installed:
+                return
+            for name in ("stdout", "stderr"):
+                router = _ThreadRoutedStream(getattr(sys, name), self._local)
+                setattr(sys, name, router)
+                self._installed.append((name, router))
+
+    def uninstall(self) -> None:
+        """Restore the original streams unless someone replaced ours since."""
+        with self._lock:
+            for name, router in self._installed:
+                if getattr(sys, name) is router:
+                    setattr(sys, name, router.original)
+            self._installed.clear()
+
+    @contextmanager
+    def capturing(self) -> Iterator[list[str]]:
+        """Within the block, this thread's prints land in the yielded list."""
+        buffer: list[str] = []
+        self._local.buffer = buffer
+        try:
+            yield buffer
+        finally:
+            self._local.buffer = None
+
+
+def bounded(buffer: list[str]) -> str:
+    """The captured text, its last 64 Ki characters when longer."""
+    text = "".join(buffer)
+    if len(text) <= LOG_LIMIT_CHARS:
+        return text
+    dropped = len(text) - LOG_LIMIT_CHARS
+    return f"[{dropped} earlier characters dropped]\n{text[dropped:]}"

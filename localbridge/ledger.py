@@ -1,0 +1,554 @@
+"""The run ledger: every tick and every attempt, durably, in SQLite (WAL).
+
+A tick is one (function, scheduled instant) to deliver; the pair is unique, so
+nothing scheduled is ever recorded - and so run - twice. Each attempt to run a
+tick is its own row. The runtime commits a tick before the function starts
+and the attempt's outcome after it ends, so a crash at any moment leaves a row
+to recover from (see ``recover_interrupted``).
+
+Instants are stored as fixed-width ISO-8601 UTC text, which sorts as time does.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from localbridge.model import InvocationResult, Outcome
+
+DEFAULT_LEDGER = Path("data/localbridge.db")
+PAYLOAD_LIMIT = 64 * 1024
+"""Payloads (JSON text) longer than this are stored truncated."""
+
+
+class TickState(enum.StrEnum):
+    PENDING = "pending"
+    """Recorded, waiting for its (first or next) attempt to start."""
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    RETRYING = "retrying"
+    """An attempt failed; the next one is due at ``next_attempt_at``."""
+    FAILED = "failed"
+    """A synchronous invocation failed; the caller got the error, no retries."""
+    DEAD = "dead"
+    """Retries exhausted or older than the maximum event age: the dead-letter queue."""
+    SKIPPED = "skipped"
+    """Missed while the runtime was down and left out by the catch-up policy."""
+
+
+FINAL_STATES = frozenset({TickState.SUCCEEDED, TickState.FAILED, TickState.DEAD, TickState.SKIPPED})
+
+
+class TickSource(enum.StrEnum):
+    SCHEDULE = "schedule"
+    REPLAY = "replay"
+    INVOKE = "invoke"
+    """A synchronous invocation (``localbridge invoke``, RequestResponse)."""
+    EVENT = "event"
+    """An asynchronous invocation (Lambda's ``Event`` invocation type)."""
+    REDRIVE = "redrive"
+
+
+class AttemptOutcome(enum.StrEnum):
+    """How an attempt ended: the invoker's outcomes, plus the runtime's own stop."""
+
+    SUCCEEDED = Outcome.SUCCEEDED.value
+    ERROR = Outcome.ERROR.value
+    TIMEOUT = Outcome.TIMEOUT.value
+    CRASHED = Outcome.CRASHED.value
+    INTERRUPTED = "interrupted"
+    """localbridge itself stopped (crash, kill -9) while the attempt ran; it
+    does not count against the function's retries."""
+
+    @classmethod
+    def of(cls, outcome: Outcome) -> AttemptOutcome:
+        return cls(outcome.value)
+
+
+def format_instant(instant: datetime) -> str:
+    """Fixed-width UTC text that sorts as time does."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_instant(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def _instant_or_none(text: str | None) -> datetime | None:
+    return None if text is None else parse_instant(text)
+
+
+@dataclass(frozen=True)
+class Tick:
+    id: int
+    function: str
+    scheduled_at: datetime
+    state: TickState
+    source: TickSource
+    attempts: int
+    failures: int
+    """Attempts that failed (error, timeout, crash): the ones retries count."""
+    next_attempt_at: datetime | None
+    enqueued_at: datetime
+    """When the event came to exist; its age, for ``maximum_event_age``, starts here."""
+    event: dict[str, Any] | None
+    """The event to deliver; None means "the scheduled event for ``scheduled_at``"."""
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Attempt:
+    tick_id: int
+    number: int
+    started_at: datetime
+    ended_at: datetime | None
+    lateness_ms: float
+    duration_ms: float | None
+    outcome: AttemptOutcome | None
+    error_type: str | None
+    error_message: str | None
+    traceback: str | None
+    payload: str | None
+    """The returned payload as JSON text (cut at 64 KiB, see ``payload_truncated``)."""
+    payload_truncated: bool
+
+
+@dataclass(frozen=True)
+class FunctionMark:
+    """What the ledger remembers of a function between runs."""
+
+    name: str
+    expression: str
+    anchor: datetime
+    """When its rule was "created": rate schedules count from here."""
+    scheduled_through: datetime
+    """Every scheduled instant up to here has been recorded (or knowingly skipped)."""
+
+
+@dataclass(frozen=True)
+class NewTick:
+    function: str
+    scheduled_at: datetime
+    source: TickSource
+    enqueued_at: datetime
+    event: dict[str, Any] | None = None
+    state: TickState = TickState.PENDING
+
+
+@dataclass(frozen=True)
+class AttemptEnd:
+    """An attempt's outcome and the tick's state that follows from it."""
+
+    result: InvocationResult
+    ended_at: datetime
+    state: TickState
+    next_attempt_at: datetime | None = None
+
+
+# Each entry migrates the schema from version i to i + 1 (PRAGMA user_version).
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE ticks (
+        id INTEGER PRIMARY KEY,
+        function TEXT NOT NULL,
+        scheduled_at TEXT NOT NULL,
+        state TEXT NOT NULL,
+        source TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        failures INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT,
+        enqueued_at TEXT NOT NULL,
+        event TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (function, scheduled_at)
+    );
+    CREATE INDEX ticks_by_state ON ticks (state, function);
+    CREATE TABLE attempts (
+        tick_id INTEGER NOT NULL REFERENCES ticks (id),
+        number INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        lateness_ms REAL NOT NULL,
+        duration_ms REAL,
+        outcome TEXT,
+        error_type TEXT,
+        error_message TEXT,
+        traceback TEXT,
+        payload TEXT,
+        payload_truncated INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (tick_id, number)
+    );
+    CREATE TABLE functions (
+        name TEXT PRIMARY KEY,
+        expression TEXT NOT NULL,
+        anchor TEXT NOT NULL,
+        scheduled_through TEXT NOT NULL
+    );
+    """,
+)
+
+_TICK_COLUMNS = (
+    "id, function, scheduled_at, state, source, attempts, failures, next_attempt_at, "
+    "enqueued_at, event, created_at, updated_at"
+)
+
+
+def _tick(row: sqlite3.Row) -> Tick:
+    return Tick(
+        id=row[0],
+        function=row[1],
+        scheduled_at=parse_instant(row[2]),
+        state=TickState(row[3]),
+        source=TickSource(row[4]),
+        attempts=row[5],
+        failures=row[6],
+        next_attempt_at=_instant_or_none(row[7]),
+        enqueued_at=parse_instant(row[8]),
+        event=None if row[9] is None else json.loads(row[9]),
+        created_at=parse_instant(row[10]),
+        updated_at=parse_instant(row[11]),
+    )
+
+
+def _attempt(row: sqlite3.Row) -> Attempt:
+    return Attempt(
+        tick_id=row[0],
+        number=row[1],
+        started_at=parse_instant(row[2]),
+        ended_at=_instant_or_none(row[3]),
+        lateness_ms=row[4],
+        duration_ms=row[5],
+        outcome=None if row[6] is None else AttemptOutcome(row[6]),
+        error_type=row[7],
+        error_message=row[8],
+        traceback=row[9],
+        payload=row[10],
+        payload_truncated=bool(row[11]),
+    )
+
+
+def payload_text(payload: Any) -> tuple[str | None, bool]:
+    """The payload as JSON text cut at ``PAYLOAD_LIMIT``, and whether it was cut."""
+    if payload is None:
+        return None, False
+    text = json.dumps(payload, default=repr)
+    if len(text) > PAYLOAD_LIMIT:
+        return text[:PAYLOAD_LIMIT], True
+    return text, False
+
+
+class Ledger:
+    """Thread-safe access to one ledger file. Open with ``Ledger.open(path)``."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._db = connection
+        self._lock = threading.Lock()
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> Ledger:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA busy_timeout = 30000")
+        connection.execute("PRAGMA journal_mode = WAL")
+        # In WAL mode NORMAL survives any process crash (kill -9); only a power
+        # loss can take the last commits, which is the trade SQLite recommends.
+        connection.execute("PRAGMA synchronous = NORMAL")
+        ledger = cls(connection, path)
+        ledger._migrate()
+        return ledger
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._transaction() as db:
+            version: int = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(_MIGRATIONS):
+                raise RuntimeError(
+                    f"{self.path} has ledger schema {version}, newer than this localbridge "
+                    f"knows ({len(_MIGRATIONS)}); upgrade localbridge or use another --ledger"
+                )
+            for number in range(version, len(_MIGRATIONS)):
+                for statement in _MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            db.execute(f"PRAGMA user_version = {len(_MIGRATIONS)}")
+
+    # -- functions ---------------------------------------------------------
+
+    def function_marks(self) -> dict[str, FunctionMark]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT name, expression, anchor, scheduled_through FROM functions"
+            ).fetchall()
+        return {
+            row[0]: FunctionMark(row[0], row[1], parse_instant(row[2]), parse_instant(row[3]))
+            for row in rows
+        }
+
+    def save_function_mark(self, mark: FunctionMark) -> None:
+        with self._transaction() as db:
+            self._upsert_mark(db, mark)
+
+    @staticmethod
+    def _upsert_mark(db: sqlite3.Connection, mark: FunctionMark) -> None:
+        db.execute(
+            "INSERT INTO functions (name, expression, anchor, scheduled_through) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+            "expression = excluded.expression, anchor = excluded.anchor, "
+            "scheduled_through = max(scheduled_through, excluded.scheduled_through)",
+            (
+                mark.name,
+                mark.expression,
+                format_instant(mark.anchor),
+                format_instant(mark.scheduled_through),
+            ),
+        )
+
+    # -- ticks -------------------------------------------------------------
+
+    def add_ticks(
+        self, ticks: Sequence[NewTick], now: datetime, marks: Iterable[FunctionMark] = ()
+    ) -> list[Tick]:
+        """Record ``ticks`` (and advance ``marks``) in one transaction.
+
+        Returns only the ticks that were new: a (function, instant) already in
+        the ledger is left as it is, which is what makes restarts safe.
+        """
+        stamp = format_instant(now)
+        inserted: list[Tick] = []
+        with self._transaction() as db:
+            for tick in ticks:
+                row = db.execute(
+                    "INSERT INTO ticks (function, scheduled_at, state, source, enqueued_at, "
+                    "event, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    f"ON CONFLICT DO NOTHING RETURNING {_TICK_COLUMNS}",
+                    (
+                        tick.function,
+                        format_instant(tick.scheduled_at),
+                        tick.state.value,
+                        tick.source.value,
+                        format_instant(tick.enqueued_at),
+                        None if tick.event is None else json.dumps(tick.event),
+                        stamp,
+                        stamp,
+                    ),
+                ).fetchone()
+                if row is not None:
+                    inserted.append(_tick(row))
+            for mark in marks:
+                self._upsert_mark(db, mark)
+        return inserted
+
+    def reopen(self, tick_ids: Iterable[int], source: TickSource, now: datetime) -> list[Tick]:
+        """Make finished or stuck ticks pending again (redrive, replay), with a fresh age."""
+        stamp = format_instant(now)
+        reopened: list[Tick] = []
+        with self._transaction() as db:
+            for tick_id in tick_ids:
+                row = db.execute(
+                    "UPDATE ticks SET state = ?, source = ?, enqueued_at = ?, failures = 0, "
+                    "next_attempt_at = NULL, updated_at = ? WHERE id = ? AND state != ? "
+                    f"RETURNING {_TICK_COLUMNS}",
+                    (
+                        TickState.PENDING.value,
+                        source.value,
+                        stamp,
+                        stamp,
+                        tick_id,
+                        TickState.SUCCEEDED.value,
+                    ),
+                ).fetchone()
+                if row is not None:
+                    reopened.append(_tick(row))
+        return reopened
+
+    def begin_attempt(self, tick_id: int, started_at: datetime, lateness_ms: float) -> int:
+        """Mark the tick running and open its next attempt; returns the attempt number."""
+        stamp = format_instant(started_at)
+        with self._transaction() as db:
+            number: int = db.execute(
+                "UPDATE ticks SET state = ?, attempts = attempts + 1, next_attempt_at = NULL, "
+                "updated_at = ? WHERE id = ? RETURNING attempts",
+                (TickState.RUNNING.value, stamp, tick_id),
+            ).fetchone()[0]
+            db.execute(
+                "INSERT INTO attempts (tick_id, number, started_at, lateness_ms) "
+                "VALUES (?, ?, ?, ?)",
+                (tick_id, number, stamp, lateness_ms),
+            )
+        return number
+
+    def finish_attempt(self, tick_id: int, number: int, end: AttemptEnd) -> None:
+        result = end.result
+        payload, truncated = payload_text(result.payload)
+        stamp = format_instant(end.ended_at)
+        failed = int(not result.succeeded)
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE attempts SET ended_at = ?, duration_ms = ?, outcome = ?, error_type = ?, "
+                "error_message = ?, traceback = ?, payload = ?, payload_truncated = ? "
+                "WHERE tick_id = ? AND number = ?",
+                (
+                    stamp,
+                    result.duration_ms,
+                    AttemptOutcome.of(result.outcome).value,
+                    result.error_type,
+                    result.error_message,
+                    result.traceback,
+                    payload,
+                    int(truncated),
+                    tick_id,
+                    number,
+                ),
+            )
+            db.execute(
+                "UPDATE ticks SET state = ?, failures = failures + ?, next_attempt_at = ?, "
+                "updated_at = ? WHERE id = ?",
+                (
+                    end.state.value,
+                    failed,
+                    None if end.next_attempt_at is None else format_instant(end.next_attempt_at),
+                    stamp,
+                    tick_id,
+                ),
+            )
+
+    def set_state(
+        self, tick_id: int, state: TickState, now: datetime, next_attempt_at: datetime | None = None
+    ) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE ticks SET state = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?",
+                (
+                    state.value,
+                    None if next_attempt_at is None else format_instant(next_attempt_at),
+                    format_instant(now),
+                    tick_id,
+                ),
+            )
+
+    def recover_interrupted(self, now: datetime) -> int:
+        """Close attempts a crash left open; their ticks become pending again.
+
+        An interrupted attempt is not the function's failure, so it does not
+        use up a retry: the tick simply gets a new attempt (at-least-once).
+        """
+        stamp = format_instant(now)
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE attempts SET outcome = ?, ended_at = ?, error_type = ?, error_message = ? "
+                "WHERE outcome IS NULL",
+                (
+                    AttemptOutcome.INTERRUPTED.value,
+                    stamp,
+                    "Interrupted",
+                    "localbridge stopped while this attempt ran",
+                ),
+            )
+            cursor = db.execute(
+                "UPDATE ticks SET state = ?, updated_at = ? WHERE state = ?",
+                (TickState.PENDING.value, stamp, TickState.RUNNING.value),
+            )
+            return cursor.rowcount
+
+    # -- queries -----------------------------------------------------------
+
+    def _select_ticks(self, where: str, params: Sequence[Any], suffix: str = "") -> list[Tick]:
+        sql = f"SELECT {_TICK_COLUMNS} FROM ticks WHERE {where} {suffix}"
+        with self._lock:
+            return [_tick(row) for row in self._db.execute(sql, params).fetchall()]
+
+    def get(self, tick_id: int) -> Tick | None:
+        ticks = self._select_ticks("id = ?", (tick_id,))
+        return ticks[0] if ticks else None
+
+    def unfinished(self) -> list[Tick]:
+        """Pending and retrying ticks, oldest scheduled first."""
+        return self._select_ticks(
+            "state IN (?, ?)",
+            (TickState.PENDING.value, TickState.RETRYING.value),
+            "ORDER BY scheduled_at, id",
+        )
+
+    def ticks_between(
+        self, functions: Sequence[str], after: datetime, through: datetime
+    ) -> list[Tick]:
+        marks = ", ".join("?" for _ in functions)
+        return self._select_ticks(
+            f"function IN ({marks}) AND scheduled_at > ? AND scheduled_at <= ?",
+            (*functions, format_instant(after), format_instant(through)),
+            "ORDER BY scheduled_at, id",
+        )
+
+    def find(
+        self,
+        function: str | None = None,
+        state: TickState | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Tick]:
+        """Ticks matching every given filter, most recently scheduled last."""
+        clauses, params = ["1 = 1"], []
+        if function is not None:
+            clauses.append("function = ?")
+            params.append(function)
+        if state is not None:
+            clauses.append("state = ?")
+            params.append(state.value)
+        if since is not None:
+            clauses.append("scheduled_at >= ?")
+            params.append(format_instant(since))
+        suffix = "ORDER BY scheduled_at DESC, id DESC"
+        if limit is not None:
+            suffix += f" LIMIT {int(limit)}"
+        return list(reversed(self._select_ticks(" AND ".join(clauses), params, suffix)))
+
+    def attempts(self, tick_id: int) -> list[Attempt]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT tick_id, number, started_at, ended_at, lateness_ms, duration_ms, outcome, "
+                "error_type, error_message, traceback, payload, payload_truncated "
+                "FROM attempts WHERE tick_id = ? ORDER BY number",
+                (tick_id,),
+            ).fetchall()
+        return [_attempt(row) for row in rows]
+
+    def last_states(self) -> dict[str, TickState]:
+        """Each function's most recently scheduled tick's state."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT function, state FROM ticks AS t WHERE scheduled_at = "
+                "(SELECT max(scheduled_at) FROM ticks WHERE function = t.function "
+                " AND state != ?)",
+                (TickState.SKIPPED.value,),
+            ).fetchall()
+        return {row[0]: TickState(row[1]) for row in rows}
+
+    def counts(self) -> dict[TickState, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT state, count(*) FROM ticks GROUP BY state").fetchall()
+        return {TickState(row[0]): row[1] for row in rows}
