@@ -76,7 +76,8 @@ def destroy(project_dir: Path, stage: str, environ: Mapping[str, str]) -> None:
     scheduled = rule_names(deployed_record(project_dir, stage))
     echo(f"Deleting stage {stage!r} from {endpoint_label(environ)}")
     run_chalice(project_dir, ["delete", "--stage", stage], chalice_environment(environ), echo)
-    echo(f"Deleted {len(scheduled)} scheduled function(s) and their rules: {sorted(scheduled)}")
+    names = ", ".join(sorted(scheduled)) or "none"
+    echo(f"Deleted {len(scheduled)} scheduled function(s) with their rules: {names}")
 
 
 def main(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:

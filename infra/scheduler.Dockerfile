@@ -10,7 +10,7 @@ COPY requirements.lock ./
 RUN pip install --no-cache-dir --constraint requirements.lock \
         chalice boto3 requests croniter cron-descriptor
 
-COPY app.py requirements.txt ./
+COPY app.py ./
 COPY .chalice/config.json .chalice/config.json
 COPY functions/ functions/
 COPY localbridge/ localbridge/

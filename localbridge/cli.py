@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from localbridge.assemble import Mode, make_invoker, make_runtime, warm
 from localbridge.clock import Clock, SystemClock, VirtualClock
 from localbridge.discovery import DiscoveryError, parse_env_overrides
 from localbridge.dispatch import format_instant
+from localbridge.lambda_api import DEFAULT_HOST, DEFAULT_PORT
+from localbridge.lambda_service import LambdaApiService
 from localbridge.ledger import DEFAULT_LEDGER, Ledger, Tick, TickState
 from localbridge.model import Invoker
 from localbridge.project import ConfigError, load_functions
@@ -183,19 +186,53 @@ def describe_start(runtime: Runtime, clock: Clock, args: argparse.Namespace) -> 
         print(f"  {function.name:<32} {function.spec.expression:<24} next {first}", flush=True)
 
 
-def cmd_run(args: argparse.Namespace, services: ServiceFactory | None = None) -> int:
-    with open_session(args, lambda: make_clock(args)) as session, stop_on_signals() as stop:
+def lambda_api_services(args: argparse.Namespace) -> list[Service]:
+    """The Lambda Invoke API beside the runtime (``--port``, default 3001)."""
+    port, required = (DEFAULT_PORT, False) if args.port is None else (args.port, True)
+    return [LambdaApiService(args.project.resolve(), args.stage, args.host, port, required)]
+
+
+def add_lambda_api_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"port of the Lambda Invoke API (default: {DEFAULT_PORT}, skipped with a warning "
+        "when busy; an explicit port must be free; 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address of the Lambda Invoke API (default: {DEFAULT_HOST}; 0.0.0.0 in containers)",
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The Lambda Invoke API with the runtime's ledger and retries, but no timer."""
+    return cmd_run(args, lambda_api_services, fire_schedules=False)
+
+
+def cmd_run(
+    args: argparse.Namespace, services: ServiceFactory | None = None, fire_schedules: bool = True
+) -> int:
+    with (
+        open_session(args, partial(make_clock, args), fire_schedules=fire_schedules) as session,
+        stop_on_signals() as stop,
+    ):
         runtime = session.runtime
         clock = runtime.clock
 
         def reload() -> None:
             runtime.reload(load(args))
 
-        runtime.start()
-        describe_start(runtime, clock, args)
+        # Services see the function table, so they start after prepare() and,
+        # if one cannot start, before anything has fired.
+        runtime.prepare()
         started = list(services(args)) if services else []
         for service in started:
             service.start(runtime)
+        runtime.start()
+        describe_start(runtime, clock, args)
         watcher = SourceWatcher(args.project.resolve(), reload)
         watcher.start()
         # Bounded waits so signal handlers run promptly in the main thread.
@@ -438,7 +475,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S,
                      help="seconds runs in flight get to finish on stop")  # fmt: skip
-    run.set_defaults(handler=cmd_run)
+    add_lambda_api_options(run)
+    run.set_defaults(handler=lambda args: cmd_run(args, lambda_api_services))
+
+    serve = commands.add_parser("serve", help="the Lambda Invoke API alone (no timer)")
+    add_project_options(serve)
+    add_lambda_api_options(serve)
+    serve.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S)
+    serve.set_defaults(handler=cmd_serve, clock_start=None, speed=1.0)
 
     listing = commands.add_parser("list", help="the scheduled functions and their next fire times")
     add_project_options(listing)

@@ -56,6 +56,9 @@ def request_handler_class(handler: LambdaInvokeHandler) -> type[BaseHTTPRequestH
 
     class LambdaApiRequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; with Nagle's algorithm on, a
+        # keep-alive client waits out its delayed ACK (~40 ms) between them.
+        disable_nagle_algorithm = True
         server_version = "localbridge-lambda"
 
         def do_POST(self) -> None:

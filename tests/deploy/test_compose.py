@@ -140,7 +140,8 @@ def test_built_images_copy_only_what_exists(compose: dict[str, Any], name: str) 
     dockerfile = context / build["dockerfile"]
     assert dockerfile.is_file()
     for source in copied_sources(dockerfile):
-        assert (context / source).exists(), f"{dockerfile.name} copies missing {source}"
+        # Docker COPY sources may be globs (api/*.py): at least one file must match.
+        assert any(context.glob(source.rstrip("/"))), f"{dockerfile} copies missing {source}"
 
 
 def copied_sources(dockerfile: Path) -> list[str]:
