@@ -21,6 +21,7 @@ import boto3  # type: ignore[import-untyped]
 import pytest
 
 from infra.chalice_cli import chalice_command
+from localbridge.discovery import discover
 from localbridge.ledger import Ledger, Tick, TickSource, TickState
 from tests.deploy.project_copy import copy_project
 from tests.support import (
@@ -144,3 +145,30 @@ def test_a_busy_explicit_port_is_a_clear_error(served: Served, tmp_path: Path) -
     assert second.popen.wait(timeout=60) == 2
     assert f"cannot serve the Lambda Invoke API on 127.0.0.1:{busy_port}" in second.log()
     assert "Traceback" not in second.log()
+
+
+@pytest.mark.slow
+def test_run_serves_the_api_beside_the_timer(
+    tmp_path: Path, recording_server: RecordingServer
+) -> None:
+    project = copy_project(tmp_path / "project")
+    port = free_port()
+    args = localbridge_args("run", project, tmp_path / "absent.db", recording_server.url, port)
+    # A virtual clock far from any fire time: nothing fires during the test.
+    args += ["--clock-start", "2022-12-20T12:00:00Z"]
+    process = start_process(args, tmp_path / "run.log", env=FAKE_AWS, cwd=project)
+    with running(process, lambda: listening(port)):
+        client = boto3.client(
+            "lambda",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        names = {f["FunctionName"] for f in client.list_functions()["Functions"]}
+        assert names == {spec.lambda_name for spec in discover(project, "local")}
+        # The data file is absent: the function error comes back the Lambda way.
+        response = client.invoke(FunctionName="registrations_per_day")
+        assert response["FunctionError"] == "Unhandled"
+        assert "absent.db" in json.loads(response["Payload"].read())["errorMessage"]
+    assert recording_server.requests == []
