@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -45,8 +46,8 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(text)
     except ValueError:
         raise SettingsError(f"{name}={text!r} is not a number; unset it or fix it") from None
-    if value < 0:
-        raise SettingsError(f"{name}={text!r} is negative; unset it or use a positive number")
+    if not math.isfinite(value) or value < 0:
+        raise SettingsError(f"{name}={text!r} is out of range; unset it or use a positive number")
     return value
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -76,12 +77,16 @@ def _read(path: Path) -> str | None:
 def _download(response: dict[str, Any], copy: Path, etag_file: Path) -> None:
     """Write the object beside ``copy`` and swap it in, so a reader never sees half a file."""
     copy.parent.mkdir(parents=True, exist_ok=True)
-    partial = copy.with_name(f"{copy.name}.{os.getpid()}.part")
-    with partial.open("wb") as out:
-        for chunk in response["Body"].iter_chunks(_CHUNK):
-            out.write(chunk)
-    # The ETag is written after the swap: a crash in between leaves a stale
-    # ETag, which only costs one more download.
-    etag_file.unlink(missing_ok=True)
-    os.replace(partial, copy)
+    # A unique name per download: concurrent runs in one container never share it.
+    handle, partial = tempfile.mkstemp(dir=copy.parent, prefix=copy.name, suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            for chunk in response["Body"].iter_chunks(_CHUNK):
+                out.write(chunk)
+        # The ETag is written after the swap: a crash in between leaves a stale
+        # ETag, which only costs one more download.
+        etag_file.unlink(missing_ok=True)
+        os.replace(partial, copy)
+    finally:
+        Path(partial).unlink(missing_ok=True)
     etag_file.write_text(response["ETag"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from statistics import fmean
 
@@ -186,8 +188,6 @@ def _not_a_db(tmp_path: Path) -> Path:
 
 
 def _no_table(tmp_path: Path) -> Path:
-    import sqlite3
-
     path = tmp_path / "other.db"
     with sqlite3.connect(path) as connection:
         connection.execute("CREATE TABLE visit (id INTEGER PRIMARY KEY)")
@@ -208,11 +208,10 @@ def _no_table(tmp_path: Path) -> Path:
 def test_unusable_db_fails_the_run_naming_the_db_and_the_problem(
     tmp_path: Path,
     recording_server: RecordingServer,
-    make_db: object,
+    make_db: Callable[[Path], Path],
     problem: str,
     job: str,
 ) -> None:
-    assert callable(make_db)
     db = make_db(tmp_path)
     client = chalice_client(tmp_path / "project", job_env(db, recording_server))
     with pytest.raises(RegistrationsError) as failure:
@@ -220,3 +219,21 @@ def test_unusable_db_fails_the_run_naming_the_db_and_the_problem(
     assert f"registrations DB {db}" in str(failure.value)
     assert problem in str(failure.value)
     assert recording_server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("job", "time"),
+    [
+        ("average_weight_last_week", "2022-12-19T01:00:00Z"),
+        ("registrations_per_day", "2022-12-22T00:05:00Z"),
+    ],
+)
+def test_the_same_tick_posts_the_same_body_and_key_again(
+    tmp_path: Path, registrations_db: Path, recording_server: RecordingServer, job: str, time: str
+) -> None:
+    client = chalice_client(tmp_path, job_env(registrations_db, recording_server))
+    first, again = invoke(client, job, time), invoke(client, job, time)
+    assert first == again
+    keys = {r.headers["Idempotency-Key"] for r in recording_server.requests}
+    assert keys == {f"{job}/{time}"}
+    assert recording_server.requests[0].body == recording_server.requests[1].body

@@ -38,6 +38,7 @@ def test_success_after_retries_returns_the_status(recording_server: RecordingSer
         ("RESULTS_API_ATTEMPTS", "2.5"),
         ("RESULTS_API_BACKOFF", "-1"),
         ("RESULTS_API_BACKOFF", "soon"),
+        ("RESULTS_API_BACKOFF", "nan"),
     ],
 )
 def test_bad_retry_settings_are_rejected_by_name(name: str, value: str) -> None:
