@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from api.errors import ApiError
 from api.responses import error
+from api.storage import StoreError
 
 log = logging.getLogger(__name__)
 ROUTES = "GET /result, POST /result, GET /result/{id}, GET /health, GET /docs"
@@ -62,6 +63,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_parameters(request: Request, exc: RequestValidationError) -> Response:
         return error(422, describe_validation(exc.errors()))
+
+    @app.exception_handler(StoreError)
+    async def store_unavailable(request: Request, exc: StoreError) -> Response:
+        log.error("results store failed: %s", exc)
+        return error(503, f"results store unavailable, nothing was stored; retry later ({exc})")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import hmac
 import json
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.body import parse_object, read_limited, require_json_media_type
+from api.body import MAX_BODY_BYTES, parse_object, read_limited, require_json_media_type
 from api.errors import ApiError
 from api.responses import json_text
 from api.service import ResultService, check_idempotency_key, record_json, records_json
@@ -24,6 +24,17 @@ JSON_OBJECT_BODY = {
         "required": True,
         "content": {"application/json": {"schema": {"type": "object"}}},
     }
+}
+
+POST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "a repeat of an Idempotency-Key with the same JSON value: the original"},
+    400: {"description": "malformed JSON or a bad Idempotency-Key"},
+    401: {"description": "RESULTS_API_TOKEN is set and the bearer token is missing or wrong"},
+    409: {"description": "the Idempotency-Key was already used for a different result"},
+    413: {"description": f"the body is over {MAX_BODY_BYTES} bytes"},
+    415: {"description": "the Content-Type is not JSON"},
+    422: {"description": "the JSON value is not an object"},
+    503: {"description": "the store failed; nothing was stored"},
 }
 
 
@@ -66,7 +77,9 @@ def idempotency_key(request: Request) -> str | None:
 def add_routes(router: FastAPI) -> None:
     """Routes go on the app itself: an included router would hide them from ``app.routes``."""
 
-    @router.post("/result", status_code=201, openapi_extra=JSON_OBJECT_BODY)
+    @router.post(
+        "/result", status_code=201, openapi_extra=JSON_OBJECT_BODY, responses=POST_RESPONSES
+    )
     async def post_result(request: Request) -> Response:
         """Store a JSON object; 201 with the record, 200 when its Idempotency-Key repeats."""
         context = context_of(request)
@@ -74,8 +87,9 @@ def add_routes(router: FastAPI) -> None:
         require_json_media_type(request.headers.get("content-type"))
         key = idempotency_key(request)
         result = parse_object(await read_limited(request))
-        # SQLite work runs inline: one short commit is cheaper than a thread hop.
-        posted = context.service.post(result, key)
+        # SQLite work runs on the event loop, grouped by the service's writer:
+        # one short commit for many posts is cheaper than a thread hop per post.
+        posted = await context.service.post(result, key)
         return json_text(record_json(posted.result), 201 if posted.created else 200)
 
     @router.get("/result")

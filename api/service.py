@@ -11,6 +11,7 @@ from typing import Any
 
 from api.errors import ApiError
 from api.storage import NewResult, ResultStore, StoredResult, StoreState
+from api.writer import BatchWriter
 
 Clock = Callable[[], datetime]
 MAX_KEY_LENGTH = 255
@@ -57,9 +58,10 @@ class ResultService:
 
     def __init__(self, store: ResultStore, clock: Clock = system_clock):
         self._store = store
+        self._writer = BatchWriter(store)
         self._clock = clock
 
-    def post(self, result: dict[str, Any], idempotency_key: str | None) -> Posted:
+    async def post(self, result: dict[str, Any], idempotency_key: str | None) -> Posted:
         try:
             body, body_digest = encode(result), digest(result)
         except RecursionError:
@@ -72,7 +74,7 @@ class ResultService:
             metric=metric if isinstance(metric, str) else None,
             body=body,
         )
-        added = self._store.add(new)
+        added = await self._writer.add(new)
         if not added.created and added.body_digest != body_digest:
             raise ApiError(
                 409,

@@ -3,12 +3,15 @@
 Writes go through one writer connection and reads through one reader connection,
 each behind its own lock: WAL lets the reader see committed rows while the writer
 commits, and a single writer never waits on SQLite's file lock inside one process.
+``add_many`` commits several results in one transaction: a commit costs far more
+than an insert, so the API's writer (``api/writer.py``) groups concurrent posts.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,23 +152,36 @@ class ResultStore:
 
     def add(self, new: NewResult) -> Added:
         """Store ``new`` unless its idempotency key is taken; then return the original."""
+        return self.add_many([new])[0]
+
+    def add_many(self, batch: Sequence[NewResult]) -> list[Added]:
+        """``add`` for each of ``batch`` in order, committed together as one transaction."""
         with self._write_lock:
-            if new.idempotency_key is not None:
-                found = self._find_key(new.idempotency_key)
-                if found is not None:
-                    return found
             try:
-                row = self._writer.execute(
-                    "INSERT INTO result (received_at, idempotency_key, body_digest, metric, body)"
-                    " VALUES (?, ?, ?, ?, ?) RETURNING id",
-                    (new.received_at, new.idempotency_key, new.body_digest, new.metric, new.body),
-                ).fetchone()
-            except sqlite3.IntegrityError:
-                # Another process sharing the file stored the same key in between.
-                assert new.idempotency_key is not None
-                found = self._find_key(new.idempotency_key)
-                assert found is not None
-                return found
+                if len(batch) == 1:  # one statement commits itself
+                    return [self._insert(batch[0])]
+                self._writer.execute("BEGIN IMMEDIATE")
+                added = [self._insert(new) for new in batch]
+                self._writer.execute("COMMIT")
+                return added
+            except sqlite3.Error as error:
+                if self._writer.in_transaction:
+                    self._writer.execute("ROLLBACK")
+                raise StoreError(f"cannot store results in {self.path}: {error}") from error
+
+    def _insert(self, new: NewResult) -> Added:
+        # One statement in the common case (a new key): the conflict clause
+        # makes the key check part of the insert, also across processes.
+        row = self._writer.execute(
+            "INSERT INTO result (received_at, idempotency_key, body_digest, metric, body)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            (new.received_at, new.idempotency_key, new.body_digest, new.metric, new.body),
+        ).fetchone()
+        if row is None:
+            assert new.idempotency_key is not None  # only a key can conflict
+            found = self._find_key(new.idempotency_key)
+            assert found is not None
+            return found
         stored = StoredResult(row[0], new.received_at, new.idempotency_key, new.body)
         return Added(stored, new.body_digest, created=True)
 

@@ -36,6 +36,7 @@ class Round:
     acknowledged_total: int
     stored: int
     failed: int
+    server_cpu_us: float | None  # server CPU time per stored post, warm-up included
 
 
 def free_port() -> int:
@@ -63,6 +64,15 @@ def wait_healthy(url: str, server: subprocess.Popen[bytes], timeout: float = 30.
     raise RuntimeError(f"the API did not answer {url}/health within {timeout} s")
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux); None where /proc is absent."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(sorted_values: list[float], fraction: float) -> float:
     index = min(len(sorted_values) - 1, round(fraction * (len(sorted_values) - 1)))
     return sorted_values[index]
@@ -86,6 +96,7 @@ def measure_round(connections: int, warmup: float, duration: float, workdir: Pat
     try:
         wait_healthy(url, server)
         before = get_json(f"{url}/health")["results"]
+        cpu_before = cpu_seconds(server.pid)
         load = subprocess.run(
             [
                 sys.executable,
@@ -105,6 +116,7 @@ def measure_round(connections: int, warmup: float, duration: float, workdir: Pat
             capture_output=True,
             check=True,
         )
+        cpu_after = cpu_seconds(server.pid)
         stored_total = get_json(f"{url}/health")["results"] - before
     finally:
         server.terminate()
@@ -121,6 +133,9 @@ def measure_round(connections: int, warmup: float, duration: float, workdir: Pat
         acknowledged_total=figures["created_total"],
         stored=stored_total,
         failed=sum(v for k, v in statuses.items() if k != 201),
+        server_cpu_us=None
+        if cpu_before is None or cpu_after is None or not stored_total
+        else (cpu_after - cpu_before) / stored_total * 1e6,
     )
 
 
@@ -130,6 +145,13 @@ def report(rounds: list[Round], connections: int) -> bool:
             f"round {number}: {r.stored_per_s:7.0f} stored POST/s  p50 {r.p50_ms:5.1f} ms"
             f"  p99 {r.p99_ms:5.1f} ms  acknowledged {r.acknowledged}  failed {r.failed}"
             f"  acknowledged incl. warm-up {r.acknowledged_total}, rows stored {r.stored}"
+        )
+    cpu = [r.server_cpu_us for r in rounds if r.server_cpu_us is not None]
+    if cpu:
+        per_post = statistics.median(cpu)
+        print(
+            f"server CPU per stored post: {per_post:.0f} us (median), i.e. about"
+            f" {1e6 / per_post:.0f} posts/s per fully available core"
         )
     rate = statistics.median(r.stored_per_s for r in rounds)
     p50 = statistics.median(r.p50_ms for r in rounds)
@@ -153,9 +175,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per round")
     args = parser.parse_args(argv)
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {sys.platform}")
+    # Other work on the machine takes cores from both processes: say how busy it was.
+    print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         rounds = [
             measure_round(args.connections, args.warmup, args.duration, Path(tmp))
             for _ in range(args.rounds)
         ]
+    print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     return 0 if report(rounds, args.connections) else 1

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +20,7 @@ from api.app import create_app
 from api.settings import Settings
 from tests.api.conftest import StepClock
 
+pytestmark = pytest.mark.slow
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 json_values = st.recursive(

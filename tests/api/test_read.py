@@ -105,4 +105,7 @@ def test_openapi_docs_are_served(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
 
     assert set(spec["paths"]) == {"/result", "/result/{result_id}", "/health"}
+    assert set(spec["paths"]["/result"]) == {"get", "post"}
+    post = spec["paths"]["/result"]["post"]
+    assert {"201", "200", "409", "413", "415"} <= set(post["responses"])
     assert client.get("/docs").status_code == 200
