@@ -13,14 +13,14 @@ import argparse
 import json
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 from localbridge.events import AwsIdentity, scheduled_event
-from localbridge.model import FunctionSpec, Invoker
+from localbridge.model import FunctionSpec, InvocationResult, Invoker
 from localbridge.process_invoker import ProcessInvoker
 from localbridge.thread_invoker import ThreadInvoker
 
@@ -72,11 +72,27 @@ def sequential(invoker: Invoker, function: FunctionSpec, runs: int) -> None:
 
 
 def burst(invoker: Invoker, functions: list[FunctionSpec], callers: int) -> None:
-    """Fire every function at once from ``callers`` threads; when had all started?"""
+    """Fire every function at once from ``callers`` threads; when had all started?
+
+    Each thread invokes its own share of the functions in turn, so what is
+    measured is the invoker, not a thread pool's hand-offs.
+    """
     event = scheduled_event(functions[0], datetime.now(UTC), AwsIdentity())
-    with ThreadPoolExecutor(max_workers=callers) as pool:
-        fired = time.time()
-        results = list(pool.map(lambda f: invoker.invoke(f, event, "burst"), functions))
+    shares = [functions[n::callers] for n in range(callers)]
+    results: list[InvocationResult] = []
+    go = threading.Event()
+
+    def fire(share: list[FunctionSpec]) -> None:
+        go.wait()
+        results.extend(invoker.invoke(f, event, "burst") for f in share)
+
+    threads = [threading.Thread(target=fire, args=(share,)) for share in shares]
+    for thread in threads:
+        thread.start()
+    fired = time.time()
+    go.set()
+    for thread in threads:
+        thread.join()
     started = [r.payload for r in results if r.succeeded]
     last = (max(started) - fired) * 1000
     print(

@@ -68,7 +68,7 @@ class ThreadInvoker:
         own_event = json.loads(json.dumps(event))
         with self._output.capturing() as printed:
             began = self.time_source()
-            outcome = call_handler(handler, own_event, context)
+            outcome = _call_in_thread(handler, own_event, context)
             elapsed_s = self.time_source() - began
         if elapsed_s > function.timeout_s:
             outcome = HandlerOutcome(
@@ -129,6 +129,19 @@ class ThreadInvoker:
     def _apply_environment(self, environment: Mapping[str, str]) -> None:
         if any(os.environ.get(key) != value for key, value in environment.items()):
             os.environ.update(environment)
+
+
+def _call_in_thread(handler: Handler, event: dict[str, Any], context: Any) -> HandlerOutcome:
+    """``call_handler``, with ``sys.exit()`` ending the run (as in a worker), not the thread."""
+    try:
+        return call_handler(handler, event, context)
+    except SystemExit as exit_:
+        status = exit_.code if isinstance(exit_.code, int) else 1 if exit_.code else 0
+        return HandlerOutcome(
+            Outcome.CRASHED,
+            error_type="Runtime.ExitError",
+            error_message=f"Runtime exited with error: exit status {status}",
+        )
 
 
 def _top_level_names(project_dir: Path) -> set[str]:

@@ -77,6 +77,11 @@ def exits(event):
     return os.getpid()
 
 
+@bp.schedule(Rate(8, unit=Rate.HOURS))
+def calls_sys_exit(event):
+    sys.exit(4)
+
+
 @bp.schedule(Rate(3, unit=Rate.HOURS))
 def kills_itself(event):
     if event.detail.get("crash"):

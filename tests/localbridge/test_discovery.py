@@ -21,6 +21,7 @@ def test_finds_app_and_blueprint_functions_with_handlers_and_expressions(tmp_pat
 
     assert sorted(functions) == [
         "blocks",
+        "calls_sys_exit",
         "chatty",
         "echo",
         "every_five_minutes",

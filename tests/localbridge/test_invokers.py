@@ -158,6 +158,15 @@ def test_unresolvable_handler_is_an_error(
     assert message in (result.error_message or "")
 
 
+def test_sys_exit_ends_the_run_as_a_crash(invoker: Invoker) -> None:
+    result = invoke(invoker, spec("calls_sys_exit"))
+    after = invoke(invoker, spec("echo"))
+
+    assert result.outcome is Outcome.CRASHED
+    assert result.error_message == "Runtime exited with error: exit status 4"
+    assert after.outcome is Outcome.SUCCEEDED
+
+
 def test_invocations_run_concurrently(
     invoker: Invoker, tmp_path: Path, pool: ThreadPoolExecutor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
