@@ -187,7 +187,7 @@ class _FieldParser:
         if text.endswith("L") and "," not in text and "-" not in text:
             return LastWeekdayOfMonth(self.value(DAY_OF_WEEK, text[:-1]))
         # No weekday name contains an L, so any other L is a misplaced wildcard.
-        if "L" in text.upper():
+        if "L" in text:
             raise self.fail(DAY_OF_WEEK, f"{text!r}: L and nL (e.g. 6L) must stand alone")
         return DaysOfWeek(self.values(DAY_OF_WEEK, text))
 

@@ -215,9 +215,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_run(
     args: argparse.Namespace, services: ServiceFactory | None = None, fire_schedules: bool = True
 ) -> int:
+    # Signals first: a stop requested while starting up is honoured once running.
     with (
-        open_session(args, partial(make_clock, args), fire_schedules=fire_schedules) as session,
         stop_on_signals() as stop,
+        open_session(args, partial(make_clock, args), fire_schedules=fire_schedules) as session,
     ):
         runtime = session.runtime
         clock = runtime.clock
@@ -321,7 +322,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         )
     logging.getLogger("localbridge.runs").setLevel(logging.WARNING)  # the bar shows progress
     options = {"fire_schedules": False, "overall_limit": args.concurrency}
-    with open_session(args, SystemClock, **options) as session, stop_on_signals() as stop:
+    with stop_on_signals() as stop, open_session(args, SystemClock, **options) as session:
         runtime = session.runtime
         runtime.prepare()
         known = [f.name for f in runtime.functions()]
@@ -375,8 +376,8 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
 
 def cmd_dlq_redrive(args: argparse.Namespace) -> int:
     with (
-        open_session(args, SystemClock, fire_schedules=False) as session,
         stop_on_signals() as stop,
+        open_session(args, SystemClock, fire_schedules=False) as session,
     ):
         ticks = dead_ticks(session.ledger, args)
         if not ticks:

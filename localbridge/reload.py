@@ -40,9 +40,13 @@ class SourceWatcher:
         self._on_change = on_change
         self._interval = interval
         self._stop = threading.Event()
+        self._last: Snapshot = {}
         self._thread = threading.Thread(target=self._watch, name="localbridge-reload", daemon=True)
 
     def start(self) -> None:
+        # The baseline is taken here, not on the thread: an edit made right
+        # after ``start`` returns must count as a change.
+        self._last = snapshot(self._project_dir)
         self._thread.start()
 
     def stop(self) -> None:
@@ -50,9 +54,8 @@ class SourceWatcher:
         self._thread.join()
 
     def _watch(self) -> None:
-        last = snapshot(self._project_dir)
         while not self._stop.wait(self._interval):
-            current = snapshot(self._project_dir)
+            current, last = snapshot(self._project_dir), self._last
             if current == last:
                 continue
             changed = sorted(
@@ -63,7 +66,7 @@ class SourceWatcher:
                 for p in current.keys() & last.keys()
                 if current[p] != last[p]
             )
-            last = current
+            self._last = current
             log.info(f"code changed ({', '.join(changed)}); reloading")
             try:
                 self._on_change()

@@ -111,10 +111,11 @@ def started_runtime(
     clock: Clock,
     mode: Mode = Mode.THREAD,
     start: bool = True,
+    env: dict[str, str] | None = None,
     **options: Any,
 ) -> Iterator[Runtime]:
     """A runtime over the project; stopped, closed and its ledger closed afterwards."""
-    functions = load_functions(project, "local", {})
+    functions = load_functions(project, "local", env or {})
     ledger = Ledger.open(ledger_path)
     invoker = make_invoker(mode, project)
     runtime = make_runtime(functions, ledger, invoker, clock, **options)
@@ -137,11 +138,20 @@ def tick_states(ledger: Ledger, function: str) -> list[tuple[datetime, TickState
 
 
 def wait_for_state(
-    ledger: Ledger, function: str, instant: datetime, state: TickState, timeout: float = 20
+    ledger: Ledger,
+    function: str,
+    instant: datetime,
+    state: TickState,
+    timeout: float = 20,
+    attempts: int | None = None,
 ) -> Tick:
+    """The tick once it is in ``state`` (after ``attempts`` attempts, when given)."""
+
     def reached() -> Tick | None:
         ticks = [t for t in ledger.find(function) if t.scheduled_at == instant]
-        return ticks[0] if ticks and ticks[0].state is state else None
+        if not ticks or ticks[0].state is not state:
+            return None
+        return ticks[0] if attempts is None or ticks[0].attempts == attempts else None
 
     return wait_for(reached, timeout, what=f"{function} {instant} to be {state.value}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from localbridge import parse_schedule
+from localbridge._cron_describe import describe_cron
 
 DESCRIPTIONS = [
     ("cron(0 1 ? * MON *)", "At 01:00, only on Monday"),
@@ -34,3 +35,17 @@ DESCRIPTIONS = [
 @pytest.mark.parametrize(("expression", "description"), DESCRIPTIONS)
 def test_describe(expression: str, description: str) -> None:
     assert parse_schedule(expression).describe() == description
+
+
+def test_year_steps_end_at_2199_not_9999() -> None:
+    description = parse_schedule("cron(0 0 1 1 ? 2020/5)").describe()
+    assert description.endswith("every 5 years, 2020 through 2199")
+
+
+def test_unreadable_fields_fall_back_to_the_fields_themselves() -> None:
+    # Not a valid AWS expression (the parser would refuse it); it exercises the
+    # fallback used when cron-descriptor cannot read a form AWS accepts.
+    fields = ("x", "1", "?", "*", "MON", "*")
+    assert describe_cron(fields) == (
+        "minutes x; hours 1; day-of-month ?; month *; day-of-week MON; year *"
+    )

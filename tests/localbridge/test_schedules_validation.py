@@ -67,6 +67,7 @@ REJECTED = [
     ("cron(0 0 ? * 6L,2 *)", "day-of-week: '6L,2': L and nL (e.g. 6L) must stand alone"),
     ("cron(0 0 ? * 2-6L *)", "L and nL (e.g. 6L) must stand alone"),
     ("cron(0 0 ? * 8L *)", "day-of-week: 8 is out of range"),
+    ("cron(0 0 ? * 6l *)", "day-of-week: unknown value '6l'"),
     ("cron(0 0 1W,15 * ? *)", "day-of-month: '1W,15': L (last day) and nW"),
     ("cron(0 0 L,15 * ? *)", "must stand alone"),
     ("cron(0 0 W * ? *)", "must stand alone"),

@@ -1,0 +1,113 @@
+"""``python -m infra.local``: the results API and localbridge together (``make run``).
+
+Starts ``python -m api`` and, once its ``/health`` answers, ``python -m
+localbridge run --stage local`` with a virtual clock, as two child processes
+that write to this terminal. Ctrl-C or SIGTERM stops localbridge first (its
+runs in flight finish), then the API. If either child exits on its own, the
+other is stopped too and its exit code is passed on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import requests
+
+API_HOST = "127.0.0.1"
+API_STARTUP_S = 30.0
+STOP_GRACE_S = 15.0
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__)
+    parser.add_argument("--clock-start", help="virtual clock start (ISO-8601 UTC)")
+    parser.add_argument("--speed", default="1", help="virtual clock speed (x real time)")
+    parser.add_argument("--stage", default="local")
+    parser.add_argument("--api-port", type=int, default=int(os.environ.get("PORT", "5000")))
+    parser.add_argument("--results-db", default=os.environ.get("RESULTS_DB", "data/results.db"))
+    parser.add_argument("--ledger", default="data/localbridge.db")
+    parser.add_argument(
+        "extra", nargs="*", help="more `localbridge run` options, after `--` (e.g. --env K=V)"
+    )
+    return parser.parse_args(argv)
+
+
+def start(args: Sequence[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, *args], env=env, stdin=subprocess.DEVNULL)
+
+
+def wait_healthy(url: str, api: subprocess.Popen[bytes], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if api.poll() is not None:
+            return False
+        try:
+            if requests.get(f"{url}/health", timeout=1).ok:
+                return True
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)  # polling interval while the API starts
+    return False
+
+
+def stop(process: subprocess.Popen[bytes], grace: float) -> int:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; the exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.wait()
+
+
+def localbridge_args(args: argparse.Namespace) -> list[str]:
+    command = ["-m", "localbridge", "run", "--stage", args.stage, "--ledger", args.ledger]
+    if args.clock_start:
+        command += ["--clock-start", args.clock_start]
+    command += ["--speed", args.speed, *args.extra]
+    return command
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parse(argv)
+    Path(args.ledger).parent.mkdir(parents=True, exist_ok=True)
+    url = f"http://{API_HOST}:{args.api_port}"
+    api_env = dict(os.environ, HOST=API_HOST, PORT=str(args.api_port), RESULTS_DB=args.results_db)
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda number, frame: stopping.set())
+    api = start(["-m", "api"], api_env)
+    if not wait_healthy(url, api, API_STARTUP_S):
+        print(f"infra.local: the results API did not become healthy at {url}", file=sys.stderr)
+        return stop(api, STOP_GRACE_S) or 1
+    # Functions see only their stage's variables (as in Lambda): pass the URL explicitly.
+    bridge = start([*localbridge_args(args), "--env", f"RESULTS_API_URL={url}"])
+    print(
+        f"\nresults API: {url}  (results: {args.results_db})\n"
+        f"  curl '{url}/result?metric=average_weight'\n"
+        f"  curl '{url}/result?metric=registrations'\n"
+        f"localbridge: runs in {args.ledger}; `python -m localbridge runs` shows them\n"
+        "Ctrl-C stops both.\n",
+        flush=True,
+    )
+    while not stopping.wait(0.2):
+        if api.poll() is not None or bridge.poll() is not None:
+            break
+    bridge_code = stop(bridge, STOP_GRACE_S)
+    api_code = stop(api, STOP_GRACE_S)
+    if stopping.is_set():
+        return 0
+    return bridge_code or api_code or 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
