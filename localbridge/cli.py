@@ -215,6 +215,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_run(
     args: argparse.Namespace, services: ServiceFactory | None = None, fire_schedules: bool = True
 ) -> int:
+    # Services are made (and take their ports) before the clock starts: a busy
+    # port fails here, and at --speed 172800 even a millisecond is minutes of
+    # virtual time a rule created later would not fire for.
+    started = list(services(args)) if services else []
     # Signals first: a stop requested while starting up is honoured once running.
     with (
         stop_on_signals() as stop,
@@ -226,14 +230,10 @@ def cmd_run(
         def reload() -> None:
             runtime.reload(load(args))
 
-        # Services see the function table, so they start after prepare() and,
-        # if one cannot start, before anything has fired.
-        runtime.prepare()
-        started = list(services(args)) if services else []
-        for service in started:
-            service.start(runtime)
         runtime.start()
         describe_start(runtime, clock, args)
+        for service in started:
+            service.start(runtime)
         watcher = SourceWatcher(args.project.resolve(), reload)
         watcher.start()
         # Bounded waits so signal handlers run promptly in the main thread.

@@ -51,8 +51,14 @@ def too_large(length: int) -> InvokeResponse:
     )
 
 
-def request_handler_class(handler: LambdaInvokeHandler) -> type[BaseHTTPRequestHandler]:
-    """An http.server request handler class bound to ``handler``."""
+def not_ready() -> InvokeResponse:
+    return error_response(
+        503, "ServiceException", {"message": "localbridge is starting; retry in a moment"}
+    )
+
+
+def request_handler_class(owner: LambdaApiServer) -> type[BaseHTTPRequestHandler]:
+    """An http.server request handler class answering with ``owner.handler``."""
 
     class LambdaApiRequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -81,12 +87,14 @@ def request_handler_class(handler: LambdaInvokeHandler) -> type[BaseHTTPRequestH
                 body=body,
                 qualifier=parse_qs(url.query).get("Qualifier", [None])[0],
             )
-            self.send(handler.handle(request))
+            handler = owner.handler
+            self.send(handler.handle(request) if handler else not_ready())
 
         def do_GET(self) -> None:
             path = urlsplit(self.path).path
+            handler = owner.handler
             if LIST_PATH.fullmatch(path):
-                self.send(handler.list_functions())
+                self.send(handler.list_functions() if handler else not_ready())
             else:
                 self.send(unknown_operation("GET", path))
 
@@ -112,9 +120,13 @@ def request_handler_class(handler: LambdaInvokeHandler) -> type[BaseHTTPRequestH
 
 @dataclass
 class LambdaApiServer:
-    """The Invoke API served from a background thread until ``stop()``."""
+    """The Invoke API served from a background thread until ``stop()``.
 
-    handler: LambdaInvokeHandler
+    ``bind()`` takes the port without serving, so a caller can fail on a busy
+    port before anything else starts; ``handler`` may be set after that.
+    """
+
+    handler: LambdaInvokeHandler | None
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     _server: ThreadingHTTPServer | None = None
@@ -124,18 +136,26 @@ class LambdaApiServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    def bind(self) -> LambdaApiServer:
+        """Listen on host:port (OSError when taken); requests wait until ``start``."""
+        if self._server is None:
+            server = ThreadingHTTPServer((self.host, self.port), request_handler_class(self))
+            server.daemon_threads = True
+            self._server = server
+            self.port = server.server_address[1]
+        return self
+
     def start(self) -> LambdaApiServer:
-        server = ThreadingHTTPServer((self.host, self.port), request_handler_class(self.handler))
-        server.daemon_threads = True
-        self._server = server
-        self.port = server.server_address[1]
+        server = self.bind()._server
+        assert server is not None
         self._thread = threading.Thread(target=server.serve_forever, name="lambda-api", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
+            if self._thread is not None:
+                self._server.shutdown()
             self._server.server_close()
             self._server = None
         if self._thread is not None:

@@ -49,43 +49,46 @@ class RuntimeBackend:
 
 
 class LambdaApiService:
-    """Starts the Invoke API with the runtime and writes chalice's record for the stage."""
+    """The Invoke API beside the runtime; writes chalice's record for the stage.
+
+    The port is taken when the service is made, before the runtime starts:
+    a busy explicit ``--port`` stops ``run`` before anything fires, and a busy
+    default port only skips the API with a warning.
+    """
 
     def __init__(
         self, project_dir: Path, stage: str, host: str, port: int, port_required: bool = True
     ) -> None:
         self.project_dir = project_dir
         self.stage = stage
-        self.host = host
-        self.port = port
-        self.port_required = port_required
-        """False for the default port: when it is busy, run on without the API."""
         self.identity = AwsIdentity.from_environment()
-        self._server: LambdaApiServer | None = None
-
-    def start(self, runtime: Runtime) -> None:
-        backend = RuntimeBackend(runtime, self.identity)
-        server = LambdaApiServer(LambdaInvokeHandler(backend, self.identity), self.host, self.port)
+        self._server: LambdaApiServer | None = LambdaApiServer(None, host, port)
         try:
-            self._server = server.start()
+            self._server.bind()
         except OSError as error:
+            self._server = None
             problem = (
-                f"cannot serve the Lambda Invoke API on {self.host}:{self.port} "
-                f"({error.strerror}); pass another --port"
+                f"cannot serve the Lambda Invoke API on {host}:{port} ({error.strerror}); "
+                "pass another --port"
             )
-            if self.port_required:
+            if port_required:
                 raise ConfigError(problem) from None
             log.warning(f"{problem}; running without it")
-            return
-        self.write_record(backend.functions())
-        log.info(f"Lambda Invoke API on {server.url} (chalice invoke, aws lambda invoke, boto3)")
 
-    def write_record(self, functions: Sequence[FunctionSpec]) -> None:
-        assert self._server is not None
+    def start(self, runtime: Runtime) -> None:
+        if self._server is None:
+            return
+        backend = RuntimeBackend(runtime, self.identity)
+        self._server.handler = LambdaInvokeHandler(backend, self.identity)
+        self._server.start()
+        self.write_record(backend.functions(), self._server.url)
+        log.info(
+            f"Lambda Invoke API on {self._server.url} (chalice invoke, aws lambda invoke, boto3)"
+        )
+
+    def write_record(self, functions: Sequence[FunctionSpec], url: str) -> None:
         try:
-            write_deployed_record(
-                self.project_dir, self.stage, functions, self.identity, self._server.url
-            )
+            write_deployed_record(self.project_dir, self.stage, functions, self.identity, url)
         except (DeployedRecordError, OSError) as error:
             log.warning(f"chalice invoke will not reach localbridge: {error}")
 
