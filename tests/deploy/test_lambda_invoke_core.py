@@ -14,8 +14,8 @@ from localbridge.chalice_deployed import (
     write_deployed_record,
 )
 from localbridge.events import AwsIdentity
-from localbridge.lambda_invoke import parse_payload, split_qualifier, stack_trace
-from localbridge.model import FunctionSpec
+from localbridge.lambda_invoke import error_payload, parse_payload, split_qualifier, stack_trace
+from localbridge.model import FunctionSpec, InvocationResult, Outcome
 
 IDENTITY = AwsIdentity(account="123456789012", region="eu-west-1")
 JOB = FunctionSpec(
@@ -132,3 +132,27 @@ def test_record_of_a_real_deployment_is_left_alone(tmp_path: Path) -> None:
     with pytest.raises(DeployedRecordError, match="real deployment"):
         write_deployed_record(tmp_path, "local", [JOB], IDENTITY, "http://127.0.0.1:3001")
     assert json.loads(path.read_text()) == real
+
+
+@pytest.mark.parametrize(
+    ("outcome", "error_type", "message_part"),
+    [
+        (Outcome.TIMEOUT, "Sandbox.Timedout", "Task timed out after 60.00 seconds"),
+        (Outcome.CRASHED, "Runtime.ExitError", "Runtime exited with error: signal: SIGKILL"),
+        (Outcome.ERROR, "ValueError", "no rows"),
+    ],
+)
+def test_failed_runs_are_reported_with_lambdas_error_types(
+    outcome: Outcome, error_type: str, message_part: str
+) -> None:
+    result = InvocationResult(
+        outcome,
+        0.0,
+        1.0,
+        None,
+        "ValueError",
+        "signal: SIGKILL" if outcome is Outcome.CRASHED else "no rows",
+    )
+    payload = error_payload(result, JOB, "req-1")
+    assert payload["errorType"] == error_type
+    assert message_part in payload["errorMessage"]
