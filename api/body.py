@@ -25,7 +25,8 @@ def require_json_media_type(content_type: str | None) -> None:
         raise ApiError(415, f"missing Content-Type: {hint}")
     media_type, *params = (part.strip() for part in content_type.split(";"))
     media_type = media_type.lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
+    structured = "/" in media_type and media_type.endswith("+json")  # e.g. application/vnd.x+json
+    if media_type != "application/json" and not structured:
         raise ApiError(415, f"unsupported Content-Type {media_type!r}: {hint}")
     for param in params:
         name, _, value = param.partition("=")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Query
@@ -56,8 +56,9 @@ def authorize(header: str | None, token: str | None) -> None:
     if token is None:
         return
     scheme, _, given = (header or "").partition(" ")
+    # Header values arrive decoded as Latin-1: encoding them back gives the raw bytes.
     ok = scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode("utf-8", "surrogateescape"), token.encode()
+        given.strip().encode("latin-1"), token.encode()
     )
     if not ok:
         raise ApiError(
@@ -74,12 +75,10 @@ def idempotency_key(request: Request) -> str | None:
     return check_idempotency_key(keys[0]) if keys else None
 
 
-def add_routes(router: FastAPI) -> None:
+def add_routes(app: FastAPI) -> None:
     """Routes go on the app itself: an included router would hide them from ``app.routes``."""
 
-    @router.post(
-        "/result", status_code=201, openapi_extra=JSON_OBJECT_BODY, responses=POST_RESPONSES
-    )
+    @app.post("/result", status_code=201, openapi_extra=JSON_OBJECT_BODY, responses=POST_RESPONSES)
     async def post_result(request: Request) -> Response:
         """Store a JSON object; 201 with the record, 200 when its Idempotency-Key repeats."""
         context = context_of(request)
@@ -92,7 +91,7 @@ def add_routes(router: FastAPI) -> None:
         posted = await context.service.post(result, key)
         return json_text(record_json(posted.result), 201 if posted.created else 200)
 
-    @router.get("/result")
+    @app.get("/result")
     def list_results(
         request: Request,
         metric: Annotated[str | None, Query(description="only this metric")] = None,
@@ -102,13 +101,13 @@ def add_routes(router: FastAPI) -> None:
         """Stored records, oldest first."""
         return json_text(records_json(context_of(request).service.page(after_id, limit, metric)))
 
-    @router.get("/result/{result_id}")
+    @app.get("/result/{result_id}")
     def get_result(request: Request, result_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Response:
         """One stored record."""
         return json_text(record_json(context_of(request).service.get(result_id)))
 
-    @router.get("/health")
+    @app.get("/health")
     def health(request: Request) -> Response:
         """The store's state: path, result count, schema version, journal mode."""
         state = context_of(request).service.state()
-        return json_text(json.dumps({"status": "ok", **state.__dict__}))
+        return json_text(json.dumps({"status": "ok", **asdict(state)}))

@@ -75,6 +75,7 @@ def test_non_object_body_is_422_naming_what_was_sent(
         (None, ["missing Content-Type"]),
         ("text/plain", ["'text/plain'", "application/json"]),
         ("application/x-www-form-urlencoded", ["application/json"]),
+        ("x+json", ["'x+json'"]),
         ("application/json; charset=latin-1", ["charset 'latin-1'"]),
     ],
 )

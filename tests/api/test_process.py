@@ -88,14 +88,20 @@ def test_acknowledged_results_survive_kill_9(results_api: ResultsApi, tmp_path: 
 
 
 def test_token_protects_post_on_the_real_server(tmp_path: Path) -> None:
-    with api_process(tmp_path / "results.db", tmp_path, RESULTS_API_TOKEN="s3cret") as url:
+    token = "s3cret-pässwörd"
+    with api_process(tmp_path / "results.db", tmp_path, RESULTS_API_TOKEN=token) as url:
+
+        def post_with(authorization: bytes) -> requests.Response:
+            headers = {"Authorization": authorization}
+            return requests.post(f"{url}/result", json={"a": 1}, headers=headers, timeout=10)
+
         refused = post(url, {"a": 1})
-        accepted = requests.post(
-            f"{url}/result", json={"a": 1}, headers={"Authorization": "Bearer s3cret"}, timeout=10
-        )
+        # The token's UTF-8 bytes match; the same characters in Latin-1 do not.
+        latin1 = post_with(f"Bearer {token}".encode("latin-1"))
+        accepted = post_with(f"Bearer {token}".encode())
         listed = results(url)
 
-    assert refused.status_code == 401
+    assert (refused.status_code, latin1.status_code) == (401, 401)
     assert "Bearer" in refused.json()["error"]
     assert accepted.status_code == 201
     assert listed == [accepted.json()]
