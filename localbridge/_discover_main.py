@@ -1,7 +1,7 @@
 """Import a Chalice app and print its scheduled functions as JSON (one process, then exit).
 
-Run by ``localbridge.discovery`` as ``python -m localbridge._discover_main
-PROJECT_DIR`` so that the long-running scheduler never imports user code.
+Run by ``localbridge.discovery`` in its own interpreter with the argument
+``PROJECT_DIR``, so that the long-running scheduler never imports user code.
 Whatever the app prints while importing goes to stderr; stdout carries only
 the JSON document. Exit status 3 means the app failed to import (traceback on
 stderr).

@@ -18,6 +18,7 @@ from typing import Any
 from localbridge.model import Outcome
 
 Handler = Callable[[dict[str, Any], Any], Any]
+_JSON_SCALARS = (str, int, bool)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ def call_handler(handler: Handler, event: dict[str, Any], context: Any) -> Handl
         payload = handler(event, context)
     except Exception as error:
         return error_outcome(type(error).__name__, str(error), format_error(error))
+    if payload is None or type(payload) in _JSON_SCALARS:
+        return HandlerOutcome(Outcome.SUCCEEDED, payload=payload)  # already what JSON gives
     try:
         # Round-trip as Lambda does: the caller gets JSON, not Python objects.
         return HandlerOutcome(Outcome.SUCCEEDED, payload=json.loads(json.dumps(payload)))

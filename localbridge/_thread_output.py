@@ -32,6 +32,21 @@ class _ThreadRoutedStream(io.TextIOBase):
     def flush(self) -> None:
         self.original.flush()
 
+    # What libraries ask of a console stream is answered by the real one.
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self.original.encoding
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return self.original.errors
+
+    def fileno(self) -> int:
+        return self.original.fileno()
+
+    def isatty(self) -> bool:
+        return self.original.isatty()
+
 
 class OutputCapture:
     """Routes each capturing thread's prints into its own buffer while installed."""

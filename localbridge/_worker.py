@@ -1,8 +1,8 @@
 """A worker process: one Lambda execution environment for one function.
 
-Started by ``localbridge.process_invoker`` as ``python -m localbridge._worker
-HANDLER REQUEST_FD RESPONSE_FD`` with the function's environment and the
-project directory as cwd. It imports the handler once (Lambda's init phase),
+Started by ``localbridge._worker_process`` with the arguments ``HANDLER
+REQUEST_FD RESPONSE_FD``, the function's environment and the project
+directory as cwd. It imports the handler once (Lambda's init phase),
 says ``ready``, then serves one JSON line per invocation on REQUEST_FD with
 one JSON line on RESPONSE_FD, until REQUEST_FD closes. Everything the
 function prints goes to this process's stdout/stderr, which the parent reads
@@ -15,20 +15,19 @@ import io
 import json
 import os
 import sys
-from pathlib import Path
 from typing import IO, Any
 
+from localbridge import _launch
 from localbridge._handlers import HandlerLoadError, call_handler, load_handler
 from localbridge.events import ContextFields, LambdaContext
 
-LOCALBRIDGE_ROOT = str(Path(__file__).resolve().parents[1])
+LOCALBRIDGE_ROOT = str(_launch.LOCALBRIDGE_ROOT)
 
 
 def hide_localbridge(task_root: str) -> None:
-    """The function sees only its project on the path, as in Lambda."""
-    if task_root != LOCALBRIDGE_ROOT:
-        sys.path[:] = [entry for entry in sys.path if entry != LOCALBRIDGE_ROOT]
-    os.environ["PYTHONPATH"] = task_root
+    """The function sees its project first on the path, as in Lambda, and not localbridge."""
+    rest = [entry for entry in sys.path if entry not in ("", LOCALBRIDGE_ROOT, task_root)]
+    sys.path[:] = [task_root, *rest]
 
 
 def send(channel: IO[str], message: dict[str, Any]) -> None:

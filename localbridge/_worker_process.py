@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from localbridge._handlers import HandlerOutcome
+from localbridge._launch import module_command
 from localbridge.events import AwsIdentity, ContextFields, log_group_name, new_log_stream_name
 from localbridge.model import FunctionSpec, InvocationResult, Outcome
 
-LOCALBRIDGE_ROOT = Path(__file__).resolve().parents[1]
 LOG_LIMIT_BYTES = 64 * 1024
 # Lambda gives the init phase (importing the handler) its own 10 s; a loaded
 # laptop gets more before the worker is declared broken.
@@ -39,9 +39,6 @@ def lambda_environment(
     function: FunctionSpec, identity: AwsIdentity, project_dir: Path, log_stream: str
 ) -> dict[str, str]:
     """The worker's whole environment: the function's variables plus Lambda's own."""
-    python_path = [str(project_dir)]
-    if project_dir != LOCALBRIDGE_ROOT:
-        python_path.append(str(LOCALBRIDGE_ROOT))  # for the worker itself; it hides it
     env = dict(function.environment)
     env.update({key: os.environ[key] for key in PASSED_THROUGH if key in os.environ})
     # Lambda's reserved variables cannot be overridden by configuration.
@@ -60,7 +57,7 @@ def lambda_environment(
             "LANG": "en_US.UTF-8",
             "TZ": "UTC",
             "PATH": os.environ.get("PATH", os.defpath),
-            "PYTHONPATH": os.pathsep.join(python_path),
+            "PYTHONPATH": str(project_dir),
         }
     )
     return env
@@ -90,14 +87,9 @@ class WorkerProcess:
         self._response_read, response_write = os.pipe()
         try:
             self._popen = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "localbridge._worker",
-                    function.handler,
-                    str(request_read),
-                    str(response_write),
-                ],
+                module_command(
+                    "localbridge._worker", function.handler, str(request_read), str(response_write)
+                ),
                 cwd=project_dir,
                 env=lambda_environment(function, identity, project_dir, self.log_stream),
                 stdin=subprocess.DEVNULL,

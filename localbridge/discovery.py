@@ -10,23 +10,21 @@ order is exactly the one ``chalice deploy`` uses.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from chalice.config import Config
 
+from localbridge._launch import module_command
 from localbridge.model import FunctionSpec
 
-# Chalice's defaults when config.json says nothing (chalice.constants).
-DEFAULT_TIMEOUT_S = 60
-DEFAULT_MEMORY_MB = 128
+# (Chalice's default when config.json says nothing, Lambda's lowest, highest).
+TIMEOUT_LIMITS = (60, 1, 900)
+MEMORY_LIMITS = (128, 128, 10240)
 DISCOVERY_TIMEOUT_S = 60.0
-LOCALBRIDGE_ROOT = Path(__file__).resolve().parents[1]
 # What Lambda accepts as an environment variable name.
 ENV_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
@@ -84,15 +82,10 @@ def load_stage_config(project_dir: Path, stage: str) -> dict[str, Any]:
 
 def import_scheduled_functions(project_dir: Path) -> dict[str, Any]:
     """Run ``_discover_main`` on the project and return its JSON answer."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(project_dir), str(LOCALBRIDGE_ROOT), env.get("PYTHONPATH")])
-    )
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "localbridge._discover_main", str(project_dir)],
+            module_command("localbridge._discover_main", str(project_dir)),
             cwd=project_dir,
-            env=env,
             capture_output=True,
             text=True,
             timeout=DISCOVERY_TIMEOUT_S,
@@ -108,7 +101,13 @@ def import_scheduled_functions(project_dir: Path) -> dict[str, Any]:
             f"{project_dir / 'app.py'} failed to import; fix the error below:\n"
             f"{done.stderr.rstrip()}"
         )
-    answer: dict[str, Any] = json.loads(done.stdout)
+    try:
+        answer: dict[str, Any] = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        raise DiscoveryError(
+            f"importing {project_dir / 'app.py'} ended the process before it could list "
+            f"the functions (does it exit at import time?):\n{done.stderr.rstrip()}"
+        ) from None
     return answer
 
 
@@ -131,9 +130,9 @@ def function_spec(
         app_name=app_name,
         stage=stage,
         environment=environment,
-        timeout_s=positive_int(settings.lambda_timeout, DEFAULT_TIMEOUT_S, "lambda_timeout", where),
-        memory_mb=positive_int(
-            settings.lambda_memory_size, DEFAULT_MEMORY_MB, "lambda_memory_size", where
+        timeout_s=lambda_limit(settings.lambda_timeout, TIMEOUT_LIMITS, "lambda_timeout", where),
+        memory_mb=lambda_limit(
+            settings.lambda_memory_size, MEMORY_LIMITS, "lambda_memory_size", where
         ),
     )
 
@@ -149,11 +148,16 @@ def check_environment(variables: Mapping[str, Any], where: str) -> dict[str, str
     return dict(variables)
 
 
-def positive_int(value: Any, default: int, setting: str, where: str) -> int:
+def lambda_limit(value: Any, limits: tuple[int, int, int], setting: str, where: str) -> int:
+    """The setting, or Chalice's default when absent, within what Lambda accepts."""
+    default, lowest, highest = limits
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise DiscoveryError(f"{setting} of {where} is {value!r}: it must be a positive integer")
+    if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= highest:
+        raise DiscoveryError(
+            f"{setting} of {where} is {value!r}: Lambda accepts a whole number "
+            f"from {lowest} to {highest}"
+        )
     return value
 
 

@@ -1,7 +1,8 @@
 """Process mode: every function runs in its own warm worker processes, as in Lambda.
 
 A function gets one worker per concurrent invocation; a worker that finished
-a run waits, warm, for the next one of the same function. A run past the
+a run waits, warm, for the next one of the same function (at most
+``max_idle_per_function`` of them wait; the others retire). A run past the
 function's timeout kills its worker; a worker that dies fails only its run;
 either way the next invocation starts a fresh one. ``reload()`` retires every
 worker once it is idle, so later runs import the code afresh.
@@ -22,6 +23,9 @@ from localbridge.events import AwsIdentity
 from localbridge.model import FunctionSpec, InvocationResult
 
 DEFAULT_CLOSE_GRACE_S = 30.0
+# Lambda keeps every environment a burst created; on a laptop, a replay with
+# high concurrency would leave that many idle interpreters behind.
+DEFAULT_MAX_IDLE_PER_FUNCTION = 4
 
 
 class InvokerClosedError(RuntimeError):
@@ -36,10 +40,12 @@ class ProcessInvoker:
         project_dir: Path,
         identity: AwsIdentity | None = None,
         close_grace_s: float = DEFAULT_CLOSE_GRACE_S,
+        max_idle_per_function: int = DEFAULT_MAX_IDLE_PER_FUNCTION,
     ) -> None:
         self.project_dir = project_dir.resolve()
         self.identity = identity or AwsIdentity.from_environment()
         self.close_grace_s = close_grace_s
+        self.max_idle_per_function = max_idle_per_function
         self._lock = threading.Condition()
         self._idle: dict[str, list[WorkerProcess]] = {}
         self._busy: set[WorkerProcess] = set()
@@ -136,9 +142,15 @@ class ProcessInvoker:
         """Keep it warm for the next run, unless it is dead, stale or the invoker closed."""
         with self._lock:
             self._busy.discard(worker)
-            keep = worker.alive() and worker.generation == self._generation and not self._closed
+            idle = self._idle.setdefault(worker.function.lambda_name, [])
+            keep = (
+                worker.alive()
+                and worker.generation == self._generation
+                and not self._closed
+                and len(idle) < self.max_idle_per_function
+            )
             if keep:
-                self._idle.setdefault(worker.function.lambda_name, []).append(worker)
+                idle.append(worker)
             self._lock.notify_all()
         if not keep:
             worker.close()

@@ -51,7 +51,9 @@ class ThreadInvoker:
         self._handlers: dict[str, Handler] = {}
         self._import_lock = threading.Lock()
         self._project_first = False
+        self._added_to_path = False
         self._output = OutputCapture()
+        self._loaded_before = dict(sys.modules)
 
     def invoke(
         self, function: FunctionSpec, event: Mapping[str, Any], request_id: str
@@ -91,12 +93,18 @@ class ThreadInvoker:
         with self._import_lock:
             self._handlers.clear()
             self._project_first = False
-            for name in [n for n, m in sys.modules.items() if self._is_project_module(m)]:
+            for name in [n for n, m in sys.modules.items() if self._is_user_module(n, m)]:
                 del sys.modules[name]
             importlib.invalidate_caches()
 
     def close(self) -> None:
+        """Give the process its streams and import path back (imported modules stay)."""
         self._output.uninstall()
+        with self._import_lock:
+            if self._added_to_path:
+                root = str(self.project_dir)
+                sys.path[:] = [entry for entry in sys.path if entry != root]
+                self._added_to_path = False
 
     def _handler(self, function: FunctionSpec) -> Handler:
         handler = self._handlers.get(function.handler)
@@ -115,12 +123,25 @@ class ThreadInvoker:
         """Import from this project, not from a same-named module already loaded."""
         root = str(self.project_dir)
         if sys.path[:1] != [root]:
+            self._added_to_path = self._added_to_path or root not in sys.path
             sys.path[:] = [root, *(entry for entry in sys.path if entry != root)]
+        shadowed = _top_level_names(self.project_dir) - _NEVER_EVICTED
         for name, module in list(sys.modules.items()):
-            if name.split(".")[0] in _top_level_names(self.project_dir) and not (
-                self._is_project_module(module)
-            ):
+            if name.partition(".")[0] in shadowed and not self._is_project_module(module):
                 del sys.modules[name]
+
+    def _is_user_module(self, name: str, module: Any) -> bool:
+        """Loaded from the project for its functions: what a reload must import afresh.
+
+        Modules that were loaded before this invoker existed, and localbridge
+        itself (the project directory may be the one localbridge lives in),
+        are the running program's, not the functions': they stay.
+        """
+        return (
+            self._loaded_before.get(name) is not module
+            and name.partition(".")[0] != "localbridge"
+            and self._is_project_module(module)
+        )
 
     def _is_project_module(self, module: Any) -> bool:
         file = getattr(module, "__file__", None)
@@ -142,6 +163,10 @@ def _call_in_thread(handler: Handler, event: dict[str, Any], context: Any) -> Ha
             error_type="Runtime.ExitError",
             error_message=f"Runtime exited with error: exit status {status}",
         )
+
+
+# The standard library and localbridge itself stay loaded whatever the project holds.
+_NEVER_EVICTED = frozenset(sys.stdlib_module_names) | {"localbridge"}
 
 
 def _top_level_names(project_dir: Path) -> set[str]:

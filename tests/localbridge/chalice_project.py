@@ -77,6 +77,16 @@ def exits(event):
     return os.getpid()
 
 
+@bp.schedule(Rate(9, unit=Rate.HOURS))
+def segfaults(event):
+    if event.detail.get("crash"):
+        subprocess.run(["echo", "from a child"], check=True)
+        import ctypes
+
+        ctypes.string_at(0)
+    return os.getpid()
+
+
 @bp.schedule(Rate(8, unit=Rate.HOURS))
 def calls_sys_exit(event):
     sys.exit(4)

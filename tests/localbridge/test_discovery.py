@@ -29,6 +29,7 @@ def test_finds_app_and_blueprint_functions_with_handlers_and_expressions(tmp_pat
         "fails",
         "gated_version",
         "kills_itself",
+        "segfaults",
         "spawns_child",
         "unserialisable",
     ]
@@ -62,6 +63,25 @@ def test_chalice_defaults_apply_when_config_is_silent(tmp_path: Path) -> None:
     echo = functions["echo"]
     assert (echo.timeout_s, echo.memory_mb, dict(echo.environment)) == (60, 128, {})
     assert echo.lambda_name == "bare-dev-echo"
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "complaint"),
+    [
+        ("lambda_timeout", 0, "from 1 to 900"),
+        ("lambda_timeout", 901, "from 1 to 900"),
+        ("lambda_timeout", "60", "from 1 to 900"),
+        ("lambda_memory_size", 64, "from 128 to 10240"),
+    ],
+)
+def test_settings_lambda_would_reject_are_named(
+    tmp_path: Path, setting: str, value: object, complaint: str
+) -> None:
+    config = json.loads(json.dumps(CONFIG))
+    config["stages"]["dev"]["lambda_functions"]["echo"][setting] = value
+
+    with pytest.raises(DiscoveryError, match=f"{setting} of function 'echo'.*{complaint}"):
+        discover(write_project(tmp_path, config), "dev")
 
 
 def test_env_overrides_win_for_every_function(tmp_path: Path) -> None:
@@ -127,5 +147,31 @@ def test_prints_during_import_do_not_confuse_discovery(tmp_path: Path) -> None:
     project = write_project(tmp_path)
     app = project / "app.py"
     app.write_text('print("hello from import")\n' + app.read_text())
+
+    assert "echo" in by_name(discover(project, "dev"))
+
+
+def test_app_py_without_an_app_says_what_chalice_needs(tmp_path: Path) -> None:
+    project = write_project(tmp_path)
+    (project / "app.py").write_text("from chalice import Chalice\n")
+
+    with pytest.raises(DiscoveryError, match=r"app\.py defines no `app`"):
+        discover(project, "dev")
+
+
+def test_app_that_exits_at_import_is_reported(tmp_path: Path) -> None:
+    project = write_project(tmp_path)
+    (project / "app.py").write_text("import os\nos._exit(0)\n")
+
+    with pytest.raises(DiscoveryError, match="ended the process before it could list"):
+        discover(project, "dev")
+
+
+def test_a_localbridge_package_in_the_project_does_not_shadow_the_running_one(
+    tmp_path: Path,
+) -> None:
+    project = write_project(tmp_path)
+    (project / "localbridge").mkdir()
+    (project / "localbridge" / "__init__.py").write_text("raise ImportError('not this one')\n")
 
     assert "echo" in by_name(discover(project, "dev"))

@@ -7,6 +7,7 @@ Tests wait for outcomes under deadlines; nothing sleeps to let time pass.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from localbridge.model import FunctionSpec, InvocationResult, Invoker, Outcome
 from localbridge.process_invoker import InvokerClosedError, ProcessInvoker
 from localbridge.thread_invoker import ThreadInvoker
 from tests.localbridge.chalice_project import set_version, spec, write_project
-from tests.support import start_process, wait_for
+from tests.support import ROOT, start_process, wait_for
 
 IDENTITY = AwsIdentity(account="123456789012", region="eu-west-1")
 AT = datetime(2022, 12, 19, 0, 5, tzinfo=UTC)
@@ -175,8 +176,10 @@ def test_invocations_run_concurrently(
     function = spec("gated_version", GATE=str(gate))
 
     runs = [pool.submit(invoke, invoker, function) for _ in range(2)]
-    wait_for(lambda: len(started_markers(gate)) == 2, DEADLINE_S, "both runs to start")
-    gate.touch()
+    try:
+        wait_for(lambda: len(started_markers(gate)) == 2, DEADLINE_S, "both runs to start")
+    finally:
+        gate.touch()
 
     payloads = [result_of(run).payload for run in runs]
     assert len({(p["pid"], p["thread"]) for p in payloads}) == 2
@@ -193,6 +196,28 @@ def test_worker_stays_warm_and_is_reused(process_invoker: ProcessInvoker) -> Non
     assert first.payload == second.payload
     assert first.payload != os.getpid()
     assert process_invoker.worker_pids(function) == [first.payload]
+
+
+def test_idle_workers_beyond_the_cap_retire(
+    project: Path, tmp_path: Path, pool: ThreadPoolExecutor
+) -> None:
+    gate = tmp_path / "gate"
+    function = spec("gated_version", GATE=str(gate))
+    invoker = ProcessInvoker(project, IDENTITY, max_idle_per_function=1)
+    try:
+        runs = [pool.submit(invoke, invoker, function) for _ in range(2)]
+        try:
+            wait_for(lambda: len(started_markers(gate)) == 2, DEADLINE_S, "both runs to start")
+        finally:
+            gate.touch()
+        pids = {result_of(run).payload["pid"] for run in runs}
+
+        [kept] = invoker.worker_pids(function)
+        assert kept in pids
+        [retired] = pids - {kept}
+        wait_for(lambda: gone(retired), DEADLINE_S, f"worker {retired} to exit")
+    finally:
+        invoker.close()
 
 
 def test_run_past_its_timeout_is_killed(
@@ -257,7 +282,11 @@ def gone(pid: int) -> bool:
 
 @pytest.mark.parametrize(
     ("name", "how", "logs"),
-    [("exits", "exit status 3", "exiting hard\n"), ("kills_itself", "signal: SIGKILL", "")],
+    [
+        ("exits", "exit status 3", "exiting hard\n"),
+        ("kills_itself", "signal: SIGKILL", ""),
+        ("segfaults", "signal: SIGSEGV", "from a child\n"),
+    ],
 )
 def test_worker_that_dies_fails_only_that_run(
     process_invoker: ProcessInvoker, name: str, how: str, logs: str
@@ -295,6 +324,35 @@ def test_worker_sees_only_its_configured_and_lambda_environment(
     assert environ["LAMBDA_TASK_ROOT"] == payload["cwd"] == str(project.resolve())
     assert environ["PYTHONPATH"] == str(project.resolve())
     assert environ["TZ"] == "UTC"
+
+
+def test_a_localbridge_package_in_the_project_does_not_shadow_the_running_one(
+    tmp_path: Path,
+) -> None:
+    project = write_project(tmp_path / "project")
+    (project / "localbridge").mkdir()
+    (project / "localbridge" / "__init__.py").write_text("raise ImportError('not this one')\n")
+    invoker = ProcessInvoker(project, IDENTITY)
+    try:
+        assert invoke(invoker, spec("echo")).outcome is Outcome.SUCCEEDED
+    finally:
+        invoker.close()
+
+
+def test_thread_mode_keeps_the_running_localbridge_whatever_the_project_holds(
+    tmp_path: Path,
+) -> None:
+    project = write_project(tmp_path / "project")
+    (project / "localbridge").mkdir()
+    (project / "json").mkdir()
+    running = sys.modules["localbridge"], sys.modules["json"]
+    invoker = ThreadInvoker(project, IDENTITY)
+    try:
+        assert invoke(invoker, spec("echo")).outcome is Outcome.SUCCEEDED
+        assert (sys.modules["localbridge"], sys.modules["json"]) == running
+    finally:
+        invoker.close()
+    assert str(project.resolve()) not in sys.path
 
 
 def test_close_stops_a_run_that_outlives_the_grace(
@@ -364,6 +422,18 @@ def test_thread_mode_reload_serves_new_code(
     with_reload(ThreadInvoker(project, IDENTITY), project, gate, gated, pool)
 
 
+def test_thread_mode_reload_keeps_the_running_programs_own_modules() -> None:
+    # The project directory may be the repository localbridge itself lives in.
+    own = {name: sys.modules[name] for name in ("localbridge.model", "tests.support")}
+    invoker = ThreadInvoker(ROOT, IDENTITY)
+    try:
+        invoker.reload()
+    finally:
+        invoker.close()
+
+    assert {name: sys.modules.get(name) for name in own} == own
+
+
 def with_reload(
     invoker: Invoker, project: Path, gate: Path, gated: FunctionSpec, pool: ThreadPoolExecutor
 ) -> None:
@@ -381,4 +451,5 @@ def with_reload(
         new = invoke(invoker, gated).payload
         assert (old["version"], new["version"]) == (1, 2)
     finally:
+        gate.touch()  # a failed assertion must not leave a run waiting forever
         invoker.close()
