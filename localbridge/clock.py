@@ -122,6 +122,10 @@ class VirtualClock:
     def wait_until(self, instant: datetime | None, wakeup: Wakeup) -> bool:
         return _wait_real_time(self.now, self._speed, instant, wakeup)
 
+    def monotonic_at(self, instant: datetime) -> float:
+        """The ``time.monotonic()`` reading at which this clock shows ``instant``."""
+        return self._origin + (utc(instant) - self._start).total_seconds() / self._speed
+
 
 class ManualClock:
     """A clock that stands still until ``advance``/``set`` moves it (tests)."""

@@ -75,11 +75,12 @@ class AttemptOutcome(enum.StrEnum):
 
 def format_instant(instant: datetime) -> str:
     """Fixed-width UTC text that sorts as time does."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    naive = instant.astimezone(UTC).replace(tzinfo=None)
+    return naive.isoformat(timespec="microseconds") + "Z"
 
 
 def parse_instant(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return datetime.fromisoformat(text)
 
 
 def _instant_or_none(text: str | None) -> datetime | None:
@@ -220,6 +221,24 @@ def _tick(row: sqlite3.Row) -> Tick:
     )
 
 
+def _new_tick(tick_id: int, tick: NewTick, now: datetime) -> Tick:
+    """The row ``add_ticks`` just wrote, without reading it back."""
+    return Tick(
+        id=tick_id,
+        function=tick.function,
+        scheduled_at=tick.scheduled_at,
+        state=tick.state,
+        source=tick.source,
+        attempts=0,
+        failures=0,
+        next_attempt_at=None,
+        enqueued_at=tick.enqueued_at,
+        event=tick.event,
+        created_at=now,
+        updated_at=now,
+    )
+
+
 def _attempt(row: sqlite3.Row) -> Attempt:
     return Attempt(
         tick_id=row[0],
@@ -310,22 +329,28 @@ class Ledger:
         }
 
     def save_function_mark(self, mark: FunctionMark) -> None:
+        self.save_function_marks([mark])
+
+    def save_function_marks(self, marks: Iterable[FunctionMark]) -> None:
         with self._transaction() as db:
-            self._upsert_mark(db, mark)
+            self._upsert_marks(db, marks)
 
     @staticmethod
-    def _upsert_mark(db: sqlite3.Connection, mark: FunctionMark) -> None:
-        db.execute(
+    def _upsert_marks(db: sqlite3.Connection, marks: Iterable[FunctionMark]) -> None:
+        db.executemany(
             "INSERT INTO functions (name, expression, anchor, scheduled_through) "
             "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
             "expression = excluded.expression, anchor = excluded.anchor, "
             "scheduled_through = max(scheduled_through, excluded.scheduled_through)",
-            (
-                mark.name,
-                mark.expression,
-                format_instant(mark.anchor),
-                format_instant(mark.scheduled_through),
-            ),
+            [
+                (
+                    mark.name,
+                    mark.expression,
+                    format_instant(mark.anchor),
+                    format_instant(mark.scheduled_through),
+                )
+                for mark in marks
+            ],
         )
 
     # -- ticks -------------------------------------------------------------
@@ -339,29 +364,35 @@ class Ledger:
         the ledger is left as it is, which is what makes restarts safe.
         """
         stamp = format_instant(now)
-        inserted: list[Tick] = []
+        by_key = {(t.function, format_instant(t.scheduled_at)): t for t in ticks}
+        rows = [
+            (
+                function,
+                scheduled_at,
+                tick.state.value,
+                tick.source.value,
+                format_instant(tick.enqueued_at),
+                None if tick.event is None else json.dumps(tick.event),
+                stamp,
+                stamp,
+            )
+            for (function, scheduled_at), tick in by_key.items()
+        ]
         with self._transaction() as db:
-            for tick in ticks:
-                row = db.execute(
-                    "INSERT INTO ticks (function, scheduled_at, state, source, enqueued_at, "
-                    "event, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                    f"ON CONFLICT DO NOTHING RETURNING {_TICK_COLUMNS}",
-                    (
-                        tick.function,
-                        format_instant(tick.scheduled_at),
-                        tick.state.value,
-                        tick.source.value,
-                        format_instant(tick.enqueued_at),
-                        None if tick.event is None else json.dumps(tick.event),
-                        stamp,
-                        stamp,
-                    ),
-                ).fetchone()
-                if row is not None:
-                    inserted.append(_tick(row))
-            for mark in marks:
-                self._upsert_mark(db, mark)
-        return inserted
+            # Within this (exclusive) transaction, the new rows are exactly
+            # those with a larger id than any before it.
+            before = db.execute("SELECT coalesce(max(id), 0) FROM ticks").fetchone()[0]
+            db.executemany(
+                "INSERT INTO ticks (function, scheduled_at, state, source, enqueued_at, "
+                "event, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                rows,
+            )
+            new_rows = db.execute(
+                "SELECT id, function, scheduled_at FROM ticks WHERE id > ? ORDER BY id", (before,)
+            ).fetchall()
+            self._upsert_marks(db, marks)
+        return [_new_tick(row[0], by_key[(row[1], row[2])], now) for row in new_rows]
 
     def reopen(self, tick_ids: Iterable[int], source: TickSource, now: datetime) -> list[Tick]:
         """Make finished or stuck ticks pending again (redrive, replay), with a fresh age."""
@@ -388,30 +419,47 @@ class Ledger:
 
     def begin_attempt(self, tick_id: int, started_at: datetime, lateness_ms: float) -> int:
         """Mark the tick running and open its next attempt; returns the attempt number."""
+        tick = self.get(tick_id)
+        assert tick is not None, f"no tick {tick_id}"
+        return self.begin_attempts([tick], started_at, [lateness_ms])[0]
+
+    def begin_attempts(
+        self, ticks: Sequence[Tick], started_at: datetime, lateness_ms: Sequence[float]
+    ) -> list[int]:
+        """``begin_attempt`` for many ticks in one transaction (one run per tick at a time)."""
         stamp = format_instant(started_at)
+        numbers = [tick.attempts + 1 for tick in ticks]
         with self._transaction() as db:
-            number: int = db.execute(
-                "UPDATE ticks SET state = ?, attempts = attempts + 1, next_attempt_at = NULL, "
-                "updated_at = ? WHERE id = ? RETURNING attempts",
-                (TickState.RUNNING.value, stamp, tick_id),
-            ).fetchone()[0]
-            db.execute(
+            db.executemany(
+                "UPDATE ticks SET state = ?, attempts = ?, next_attempt_at = NULL, updated_at = ? "
+                "WHERE id = ?",
+                [
+                    (TickState.RUNNING.value, number, stamp, tick.id)
+                    for tick, number in zip(ticks, numbers, strict=True)
+                ],
+            )
+            db.executemany(
                 "INSERT INTO attempts (tick_id, number, started_at, lateness_ms) "
                 "VALUES (?, ?, ?, ?)",
-                (tick_id, number, stamp, lateness_ms),
+                [
+                    (tick.id, number, stamp, lateness)
+                    for tick, number, lateness in zip(ticks, numbers, lateness_ms, strict=True)
+                ],
             )
-        return number
+        return numbers
 
     def finish_attempt(self, tick_id: int, number: int, end: AttemptEnd) -> None:
-        result = end.result
-        payload, truncated = payload_text(result.payload)
-        stamp = format_instant(end.ended_at)
-        failed = int(not result.succeeded)
-        with self._transaction() as db:
-            db.execute(
-                "UPDATE attempts SET ended_at = ?, duration_ms = ?, outcome = ?, error_type = ?, "
-                "error_message = ?, traceback = ?, payload = ?, payload_truncated = ? "
-                "WHERE tick_id = ? AND number = ?",
+        self.finish_attempts([(tick_id, number, end)])
+
+    def finish_attempts(self, finished: Sequence[tuple[int, int, AttemptEnd]]) -> None:
+        """Record the outcomes of attempts, and their ticks' next states, in one transaction."""
+        attempt_rows, tick_rows = [], []
+        for tick_id, number, end in finished:
+            result = end.result
+            payload, truncated = payload_text(result.payload)
+            stamp = format_instant(end.ended_at)
+            next_at = None if end.next_attempt_at is None else format_instant(end.next_attempt_at)
+            attempt_rows.append(
                 (
                     stamp,
                     result.duration_ms,
@@ -423,18 +471,21 @@ class Ledger:
                     int(truncated),
                     tick_id,
                     number,
-                ),
+                )
             )
-            db.execute(
+            failed = int(not result.succeeded)
+            tick_rows.append((end.state.value, failed, next_at, stamp, tick_id))
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE attempts SET ended_at = ?, duration_ms = ?, outcome = ?, error_type = ?, "
+                "error_message = ?, traceback = ?, payload = ?, payload_truncated = ? "
+                "WHERE tick_id = ? AND number = ?",
+                attempt_rows,
+            )
+            db.executemany(
                 "UPDATE ticks SET state = ?, failures = failures + ?, next_attempt_at = ?, "
                 "updated_at = ? WHERE id = ?",
-                (
-                    end.state.value,
-                    failed,
-                    None if end.next_attempt_at is None else format_instant(end.next_attempt_at),
-                    stamp,
-                    tick_id,
-                ),
+                tick_rows,
             )
 
     def set_state(

@@ -20,6 +20,7 @@ class ProgressBar:
         self._failed = 0
         self._started = time.monotonic()
         self._last_tenth = -1
+        self._already_done = 0
 
     def advance(self, failed: bool = False) -> None:
         with self._lock:
@@ -29,7 +30,7 @@ class ProgressBar:
 
     def start(self, already_done: int = 0) -> None:
         with self._lock:
-            self._done = already_done
+            self._done = self._already_done = already_done
             self._started = time.monotonic()
             self._draw()
 
@@ -41,7 +42,8 @@ class ProgressBar:
         self._last_tenth = tenth
         width = 30
         filled = int(fraction * width)
-        rate = self._done / max(time.monotonic() - self._started, 1e-9)
+        ran = self._done - self._already_done
+        rate = ran / max(time.monotonic() - self._started, 1e-3)
         line = (
             f"{self.label} [{'#' * filled}{'.' * (width - filled)}] "
             f"{self._done}/{self.total} ({self._failed} dead or failed) {rate:.1f}/s"

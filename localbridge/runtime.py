@@ -105,6 +105,7 @@ class Runtime:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._prepared = False
+        self._unsaved_marks: list[FunctionMark] = []
         self._finished = threading.Condition(self._lock)
         self.dispatcher = Dispatcher(
             ledger,
@@ -145,14 +146,20 @@ class Runtime:
             # from the minute it was created in.
             anchor = now.replace(second=0, microsecond=0)
             mark = FunctionMark(spec.name, spec.expression, anchor, through)
-            self.ledger.save_function_mark(mark)
             self._marks[spec.name] = mark
+            self._unsaved_marks.append(mark)
         function = Function(
             spec, parse_schedule(spec.expression, anchor=mark.anchor), configured.settings
         )
         self._functions[spec.name] = function
         self._generations[spec.name] = self._generations.get(spec.name, 0) + 1
         return function
+
+    def _save_new_marks(self) -> None:
+        """Record newly "created" rules (one transaction for all of them)."""
+        marks, self._unsaved_marks = self._unsaved_marks, []
+        if marks:
+            self.ledger.save_function_marks(marks)
 
     def _push_next_fire(self, function: Function, after: datetime) -> None:
         if not self._fire_schedules:
@@ -183,6 +190,7 @@ class Runtime:
             previous = dict(self._marks)
             for configured in self._configured:
                 self._install(configured, now)
+            self._save_new_marks()
             if self._fire_schedules:
                 self._catch_up(previous, now)
 
@@ -241,13 +249,15 @@ class Runtime:
 
     def _resume_unfinished(self) -> None:
         """Pending ticks run now (oldest first); retrying ones at their retry time."""
+        now_due = []
         for tick in self.ledger.unfinished():
             if self.function(tick.function) is None:
                 continue
             if tick.state is TickState.RETRYING and tick.next_attempt_at is not None:
                 self._schedule_attempt(tick, tick.next_attempt_at)
             else:
-                self.dispatcher.submit(tick, self._due_of(tick))
+                now_due.append((tick, self._due_of(tick)))
+        self.dispatcher.submit_many(now_due)
 
     @staticmethod
     def _due_of(tick: Tick) -> datetime:
@@ -275,8 +285,7 @@ class Runtime:
         due = self._pop_due(now)
         fires = [entry for entry in due if entry.tick_id is None]
         recorded = self._record_fires(fires, now) if fires else []
-        for tick in recorded:
-            self.dispatcher.submit(tick, tick.scheduled_at)
+        self.dispatcher.submit_many([(tick, tick.scheduled_at) for tick in recorded])
         for entry in due:
             retry = None if entry.tick_id is None else self.ledger.get(entry.tick_id)
             if retry is not None and retry.state in (TickState.RETRYING, TickState.PENDING):
@@ -324,8 +333,8 @@ class Runtime:
     def run_ticks(self, ticks: Sequence[Tick]) -> None:
         """Run existing (pending) ticks now, oldest first: replay and redrive."""
         now = self.clock.now()
-        for tick in sorted(ticks, key=lambda t: (t.scheduled_at, t.id)):
-            self.dispatcher.submit(tick, now)
+        ordered = sorted(ticks, key=lambda t: (t.scheduled_at, t.id))
+        self.dispatcher.submit_many([(tick, now) for tick in ordered])
 
     def enqueue_event(self, name: str, event: Mapping[str, Any]) -> Tick:
         """An asynchronous invocation (Lambda's ``Event`` type): recorded, then retried.
@@ -389,6 +398,7 @@ class Runtime:
                 self._push_next_fire(
                     function, max(now, self._marks[function.name].scheduled_through)
                 )
+            self._save_new_marks()
             for name in set(old) - set(self._functions):
                 self._generations[name] += 1
         added = sorted(set(self._functions) - set(old))
