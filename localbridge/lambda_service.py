@@ -80,8 +80,9 @@ class LambdaApiService:
             return
         backend = RuntimeBackend(runtime, self.identity)
         self._server.handler = LambdaInvokeHandler(backend, self.identity)
-        self._server.start()
+        # The record first: once the API answers, `chalice invoke` finds it.
         self.write_record(backend.functions(), self._server.url)
+        self._server.start()
         log.info(
             f"Lambda Invoke API on {self._server.url} (chalice invoke, aws lambda invoke, boto3)"
         )

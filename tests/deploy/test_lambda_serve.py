@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from tests.support import (
     Process,
     RecordingServer,
     free_port,
+    http_ok,
     running,
     start_process,
     wait_for,
@@ -65,9 +65,9 @@ class Served:
             ledger.close()
 
 
-def listening(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+def answering(port: int) -> bool:
+    """ListFunctions answers: the API serves (the port alone is bound before that)."""
+    return http_ok(f"http://127.0.0.1:{port}/2015-03-31/functions/")
 
 
 def localbridge_args(command: str, served: Path, db: Path, api_url: str, port: int) -> list[str]:
@@ -86,7 +86,7 @@ def served(tmp_path: Path, recording_server: RecordingServer) -> Iterator[Served
     port = free_port()
     args = localbridge_args("serve", project, db, recording_server.url, port)
     process = start_process(args, tmp_path / "serve.log", env=FAKE_AWS, cwd=project)
-    with running(process, lambda: listening(port)):
+    with running(process, lambda: answering(port)):
         yield Served(f"http://127.0.0.1:{port}", project, project / "ledger.db", process)
 
 
@@ -157,7 +157,7 @@ def test_run_serves_the_api_beside_the_timer(
     # A virtual clock far from any fire time: nothing fires during the test.
     args += ["--clock-start", "2022-12-20T12:00:00Z"]
     process = start_process(args, tmp_path / "run.log", env=FAKE_AWS, cwd=project)
-    with running(process, lambda: listening(port)):
+    with running(process, lambda: answering(port)):
         client = boto3.client(
             "lambda",
             endpoint_url=f"http://127.0.0.1:{port}",
