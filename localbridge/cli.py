@@ -23,7 +23,7 @@ from localbridge import ScheduleError, parse_schedule
 from localbridge.assemble import Mode, make_invoker, make_runtime, warm
 from localbridge.clock import Clock, SystemClock, VirtualClock
 from localbridge.discovery import DiscoveryError, parse_env_overrides
-from localbridge.dispatch import format_instant
+from localbridge.dispatch import display_instant
 from localbridge.lambda_api import DEFAULT_HOST, DEFAULT_PORT
 from localbridge.lambda_service import LambdaApiService
 from localbridge.ledger import DEFAULT_LEDGER, Ledger, Tick, TickState
@@ -31,6 +31,7 @@ from localbridge.model import Invoker
 from localbridge.project import ConfigError, load_functions
 from localbridge.reload import SourceWatcher
 from localbridge.replay import BatchSummary, redrive, replay
+from localbridge.report import table, tick_json
 from localbridge.runtime import ConfiguredFunction, Runtime, Service, UnknownFunctionError
 
 EXIT_OK, EXIT_FUNCTION_ERROR, EXIT_USAGE = 0, 1, 2
@@ -152,14 +153,6 @@ def stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 
-def table(rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
-
-
 # -- run -------------------------------------------------------------------
 
 ServiceFactory = Callable[[argparse.Namespace], Sequence[Service]]
@@ -176,13 +169,13 @@ def describe_start(runtime: Runtime, clock: Clock, args: argparse.Namespace) -> 
     speed = f" at {clock.speed:g}x" if clock.speed != 1 else ""
     print(
         f"localbridge: stage {args.stage}, {len(runtime.functions())} scheduled function(s), "
-        f"clock {format_instant(clock.now())}{speed}, ledger {args.ledger}",
+        f"clock {display_instant(clock.now())}{speed}, ledger {args.ledger}",
         flush=True,
     )
     now = clock.now()
     for function in runtime.functions():
         upcoming = function.schedule.next_fire_times(now, 1)
-        first = format_instant(upcoming[0]) if upcoming else "never"
+        first = display_instant(upcoming[0]) if upcoming else "never"
         print(f"  {function.name:<32} {function.spec.expression:<24} next {first}", flush=True)
 
 
@@ -264,7 +257,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         mark = marks.get(spec.name)
         anchor = mark.anchor if mark and mark.expression == spec.expression else now
         schedule = parse_schedule(spec.expression, anchor=anchor)
-        upcoming = ", ".join(format_instant(t) for t in schedule.next_fire_times(now, 3))
+        upcoming = ", ".join(display_instant(t) for t in schedule.next_fire_times(now, 3))
         state = states.get(spec.name)
         rows.append(
             [
@@ -347,6 +340,9 @@ def dead_ticks(ledger: Ledger, args: argparse.Namespace) -> list[Tick]:
 
 
 def cmd_dlq_list(args: argparse.Namespace) -> int:
+    if not args.ledger.exists():
+        print(f"the dead-letter queue is empty (no ledger at {args.ledger} yet)")
+        return EXIT_OK
     ledger = Ledger.open(args.ledger)
     try:
         ticks = ledger.find(args.name, TickState.DEAD)
@@ -363,7 +359,7 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
                 [
                     str(tick.id),
                     tick.function,
-                    format_instant(tick.scheduled_at),
+                    display_instant(tick.scheduled_at),
                     str(tick.attempts),
                     error,
                 ]
@@ -391,36 +387,6 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
 # -- runs and next -----------------------------------------------------------
 
 
-def tick_json(ledger: Ledger, tick: Tick) -> dict[str, Any]:
-    def instant(value: datetime | None) -> str | None:
-        return None if value is None else format_instant(value)
-
-    return {
-        "id": tick.id,
-        "function": tick.function,
-        "scheduled_at": instant(tick.scheduled_at),
-        "state": tick.state.value,
-        "source": tick.source.value,
-        "next_attempt_at": instant(tick.next_attempt_at),
-        "attempts": [
-            {
-                "number": a.number,
-                "started_at": instant(a.started_at),
-                "ended_at": instant(a.ended_at),
-                "lateness_ms": a.lateness_ms,
-                "duration_ms": a.duration_ms,
-                "outcome": None if a.outcome is None else a.outcome.value,
-                "error_type": a.error_type,
-                "error_message": a.error_message,
-                "traceback": a.traceback,
-                "payload": a.payload,
-                "payload_truncated": a.payload_truncated,
-            }
-            for a in ledger.attempts(tick.id)
-        ],
-    }
-
-
 def cmd_runs(args: argparse.Namespace) -> int:
     if not args.ledger.exists():
         raise UsageError(f"no ledger at {args.ledger}: nothing has run yet (or pass --ledger)")
@@ -438,7 +404,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             if last and last.error_type:
                 outcome += f" ({last.error_type}: {last.error_message})"
             rows.append(
-                [str(tick.id), tick.function, format_instant(tick.scheduled_at), tick.state.value,
+                [str(tick.id), tick.function, display_instant(tick.scheduled_at), tick.state.value,
                  tick.source.value, str(tick.attempts), outcome]
             )  # fmt: skip
     finally:

@@ -71,7 +71,7 @@ class RunReport:
         return self.tick.id, self.attempt, end
 
 
-def format_instant(instant: datetime) -> str:
+def display_instant(instant: datetime) -> str:
     """An instant as people read it in logs: seconds, or microseconds when present."""
     text = instant.strftime("%Y-%m-%dT%H:%M:%S")
     if instant.microsecond:
@@ -83,14 +83,14 @@ def describe_run(report: RunReport) -> str:
     """The one log line per run: function, scheduled time, lateness, duration, outcome."""
     tick, result, decision = report.tick, report.result, report.decision
     line = (
-        f"{tick.function} {format_instant(tick.scheduled_at)} attempt {report.attempt} "
+        f"{tick.function} {display_instant(tick.scheduled_at)} attempt {report.attempt} "
         f"lateness {report.lateness_ms:.1f} ms duration {result.duration_ms:.1f} ms "
         f"{result.outcome.value}"
     )
     if not result.succeeded:
         line += f" ({result.error_type}: {result.error_message})"
     if decision.state is TickState.RETRYING and decision.next_attempt_at is not None:
-        line += f" -> {decision.reason} {format_instant(decision.next_attempt_at)}"
+        line += f" -> {decision.reason} {display_instant(decision.next_attempt_at)}"
     elif decision.state is TickState.DEAD:
         line += f" -> dead: {decision.reason}"
     return line
@@ -302,7 +302,7 @@ class Dispatcher:
 
     def _bury(self, tick: Tick, now: datetime, reason: str) -> None:
         self._ledger.set_state(tick.id, TickState.DEAD, now)
-        run_log.warning(f"{tick.function} {format_instant(tick.scheduled_at)} -> dead: {reason}")
+        run_log.warning(f"{tick.function} {display_instant(tick.scheduled_at)} -> dead: {reason}")
         self._release_slot(tick.function)
         self._on_dead(tick, reason)
 

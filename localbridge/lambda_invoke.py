@@ -192,10 +192,14 @@ class LambdaInvokeHandler:
         base = {"x-amzn-RequestId": request_id}
         if invocation_type == "DryRun":
             return InvokeResponse(204, base)
-        if invocation_type == "Event":
-            self.backend.enqueue(function, event)
-            return InvokeResponse(202, base)
-        result = self.backend.invoke(function, event)
+        try:
+            if invocation_type == "Event":
+                self.backend.enqueue(function, event)
+                return InvokeResponse(202, base)
+            result = self.backend.invoke(function, event)
+        except LookupError:
+            # Removed by a code reload between the lookup above and the run.
+            return self.not_found(function.lambda_name, None)
         return self.sync_response(function, result, request_id, request.log_type, base)
 
     def list_functions(self) -> InvokeResponse:
@@ -231,11 +235,14 @@ class LambdaInvokeHandler:
         qualifier = qualifier or query_qualifier
         function = find_function(self.backend.functions(), name)
         if function is None or qualifier not in (None, LATEST):
-            arn = self.requested_arn(function.lambda_name if function else name, qualifier)
-            return error_response(
-                404, "ResourceNotFoundException", {"Message": f"Function not found: {arn}"}
-            )
+            return self.not_found(function.lambda_name if function else name, qualifier)
         return function
+
+    def not_found(self, name: str, qualifier: str | None) -> InvokeResponse:
+        arn = self.requested_arn(name, qualifier)
+        return error_response(
+            404, "ResourceNotFoundException", {"Message": f"Function not found: {arn}"}
+        )
 
     def requested_arn(self, name: str, qualifier: str | None) -> str:
         arn = f"arn:aws:lambda:{self.identity.region}:{self.identity.account}:function:{name}"

@@ -1,51 +1,28 @@
 """The Lambda Invoke API as a service of ``localbridge run``/``serve``, backed by the runtime.
 
-``RequestResponse`` runs through ``Runtime.invoke_now`` and ``Event`` through
-``Runtime.enqueue_event``, so both are recorded in the ledger, and an ``Event``
-that fails is retried and dead-lettered like a scheduled tick, as Lambda does
-for asynchronous invocations.
+Through ``localbridge.backend.RuntimeBackend``, ``RequestResponse`` runs via
+``Runtime.invoke_now`` and ``Event`` via ``Runtime.enqueue_event``: both are
+recorded in the ledger, and an ``Event`` that fails is retried and
+dead-lettered like a scheduled tick, as Lambda does for asynchronous
+invocations.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from localbridge.backend import RuntimeBackend
 from localbridge.chalice_deployed import DeployedRecordError, write_deployed_record
-from localbridge.events import AwsIdentity, scheduled_event
+from localbridge.events import AwsIdentity
 from localbridge.lambda_api import LambdaApiServer
 from localbridge.lambda_invoke import LambdaInvokeHandler
-from localbridge.model import FunctionSpec, InvocationResult, Outcome
+from localbridge.model import FunctionSpec
 from localbridge.project import ConfigError
-from localbridge.runtime import Runtime, UnknownFunctionError
+from localbridge.runtime import Runtime
 
 log = logging.getLogger("localbridge")
-
-
-class RuntimeBackend:
-    """Serves the runtime's current functions (they change when code is reloaded)."""
-
-    def __init__(self, runtime: Runtime, identity: AwsIdentity) -> None:
-        self.runtime = runtime
-        self.identity = identity
-
-    def functions(self) -> Sequence[FunctionSpec]:
-        return [function.spec for function in self.runtime.functions()]
-
-    def invoke(self, function: FunctionSpec, event: Mapping[str, Any] | None) -> InvocationResult:
-        try:
-            return self.runtime.invoke_now(function.name, event).result
-        except UnknownFunctionError as error:
-            # Removed by a reload between lookup and run: report it as Lambda reports errors.
-            now = self.runtime.clock.now().timestamp()
-            return InvocationResult(Outcome.ERROR, now, now, None, "ResourceNotFound", str(error))
-
-    def enqueue(self, function: FunctionSpec, event: Mapping[str, Any] | None) -> None:
-        if event is None:
-            event = scheduled_event(function, self.runtime.clock.now(), self.identity)
-        self.runtime.enqueue_event(function.name, event)
 
 
 class LambdaApiService:
@@ -78,7 +55,7 @@ class LambdaApiService:
     def start(self, runtime: Runtime) -> None:
         if self._server is None:
             return
-        backend = RuntimeBackend(runtime, self.identity)
+        backend = RuntimeBackend(runtime)
         self._server.handler = LambdaInvokeHandler(backend, self.identity)
         # The record first: once the API answers, `chalice invoke` finds it.
         self.write_record(backend.functions(), self._server.url)

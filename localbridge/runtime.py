@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from localbridge import parse_schedule
 from localbridge.catchup import plan_catch_up
 from localbridge.clock import Clock, Wakeup
-from localbridge.dispatch import Dispatcher, EventFactory, Function, RunReport, format_instant
+from localbridge.dispatch import Dispatcher, EventFactory, Function, RunReport, display_instant
 from localbridge.ledger import FunctionMark, Ledger, NewTick, Tick, TickSource, TickState
 from localbridge.model import FunctionSpec, Invoker
 from localbridge.retries import Decision
@@ -230,7 +230,7 @@ class Runtime:
                 )
             if plan.too_old_before is not None:
                 log.warning(
-                    f"{function.name}: ticks missed before {format_instant(plan.too_old_before)} "
+                    f"{function.name}: ticks missed before {display_instant(plan.too_old_before)} "
                     "are older than maximum_event_age and are not run"
                 )
             if plan.run or plan.skip:
@@ -336,13 +336,14 @@ class Runtime:
         ordered = sorted(ticks, key=lambda t: (t.scheduled_at, t.id))
         self.dispatcher.submit_many([(tick, now) for tick in ordered])
 
-    def enqueue_event(self, name: str, event: Mapping[str, Any]) -> Tick:
+    def enqueue_event(self, name: str, event: Mapping[str, Any] | None = None) -> Tick:
         """An asynchronous invocation (Lambda's ``Event`` type): recorded, then retried.
 
+        Without ``event`` the function gets its scheduled event for now.
         Returns once the tick is committed; the run happens on a worker thread.
         """
         self._require(name)
-        tick = self._record_now(name, TickSource.EVENT, dict(event))
+        tick = self._record_now(name, TickSource.EVENT, None if event is None else dict(event))
         self.dispatcher.submit(tick, tick.enqueued_at)
         return tick
 
