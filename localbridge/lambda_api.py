@@ -51,6 +51,21 @@ def too_large(length: int) -> InvokeResponse:
     )
 
 
+def content_length(header: str | None) -> int | None:
+    """The body's length; None when the header is not a whole number."""
+    if header is None or header == "":
+        return 0
+    return int(header) if header.isdigit() else None
+
+
+def bad_length(header: str) -> InvokeResponse:
+    return error_response(
+        400,
+        "InvalidRequestContentException",
+        {"message": f"Content-Length {header!r} is not a number of bytes"},
+    )
+
+
 def not_ready() -> InvokeResponse:
     return error_response(
         503, "ServiceException", {"message": "localbridge is starting; retry in a moment"}
@@ -71,7 +86,11 @@ def request_handler_class(owner: LambdaApiServer) -> type[BaseHTTPRequestHandler
             url = urlsplit(self.path)
             path = url.path
             match = INVOKE_PATH.fullmatch(path)
-            length = int(self.headers.get("Content-Length") or 0)
+            length = content_length(self.headers.get("Content-Length"))
+            if length is None:
+                self.close_connection = True
+                self.send(bad_length(self.headers.get("Content-Length", "")))
+                return
             if length > MAX_PAYLOAD_BYTES:
                 self.close_connection = True
                 self.send(too_large(length))

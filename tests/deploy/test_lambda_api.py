@@ -7,6 +7,7 @@ real HTTP server recording what the jobs post.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import subprocess
@@ -19,13 +20,14 @@ from typing import Any
 
 import boto3  # type: ignore[import-untyped]
 import pytest
+import requests
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from infra.chalice_cli import chalice_command
 from localbridge.chalice_deployed import write_deployed_record
 from localbridge.discovery import discover
 from localbridge.events import AwsIdentity, scheduled_event
-from localbridge.lambda_api import LambdaApiServer
+from localbridge.lambda_api import MAX_PAYLOAD_BYTES, LambdaApiServer
 from localbridge.lambda_backends import InvokerBackend
 from localbridge.lambda_invoke import LambdaInvokeHandler
 from localbridge.model import FunctionSpec
@@ -208,6 +210,37 @@ def test_boto3_bad_payload_is_invalid_request_content(emulator: Emulator, payloa
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert error["Error"]["Code"] == "InvalidRequestContentException"
     assert emulator.posted.requests == []
+
+
+@pytest.mark.parametrize(
+    ("length", "status", "error_type"),
+    [
+        (str(MAX_PAYLOAD_BYTES + 1), 413, "RequestTooLargeException"),
+        ("lots", 400, "InvalidRequestContentException"),
+    ],
+)
+def test_oversized_or_garbled_length_is_refused_unread(
+    emulator: Emulator, length: str, status: int, error_type: str
+) -> None:
+    connection = http.client.HTTPConnection(emulator.url.removeprefix("http://"), timeout=10)
+    connection.putrequest("POST", "/2015-03-31/functions/registrations_per_day/invocations")
+    connection.putheader("Content-Length", length)
+    connection.endheaders()
+    response = connection.getresponse()
+    assert response.status == status
+    assert response.getheader("x-amzn-ErrorType") == error_type
+    assert json.loads(response.read())["Type"] == "User"
+    connection.close()
+    assert emulator.posted.requests == []
+
+
+def test_unknown_operation_is_named(emulator: Emulator) -> None:
+    response = requests.get(
+        f"{emulator.url}/2015-03-31/functions/registrations_per_day", timeout=10
+    )
+    assert response.status_code == 404
+    assert response.headers["x-amzn-ErrorType"] == "UnknownOperationException"
+    assert "POST /2015-03-31/functions/{FunctionName}/invocations" in response.json()["message"]
 
 
 def test_boto3_dry_run_runs_nothing(emulator: Emulator) -> None:
