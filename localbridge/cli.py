@@ -180,8 +180,13 @@ def describe_start(runtime: Runtime, clock: Clock, args: argparse.Namespace) -> 
 
 
 def lambda_api_services(args: argparse.Namespace) -> list[Service]:
-    """The Lambda Invoke API beside the runtime (``--port``, default 3001)."""
-    port, required = (DEFAULT_PORT, False) if args.port is None else (args.port, True)
+    """The Lambda Invoke API beside the runtime (``--port``, default 3001).
+
+    ``run`` goes on without it when the default port is busy; ``serve``, which
+    is nothing but the API, and any explicit ``--port`` fail instead.
+    """
+    port = DEFAULT_PORT if args.port is None else args.port
+    required = args.port is not None or args.command == "serve"
     return [LambdaApiService(args.project.resolve(), args.stage, args.host, port, required)]
 
 
@@ -190,8 +195,8 @@ def add_lambda_api_options(parser: argparse.ArgumentParser) -> None:
         "--port",
         type=int,
         default=None,
-        help=f"port of the Lambda Invoke API (default: {DEFAULT_PORT}, skipped with a warning "
-        "when busy; an explicit port must be free; 0 picks a free one)",
+        help=f"port of the Lambda Invoke API (default: {DEFAULT_PORT}; `run` skips the API "
+        "with a warning when the default is busy; 0 picks a free port)",
     )
     parser.add_argument(
         "--host",
