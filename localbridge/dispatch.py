@@ -145,7 +145,10 @@ class OutcomeWriter:
                 # The attempts stay "running": the next start retries them.
                 log.exception("could not record %d outcome(s) in the ledger", len(batch))
             for report in batch:
-                self._after_commit(report)
+                try:
+                    self._after_commit(report)
+                except Exception:
+                    log.exception("error after recording %s", report.tick.function)
 
 
 Waiting = tuple[int, Tick, datetime]
@@ -281,12 +284,18 @@ class Dispatcher:
         self._outcomes.put(RunReport(tick, number, lateness_ms, result, decision, ended))
 
     def _recorded(self, report: RunReport) -> None:
-        """After the outcome is committed: log it, free the slot, tell the runtime."""
-        level = logging.INFO if report.result.succeeded else logging.WARNING
-        if run_log.isEnabledFor(level):
-            run_log.log(level, describe_run(report))
-        self._release_slot(report.tick.function)
-        self._on_finished(report)
+        """After the outcome is committed: log it, tell the runtime, free the slot.
+
+        The slot goes last: once none is taken, everything about the finished
+        runs has happened (``wait_idle`` relies on it).
+        """
+        try:
+            level = logging.INFO if report.result.succeeded else logging.WARNING
+            if run_log.isEnabledFor(level):
+                run_log.log(level, describe_run(report))
+            self._on_finished(report)
+        finally:
+            self._release_slot(report.tick.function)
 
     def run_now(self, function: Function, tick: Tick) -> RunReport:
         """A synchronous invocation (RequestResponse): no limits, no retries."""
@@ -303,8 +312,10 @@ class Dispatcher:
     def _bury(self, tick: Tick, now: datetime, reason: str) -> None:
         self._ledger.set_state(tick.id, TickState.DEAD, now)
         run_log.warning(f"{tick.function} {display_instant(tick.scheduled_at)} -> dead: {reason}")
-        self._release_slot(tick.function)
-        self._on_dead(tick, reason)
+        try:
+            self._on_dead(tick, reason)
+        finally:
+            self._release_slot(tick.function)
 
     def invoke(self, spec: FunctionSpec, tick: Tick) -> InvocationResult:
         """One invocation of ``tick``'s event; an invoker error counts as a crash."""

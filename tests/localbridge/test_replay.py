@@ -41,8 +41,9 @@ def test_a_replay_run_again_invokes_no_succeeded_tick(tmp_path: Path) -> None:
     project = write_project(tmp_path / "p", EVERY_MINUTE)
     ledger = tmp_path / "l.db"
     stop = threading.Event()
+    # One run at a time, so the stop below lands in the middle of the period.
     with started_runtime(
-        project, ledger, SystemClock(), start=False, fire_schedules=False
+        project, ledger, SystemClock(), start=False, fire_schedules=False, overall_limit=1
     ) as runtime:
 
         def stop_after_ten(tick: object, state: TickState) -> None:
@@ -51,14 +52,7 @@ def test_a_replay_run_again_invokes_no_succeeded_tick(tmp_path: Path) -> None:
                 stop.set()
 
         runtime.add_listener(stop_after_ten)
-        first = replay(
-            runtime,
-            ["every_minute"],
-            START,
-            END,
-            stop,
-            None,
-        )
+        first = replay(runtime, ["every_minute"], START, END, stop, None)
     assert 10 <= first.states[TickState.SUCCEEDED] < 30
     with started_runtime(
         project, ledger, SystemClock(), start=False, fire_schedules=False
