@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from localbridge.assemble import Mode, make_invoker, make_runtime, warm
 from localbridge.clock import Clock, SystemClock, VirtualClock
 from localbridge.discovery import DiscoveryError, parse_env_overrides
 from localbridge.dispatch import display_instant
+from localbridge.lambda_api import DEFAULT_HOST, DEFAULT_PORT
+from localbridge.lambda_service import LambdaApiService
 from localbridge.ledger import DEFAULT_LEDGER, Ledger, Tick, TickState
 from localbridge.model import Invoker
 from localbridge.project import ConfigError, load_functions
@@ -176,9 +179,49 @@ def describe_start(runtime: Runtime, clock: Clock, args: argparse.Namespace) -> 
         print(f"  {function.name:<32} {function.spec.expression:<24} next {first}", flush=True)
 
 
-def cmd_run(args: argparse.Namespace, services: ServiceFactory | None = None) -> int:
+def lambda_api_services(args: argparse.Namespace) -> list[Service]:
+    """The Lambda Invoke API beside the runtime (``--port``, default 3001).
+
+    ``run`` goes on without it when the default port is busy; ``serve``, which
+    is nothing but the API, and any explicit ``--port`` fail instead.
+    """
+    port = DEFAULT_PORT if args.port is None else args.port
+    required = args.port is not None or args.command == "serve"
+    return [LambdaApiService(args.project.resolve(), args.stage, args.host, port, required)]
+
+
+def add_lambda_api_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"port of the Lambda Invoke API (default: {DEFAULT_PORT}; `run` skips the API "
+        "with a warning when the default is busy; 0 picks a free port)",
+    )
+    parser.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address of the Lambda Invoke API (default: {DEFAULT_HOST}; 0.0.0.0 in containers)",
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The Lambda Invoke API with the runtime's ledger and retries, but no timer."""
+    return cmd_run(args, lambda_api_services, fire_schedules=False)
+
+
+def cmd_run(
+    args: argparse.Namespace, services: ServiceFactory | None = None, fire_schedules: bool = True
+) -> int:
+    # Services are made (and take their ports) before the clock starts: a busy
+    # port fails here, and at --speed 172800 even a millisecond is minutes of
+    # virtual time a rule created later would not fire for.
+    started = list(services(args)) if services else []
     # Signals first: a stop requested while starting up is honoured once running.
-    with stop_on_signals() as stop, open_session(args, lambda: make_clock(args)) as session:
+    with (
+        stop_on_signals() as stop,
+        open_session(args, partial(make_clock, args), fire_schedules=fire_schedules) as session,
+    ):
         runtime = session.runtime
         clock = runtime.clock
 
@@ -187,7 +230,6 @@ def cmd_run(args: argparse.Namespace, services: ServiceFactory | None = None) ->
 
         runtime.start()
         describe_start(runtime, clock, args)
-        started = list(services(args)) if services else []
         for service in started:
             service.start(runtime)
         watcher = SourceWatcher(args.project.resolve(), reload)
@@ -405,7 +447,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S,
                      help="seconds runs in flight get to finish on stop")  # fmt: skip
-    run.set_defaults(handler=cmd_run)
+    add_lambda_api_options(run)
+    run.set_defaults(handler=lambda args: cmd_run(args, lambda_api_services))
+
+    serve = commands.add_parser("serve", help="the Lambda Invoke API alone (no timer)")
+    add_project_options(serve)
+    add_lambda_api_options(serve)
+    serve.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S)
+    serve.set_defaults(handler=cmd_serve, clock_start=None, speed=1.0)
 
     listing = commands.add_parser("list", help="the scheduled functions and their next fire times")
     add_project_options(listing)

@@ -1,0 +1,99 @@
+"""``python -m infra.deploy deploy|destroy --stage S``: chalice deploy/delete, checked first.
+
+Whatever AWS environment is set is used unchanged (``AWS_ENDPOINT_URL`` points
+it at an emulator); only ``AWS_DEFAULT_REGION`` is defaulted. Reachability and
+credentials are checked before chalice runs, chalice's failures are summarised
+in one line, and after a deploy each scheduled function is printed with its
+rule as EventBridge reports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from infra.aws_access import AwsAccessError, check_access, endpoint_label, region_of, session_for
+from infra.chalice_cli import ChaliceError, run_chalice
+from infra.deployed import deployed_record, format_schedules, read_schedules, rule_names
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+class StageError(Exception):
+    """The stage is not one the project defines."""
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m infra.deploy", description=__doc__)
+    parser.add_argument("command", choices=["deploy", "destroy"])
+    parser.add_argument("--stage", required=True, help="a stage of .chalice/config.json")
+    parser.add_argument(
+        "--project-dir", type=Path, default=PROJECT_DIR, help="the Chalice project (default: repo)"
+    )
+    return parser.parse_args(argv)
+
+
+def check_stage(project_dir: Path, stage: str) -> None:
+    config_path = project_dir / ".chalice" / "config.json"
+    try:
+        stages = json.loads(config_path.read_text()).get("stages", {})
+    except (OSError, ValueError) as exc:
+        raise StageError(f"cannot read {config_path}: {exc}") from None
+    if stage not in stages:
+        known = ", ".join(sorted(stages)) or "none"
+        raise StageError(f"stage {stage!r} is not in {config_path} (stages: {known})")
+
+
+def chalice_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The caller's environment with the region chalice needs defaulted."""
+    env = dict(environ)
+    env["AWS_DEFAULT_REGION"] = region_of(environ)
+    return env
+
+
+def echo(line: str) -> None:
+    print(line, flush=True)
+
+
+def deploy(project_dir: Path, stage: str, environ: Mapping[str, str]) -> None:
+    session = session_for(environ)
+    check_access(session, environ)
+    echo(f"Deploying stage {stage!r} to {endpoint_label(environ)}")
+    run_chalice(project_dir, ["deploy", "--stage", stage], chalice_environment(environ), echo)
+    schedules = read_schedules(session, project_dir, stage)
+    echo(f"Scheduled functions of stage {stage!r}, as EventBridge reports them:")
+    for line in format_schedules(schedules):
+        echo(line)
+
+
+def destroy(project_dir: Path, stage: str, environ: Mapping[str, str]) -> None:
+    session = session_for(environ)
+    check_access(session, environ)
+    scheduled = rule_names(deployed_record(project_dir, stage))
+    echo(f"Deleting stage {stage!r} from {endpoint_label(environ)}")
+    run_chalice(project_dir, ["delete", "--stage", stage], chalice_environment(environ), echo)
+    names = ", ".join(sorted(scheduled)) or "none"
+    echo(f"Deleted {len(scheduled)} scheduled function(s) with their rules: {names}")
+
+
+def main(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
+    args = parse_args(argv)
+    project_dir: Path = args.project_dir.resolve()
+    try:
+        check_stage(project_dir, args.stage)
+        if args.command == "deploy":
+            deploy(project_dir, args.stage, environ)
+        else:
+            destroy(project_dir, args.stage, environ)
+    except (StageError, AwsAccessError, ChaliceError) as exc:
+        print(f"{args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
