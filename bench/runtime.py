@@ -35,11 +35,12 @@ import requests
 
 from localbridge.assemble import Mode, make_invoker, make_runtime, warm
 from localbridge.clock import ManualClock, VirtualClock
-from localbridge.ledger import AttemptEnd, Ledger, NewTick, Tick, TickSource, TickState
+from localbridge.ledger import Ledger
 from localbridge.model import FunctionSpec, InvocationResult, Outcome
 from localbridge.project import load_functions
 from localbridge.runtime import ConfiguredFunction
 from localbridge.settings import FunctionSettings
+from localbridge.ticks import AttemptEnd, NewTick, Tick, TickSource, TickState
 
 ROOT = Path(__file__).resolve().parents[1]
 ORIGINAL_DB = ROOT.parent / "shared" / "data" / "registration.sqlite"

@@ -26,13 +26,14 @@ from localbridge.discovery import DiscoveryError, parse_env_overrides
 from localbridge.dispatch import display_instant
 from localbridge.lambda_api import DEFAULT_HOST, DEFAULT_PORT
 from localbridge.lambda_service import LambdaApiService
-from localbridge.ledger import DEFAULT_LEDGER, Ledger, Tick, TickState
+from localbridge.ledger import DEFAULT_LEDGER, Ledger
 from localbridge.model import Invoker
 from localbridge.project import ConfigError, load_functions
 from localbridge.reload import SourceWatcher
 from localbridge.replay import BatchSummary, redrive, replay
 from localbridge.report import table, tick_json
 from localbridge.runtime import ConfiguredFunction, Runtime, Service, UnknownFunctionError
+from localbridge.ticks import Tick, TickState
 
 EXIT_OK, EXIT_FUNCTION_ERROR, EXIT_USAGE = 0, 1, 2
 DEFAULT_GRACE_S = 10.0

@@ -24,11 +24,12 @@ from typing import Any
 
 from localbridge import Schedule
 from localbridge.clock import Clock
-from localbridge.ledger import AttemptEnd, Ledger, Tick, TickState
+from localbridge.ledger import Ledger
 from localbridge.model import FunctionSpec, InvocationResult, Invoker, Outcome
 from localbridge.pool import WorkerPool
 from localbridge.retries import Decision, after_attempt, is_expired
 from localbridge.settings import FunctionSettings
+from localbridge.ticks import AttemptEnd, Tick, TickState
 
 run_log = logging.getLogger("localbridge.runs")
 log = logging.getLogger("localbridge")

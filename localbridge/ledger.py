@@ -11,192 +11,36 @@ Instants are stored as fixed-width ISO-8601 UTC text, which sorts as time does.
 
 from __future__ import annotations
 
-import enum
 import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from localbridge.model import InvocationResult, Outcome
+from localbridge._ledger_schema import migrate
+from localbridge.ticks import (
+    Attempt,
+    AttemptEnd,
+    AttemptOutcome,
+    FunctionMark,
+    NewTick,
+    Tick,
+    TickSource,
+    TickState,
+    format_instant,
+    parse_instant,
+    payload_text,
+)
 
 DEFAULT_LEDGER = Path("data/localbridge.db")
-PAYLOAD_LIMIT = 64 * 1024
-"""Payloads (JSON text) longer than this are stored truncated."""
-
-
-class TickState(enum.StrEnum):
-    PENDING = "pending"
-    """Recorded, waiting for its (first or next) attempt to start."""
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    RETRYING = "retrying"
-    """An attempt failed; the next one is due at ``next_attempt_at``."""
-    FAILED = "failed"
-    """A synchronous invocation failed; the caller got the error, no retries."""
-    DEAD = "dead"
-    """Retries exhausted or older than the maximum event age: the dead-letter queue."""
-    SKIPPED = "skipped"
-    """Missed while the runtime was down and left out by the catch-up policy."""
-
-
-FINAL_STATES = frozenset({TickState.SUCCEEDED, TickState.FAILED, TickState.DEAD, TickState.SKIPPED})
-
-
-class TickSource(enum.StrEnum):
-    SCHEDULE = "schedule"
-    REPLAY = "replay"
-    INVOKE = "invoke"
-    """A synchronous invocation (``localbridge invoke``, RequestResponse)."""
-    EVENT = "event"
-    """An asynchronous invocation (Lambda's ``Event`` invocation type)."""
-    REDRIVE = "redrive"
-
-
-class AttemptOutcome(enum.StrEnum):
-    """How an attempt ended: the invoker's outcomes, plus the runtime's own stop."""
-
-    SUCCEEDED = Outcome.SUCCEEDED.value
-    ERROR = Outcome.ERROR.value
-    TIMEOUT = Outcome.TIMEOUT.value
-    CRASHED = Outcome.CRASHED.value
-    INTERRUPTED = "interrupted"
-    """localbridge itself stopped (crash, kill -9) while the attempt ran; it
-    does not count against the function's retries."""
-
-    @classmethod
-    def of(cls, outcome: Outcome) -> AttemptOutcome:
-        return cls(outcome.value)
-
-
-def format_instant(instant: datetime) -> str:
-    """Fixed-width UTC text that sorts as time does."""
-    naive = instant.astimezone(UTC).replace(tzinfo=None)
-    return naive.isoformat(timespec="microseconds") + "Z"
-
-
-def parse_instant(text: str) -> datetime:
-    return datetime.fromisoformat(text)
 
 
 def _instant_or_none(text: str | None) -> datetime | None:
     return None if text is None else parse_instant(text)
 
-
-@dataclass(frozen=True)
-class Tick:
-    id: int
-    function: str
-    scheduled_at: datetime
-    state: TickState
-    source: TickSource
-    attempts: int
-    failures: int
-    """Attempts that failed (error, timeout, crash): the ones retries count."""
-    next_attempt_at: datetime | None
-    enqueued_at: datetime
-    """When the event came to exist; its age, for ``maximum_event_age``, starts here."""
-    event: dict[str, Any] | None
-    """The event to deliver; None means "the scheduled event for ``scheduled_at``"."""
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class Attempt:
-    tick_id: int
-    number: int
-    started_at: datetime
-    ended_at: datetime | None
-    lateness_ms: float
-    duration_ms: float | None
-    outcome: AttemptOutcome | None
-    error_type: str | None
-    error_message: str | None
-    traceback: str | None
-    payload: str | None
-    """The returned payload as JSON text (cut at 64 KiB, see ``payload_truncated``)."""
-    payload_truncated: bool
-
-
-@dataclass(frozen=True)
-class FunctionMark:
-    """What the ledger remembers of a function between runs."""
-
-    name: str
-    expression: str
-    anchor: datetime
-    """When its rule was "created": rate schedules count from here."""
-    scheduled_through: datetime
-    """Every scheduled instant up to here has been recorded (or knowingly skipped)."""
-
-
-@dataclass(frozen=True)
-class NewTick:
-    function: str
-    scheduled_at: datetime
-    source: TickSource
-    enqueued_at: datetime
-    event: dict[str, Any] | None = None
-    state: TickState = TickState.PENDING
-
-
-@dataclass(frozen=True)
-class AttemptEnd:
-    """An attempt's outcome and the tick's state that follows from it."""
-
-    result: InvocationResult
-    ended_at: datetime
-    state: TickState
-    next_attempt_at: datetime | None = None
-
-
-# Each entry migrates the schema from version i to i + 1 (PRAGMA user_version).
-_MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE ticks (
-        id INTEGER PRIMARY KEY,
-        function TEXT NOT NULL,
-        scheduled_at TEXT NOT NULL,
-        state TEXT NOT NULL,
-        source TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        failures INTEGER NOT NULL DEFAULT 0,
-        next_attempt_at TEXT,
-        enqueued_at TEXT NOT NULL,
-        event TEXT,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        UNIQUE (function, scheduled_at)
-    );
-    CREATE INDEX ticks_by_state ON ticks (state, function);
-    CREATE TABLE attempts (
-        tick_id INTEGER NOT NULL REFERENCES ticks (id),
-        number INTEGER NOT NULL,
-        started_at TEXT NOT NULL,
-        ended_at TEXT,
-        lateness_ms REAL NOT NULL,
-        duration_ms REAL,
-        outcome TEXT,
-        error_type TEXT,
-        error_message TEXT,
-        traceback TEXT,
-        payload TEXT,
-        payload_truncated INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (tick_id, number)
-    );
-    CREATE TABLE functions (
-        name TEXT PRIMARY KEY,
-        expression TEXT NOT NULL,
-        anchor TEXT NOT NULL,
-        scheduled_through TEXT NOT NULL
-    );
-    """,
-)
 
 _TICK_COLUMNS = (
     "id, function, scheduled_at, state, source, attempts, failures, next_attempt_at, "
@@ -256,16 +100,6 @@ def _attempt(row: sqlite3.Row) -> Attempt:
     )
 
 
-def payload_text(payload: Any) -> tuple[str | None, bool]:
-    """The payload as JSON text cut at ``PAYLOAD_LIMIT``, and whether it was cut."""
-    if payload is None:
-        return None, False
-    text = json.dumps(payload, default=repr)
-    if len(text) > PAYLOAD_LIMIT:
-        return text[:PAYLOAD_LIMIT], True
-    return text, False
-
-
 class Ledger:
     """Thread-safe access to one ledger file. Open with ``Ledger.open(path)``."""
 
@@ -304,17 +138,7 @@ class Ledger:
 
     def _migrate(self) -> None:
         with self._transaction() as db:
-            version: int = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(_MIGRATIONS):
-                raise RuntimeError(
-                    f"{self.path} has ledger schema {version}, newer than this localbridge "
-                    f"knows ({len(_MIGRATIONS)}); upgrade localbridge or use another --ledger"
-                )
-            for number in range(version, len(_MIGRATIONS)):
-                for statement in _MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-            db.execute(f"PRAGMA user_version = {len(_MIGRATIONS)}")
+            migrate(db, self.path)
 
     # -- functions ---------------------------------------------------------
 

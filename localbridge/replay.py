@@ -18,9 +18,9 @@ from datetime import datetime
 
 from localbridge import parse_schedule
 from localbridge.catchup import missed_instants
-from localbridge.ledger import FINAL_STATES, NewTick, Tick, TickSource, TickState
 from localbridge.progress import ProgressBar
 from localbridge.runtime import Runtime
+from localbridge.ticks import FINAL_STATES, NewTick, Tick, TickSource, TickState
 
 
 @dataclass(frozen=True)

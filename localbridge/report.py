@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from localbridge.dispatch import display_instant
-from localbridge.ledger import Ledger, Tick
+from localbridge.ledger import Ledger
+from localbridge.ticks import Tick
 
 
 def table(rows: Sequence[Sequence[str]]) -> str:

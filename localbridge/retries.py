@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from localbridge.ledger import Tick, TickState
 from localbridge.model import Outcome
 from localbridge.settings import FunctionSettings
+from localbridge.ticks import Tick, TickState
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,11 @@ from localbridge import parse_schedule
 from localbridge.catchup import plan_catch_up
 from localbridge.clock import Clock, Wakeup
 from localbridge.dispatch import Dispatcher, EventFactory, Function, RunReport, display_instant
-from localbridge.ledger import FunctionMark, Ledger, NewTick, Tick, TickSource, TickState
+from localbridge.ledger import Ledger
 from localbridge.model import FunctionSpec, Invoker
 from localbridge.retries import Decision
 from localbridge.settings import FunctionSettings
+from localbridge.ticks import FunctionMark, NewTick, Tick, TickSource, TickState
 
 log = logging.getLogger("localbridge")
 

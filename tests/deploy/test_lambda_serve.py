@@ -21,7 +21,8 @@ import pytest
 
 from infra.chalice_cli import chalice_command
 from localbridge.discovery import discover
-from localbridge.ledger import Ledger, Tick, TickSource, TickState
+from localbridge.ledger import Ledger
+from localbridge.ticks import Tick, TickSource, TickState
 from tests.deploy.project_copy import copy_project
 from tests.support import (
     ROOT,

@@ -11,7 +11,8 @@ from typing import Any
 import requests
 
 from data.generate import Spec, write
-from localbridge.ledger import Ledger, TickState
+from localbridge.ledger import Ledger
+from localbridge.ticks import TickState
 from tests.support import ROOT
 
 

@@ -12,9 +12,10 @@ from typing import Any
 
 from localbridge.assemble import Mode, make_invoker, make_runtime
 from localbridge.clock import Clock, ManualClock
-from localbridge.ledger import Attempt, Ledger, Tick, TickState
+from localbridge.ledger import Ledger
 from localbridge.project import load_functions
 from localbridge.runtime import Runtime
+from localbridge.ticks import Attempt, Tick, TickState
 from tests.support import wait_for
 
 T0 = datetime(2022, 12, 19, 0, 0, 30, tzinfo=UTC)

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from localbridge.backend import RuntimeBackend
-from localbridge.ledger import TickSource, TickState
+from localbridge.ticks import TickSource, TickState
 from tests.localbridge.runtime_harness import (
     HOURLY,
     RAISES,

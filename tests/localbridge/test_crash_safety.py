@@ -14,7 +14,8 @@ import pytest
 
 from localbridge import parse_schedule
 from localbridge.catchup import missed_instants
-from localbridge.ledger import Ledger, TickState
+from localbridge.ledger import Ledger
+from localbridge.ticks import TickState
 from tests.conftest import ResultsApi
 from tests.localbridge.real_jobs import (
     copy_project,

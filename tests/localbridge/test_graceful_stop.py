@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from localbridge.ledger import Ledger, TickState
+from localbridge.ledger import Ledger
+from localbridge.ticks import TickState
 from tests.localbridge.runtime_harness import GATED, write_project
 from tests.support import start_process, wait_for
 

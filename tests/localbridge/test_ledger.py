@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from localbridge.ledger import (
+from localbridge.ledger import Ledger
+from localbridge.model import InvocationResult, Outcome
+from localbridge.ticks import (
     PAYLOAD_LIMIT,
     AttemptEnd,
     AttemptOutcome,
     FunctionMark,
-    Ledger,
     NewTick,
     TickSource,
     TickState,
 )
-from localbridge.model import InvocationResult, Outcome
 
 T0 = datetime(2022, 12, 19, 0, 5, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ import pytest
 
 from localbridge.assemble import Mode
 from localbridge.clock import ManualClock
-from localbridge.ledger import AttemptOutcome, TickState
+from localbridge.ticks import AttemptOutcome, TickState
 from tests.conftest import ResultsApi
 from tests.localbridge.real_jobs import copy_project, job_env, keys_posted, registrations_db
 from tests.localbridge.runtime_harness import attempts_of, started_runtime, wait_for_state

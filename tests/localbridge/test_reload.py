@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from localbridge.ledger import Ledger, TickState
+from localbridge.ledger import Ledger
 from localbridge.reload import SourceWatcher
+from localbridge.ticks import TickState
 from tests.localbridge.runtime_harness import EVERY_MINUTE, write_project
 from tests.support import start_process, wait_for
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from localbridge.clock import SystemClock
-from localbridge.ledger import AttemptOutcome, TickSource, TickState
 from localbridge.replay import redrive, replay
+from localbridge.ticks import AttemptOutcome, TickSource, TickState
 from tests.localbridge.runtime_harness import (
     EVERY_MINUTE,
     FLAKY,

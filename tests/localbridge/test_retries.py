@@ -8,10 +8,10 @@ import pytest
 
 from localbridge import parse_schedule
 from localbridge.catchup import plan_catch_up
-from localbridge.ledger import Tick, TickSource, TickState
 from localbridge.model import Outcome
 from localbridge.retries import after_attempt, is_expired
 from localbridge.settings import CatchUp, FunctionSettings
+from localbridge.ticks import Tick, TickSource, TickState
 
 T0 = datetime(2022, 12, 19, 0, 0, tzinfo=UTC)
 HOURLY = parse_schedule("cron(0 * * * ? *)")

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from localbridge.assemble import make_event_factory
-from localbridge.ledger import AttemptOutcome, Ledger, NewTick, Tick, TickSource, TickState
+from localbridge.ledger import Ledger
 from localbridge.project import load_functions
+from localbridge.ticks import AttemptOutcome, NewTick, Tick, TickSource, TickState
 from tests.localbridge.runtime_harness import (
     EVERY_MINUTE,
     FLAKY,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from localbridge.ledger import TickState
+from localbridge.ticks import TickState
 from tests.localbridge.runtime_harness import (
     HOURLY,
     T0,

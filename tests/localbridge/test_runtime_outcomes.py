@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from localbridge.assemble import Mode
-from localbridge.ledger import AttemptOutcome, TickState
+from localbridge.ticks import AttemptOutcome, TickState
 from tests.localbridge.runtime_harness import (
     EVERY_MINUTE,
     EXCEEDS_TIMEOUT,

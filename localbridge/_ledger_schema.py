@@ -1,0 +1,64 @@
+"""The ledger's SQLite schema, and the migrations that bring a file up to it."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+# Each entry migrates the schema from version i to i + 1 (PRAGMA user_version).
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE ticks (
+        id INTEGER PRIMARY KEY,
+        function TEXT NOT NULL,
+        scheduled_at TEXT NOT NULL,
+        state TEXT NOT NULL,
+        source TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        failures INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT,
+        enqueued_at TEXT NOT NULL,
+        event TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (function, scheduled_at)
+    );
+    CREATE INDEX ticks_by_state ON ticks (state, function);
+    CREATE TABLE attempts (
+        tick_id INTEGER NOT NULL REFERENCES ticks (id),
+        number INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        lateness_ms REAL NOT NULL,
+        duration_ms REAL,
+        outcome TEXT,
+        error_type TEXT,
+        error_message TEXT,
+        traceback TEXT,
+        payload TEXT,
+        payload_truncated INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (tick_id, number)
+    );
+    CREATE TABLE functions (
+        name TEXT PRIMARY KEY,
+        expression TEXT NOT NULL,
+        anchor TEXT NOT NULL,
+        scheduled_through TEXT NOT NULL
+    );
+    """,
+)
+
+
+def migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Bring ``db`` (the ledger at ``path``) to the latest schema; call inside a transaction."""
+    version: int = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"{path} has ledger schema {version}, newer than this localbridge "
+            f"knows ({len(MIGRATIONS)}); upgrade localbridge or use another --ledger"
+        )
+    for number in range(version, len(MIGRATIONS)):
+        for statement in MIGRATIONS[number].split(";"):
+            if statement.strip():
+                db.execute(statement)
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
