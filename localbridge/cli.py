@@ -34,6 +34,10 @@ from localbridge._cli_run import (
 from localbridge.project import ConfigError
 from localbridge.ticks import TickState
 
+# `cmd_run` is public: front ends embed the runtime with extra services
+# (`cmd_run(args, services=...)`), so it is re-exported from here.
+__all__ = ["build_parser", "cmd_run", "main"]
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
