@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import functools
 import itertools
+import json
 import logging
 import queue
 import threading
@@ -80,6 +81,22 @@ def display_instant(instant: datetime) -> str:
     return text + "Z"
 
 
+PAYLOAD_SUMMARY_LIMIT = 200
+"""Characters of a run's payload shown in its log line; the ledger keeps it all."""
+
+
+def payload_summary(payload: Any) -> str:
+    """The returned payload as compact JSON, cut short for a log line.
+
+    Showing it is what lets someone watching ``make run`` see the metric each
+    run posted without querying the API.
+    """
+    text = json.dumps(payload, separators=(",", ":"), default=str)
+    if len(text) <= PAYLOAD_SUMMARY_LIMIT:
+        return text
+    return text[: PAYLOAD_SUMMARY_LIMIT - 3] + "..."
+
+
 def describe_run(report: RunReport) -> str:
     """The one log line per run: function, scheduled time, lateness, duration, outcome."""
     tick, result, decision = report.tick, report.result, report.decision
@@ -88,7 +105,9 @@ def describe_run(report: RunReport) -> str:
         f"lateness {report.lateness_ms:.1f} ms duration {result.duration_ms:.1f} ms "
         f"{result.outcome.value}"
     )
-    if not result.succeeded:
+    if result.succeeded:
+        line += f" -> {payload_summary(result.payload)}"
+    else:
         line += f" ({result.error_type}: {result.error_message})"
     if decision.state is TickState.RETRYING and decision.next_attempt_at is not None:
         line += f" -> {decision.reason} {display_instant(decision.next_attempt_at)}"

@@ -9,11 +9,27 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, Process, RecordingServer, free_port, http_ok, running, start_process
+from tests.support import (
+    ROOT,
+    Process,
+    RecordingServer,
+    free_port,
+    http_ok,
+    reap_processes,
+    running,
+    start_process,
+)
 
 ORIGINAL_DB = Path(
     os.environ.get("ORIGINAL_REGISTRATIONS_DB", ROOT.parent / "shared/data/registration.sqlite")
 )
+
+
+@pytest.fixture(autouse=True)
+def _reap_leftover_processes() -> Iterator[None]:
+    """After each test, kill what it started and did not stop (e.g. when it failed)."""
+    yield
+    reap_processes()
 
 
 @pytest.fixture

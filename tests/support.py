@@ -162,6 +162,22 @@ class Process:
         return self.popen.returncode
 
 
+# Every process start_process made and nobody has reaped yet. A test that fails
+# half-way may never reach its stop(); the autouse fixture in conftest reaps
+# these after each test so no server or scheduler outlives it and disturbs the
+# tests that follow (ports, ledgers, CPU). Only for function-scoped use.
+_unreaped: list[Process] = []
+
+
+def reap_processes() -> int:
+    """Kill -9 every process started since the last reap that is still alive."""
+    leftovers = [process for process in _unreaped if process.alive()]
+    for process in leftovers:
+        process.kill9()
+    _unreaped.clear()
+    return len(leftovers)
+
+
 def python_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a project subprocess: this interpreter's, repo on the path."""
     env = dict(os.environ)
@@ -188,7 +204,9 @@ def start_process(
         stdin=subprocess.DEVNULL,
     )
     log.close()
-    return Process(popen, log_path)
+    process = Process(popen, log_path)
+    _unreaped.append(process)
+    return process
 
 
 def http_ok(url: str) -> bool:

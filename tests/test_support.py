@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import requests
 
-from tests.support import RecordingServer, wait_for
+from tests.support import RecordingServer, reap_processes, start_process, wait_for
 
 
 def test_recording_server_answers_scripted_responses_then_default(
@@ -21,3 +23,14 @@ def test_recording_server_answers_scripted_responses_then_default(
 def test_wait_for_fails_with_what_it_waited_for() -> None:
     with pytest.raises(AssertionError, match="the impossible"):
         wait_for(lambda: False, timeout=0.05, what="the impossible")
+
+
+def test_reap_processes_kills_what_a_test_left_running(tmp_path: Path) -> None:
+    reap_processes()  # start from a clean slate
+    forever = start_process(["-c", "import time\nwhile True: time.sleep(60)"], tmp_path / "p.log")
+    finished = start_process(["-c", "pass"], tmp_path / "q.log")
+    finished.popen.wait(timeout=30)
+    assert forever.alive()
+    assert reap_processes() == 1
+    assert not forever.alive()
+    assert reap_processes() == 0
