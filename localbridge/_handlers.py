@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import importlib
 import json
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from localbridge.model import Outcome
+from localbridge.model import InvocationResult, Outcome
 
 Handler = Callable[[dict[str, Any], Any], Any]
 _JSON_SCALARS = (str, int, bool)
@@ -37,6 +38,19 @@ class HandlerOutcome:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> HandlerOutcome:
         return cls(**{**data, "outcome": Outcome(data["outcome"])})
+
+    def to_result(self, started_at: float, logs: str = "") -> InvocationResult:
+        """The invocation's result, ending now, with what the run printed."""
+        return InvocationResult(
+            outcome=self.outcome,
+            started_at=started_at,
+            ended_at=time.time(),
+            payload=self.payload,
+            error_type=self.error_type,
+            error_message=self.error_message,
+            traceback=self.traceback,
+            logs=logs,
+        )
 
 
 class HandlerLoadError(Exception):

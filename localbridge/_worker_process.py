@@ -157,20 +157,8 @@ class WorkerProcess:
         elif not line:
             failure = self._exit_failure()
         else:
-            return self.result(HandlerOutcome.from_json(json.loads(line)), started_at)
+            return HandlerOutcome.from_json(json.loads(line)).to_result(started_at, self.logs())
         return self.failure_result(failure, started_at)
-
-    def result(self, outcome: HandlerOutcome, started_at: float) -> InvocationResult:
-        return InvocationResult(
-            outcome=outcome.outcome,
-            started_at=started_at,
-            ended_at=time.time(),
-            payload=outcome.payload,
-            error_type=outcome.error_type,
-            error_message=outcome.error_message,
-            traceback=outcome.traceback,
-            logs=self.logs(),
-        )
 
     def failure_result(self, failure: WorkerFailure, started_at: float) -> InvocationResult:
         return InvocationResult(

@@ -132,7 +132,7 @@ class ProcessInvoker:
         if problem is None:
             return worker, None
         if isinstance(problem, HandlerOutcome):
-            result = worker.result(problem, started_at)
+            result = problem.to_result(started_at, worker.logs())
         else:
             result = worker.failure_result(problem, started_at)
         self._give_back(worker)

@@ -62,7 +62,7 @@ class ThreadInvoker:
         try:
             handler = self._handler(function)
         except HandlerLoadError as failure:
-            return _result(failure.outcome, started_at)
+            return failure.outcome.to_result(started_at)
         self._apply_environment(function.environment)
         fields = ContextFields.for_invocation(function, self.identity, request_id, self.log_stream)
         context = LambdaContext(fields, self.time_source)
@@ -81,7 +81,7 @@ class ThreadInvoker:
                     f"(thread mode: it ran {elapsed_s:.2f} s, then returned)"
                 ),
             )
-        return _result(outcome, started_at, bounded(printed))
+        return outcome.to_result(started_at, bounded(printed))
 
     def warm(self, functions: Iterable[FunctionSpec]) -> None:
         """Import every function's handler now rather than at its first run."""
@@ -171,16 +171,3 @@ _NEVER_EVICTED = frozenset(sys.stdlib_module_names) | {"localbridge"}
 
 def _top_level_names(project_dir: Path) -> set[str]:
     return {p.stem for p in project_dir.iterdir() if p.suffix == ".py" or p.is_dir()}
-
-
-def _result(outcome: HandlerOutcome, started_at: float, logs: str = "") -> InvocationResult:
-    return InvocationResult(
-        outcome=outcome.outcome,
-        started_at=started_at,
-        ended_at=time.time(),
-        payload=outcome.payload,
-        error_type=outcome.error_type,
-        error_message=outcome.error_message,
-        traceback=outcome.traceback,
-        logs=logs,
-    )

@@ -24,6 +24,13 @@ from typing import Any, TypeVar
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
+
+FAKE_AWS_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+"""Credentials and region for the AWS emulators the tests start (moto, localbridge)."""
 T = TypeVar("T")
 
 

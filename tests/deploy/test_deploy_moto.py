@@ -21,14 +21,9 @@ import pytest
 from localbridge.discovery import discover
 from localbridge.model import FunctionSpec
 from tests.deploy.project_copy import copy_project, edit_stage, stage_config
-from tests.support import free_port, http_ok, running, start_process
+from tests.support import FAKE_AWS_CREDENTIALS, free_port, http_ok, running, start_process
 
 STAGE = "dev"
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 
 
 @dataclass(frozen=True)
@@ -37,7 +32,7 @@ class Moto:
 
     @property
     def environ(self) -> dict[str, str]:
-        return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.url}
+        return {**FAKE_AWS_CREDENTIALS, "AWS_ENDPOINT_URL": self.url}
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -169,7 +164,7 @@ def test_deploy_twice_then_destroy(moto: Moto, project: Path) -> None:
 
 def test_unreachable_endpoint_is_one_clear_line(project: Path) -> None:
     nothing_there = f"http://127.0.0.1:{free_port()}"
-    result = make(project, "deploy", {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": nothing_there})
+    result = make(project, "deploy", {**FAKE_AWS_CREDENTIALS, "AWS_ENDPOINT_URL": nothing_there})
     assert result.returncode != 0
     assert f"deploy: error: cannot reach {nothing_there}" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr

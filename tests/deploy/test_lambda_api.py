@@ -33,16 +33,11 @@ from localbridge.lambda_invoke import LambdaInvokeHandler
 from localbridge.model import FunctionSpec
 from localbridge.process_invoker import ProcessInvoker
 from tests.deploy.project_copy import copy_project
-from tests.support import RecordingServer, wait_for
+from tests.support import FAKE_AWS_CREDENTIALS, RecordingServer, wait_for
 
 STAGE = "local"
 NOW = datetime(2022, 12, 22, 0, 5, tzinfo=UTC)
 IDENTITY = AwsIdentity(account="123456789012", region="us-east-1")
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 
 
 @dataclass(frozen=True)
@@ -66,7 +61,7 @@ class Emulator:
         )
 
     def environ(self) -> dict[str, str]:
-        return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.url}
+        return {**FAKE_AWS_CREDENTIALS, "AWS_ENDPOINT_URL": self.url}
 
 
 @pytest.fixture(scope="module")

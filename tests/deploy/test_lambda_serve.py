@@ -25,6 +25,7 @@ from localbridge.ledger import Ledger
 from localbridge.ticks import Tick, TickSource, TickState
 from tests.deploy.project_copy import copy_project
 from tests.support import (
+    FAKE_AWS_CREDENTIALS,
     ROOT,
     Process,
     RecordingServer,
@@ -34,12 +35,6 @@ from tests.support import (
     start_process,
     wait_for,
 )
-
-FAKE_AWS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 
 
 @dataclass(frozen=True)
@@ -86,7 +81,7 @@ def served(tmp_path: Path, recording_server: RecordingServer) -> Iterator[Served
     subprocess.run([sys.executable, "-m", "data", "--out", str(db)], check=True, cwd=ROOT)
     port = free_port()
     args = localbridge_args("serve", project, db, recording_server.url, port)
-    process = start_process(args, tmp_path / "serve.log", env=FAKE_AWS, cwd=project)
+    process = start_process(args, tmp_path / "serve.log", env=FAKE_AWS_CREDENTIALS, cwd=project)
     with running(process, lambda: answering(port)):
         yield Served(f"http://127.0.0.1:{port}", project, project / "ledger.db", process)
 
@@ -97,7 +92,7 @@ def test_chalice_invoke_reaches_serve_and_the_run_is_in_the_ledger(
 ) -> None:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        **FAKE_AWS,
+        **FAKE_AWS_CREDENTIALS,
         "AWS_ENDPOINT_URL": served.url,
     }
     command = chalice_command(
@@ -142,7 +137,9 @@ def test_a_busy_explicit_port_is_a_clear_error(served: Served, tmp_path: Path) -
         "serve", served.project, tmp_path / "db", "http://127.0.0.1:9", busy_port
     )
     args[args.index("--ledger") + 1] = str(tmp_path / "other-ledger.db")
-    second = start_process(args, tmp_path / "second.log", env=FAKE_AWS, cwd=served.project)
+    second = start_process(
+        args, tmp_path / "second.log", env=FAKE_AWS_CREDENTIALS, cwd=served.project
+    )
     assert second.popen.wait(timeout=60) == 2
     assert f"cannot serve the Lambda Invoke API on 127.0.0.1:{busy_port}" in second.log()
     assert "Traceback" not in second.log()
@@ -157,7 +154,7 @@ def test_run_serves_the_api_beside_the_timer(
     args = localbridge_args("run", project, tmp_path / "absent.db", recording_server.url, port)
     # A virtual clock far from any fire time: nothing fires during the test.
     args += ["--clock-start", "2022-12-20T12:00:00Z"]
-    process = start_process(args, tmp_path / "run.log", env=FAKE_AWS, cwd=project)
+    process = start_process(args, tmp_path / "run.log", env=FAKE_AWS_CREDENTIALS, cwd=project)
     with running(process, lambda: answering(port)):
         client = boto3.client(
             "lambda",

@@ -11,7 +11,14 @@ import pytest
 
 from functions._errors import RegistrationsError
 from tests.jobs.support import chalice_client, invoke, write_registrations
-from tests.support import RecordingServer, free_port, http_ok, running, start_process
+from tests.support import (
+    FAKE_AWS_CREDENTIALS,
+    RecordingServer,
+    free_port,
+    http_ok,
+    running,
+    start_process,
+)
 
 BUCKET = "metric-jobs-test-data"
 KEY = "registrations.db"
@@ -23,12 +30,7 @@ def moto_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     port = free_port()
     process = start_process(["-m", "moto.server", "-p", str(port)], tmp_path / "moto.log")
     url = f"http://127.0.0.1:{port}"
-    for name, value in {
-        "AWS_ENDPOINT_URL": url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
+    for name, value in {"AWS_ENDPOINT_URL": url, **FAKE_AWS_CREDENTIALS}.items():
         monkeypatch.setenv(name, value)
     with running(process, lambda: http_ok(f"{url}/moto-api/")):
         yield url
