@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
+import boto3  # type: ignore[import-untyped]
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +32,19 @@ FAKE_AWS_CREDENTIALS = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 """Credentials and region for the AWS emulators the tests start (moto, localbridge)."""
+
+
+def aws_client(service: str, endpoint_url: str) -> Any:
+    """A boto3 client for ``service`` on an emulator the test started, with fake credentials."""
+    return boto3.client(
+        service,
+        endpoint_url=endpoint_url,
+        region_name=FAKE_AWS_CREDENTIALS["AWS_DEFAULT_REGION"],
+        aws_access_key_id=FAKE_AWS_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_AWS_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
 T = TypeVar("T")
 
 

@@ -15,13 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3  # type: ignore[import-untyped]
 import pytest
 
 from localbridge.discovery import discover
 from localbridge.model import FunctionSpec
 from tests.deploy.project_copy import copy_project, edit_stage, stage_config
-from tests.support import FAKE_AWS_CREDENTIALS, free_port, http_ok, running, start_process
+from tests.support import (
+    FAKE_AWS_CREDENTIALS,
+    aws_client,
+    free_port,
+    http_ok,
+    running,
+    start_process,
+)
 
 STAGE = "dev"
 
@@ -35,13 +41,7 @@ class Moto:
         return {**FAKE_AWS_CREDENTIALS, "AWS_ENDPOINT_URL": self.url}
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return aws_client(service, self.url)
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3  # type: ignore[import-untyped]
 import pytest
 import requests
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
@@ -33,7 +32,7 @@ from localbridge.lambda_invoke import LambdaInvokeHandler
 from localbridge.model import FunctionSpec
 from localbridge.process_invoker import ProcessInvoker
 from tests.deploy.project_copy import copy_project
-from tests.support import FAKE_AWS_CREDENTIALS, RecordingServer, wait_for
+from tests.support import FAKE_AWS_CREDENTIALS, RecordingServer, aws_client, wait_for
 
 STAGE = "local"
 NOW = datetime(2022, 12, 22, 0, 5, tzinfo=UTC)
@@ -52,13 +51,7 @@ class Emulator:
         return found
 
     def client(self) -> Any:
-        return boto3.client(
-            "lambda",
-            endpoint_url=self.url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return aws_client("lambda", self.url)
 
     def environ(self) -> dict[str, str]:
         return {**FAKE_AWS_CREDENTIALS, "AWS_ENDPOINT_URL": self.url}

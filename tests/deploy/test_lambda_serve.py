@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3  # type: ignore[import-untyped]
 import pytest
 
 from infra.chalice_cli import chalice_command
@@ -29,6 +28,7 @@ from tests.support import (
     ROOT,
     Process,
     RecordingServer,
+    aws_client,
     free_port,
     http_ok,
     running,
@@ -45,13 +45,7 @@ class Served:
     process: Process
 
     def lambda_client(self) -> Any:
-        return boto3.client(
-            "lambda",
-            endpoint_url=self.url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return aws_client("lambda", self.url)
 
     def ticks(self) -> list[Tick]:
         ledger = Ledger.open(self.ledger_path)
@@ -156,13 +150,7 @@ def test_run_serves_the_api_beside_the_timer(
     args += ["--clock-start", "2022-12-20T12:00:00Z"]
     process = start_process(args, tmp_path / "run.log", env=FAKE_AWS_CREDENTIALS, cwd=project)
     with running(process, lambda: answering(port)):
-        client = boto3.client(
-            "lambda",
-            endpoint_url=f"http://127.0.0.1:{port}",
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        client = aws_client("lambda", f"http://127.0.0.1:{port}")
         names = {f["FunctionName"] for f in client.list_functions()["Functions"]}
         assert names == {spec.lambda_name for spec in discover(project, "local")}
         # The data file is absent: the function error comes back the Lambda way.
