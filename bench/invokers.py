@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from localbridge.events import AwsIdentity, scheduled_event
+from localbridge.invokers.process import ProcessInvoker
+from localbridge.invokers.thread import ThreadInvoker
 from localbridge.model import FunctionSpec, InvocationResult, Invoker
-from localbridge.process_invoker import ProcessInvoker
-from localbridge.thread_invoker import ThreadInvoker
 
 NOOP = """
 @bp.schedule("rate(1 minute)")

@@ -22,10 +22,10 @@ import requests
 
 from bench.invokers import percentiles, write_noop_project
 from localbridge.events import AwsIdentity, scheduled_event
-from localbridge.lambda_api import LambdaApiServer
-from localbridge.lambda_backends import InvokerBackend
-from localbridge.lambda_invoke import LambdaInvokeHandler
-from localbridge.thread_invoker import ThreadInvoker
+from localbridge.invokers.thread import ThreadInvoker
+from localbridge.lambda_api.backends import InvokerBackend
+from localbridge.lambda_api.operation import LambdaInvokeHandler
+from localbridge.lambda_api.server import LambdaApiServer
 
 NOW = datetime(2022, 12, 22, 0, 5, tzinfo=UTC)
 

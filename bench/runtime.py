@@ -33,13 +33,13 @@ from pathlib import Path
 
 import requests
 
-from localbridge.assemble import Mode, make_invoker, make_runtime, warm
 from localbridge.clock import ManualClock, VirtualClock
-from localbridge.ledger import Ledger
+from localbridge.ledger.store import Ledger
 from localbridge.model import FunctionSpec, InvocationResult, Outcome
-from localbridge.project import load_functions
-from localbridge.runtime import ConfiguredFunction
-from localbridge.settings import FunctionSettings
+from localbridge.project.loading import load_functions
+from localbridge.project.settings import FunctionSettings
+from localbridge.runtime.assemble import Mode, make_invoker, make_runtime, warm
+from localbridge.runtime.loop import ConfiguredFunction
 from localbridge.ticks import AttemptEnd, NewTick, Tick, TickSource, TickState
 
 ROOT = Path(__file__).resolve().parents[1]

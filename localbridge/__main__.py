@@ -1,8 +1,8 @@
-"""``python -m localbridge``: see ``localbridge.cli``."""
+"""``python -m localbridge``: see ``localbridge.cli.main``."""
 
 import sys
 
-from localbridge.cli import main
+from localbridge.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,7 +1,7 @@
 """Ticks and their attempts: states, sources, outcomes, and the records the ledger keeps.
 
 A tick is one (function, scheduled instant) to deliver; each attempt to run it
-is an ``Attempt``. These records are what the ledger (``localbridge.ledger``)
+is an ``Attempt``. These records are what the ledger (``localbridge.ledger.store``)
 stores and what the runtime, retries, replay and reports speak in.
 
 Instants are written as fixed-width ISO-8601 UTC text, which sorts as time does.

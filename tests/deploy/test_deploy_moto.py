@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from localbridge.discovery import discover
 from localbridge.model import FunctionSpec
+from localbridge.project.discovery import discover
 from tests.deploy.project_copy import copy_project, edit_stage, stage_config
 from tests.support import (
     FAKE_AWS_CREDENTIALS,

@@ -11,7 +11,7 @@ from typing import Any
 import requests
 
 from data.generate import Spec, write
-from localbridge.ledger import Ledger
+from localbridge.ledger.store import Ledger
 from localbridge.ticks import TickState
 from tests.support import ROOT
 

@@ -1,0 +1,167 @@
+"""What the commands share: exit codes, argument types, options, and a session
+(the runtime with its invoker and ledger) to run them in."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from localbridge.clock import Clock, SystemClock, VirtualClock
+from localbridge.lambda_api.server import DEFAULT_HOST, DEFAULT_PORT
+from localbridge.ledger.store import DEFAULT_LEDGER, Ledger
+from localbridge.model import Invoker
+from localbridge.project.discovery import DiscoveryError, parse_env_overrides
+from localbridge.project.loading import ConfigError, load_functions
+from localbridge.runtime.assemble import Mode, make_invoker, make_runtime, warm
+from localbridge.runtime.loop import ConfiguredFunction, Runtime
+from localbridge.runtime.replay import BatchSummary
+
+EXIT_OK, EXIT_FUNCTION_ERROR, EXIT_USAGE = 0, 1, 2
+DEFAULT_GRACE_S = 10.0
+
+
+class UsageError(Exception):
+    """Bad command-line input; exit 2 with the message."""
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO-8601 instant; without a zone it is UTC."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO-8601 time, e.g. 2022-12-19T00:05:00Z"
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number")
+    return value
+
+
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number >= 1")
+    return int(text)
+
+
+def add_project_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stage", default="local", help="Chalice stage (default: local)")
+    parser.add_argument(
+        "--project", type=Path, default=Path("."), help="the Chalice project (default: .)"
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override an environment variable for every function (repeatable)",
+    )
+    parser.add_argument(
+        "--mode",
+        type=Mode,
+        choices=list(Mode),
+        default=Mode.PROCESS,
+        help="process: isolated warm workers, like Lambda (default); thread: in-process",
+    )
+    add_ledger_option(parser)
+
+
+def add_ledger_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ledger",
+        type=Path,
+        default=DEFAULT_LEDGER,
+        help=f"the run ledger (SQLite; default: {DEFAULT_LEDGER})",
+    )
+
+
+def add_lambda_api_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"port of the Lambda Invoke API (default: {DEFAULT_PORT}; `run` skips the API "
+        "with a warning when the default is busy; 0 picks a free port)",
+    )
+    parser.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address of the Lambda Invoke API (default: {DEFAULT_HOST}; 0.0.0.0 in containers)",
+    )
+
+
+def load(args: argparse.Namespace) -> list[ConfiguredFunction]:
+    try:
+        overrides = parse_env_overrides(args.env)
+    except DiscoveryError as error:
+        raise ConfigError(str(error)) from None
+    return load_functions(args.project, args.stage, overrides)
+
+
+@dataclass
+class Session:
+    """A runtime with its invoker and ledger, closed together."""
+
+    runtime: Runtime
+    invoker: Invoker
+    ledger: Ledger
+
+
+@contextmanager
+def open_session(
+    args: argparse.Namespace, clock: Callable[[], Clock], **options: Any
+) -> Iterator[Session]:
+    """Load and warm everything first, then start the clock: a virtual clock
+    must not run ahead while workers start."""
+    functions = load(args)
+    ledger = Ledger.open(args.ledger)
+    invoker = make_invoker(args.mode, args.project)
+    try:
+        warm(invoker, [f.spec for f in functions])
+        runtime = make_runtime(functions, ledger, invoker, clock(), **options)
+        yield Session(runtime, invoker, ledger)
+    finally:
+        invoker.close()
+        ledger.close()
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by Ctrl-C or SIGTERM (the previous handlers come back after)."""
+    stop = threading.Event()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda number, frame: stop.set())
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def make_clock(args: argparse.Namespace) -> Clock:
+    if args.clock_start is None and args.speed == 1.0:
+        return SystemClock()
+    start = args.clock_start or datetime.now(UTC)
+    return VirtualClock(start, args.speed)
+
+
+def print_summary(what: str, summary: BatchSummary) -> int:
+    counts = ", ".join(f"{count} {state.value}" for state, count in sorted(summary.states.items()))
+    skipped = f" ({summary.already_done} had already succeeded)" if summary.already_done else ""
+    print(f"{what}: {counts or 'nothing to run'}{skipped}")
+    return EXIT_OK if summary.ok else EXIT_FUNCTION_ERROR

@@ -1,0 +1,100 @@
+"""The commands that read and act on the ledger's history: runs, dlq list, dlq redrive."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from localbridge.cli.common import (
+    EXIT_OK,
+    UsageError,
+    open_session,
+    print_summary,
+    stop_on_signals,
+)
+from localbridge.cli.report import table, tick_json
+from localbridge.clock import SystemClock
+from localbridge.ledger.store import Ledger
+from localbridge.runtime.dispatch import display_instant
+from localbridge.runtime.replay import redrive
+from localbridge.ticks import Tick, TickState
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    if not args.ledger.exists():
+        raise UsageError(f"no ledger at {args.ledger}: nothing has run yet (or pass --ledger)")
+    ledger = Ledger.open(args.ledger)
+    try:
+        ticks = ledger.find(args.name, args.state, args.since, args.limit)
+        if args.json:
+            print(json.dumps([tick_json(ledger, tick) for tick in ticks], indent=2))
+            return EXIT_OK
+        rows = [["id", "function", "scheduled", "state", "source", "attempts", "last outcome"]]
+        for tick in ticks:
+            attempts = ledger.attempts(tick.id)
+            last = attempts[-1] if attempts else None
+            outcome = "-" if last is None or last.outcome is None else last.outcome.value
+            if last and last.error_type:
+                outcome += f" ({last.error_type}: {last.error_message})"
+            rows.append(
+                [str(tick.id), tick.function, display_instant(tick.scheduled_at), tick.state.value,
+                 tick.source.value, str(tick.attempts), outcome]
+            )  # fmt: skip
+    finally:
+        ledger.close()
+    print(table(rows) if ticks else "no runs match")
+    return EXIT_OK
+
+
+def dead_ticks(ledger: Ledger, args: argparse.Namespace) -> list[Tick]:
+    if getattr(args, "id", None) is not None:
+        tick = ledger.get(args.id)
+        if tick is None or tick.state is not TickState.DEAD:
+            raise UsageError(f"no dead tick with id {args.id}; see `localbridge dlq list`")
+        return [tick]
+    return ledger.find(getattr(args, "name", None), TickState.DEAD)
+
+
+def cmd_dlq_list(args: argparse.Namespace) -> int:
+    if not args.ledger.exists():
+        print(f"the dead-letter queue is empty (no ledger at {args.ledger} yet)")
+        return EXIT_OK
+    ledger = Ledger.open(args.ledger)
+    try:
+        ticks = ledger.find(args.name, TickState.DEAD)
+        rows = [["id", "function", "scheduled", "attempts", "last error"]]
+        for tick in ticks:
+            attempts = ledger.attempts(tick.id)
+            last = attempts[-1] if attempts else None
+            error = (
+                f"{last.error_type}: {last.error_message}"
+                if last and last.error_type
+                else "expired"
+            )
+            rows.append(
+                [
+                    str(tick.id),
+                    tick.function,
+                    display_instant(tick.scheduled_at),
+                    str(tick.attempts),
+                    error,
+                ]
+            )
+    finally:
+        ledger.close()
+    print(table(rows) if ticks else "the dead-letter queue is empty")
+    return EXIT_OK
+
+
+def cmd_dlq_redrive(args: argparse.Namespace) -> int:
+    with (
+        stop_on_signals() as stop,
+        open_session(args, SystemClock, fire_schedules=False) as session,
+    ):
+        ticks = dead_ticks(session.ledger, args)
+        if not ticks:
+            print("the dead-letter queue is empty: nothing to redrive")
+            return EXIT_OK
+        summary = redrive(session.runtime, ticks, stop)
+        session.runtime.stop(args.grace)
+    return print_summary("redrive", summary)

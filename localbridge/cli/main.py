@@ -1,0 +1,135 @@
+"""``python -m localbridge``: run, list, invoke, replay, next, runs, dlq.
+
+Exit codes: 0 ok, 1 a function failed, 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from localbridge.cli.common import (
+    DEFAULT_GRACE_S,
+    EXIT_USAGE,
+    UsageError,
+    add_lambda_api_options,
+    add_ledger_option,
+    add_project_options,
+    parse_time,
+    positive_float,
+    positive_int,
+)
+from localbridge.cli.history import cmd_dlq_list, cmd_dlq_redrive, cmd_runs
+from localbridge.cli.running import (
+    cmd_invoke,
+    cmd_list,
+    cmd_next,
+    cmd_replay,
+    cmd_run,
+    cmd_serve,
+    lambda_api_services,
+)
+from localbridge.project.loading import ConfigError
+from localbridge.ticks import TickState
+
+# `cmd_run` is public: front ends embed the runtime with extra services
+# (`cmd_run(args, services=...)`), so `localbridge.cli` re-exports it.
+__all__ = ["build_parser", "cmd_run", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="localbridge", description="A local EventBridge for Chalice scheduled functions."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="fire every scheduled function on its schedule")
+    add_project_options(run)
+    run.add_argument("--clock-start", type=parse_time, help="start a virtual clock at this instant")
+    run.add_argument(
+        "--speed", type=positive_float, default=1.0, help="virtual clock speed (x real)"
+    )
+    run.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S,
+                     help="seconds runs in flight get to finish on stop")  # fmt: skip
+    add_lambda_api_options(run)
+    run.set_defaults(handler=lambda args: cmd_run(args, lambda_api_services))
+
+    serve = commands.add_parser("serve", help="the Lambda Invoke API alone (no timer)")
+    add_project_options(serve)
+    add_lambda_api_options(serve)
+    serve.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S)
+    serve.set_defaults(handler=cmd_serve, clock_start=None, speed=1.0)
+
+    listing = commands.add_parser("list", help="the scheduled functions and their next fire times")
+    add_project_options(listing)
+    listing.set_defaults(handler=cmd_list)
+
+    invoke = commands.add_parser("invoke", help="run one function now and print its payload")
+    invoke.add_argument("name")
+    invoke.add_argument(
+        "--time", type=parse_time, help="the scheduled time to pretend (default: now)"
+    )
+    add_project_options(invoke)
+    invoke.set_defaults(handler=cmd_invoke)
+
+    replay_cmd = commands.add_parser("replay", help="run every scheduled instant in (from, to]")
+    replay_cmd.add_argument("--from", dest="start", type=parse_time, required=True)
+    replay_cmd.add_argument("--to", type=parse_time, required=True)
+    replay_cmd.add_argument("names", nargs="*", metavar="NAME", help="functions (default: all)")
+    replay_cmd.add_argument("--concurrency", type=positive_int, default=4)
+    replay_cmd.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S)
+    add_project_options(replay_cmd)
+    replay_cmd.set_defaults(handler=cmd_replay)
+
+    next_cmd = commands.add_parser("next", help="the next fire times of a schedule expression")
+    next_cmd.add_argument("expression")
+    next_cmd.add_argument("--after", type=parse_time, help="default: now")
+    next_cmd.add_argument("-n", type=positive_int, default=1, help="how many (default 1)")
+    next_cmd.set_defaults(handler=cmd_next)
+
+    runs = commands.add_parser("runs", help="the history of runs from the ledger")
+    runs.add_argument("name", nargs="?")
+    runs.add_argument("--state", type=TickState, choices=list(TickState))
+    runs.add_argument("--since", type=parse_time)
+    runs.add_argument("--limit", type=positive_int, default=50, help="latest N (default 50)")
+    runs.add_argument("--json", action="store_true")
+    add_ledger_option(runs)
+    runs.set_defaults(handler=cmd_runs)
+
+    dlq = commands.add_parser("dlq", help="the dead-letter queue")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
+    dlq_list = dlq_commands.add_parser("list", help="dead ticks")
+    dlq_list.add_argument("name", nargs="?")
+    add_ledger_option(dlq_list)
+    dlq_list.set_defaults(handler=cmd_dlq_list)
+    dlq_redrive = dlq_commands.add_parser("redrive", help="run dead ticks again")
+    target = dlq_redrive.add_mutually_exclusive_group()
+    target.add_argument("--id", type=int)
+    target.add_argument("name", nargs="?")
+    dlq_redrive.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S)
+    add_project_options(dlq_redrive)
+    dlq_redrive.set_defaults(handler=cmd_dlq_redrive)
+    return parser
+
+
+def configure_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root = logging.getLogger("localbridge")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.verbose)
+    try:
+        code: int = args.handler(args)
+        return code
+    except (ConfigError, UsageError) as error:
+        print(f"localbridge: {error}", file=sys.stderr)
+        return EXIT_USAGE

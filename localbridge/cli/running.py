@@ -1,0 +1,203 @@
+"""The commands that run functions: run, serve, invoke, replay; and list, next."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from functools import partial
+
+from localbridge import ScheduleError, parse_schedule
+from localbridge.cli.common import (
+    EXIT_FUNCTION_ERROR,
+    EXIT_OK,
+    UsageError,
+    load,
+    make_clock,
+    open_session,
+    print_summary,
+    stop_on_signals,
+)
+from localbridge.cli.progress import ProgressBar
+from localbridge.cli.report import table
+from localbridge.clock import Clock, SystemClock
+from localbridge.lambda_api.server import DEFAULT_PORT
+from localbridge.lambda_api.service import LambdaApiService
+from localbridge.ledger.store import Ledger
+from localbridge.project.watch import SourceWatcher
+from localbridge.runtime.dispatch import display_instant
+from localbridge.runtime.loop import Runtime, Service, UnknownFunctionError
+from localbridge.runtime.replay import replay
+
+# -- run -------------------------------------------------------------------
+
+ServiceFactory = Callable[[argparse.Namespace], Sequence[Service]]
+
+
+def describe_start(runtime: Runtime, clock: Clock, args: argparse.Namespace) -> None:
+    speed = f" at {clock.speed:g}x" if clock.speed != 1 else ""
+    print(
+        f"localbridge: stage {args.stage}, {len(runtime.functions())} scheduled function(s), "
+        f"clock {display_instant(clock.now())}{speed}, ledger {args.ledger}",
+        flush=True,
+    )
+    now = clock.now()
+    for function in runtime.functions():
+        upcoming = function.schedule.next_fire_times(now, 1)
+        first = display_instant(upcoming[0]) if upcoming else "never"
+        print(f"  {function.name:<32} {function.spec.expression:<24} next {first}", flush=True)
+
+
+def lambda_api_services(args: argparse.Namespace) -> list[Service]:
+    """The Lambda Invoke API beside the runtime (``--port``, default 3001).
+
+    ``run`` goes on without it when the default port is busy; ``serve``, which
+    is nothing but the API, and any explicit ``--port`` fail instead.
+    """
+    port = DEFAULT_PORT if args.port is None else args.port
+    required = args.port is not None or args.command == "serve"
+    return [LambdaApiService(args.project.resolve(), args.stage, args.host, port, required)]
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The Lambda Invoke API with the runtime's ledger and retries, but no timer."""
+    return cmd_run(args, lambda_api_services, fire_schedules=False)
+
+
+def cmd_run(
+    args: argparse.Namespace, services: ServiceFactory | None = None, fire_schedules: bool = True
+) -> int:
+    # Services are made (and take their ports) before the clock starts: a busy
+    # port fails here, and at --speed 172800 even a millisecond is minutes of
+    # virtual time a rule created later would not fire for.
+    started = list(services(args)) if services else []
+    # Signals first: a stop requested while starting up is honoured once running.
+    with (
+        stop_on_signals() as stop,
+        open_session(args, partial(make_clock, args), fire_schedules=fire_schedules) as session,
+    ):
+        runtime = session.runtime
+        clock = runtime.clock
+
+        def reload() -> None:
+            runtime.reload(load(args))
+
+        runtime.start()
+        describe_start(runtime, clock, args)
+        for service in started:
+            service.start(runtime)
+        watcher = SourceWatcher(args.project.resolve(), reload)
+        watcher.start()
+        # Bounded waits so signal handlers run promptly in the main thread.
+        while not stop.wait(0.5):
+            pass
+        print("localbridge: stopping (runs in flight get a grace period)", flush=True)
+        watcher.stop()
+        for service in reversed(started):
+            service.stop()
+        runtime.stop(args.grace)
+    return EXIT_OK
+
+
+# -- list --------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    functions = load(args)
+    now = datetime.now(UTC)
+    marks, states = {}, {}
+    if args.ledger.exists():
+        ledger = Ledger.open(args.ledger)
+        marks, states = ledger.function_marks(), ledger.last_states()
+        ledger.close()
+    rows = [["function", "expression", "description", "timeout", "next fire times", "last run"]]
+    for configured in functions:
+        spec = configured.spec
+        mark = marks.get(spec.name)
+        anchor = mark.anchor if mark and mark.expression == spec.expression else now
+        schedule = parse_schedule(spec.expression, anchor=anchor)
+        upcoming = ", ".join(display_instant(t) for t in schedule.next_fire_times(now, 3))
+        state = states.get(spec.name)
+        rows.append(
+            [
+                spec.name,
+                spec.expression,
+                schedule.describe(),
+                f"{spec.timeout_s} s",
+                upcoming or "never",
+                state.value if state else "-",
+            ]
+        )
+    print(table(rows))
+    return EXIT_OK
+
+
+# -- invoke --------------------------------------------------------------------
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    with open_session(args, SystemClock, fire_schedules=False) as session:
+        session.runtime.prepare()
+        try:
+            report = session.runtime.invoke_now(args.name, at=args.time)
+        except UnknownFunctionError as error:
+            raise UsageError(str(error)) from None
+    result = report.result
+    if result.logs:
+        sys.stderr.write(result.logs if result.logs.endswith("\n") else result.logs + "\n")
+    if result.succeeded:
+        print(json.dumps(result.payload, indent=2))
+        return EXIT_OK
+    print(
+        f"{args.name} {result.outcome.value}: {result.error_type}: {result.error_message}",
+        file=sys.stderr,
+    )
+    if result.traceback:
+        print(result.traceback.rstrip(), file=sys.stderr)
+    return EXIT_FUNCTION_ERROR
+
+
+# -- replay ----------------------------------------------------------------
+
+
+def _replay_progress(total: int) -> ProgressBar:
+    return ProgressBar(total, "replay")
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    if args.to <= args.start:
+        raise UsageError(
+            f"--to {args.to.isoformat()} must be after --from {args.start.isoformat()}"
+        )
+    logging.getLogger("localbridge.runs").setLevel(logging.WARNING)  # the bar shows progress
+    options = {"fire_schedules": False, "overall_limit": args.concurrency}
+    with stop_on_signals() as stop, open_session(args, SystemClock, **options) as session:
+        runtime = session.runtime
+        runtime.prepare()
+        known = [f.name for f in runtime.functions()]
+        unknown = sorted(set(args.names) - set(known))
+        if unknown:
+            raise UsageError(f"no scheduled function {unknown[0]!r} (known: {', '.join(known)})")
+        summary = replay(runtime, args.names or known, args.start, args.to, stop, _replay_progress)
+        runtime.stop(args.grace)
+    if stop.is_set():
+        print("replay interrupted; run the same command again to continue", file=sys.stderr)
+        return 130
+    return print_summary("replay", summary)
+
+
+# -- next ------------------------------------------------------------------
+
+
+def cmd_next(args: argparse.Namespace) -> int:
+    after = args.after or datetime.now(UTC)
+    try:
+        schedule = parse_schedule(args.expression, anchor=after)
+    except ScheduleError as error:
+        raise UsageError(f"invalid schedule expression {args.expression!r}: {error}") from None
+    for instant in schedule.next_fire_times(after, args.n):
+        print(instant.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return EXIT_OK

@@ -1,0 +1,71 @@
+"""A worker process: one Lambda execution environment for one function.
+
+Started by ``localbridge.invokers.worker_handle`` with the arguments ``HANDLER
+REQUEST_FD RESPONSE_FD``, the function's environment and the project
+directory as cwd. It imports the handler once (Lambda's init phase),
+says ``ready``, then serves one JSON line per invocation on REQUEST_FD with
+one JSON line on RESPONSE_FD, until REQUEST_FD closes. Everything the
+function prints goes to this process's stdout/stderr, which the parent reads
+as the run's logs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+from typing import IO, Any
+
+from localbridge import launch
+from localbridge.events import ContextFields, LambdaContext
+from localbridge.invokers.handlers import HandlerLoadError, call_handler, load_handler
+
+LOCALBRIDGE_ROOT = str(launch.LOCALBRIDGE_ROOT)
+
+
+def hide_localbridge(task_root: str) -> None:
+    """The function sees its project first on the path, as in Lambda, and not localbridge."""
+    rest = [entry for entry in sys.path if entry not in ("", LOCALBRIDGE_ROOT, task_root)]
+    sys.path[:] = [task_root, *rest]
+
+
+def send(channel: IO[str], message: dict[str, Any]) -> None:
+    channel.write(json.dumps(message) + "\n")
+    channel.flush()
+
+
+def serve(handler_string: str, requests: IO[str], responses: IO[str]) -> int:
+    try:
+        handler = load_handler(handler_string)
+    except HandlerLoadError as failure:
+        send(responses, {"ready": False, "init_error": failure.outcome.to_json()})
+        return 1
+    send(responses, {"ready": True})
+    for line in requests:
+        request = json.loads(line)
+        context = LambdaContext(ContextFields.from_json(request["context"]))
+        outcome = call_handler(handler, request["event"], context)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        send(responses, outcome.to_json())
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    handler_string, request_fd, response_fd = argv[0], int(argv[1]), int(argv[2])
+    task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
+    hide_localbridge(task_root)
+    # Unbuffered prints: output written just before a crash still reaches the logs.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(line_buffering=True, write_through=True)
+    with (
+        open(request_fd, encoding="utf-8") as requests,
+        open(response_fd, "w", encoding="utf-8") as responses,
+    ):
+        return serve(handler_string, requests, responses)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

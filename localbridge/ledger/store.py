@@ -1,0 +1,429 @@
+"""The run ledger: every tick and every attempt, durably, in SQLite (WAL).
+
+A tick is one (function, scheduled instant) to deliver; the pair is unique, so
+nothing scheduled is ever recorded - and so run - twice. Each attempt to run a
+tick is its own row. The runtime commits a tick before the function starts
+and the attempt's outcome after it ends, so a crash at any moment leaves a row
+to recover from (see ``recover_interrupted``).
+
+Instants are stored as fixed-width ISO-8601 UTC text, which sorts as time does.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from localbridge.ledger.schema import migrate
+from localbridge.ticks import (
+    Attempt,
+    AttemptEnd,
+    AttemptOutcome,
+    FunctionMark,
+    NewTick,
+    Tick,
+    TickSource,
+    TickState,
+    format_instant,
+    parse_instant,
+    payload_text,
+)
+
+DEFAULT_LEDGER = Path("data/localbridge.db")
+
+
+def _instant_or_none(text: str | None) -> datetime | None:
+    return None if text is None else parse_instant(text)
+
+
+_TICK_COLUMNS = (
+    "id, function, scheduled_at, state, source, attempts, failures, next_attempt_at, "
+    "enqueued_at, event, created_at, updated_at"
+)
+
+
+def _tick(row: sqlite3.Row) -> Tick:
+    return Tick(
+        id=row[0],
+        function=row[1],
+        scheduled_at=parse_instant(row[2]),
+        state=TickState(row[3]),
+        source=TickSource(row[4]),
+        attempts=row[5],
+        failures=row[6],
+        next_attempt_at=_instant_or_none(row[7]),
+        enqueued_at=parse_instant(row[8]),
+        event=None if row[9] is None else json.loads(row[9]),
+        created_at=parse_instant(row[10]),
+        updated_at=parse_instant(row[11]),
+    )
+
+
+def _new_tick(tick_id: int, tick: NewTick, now: datetime) -> Tick:
+    """The row ``add_ticks`` just wrote, without reading it back."""
+    return Tick(
+        id=tick_id,
+        function=tick.function,
+        scheduled_at=tick.scheduled_at,
+        state=tick.state,
+        source=tick.source,
+        attempts=0,
+        failures=0,
+        next_attempt_at=None,
+        enqueued_at=tick.enqueued_at,
+        event=tick.event,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _attempt(row: sqlite3.Row) -> Attempt:
+    return Attempt(
+        tick_id=row[0],
+        number=row[1],
+        started_at=parse_instant(row[2]),
+        ended_at=_instant_or_none(row[3]),
+        lateness_ms=row[4],
+        duration_ms=row[5],
+        outcome=None if row[6] is None else AttemptOutcome(row[6]),
+        error_type=row[7],
+        error_message=row[8],
+        traceback=row[9],
+        payload=row[10],
+        payload_truncated=bool(row[11]),
+    )
+
+
+class Ledger:
+    """Thread-safe access to one ledger file. Open with ``Ledger.open(path)``."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._db = connection
+        self._lock = threading.Lock()
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> Ledger:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA busy_timeout = 30000")
+        connection.execute("PRAGMA journal_mode = WAL")
+        # In WAL mode NORMAL survives any process crash (kill -9); only a power
+        # loss can take the last commits, which is the trade SQLite recommends.
+        connection.execute("PRAGMA synchronous = NORMAL")
+        ledger = cls(connection, path)
+        ledger._migrate()
+        return ledger
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._transaction() as db:
+            migrate(db, self.path)
+
+    # -- functions ---------------------------------------------------------
+
+    def function_marks(self) -> dict[str, FunctionMark]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT name, expression, anchor, scheduled_through FROM functions"
+            ).fetchall()
+        return {
+            row[0]: FunctionMark(row[0], row[1], parse_instant(row[2]), parse_instant(row[3]))
+            for row in rows
+        }
+
+    def save_function_mark(self, mark: FunctionMark) -> None:
+        self.save_function_marks([mark])
+
+    def save_function_marks(self, marks: Iterable[FunctionMark]) -> None:
+        with self._transaction() as db:
+            self._upsert_marks(db, marks)
+
+    @staticmethod
+    def _upsert_marks(db: sqlite3.Connection, marks: Iterable[FunctionMark]) -> None:
+        db.executemany(
+            "INSERT INTO functions (name, expression, anchor, scheduled_through) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+            "expression = excluded.expression, anchor = excluded.anchor, "
+            "scheduled_through = max(scheduled_through, excluded.scheduled_through)",
+            [
+                (
+                    mark.name,
+                    mark.expression,
+                    format_instant(mark.anchor),
+                    format_instant(mark.scheduled_through),
+                )
+                for mark in marks
+            ],
+        )
+
+    # -- ticks -------------------------------------------------------------
+
+    def add_ticks(
+        self, ticks: Sequence[NewTick], now: datetime, marks: Iterable[FunctionMark] = ()
+    ) -> list[Tick]:
+        """Record ``ticks`` (and advance ``marks``) in one transaction.
+
+        Returns only the ticks that were new: a (function, instant) already in
+        the ledger is left as it is, which is what makes restarts safe.
+        """
+        stamp = format_instant(now)
+        by_key = {(t.function, format_instant(t.scheduled_at)): t for t in ticks}
+        rows = [
+            (
+                function,
+                scheduled_at,
+                tick.state.value,
+                tick.source.value,
+                format_instant(tick.enqueued_at),
+                None if tick.event is None else json.dumps(tick.event),
+                stamp,
+                stamp,
+            )
+            for (function, scheduled_at), tick in by_key.items()
+        ]
+        with self._transaction() as db:
+            # Within this (exclusive) transaction, the new rows are exactly
+            # those with a larger id than any before it.
+            before = db.execute("SELECT coalesce(max(id), 0) FROM ticks").fetchone()[0]
+            db.executemany(
+                "INSERT INTO ticks (function, scheduled_at, state, source, enqueued_at, "
+                "event, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                rows,
+            )
+            new_rows = db.execute(
+                "SELECT id, function, scheduled_at FROM ticks WHERE id > ? ORDER BY id", (before,)
+            ).fetchall()
+            self._upsert_marks(db, marks)
+        return [_new_tick(row[0], by_key[(row[1], row[2])], now) for row in new_rows]
+
+    def reopen(self, tick_ids: Iterable[int], source: TickSource, now: datetime) -> list[Tick]:
+        """Make finished or stuck ticks pending again (redrive, replay), with a fresh age."""
+        stamp = format_instant(now)
+        reopened: list[Tick] = []
+        with self._transaction() as db:
+            for tick_id in tick_ids:
+                row = db.execute(
+                    "UPDATE ticks SET state = ?, source = ?, enqueued_at = ?, failures = 0, "
+                    "next_attempt_at = NULL, updated_at = ? WHERE id = ? AND state != ? "
+                    f"RETURNING {_TICK_COLUMNS}",
+                    (
+                        TickState.PENDING.value,
+                        source.value,
+                        stamp,
+                        stamp,
+                        tick_id,
+                        TickState.SUCCEEDED.value,
+                    ),
+                ).fetchone()
+                if row is not None:
+                    reopened.append(_tick(row))
+        return reopened
+
+    def begin_attempt(self, tick_id: int, started_at: datetime, lateness_ms: float) -> int:
+        """Mark the tick running and open its next attempt; returns the attempt number."""
+        tick = self.get(tick_id)
+        assert tick is not None, f"no tick {tick_id}"
+        return self.begin_attempts([tick], started_at, [lateness_ms])[0]
+
+    def begin_attempts(
+        self, ticks: Sequence[Tick], started_at: datetime, lateness_ms: Sequence[float]
+    ) -> list[int]:
+        """``begin_attempt`` for many ticks in one transaction (one run per tick at a time)."""
+        stamp = format_instant(started_at)
+        numbers = [tick.attempts + 1 for tick in ticks]
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE ticks SET state = ?, attempts = ?, next_attempt_at = NULL, updated_at = ? "
+                "WHERE id = ?",
+                [
+                    (TickState.RUNNING.value, number, stamp, tick.id)
+                    for tick, number in zip(ticks, numbers, strict=True)
+                ],
+            )
+            db.executemany(
+                "INSERT INTO attempts (tick_id, number, started_at, lateness_ms) "
+                "VALUES (?, ?, ?, ?)",
+                [
+                    (tick.id, number, stamp, lateness)
+                    for tick, number, lateness in zip(ticks, numbers, lateness_ms, strict=True)
+                ],
+            )
+        return numbers
+
+    def finish_attempt(self, tick_id: int, number: int, end: AttemptEnd) -> None:
+        self.finish_attempts([(tick_id, number, end)])
+
+    def finish_attempts(self, finished: Sequence[tuple[int, int, AttemptEnd]]) -> None:
+        """Record the outcomes of attempts, and their ticks' next states, in one transaction."""
+        attempt_rows, tick_rows = [], []
+        for tick_id, number, end in finished:
+            result = end.result
+            payload, truncated = payload_text(result.payload)
+            stamp = format_instant(end.ended_at)
+            next_at = None if end.next_attempt_at is None else format_instant(end.next_attempt_at)
+            attempt_rows.append(
+                (
+                    stamp,
+                    result.duration_ms,
+                    AttemptOutcome.of(result.outcome).value,
+                    result.error_type,
+                    result.error_message,
+                    result.traceback,
+                    payload,
+                    int(truncated),
+                    tick_id,
+                    number,
+                )
+            )
+            failed = int(not result.succeeded)
+            tick_rows.append((end.state.value, failed, next_at, stamp, tick_id))
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE attempts SET ended_at = ?, duration_ms = ?, outcome = ?, error_type = ?, "
+                "error_message = ?, traceback = ?, payload = ?, payload_truncated = ? "
+                "WHERE tick_id = ? AND number = ?",
+                attempt_rows,
+            )
+            db.executemany(
+                "UPDATE ticks SET state = ?, failures = failures + ?, next_attempt_at = ?, "
+                "updated_at = ? WHERE id = ?",
+                tick_rows,
+            )
+
+    def set_state(
+        self, tick_id: int, state: TickState, now: datetime, next_attempt_at: datetime | None = None
+    ) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE ticks SET state = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?",
+                (
+                    state.value,
+                    None if next_attempt_at is None else format_instant(next_attempt_at),
+                    format_instant(now),
+                    tick_id,
+                ),
+            )
+
+    def recover_interrupted(self, now: datetime) -> int:
+        """Close attempts a crash left open; their ticks become pending again.
+
+        An interrupted attempt is not the function's failure, so it does not
+        use up a retry: the tick simply gets a new attempt (at-least-once).
+        """
+        stamp = format_instant(now)
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE attempts SET outcome = ?, ended_at = ?, error_type = ?, error_message = ? "
+                "WHERE outcome IS NULL",
+                (
+                    AttemptOutcome.INTERRUPTED.value,
+                    stamp,
+                    "Interrupted",
+                    "localbridge stopped while this attempt ran",
+                ),
+            )
+            cursor = db.execute(
+                "UPDATE ticks SET state = ?, updated_at = ? WHERE state = ?",
+                (TickState.PENDING.value, stamp, TickState.RUNNING.value),
+            )
+            return cursor.rowcount
+
+    # -- queries -----------------------------------------------------------
+
+    def _select_ticks(self, where: str, params: Sequence[Any], suffix: str = "") -> list[Tick]:
+        sql = f"SELECT {_TICK_COLUMNS} FROM ticks WHERE {where} {suffix}"
+        with self._lock:
+            return [_tick(row) for row in self._db.execute(sql, params).fetchall()]
+
+    def get(self, tick_id: int) -> Tick | None:
+        ticks = self._select_ticks("id = ?", (tick_id,))
+        return ticks[0] if ticks else None
+
+    def unfinished(self) -> list[Tick]:
+        """Pending and retrying ticks, oldest scheduled first."""
+        return self._select_ticks(
+            "state IN (?, ?)",
+            (TickState.PENDING.value, TickState.RETRYING.value),
+            "ORDER BY scheduled_at, id",
+        )
+
+    def ticks_between(
+        self, functions: Sequence[str], after: datetime, through: datetime
+    ) -> list[Tick]:
+        marks = ", ".join("?" for _ in functions)
+        return self._select_ticks(
+            f"function IN ({marks}) AND scheduled_at > ? AND scheduled_at <= ?",
+            (*functions, format_instant(after), format_instant(through)),
+            "ORDER BY scheduled_at, id",
+        )
+
+    def find(
+        self,
+        function: str | None = None,
+        state: TickState | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Tick]:
+        """Ticks matching every given filter, most recently scheduled last."""
+        clauses, params = ["1 = 1"], []
+        if function is not None:
+            clauses.append("function = ?")
+            params.append(function)
+        if state is not None:
+            clauses.append("state = ?")
+            params.append(state.value)
+        if since is not None:
+            clauses.append("scheduled_at >= ?")
+            params.append(format_instant(since))
+        suffix = "ORDER BY scheduled_at DESC, id DESC"
+        if limit is not None:
+            suffix += f" LIMIT {int(limit)}"
+        return list(reversed(self._select_ticks(" AND ".join(clauses), params, suffix)))
+
+    def attempts(self, tick_id: int) -> list[Attempt]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT tick_id, number, started_at, ended_at, lateness_ms, duration_ms, outcome, "
+                "error_type, error_message, traceback, payload, payload_truncated "
+                "FROM attempts WHERE tick_id = ? ORDER BY number",
+                (tick_id,),
+            ).fetchall()
+        return [_attempt(row) for row in rows]
+
+    def last_states(self) -> dict[str, TickState]:
+        """Each function's most recently scheduled tick's state."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT function, state FROM ticks AS t WHERE scheduled_at = "
+                "(SELECT max(scheduled_at) FROM ticks WHERE function = t.function "
+                " AND state != ?)",
+                (TickState.SKIPPED.value,),
+            ).fetchall()
+        return {row[0]: TickState(row[1]) for row in rows}
+
+    def counts(self) -> dict[TickState, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT state, count(*) FROM ticks GROUP BY state").fetchall()
+        return {TickState(row[0]): row[1] for row in rows}

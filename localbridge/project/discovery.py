@@ -1,0 +1,177 @@
+"""Find a Chalice app's scheduled functions and the settings a stage deploys them with.
+
+The app itself is imported in a short-lived subprocess
+(``localbridge.project.discover_main``): the scheduler never imports user code, so a
+broken edit cannot take it down and a re-discovery always sees fresh code.
+Stage settings are read here with Chalice's own ``Config``, so the merge
+order is exactly the one ``chalice deploy`` uses.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from chalice.config import Config
+
+from localbridge.launch import module_command
+from localbridge.model import FunctionSpec
+
+# (Chalice's default when config.json says nothing, Lambda's lowest, highest).
+TIMEOUT_LIMITS = (60, 1, 900)
+MEMORY_LIMITS = (128, 128, 10240)
+DISCOVERY_TIMEOUT_S = 60.0
+# What Lambda accepts as an environment variable name.
+ENV_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+class DiscoveryError(ValueError):
+    """The project cannot be discovered; the message says what to fix."""
+
+
+def discover(
+    project_dir: Path, stage: str, env_overrides: Mapping[str, str] | None = None
+) -> list[FunctionSpec]:
+    """Every scheduled function of the app in ``project_dir``, as ``stage`` deploys it."""
+    project_dir = project_dir.resolve()
+    app_file = project_dir / "app.py"
+    if not app_file.is_file():
+        raise DiscoveryError(
+            f"no app.py in {project_dir}: run from the Chalice project's directory "
+            "or point --project-dir at it"
+        )
+    config = load_stage_config(project_dir, stage)
+    found = import_scheduled_functions(project_dir)
+    app_name = config.get("app_name") or found["app_name"]
+    return [
+        function_spec(entry, str(app_name), stage, config, env_overrides or {})
+        for entry in found["functions"]
+    ]
+
+
+def load_stage_config(project_dir: Path, stage: str) -> dict[str, Any]:
+    """``.chalice/config.json`` as a dict, checked to contain ``stage``."""
+    path = project_dir / ".chalice" / "config.json"
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise DiscoveryError(
+            f"{path} not found: a Chalice project needs it (create it with `chalice new-project`)"
+        ) from None
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DiscoveryError(
+            f"{path} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+    if not isinstance(config, dict):
+        raise DiscoveryError(f"{path} must hold a JSON object, not {type(config).__name__}")
+    stages = config.get("stages")
+    if not isinstance(stages, dict) or stage not in stages:
+        known = ", ".join(sorted(stages)) if isinstance(stages, dict) and stages else "none"
+        raise DiscoveryError(
+            f"stage {stage!r} is not defined in {path} (stages defined: {known}); "
+            'pick one with --stage or add it under "stages"'
+        )
+    return config
+
+
+def import_scheduled_functions(project_dir: Path) -> dict[str, Any]:
+    """Run ``_discover_main`` on the project and return its JSON answer."""
+    try:
+        done = subprocess.run(
+            module_command("localbridge.project.discover_main", str(project_dir)),
+            cwd=project_dir,
+            capture_output=True,
+            text=True,
+            timeout=DISCOVERY_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise DiscoveryError(
+            f"importing {project_dir / 'app.py'} took more than {DISCOVERY_TIMEOUT_S:.0f} s: "
+            "does it do work at import time?"
+        ) from None
+    if done.returncode != 0:
+        raise DiscoveryError(
+            f"{project_dir / 'app.py'} failed to import; fix the error below:\n"
+            f"{done.stderr.rstrip()}"
+        )
+    try:
+        answer: dict[str, Any] = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        raise DiscoveryError(
+            f"importing {project_dir / 'app.py'} ended the process before it could list "
+            f"the functions (does it exit at import time?):\n{done.stderr.rstrip()}"
+        ) from None
+    return answer
+
+
+def function_spec(
+    entry: Mapping[str, str],
+    app_name: str,
+    stage: str,
+    config: dict[str, Any],
+    env_overrides: Mapping[str, str],
+) -> FunctionSpec:
+    """One function with its merged settings: top level, then stage, then per function."""
+    name = entry["name"]
+    settings = Config(chalice_stage=stage, function_name=name, config_from_disk=config)
+    where = f"function {name!r}, stage {stage!r} in .chalice/config.json"
+    environment = {**check_environment(settings.environment_variables, where), **env_overrides}
+    return FunctionSpec(
+        name=name,
+        handler=entry["handler"],
+        expression=entry["expression"],
+        app_name=app_name,
+        stage=stage,
+        environment=environment,
+        timeout_s=lambda_limit(settings.lambda_timeout, TIMEOUT_LIMITS, "lambda_timeout", where),
+        memory_mb=lambda_limit(
+            settings.lambda_memory_size, MEMORY_LIMITS, "lambda_memory_size", where
+        ),
+    )
+
+
+def check_environment(variables: Mapping[str, Any], where: str) -> dict[str, str]:
+    """Lambda takes string values only; say which one is not."""
+    for key, value in variables.items():
+        if not isinstance(value, str):
+            raise DiscoveryError(
+                f"environment variable {key} of {where} is {json.dumps(value)}: "
+                "Lambda accepts strings only, quote it"
+            )
+    return dict(variables)
+
+
+def lambda_limit(value: Any, limits: tuple[int, int, int], setting: str, where: str) -> int:
+    """The setting, or Chalice's default when absent, within what Lambda accepts."""
+    default, lowest, highest = limits
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= highest:
+        raise DiscoveryError(
+            f"{setting} of {where} is {value!r}: Lambda accepts a whole number "
+            f"from {lowest} to {highest}"
+        )
+    return value
+
+
+def parse_env_overrides(assignments: Iterable[str]) -> dict[str, str]:
+    """``["KEY=VALUE", ...]`` (from repeated ``--env``) as a dict; later ones win."""
+    parsed: dict[str, str] = {}
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        if not sep:
+            raise DiscoveryError(f"--env {assignment!r}: expected KEY=VALUE")
+        if not ENV_NAME.fullmatch(key):
+            raise DiscoveryError(
+                f"--env {assignment!r}: {key!r} is not a valid variable name "
+                "(a letter, then letters, digits or underscores)"
+            )
+        parsed[key] = value
+    return parsed

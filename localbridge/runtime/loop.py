@@ -1,0 +1,440 @@
+"""The runtime loop: fire every scheduled function at its instants, durably.
+
+One thread keeps a heap of what is due next - each function's next fire
+instant and each tick waiting for a retry - and waits on the ``Clock`` until
+the earliest. When it is due the tick is committed to the ledger first, then
+handed to the ``Dispatcher``, which runs it on a worker thread. The ledger is
+the source of truth: on start the runtime recovers runs a crash interrupted,
+catches up on ticks missed while it was down (per function policy) and resumes
+pending and retrying ticks.
+
+Other parts drive it through ``invoke_now`` (a synchronous invocation),
+``enqueue_event`` (an asynchronous one, retried like a scheduled tick),
+``run_ticks`` (replay, redrive) and ``reload``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from localbridge import parse_schedule
+from localbridge.clock import Clock, Wakeup
+from localbridge.ledger.store import Ledger
+from localbridge.model import FunctionSpec, Invoker
+from localbridge.project.settings import FunctionSettings
+from localbridge.runtime.catchup import plan_catch_up
+from localbridge.runtime.dispatch import (
+    Dispatcher,
+    EventFactory,
+    Function,
+    RunReport,
+    display_instant,
+)
+from localbridge.runtime.retries import Decision
+from localbridge.ticks import FunctionMark, NewTick, Tick, TickSource, TickState
+
+log = logging.getLogger("localbridge")
+
+
+@dataclass(frozen=True)
+class ConfiguredFunction:
+    """A discovered function and its reliability settings, before anchoring."""
+
+    spec: FunctionSpec
+    settings: FunctionSettings
+
+
+Listener = Callable[[Tick, TickState], None]
+"""Told of each tick's state after each attempt (or when it expires), from a worker thread."""
+
+
+class Service(Protocol):
+    """Something that runs alongside the runtime (e.g. an HTTP endpoint)."""
+
+    def start(self, runtime: Runtime) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass(order=True, frozen=True)
+class _Due:
+    instant: datetime
+    order: int
+    function: str = field(compare=False)
+    tick_id: int | None = field(compare=False, default=None)
+    """None for a fire entry; the tick to attempt otherwise."""
+    generation: int = field(compare=False, default=0)
+
+
+class UnknownFunctionError(KeyError):
+    """No scheduled function of that name."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class Runtime:
+    """Fires, runs and retries ticks; see the module docstring."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        invoker: Invoker,
+        clock: Clock,
+        functions: Sequence[ConfiguredFunction],
+        build_event: EventFactory,
+        *,
+        fire_schedules: bool = True,
+        max_workers: int = 256,
+        overall_limit: int | None = None,
+        listeners: Sequence[Listener] = (),
+    ) -> None:
+        self.ledger = ledger
+        self.invoker = invoker
+        self.clock = clock
+        self._fire_schedules = fire_schedules
+        self._listeners = list(listeners)
+        self._lock = threading.RLock()
+        self._wakeup = Wakeup()
+        self._heap: list[_Due] = []
+        self._order = itertools.count()
+        self._functions: dict[str, Function] = {}
+        self._generations: dict[str, int] = {}
+        self._marks: dict[str, FunctionMark] = {}
+        self._configured = list(functions)
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._prepared = False
+        self._unsaved_marks: list[FunctionMark] = []
+        self._finished = threading.Condition(self._lock)
+        self.dispatcher = Dispatcher(
+            ledger,
+            invoker,
+            clock,
+            self.function,
+            build_event,
+            on_finished=self._attempt_finished,
+            on_dead=self._tick_buried,
+            max_workers=max_workers,
+            overall_limit=overall_limit,
+        )
+
+    # -- the function table --------------------------------------------------
+
+    def function(self, name: str) -> Function | None:
+        with self._lock:
+            return self._functions.get(name)
+
+    def functions(self) -> list[Function]:
+        with self._lock:
+            return list(self._functions.values())
+
+    def _require(self, name: str) -> Function:
+        function = self.function(name)
+        if function is None:
+            known = ", ".join(sorted(self._functions)) or "none"
+            raise UnknownFunctionError(f"no scheduled function {name!r} (known: {known})")
+        return function
+
+    def _install(self, configured: ConfiguredFunction, now: datetime) -> Function:
+        """Anchor and register a function; its rule is "created" on first sight."""
+        spec = configured.spec
+        mark = self._marks.get(spec.name)
+        if mark is None or mark.expression != spec.expression:
+            through = now if mark is None else max(mark.scheduled_through, now)
+            # EventBridge schedules have minute resolution: the rule counts
+            # from the minute it was created in.
+            anchor = now.replace(second=0, microsecond=0)
+            mark = FunctionMark(spec.name, spec.expression, anchor, through)
+            self._marks[spec.name] = mark
+            self._unsaved_marks.append(mark)
+        function = Function(
+            spec, parse_schedule(spec.expression, anchor=mark.anchor), configured.settings
+        )
+        self._functions[spec.name] = function
+        self._generations[spec.name] = self._generations.get(spec.name, 0) + 1
+        return function
+
+    def _save_new_marks(self) -> None:
+        """Record newly "created" rules (one transaction for all of them)."""
+        marks, self._unsaved_marks = self._unsaved_marks, []
+        if marks:
+            self.ledger.save_function_marks(marks)
+
+    def _push_next_fire(self, function: Function, after: datetime) -> None:
+        if not self._fire_schedules:
+            return
+        upcoming = function.schedule.next_fire_times(after, 1)
+        if upcoming:
+            generation = self._generations[function.name]
+            entry = _Due(upcoming[0], next(self._order), function.name, None, generation)
+            heapq.heappush(self._heap, entry)
+
+    # -- starting ----------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Recover interrupted runs, register the functions and (when firing) catch up.
+
+        Nothing runs yet; ``start`` does that. Idempotent.
+        """
+        with self._lock:
+            if self._prepared:
+                return
+            self._prepared = True
+        now = self.clock.now()
+        recovered = self.ledger.recover_interrupted(now)
+        if recovered:
+            log.info(f"recovered {recovered} run(s) interrupted by the last stop; retrying them")
+        with self._lock:
+            self._marks = self.ledger.function_marks()
+            previous = dict(self._marks)
+            for configured in self._configured:
+                self._install(configured, now)
+            self._save_new_marks()
+            if self._fire_schedules:
+                self._catch_up(previous, now)
+
+    def start(self) -> None:
+        """``prepare``, resume unfinished ticks, then start firing."""
+        self.prepare()
+        now = self.clock.now()
+        with self._lock:
+            for function in self._functions.values():
+                self._push_next_fire(
+                    function, max(now, self._marks[function.name].scheduled_through)
+                )
+        self._resume_unfinished()
+        self._thread = threading.Thread(target=self._loop, name="localbridge-loop", daemon=True)
+        self._thread.start()
+
+    def _catch_up(self, previous: Mapping[str, FunctionMark], now: datetime) -> None:
+        """Record ticks missed while down (per policy) and move every mark to ``now``."""
+        new_ticks: list[NewTick] = []
+        for function in self._functions.values():
+            mark = previous.get(function.name)
+            if mark is None or mark.expression != function.spec.expression:
+                continue
+            plan = plan_catch_up(function.schedule, mark.scheduled_through, now, function.settings)
+            for instant in plan.run:
+                new_ticks.append(NewTick(function.name, instant, TickSource.SCHEDULE, instant))
+            for instant in plan.skip:
+                new_ticks.append(
+                    NewTick(
+                        function.name,
+                        instant,
+                        TickSource.SCHEDULE,
+                        instant,
+                        None,
+                        TickState.SKIPPED,
+                    )
+                )
+            if plan.too_old_before is not None:
+                log.warning(
+                    f"{function.name}: ticks missed before {display_instant(plan.too_old_before)} "
+                    "are older than maximum_event_age and are not run"
+                )
+            if plan.run or plan.skip:
+                policy = function.settings.catch_up.value
+                log.info(
+                    f"{function.name}: catching up ({policy}): {len(plan.run)} missed tick(s) "
+                    f"to run, {len(plan.skip)} skipped"
+                )
+        marks = [
+            FunctionMark(m.name, m.expression, m.anchor, max(m.scheduled_through, now))
+            for m in self._marks.values()
+            if m.name in self._functions
+        ]
+        self.ledger.add_ticks(new_ticks, now, marks)
+        self._marks.update({mark.name: mark for mark in marks})
+
+    def _resume_unfinished(self) -> None:
+        """Pending ticks run now (oldest first); retrying ones at their retry time."""
+        now_due = []
+        for tick in self.ledger.unfinished():
+            if self.function(tick.function) is None:
+                continue
+            if tick.state is TickState.RETRYING and tick.next_attempt_at is not None:
+                self._schedule_attempt(tick, tick.next_attempt_at)
+            else:
+                now_due.append((tick, self._due_of(tick)))
+        self.dispatcher.submit_many(now_due)
+
+    @staticmethod
+    def _due_of(tick: Tick) -> datetime:
+        return tick.scheduled_at if tick.source is TickSource.SCHEDULE else tick.enqueued_at
+
+    # -- the loop ----------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                if self._stopping:
+                    return
+                next_instant = self._heap[0].instant if self._heap else None
+            if self.clock.wait_until(next_instant, self._wakeup):
+                self._run_due(self.clock.now())
+
+    def _pop_due(self, now: datetime) -> list[_Due]:
+        due = []
+        with self._lock:
+            while self._heap and self._heap[0].instant <= now:
+                due.append(heapq.heappop(self._heap))
+        return due
+
+    def _run_due(self, now: datetime) -> None:
+        due = self._pop_due(now)
+        fires = [entry for entry in due if entry.tick_id is None]
+        recorded = self._record_fires(fires, now) if fires else []
+        self.dispatcher.submit_many([(tick, tick.scheduled_at) for tick in recorded])
+        for entry in due:
+            retry = None if entry.tick_id is None else self.ledger.get(entry.tick_id)
+            if retry is not None and retry.state in (TickState.RETRYING, TickState.PENDING):
+                self.dispatcher.submit(retry, entry.instant)
+
+    def _record_fires(self, fires: Sequence[_Due], now: datetime) -> list[Tick]:
+        """Commit the due fires as ticks (before anything runs) and queue the next ones."""
+        new_ticks, marks = [], []
+        with self._lock:
+            for entry in fires:
+                function = self._functions.get(entry.function)
+                if function is None or entry.generation != self._generations[entry.function]:
+                    continue  # removed or rescheduled by a reload since it was queued
+                new_ticks.append(
+                    NewTick(entry.function, entry.instant, TickSource.SCHEDULE, entry.instant)
+                )
+                mark = self._marks[entry.function]
+                mark = FunctionMark(mark.name, mark.expression, mark.anchor, entry.instant)
+                self._marks[entry.function] = mark
+                marks.append(mark)
+                self._push_next_fire(function, entry.instant)
+        return self.ledger.add_ticks(new_ticks, now, marks)
+
+    def _schedule_attempt(self, tick: Tick, instant: datetime) -> None:
+        with self._lock:
+            heapq.heappush(self._heap, _Due(instant, next(self._order), tick.function, tick.id))
+        self._wakeup.set()
+
+    def _attempt_finished(self, report: RunReport) -> None:
+        decision: Decision = report.decision
+        if decision.state is TickState.RETRYING and decision.next_attempt_at is not None:
+            self._schedule_attempt(report.tick, decision.next_attempt_at)
+        for listener in self._listeners:
+            listener(report.tick, decision.state)
+
+    def _tick_buried(self, tick: Tick, reason: str) -> None:
+        for listener in self._listeners:
+            listener(tick, TickState.DEAD)
+
+    # -- driving it from outside -------------------------------------------
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def run_ticks(self, ticks: Sequence[Tick]) -> None:
+        """Run existing (pending) ticks now, oldest first: replay and redrive."""
+        now = self.clock.now()
+        ordered = sorted(ticks, key=lambda t: (t.scheduled_at, t.id))
+        self.dispatcher.submit_many([(tick, now) for tick in ordered])
+
+    def enqueue_event(self, name: str, event: Mapping[str, Any] | None = None) -> Tick:
+        """An asynchronous invocation (Lambda's ``Event`` type): recorded, then retried.
+
+        Without ``event`` the function gets its scheduled event for now.
+        Returns once the tick is committed; the run happens on a worker thread.
+        """
+        self._require(name)
+        tick = self._record_now(name, TickSource.EVENT, None if event is None else dict(event))
+        self.dispatcher.submit(tick, tick.enqueued_at)
+        return tick
+
+    def invoke_now(
+        self, name: str, event: Mapping[str, Any] | None = None, at: datetime | None = None
+    ) -> RunReport:
+        """A synchronous invocation (RequestResponse): runs now, no retries.
+
+        Without ``event`` the function gets its scheduled event for ``at``
+        (default: now). Invoking an instant that already has a tick adds an
+        attempt to that tick rather than a second tick.
+        """
+        function = self._require(name)
+        if at is None:
+            tick = self._record_now(name, TickSource.INVOKE, None if event is None else dict(event))
+        else:
+            tick = self._record_at(name, at, None if event is None else dict(event))
+        return self.dispatcher.run_now(function, tick)
+
+    def _record_at(self, name: str, at: datetime, event: dict[str, Any] | None) -> Tick:
+        now = self.clock.now()
+        added = self.ledger.add_ticks([NewTick(name, at, TickSource.INVOKE, now, event)], now)
+        if added:
+            return added[0]
+        existing = self.ledger.ticks_between([name], at - timedelta(microseconds=1), at)
+        return existing[0]
+
+    def _record_now(self, name: str, source: TickSource, event: dict[str, Any] | None) -> Tick:
+        """A tick at the current instant (nudged by 1 µs until it is unique)."""
+        now = self.clock.now()
+        for offset in range(1000):
+            instant = now + timedelta(microseconds=offset)
+            added = self.ledger.add_ticks([NewTick(name, instant, source, instant, event)], now)
+            if added:
+                return added[0]
+        raise RuntimeError(f"could not record an invocation of {name} at {now}")
+
+    def reload(self, functions: Sequence[ConfiguredFunction]) -> None:
+        """Serve later runs with new code and schedules; runs in flight finish on the old."""
+        self.invoker.reload()
+        now = self.clock.now()
+        with self._lock:
+            old = self._functions
+            self._functions = {}
+            for configured in functions:
+                previous = old.get(configured.spec.name)
+                if previous is not None and previous.spec.expression == configured.spec.expression:
+                    self._functions[previous.name] = Function(
+                        configured.spec, previous.schedule, configured.settings
+                    )
+                    continue
+                function = self._install(configured, now)
+                self._push_next_fire(
+                    function, max(now, self._marks[function.name].scheduled_through)
+                )
+            self._save_new_marks()
+            for name in set(old) - set(self._functions):
+                self._generations[name] += 1
+        added = sorted(set(self._functions) - set(old))
+        removed = sorted(set(old) - set(self._functions))
+        log.info(
+            f"reloaded: {len(functions)} function(s); "
+            f"added {added or '-'}, removed {removed or '-'}"
+        )
+        self._wakeup.set()
+
+    # -- stopping ----------------------------------------------------------
+
+    def stop(self, grace: float = 10.0) -> bool:
+        """Stop firing; let runs in flight finish for ``grace`` real seconds.
+
+        Returns False when some were still running: they stay ``running`` in
+        the ledger and the next start retries them.
+        """
+        with self._lock:
+            self._stopping = True
+        self._wakeup.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.dispatcher.stop_accepting()
+        finished = self.dispatcher.wait_idle(grace)
+        if not finished:
+            log.warning(
+                f"{self.dispatcher.in_flight} run(s) still running after {grace:g} s; "
+                "the next start retries them"
+            )
+        return finished

@@ -1,0 +1,66 @@
+"""Hot reload: code edits reach a running ``localbridge run`` without a restart."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from localbridge.ledger.store import Ledger
+from localbridge.project.watch import SourceWatcher
+from localbridge.ticks import TickState
+from tests.localbridge.runtime.harness import EVERY_MINUTE, write_project
+from tests.support import start_process, wait_for
+
+VERSION_2 = """
+@app.schedule(Cron("*", "*", "*", "*", "?", "*"))
+def every_minute(event):
+    return {"time": event.time, "version": 2}
+"""
+
+
+def test_the_watcher_notices_an_edit_to_a_function_module(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", EVERY_MINUTE)
+    (project / "functions").mkdir()
+    (project / "functions" / "job.py").write_text("X = 1\n")
+    changes = threading.Event()
+    watcher = SourceWatcher(project, changes.set, interval=0.02)
+    watcher.start()
+    try:
+        (project / "functions" / "job.py").write_text("X = 2  # edited\n")
+        wait_for(changes.is_set, what="the watcher to notice the edit")
+    finally:
+        watcher.stop()
+
+
+def payloads(ledger_path: Path) -> list[dict[str, object]]:
+    ledger = Ledger.open(ledger_path)
+    try:
+        found = []
+        for tick in ledger.find("every_minute", TickState.SUCCEEDED):
+            found += [json.loads(a.payload) for a in ledger.attempts(tick.id) if a.payload]
+        return found
+    finally:
+        ledger.close()
+
+
+@pytest.mark.slow
+def test_a_running_run_serves_edited_code(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", EVERY_MINUTE)
+    ledger = tmp_path / "l.db"
+    command = ["-m", "localbridge", "run", "--project", str(project), "--ledger", str(ledger),
+               "--clock-start", "2022-12-19T00:00:00Z", "--speed", "30"]  # fmt: skip
+    process = start_process(command, tmp_path / "run.log")
+    try:
+        wait_for(lambda: payloads(ledger), timeout=30, what="a first run on the old code")
+        write_project(project, VERSION_2)
+        wait_for(lambda: "reloaded" in process.log(), timeout=30, what="the reload")
+        wait_for(
+            lambda: any(p.get("version") == 2 for p in payloads(ledger)),
+            timeout=30,
+            what="a run on the new code",
+        )
+    finally:
+        assert process.stop() == 0, process.log()

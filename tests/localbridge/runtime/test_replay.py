@@ -1,0 +1,92 @@
+"""Replay and redrive through the ledger: oldest first, resumable, never twice."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+from localbridge.clock import SystemClock
+from localbridge.runtime.replay import redrive, replay
+from localbridge.ticks import AttemptOutcome, TickSource, TickState
+from tests.localbridge.runtime.harness import (
+    EVERY_MINUTE,
+    FLAKY,
+    T0,
+    started_runtime,
+    write_project,
+)
+
+START = T0.replace(second=0)
+END = START + timedelta(minutes=30)
+FAST_RETRIES = {"defaults": {"retry_delays": [0.05, 0.05]}}
+
+
+def test_replay_runs_every_instant_in_the_half_open_period_oldest_first(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", EVERY_MINUTE)
+    with started_runtime(
+        project, tmp_path / "l.db", SystemClock(), start=False, fire_schedules=False
+    ) as runtime:
+        summary = replay(runtime, ["every_minute"], START, END, threading.Event())
+        ticks = runtime.ledger.find("every_minute", limit=100)
+        assert summary.ok
+        assert summary.states == {TickState.SUCCEEDED: 30}
+        assert [t.scheduled_at for t in ticks] == [
+            START + timedelta(minutes=m) for m in range(1, 31)
+        ]
+        assert {t.source for t in ticks} == {TickSource.REPLAY}
+
+
+def test_a_replay_run_again_invokes_no_succeeded_tick(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", EVERY_MINUTE)
+    ledger = tmp_path / "l.db"
+    stop = threading.Event()
+    # One run at a time, so the stop below lands in the middle of the period.
+    with started_runtime(
+        project, ledger, SystemClock(), start=False, fire_schedules=False, overall_limit=1
+    ) as runtime:
+
+        def stop_after_ten(tick: object, state: TickState) -> None:
+            if len(runtime.ledger.find("every_minute", TickState.SUCCEEDED)) >= 10:
+                runtime.dispatcher.stop_accepting()  # as a kill would: nothing more starts
+                stop.set()
+
+        runtime.add_listener(stop_after_ten)
+        first = replay(runtime, ["every_minute"], START, END, stop)
+    assert 10 <= first.states[TickState.SUCCEEDED] < 30
+    with started_runtime(
+        project, ledger, SystemClock(), start=False, fire_schedules=False
+    ) as runtime:
+        second = replay(runtime, ["every_minute"], START, END, threading.Event())
+        assert second.states == {TickState.SUCCEEDED: 30}
+        assert second.already_done >= 10
+        for tick in runtime.ledger.find("every_minute", limit=100):
+            outcomes = [a.outcome for a in runtime.ledger.attempts(tick.id)]
+            assert outcomes.count(AttemptOutcome.SUCCEEDED) == 1, tick
+
+
+def test_dead_ticks_are_redriven_with_their_original_time(tmp_path: Path) -> None:
+    flag = tmp_path / "outage"
+    flag.touch()
+    project = write_project(
+        tmp_path / "p", FLAKY, localbridge=FAST_RETRIES, environment={"FAIL_FLAG": str(flag)}
+    )
+    ledger = tmp_path / "l.db"
+    period_end = START + timedelta(minutes=3)
+    with started_runtime(
+        project, ledger, SystemClock(), start=False, fire_schedules=False
+    ) as runtime:
+        summary = replay(runtime, ["flaky"], START, period_end, threading.Event())
+        assert summary.states == {TickState.DEAD: 3}
+        dead = runtime.ledger.find("flaky", TickState.DEAD)
+        assert all(t.attempts == 3 for t in dead)
+    flag.unlink()  # the outage is over
+    with started_runtime(
+        project, ledger, SystemClock(), start=False, fire_schedules=False
+    ) as runtime:
+        summary = redrive(runtime, dead, threading.Event())
+        assert summary.states == {TickState.SUCCEEDED: 3}
+        for tick in runtime.ledger.find("flaky"):
+            assert tick.source is TickSource.REDRIVE
+            last = runtime.ledger.attempts(tick.id)[-1]
+            assert last.payload == f'{{"time": "{tick.scheduled_at:%Y-%m-%dT%H:%M:%SZ}"}}'
