@@ -31,7 +31,7 @@ from localbridge.cli.running import (
     cmd_serve,
     lambda_api_services,
 )
-from localbridge.project.loading import ConfigError
+from localbridge.project.config import ConfigError
 from localbridge.ticks import TickState
 
 # `cmd_run` is public: front ends embed the runtime with extra services
