@@ -195,12 +195,12 @@ class Runtime:
     def start(self) -> None:
         """``prepare``, resume unfinished ticks, then start firing."""
         self.prepare()
-        now = self.clock.now()
         with self._lock:
+            # From the marks ``prepare`` left (its "now", or later), not from
+            # the clock's reading now: at --speed 172800 the milliseconds in
+            # between are minutes, and an instant in them would fire nowhere.
             for function in self._functions.values():
-                self._push_next_fire(
-                    function, max(now, self._marks[function.name].scheduled_through)
-                )
+                self._push_next_fire(function, self._marks[function.name].scheduled_through)
         self._resume_unfinished()
         self._thread = threading.Thread(target=self._loop, name="localbridge-loop", daemon=True)
         self._thread.start()
