@@ -57,6 +57,10 @@ class Clock(Protocol):
     def speed(self) -> float:
         """Clock seconds per real second (1 for real time)."""
 
+    @property
+    def started_at(self) -> datetime:
+        """The instant the clock started from: the runtime fires every instant from here on."""
+
     def now(self) -> datetime:
         """The current instant, timezone-aware UTC."""
 
@@ -85,9 +89,16 @@ def _wait_real_time(
 
 
 class SystemClock:
-    """Real time."""
+    """Real time, started at ``started_at`` (default: when created).
+
+    ``localbridge run`` passes the moment the command began, so an instant
+    due while it loads and warms the functions still fires.
+    """
 
     speed = 1.0
+
+    def __init__(self, started_at: datetime | None = None) -> None:
+        self.started_at = utc(started_at) if started_at is not None else datetime.now(UTC)
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -110,6 +121,10 @@ class VirtualClock:
     def speed(self) -> float:
         return self._speed
 
+    @property
+    def started_at(self) -> datetime:
+        return self._start
+
     def now(self) -> datetime:
         elapsed = (time.monotonic() - self._origin) * self._speed
         return self._start + timedelta(seconds=elapsed)
@@ -129,6 +144,7 @@ class ManualClock:
 
     def __init__(self, start: datetime) -> None:
         self._now = utc(start)
+        self.started_at = self._now
         self._lock = threading.Lock()
         self._waiters: set[Wakeup] = set()
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
@@ -259,3 +260,15 @@ def running(
         yield process
     finally:
         process.stop()
+
+
+PROCESS_START_S = 60.0
+"""How long a ``python -m localbridge``/``api`` process may take to import,
+discover and warm before it does anything. About 1-2 s on a quiet 2-core
+machine, 5-10 s while two test suites share it (load 4); the margin covers
+a machine busier than that."""
+
+
+def virtual_deadline(span: timedelta, speed: float, start_s: float = PROCESS_START_S) -> float:
+    """Real seconds for a process to start and its clock to run through ``span`` at ``speed``."""
+    return start_s + span.total_seconds() / speed

@@ -147,11 +147,16 @@ def stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 
-def make_clock(args: argparse.Namespace) -> Clock:
+def make_clock(args: argparse.Namespace, began: datetime | None = None) -> Clock:
+    """The clock ``--clock-start``/``--speed`` ask for; real time from ``began`` otherwise.
+
+    ``began`` is when the command started: the runtime fires every instant
+    from the clock's start on, so one due while the functions load is not lost.
+    """
+    began = began or datetime.now(UTC)
     if args.clock_start is None and args.speed == 1.0:
-        return SystemClock()
-    start = args.clock_start or datetime.now(UTC)
-    return VirtualClock(start, args.speed)
+        return SystemClock(began)
+    return VirtualClock(args.clock_start or began, args.speed)
 
 
 def print_summary(what: str, summary: BatchSummary) -> int:

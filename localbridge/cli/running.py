@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from localbridge.cli.common import (
@@ -28,7 +28,8 @@ from localbridge.lambda_api.server import DEFAULT_PORT
 from localbridge.lambda_api.service import LambdaApiService
 from localbridge.ledger.store import Ledger
 from localbridge.project.watch import SourceWatcher
-from localbridge.runtime.loop import Runtime, Service, UnknownFunctionError
+from localbridge.runtime.functions import UnknownFunctionError
+from localbridge.runtime.loop import Runtime, Service
 from localbridge.runtime.replay import replay
 from localbridge.schedules import ScheduleError, parse_schedule
 
@@ -41,12 +42,13 @@ def describe_start(runtime: Runtime, clock: Clock, args: argparse.Namespace) -> 
     speed = f" at {clock.speed:g}x" if clock.speed != 1 else ""
     print(
         f"localbridge: stage {args.stage}, {len(runtime.functions())} scheduled function(s), "
-        f"clock {display_instant(clock.now())}{speed}, ledger {args.ledger}",
+        f"clock from {display_instant(clock.started_at)}{speed}, ledger {args.ledger}",
         flush=True,
     )
-    now = clock.now()
+    # The first instant fired is the first at or after the clock's start.
+    first_after = clock.started_at - timedelta(microseconds=1)
     for function in runtime.functions():
-        upcoming = function.schedule.next_fire_times(now, 1)
+        upcoming = function.schedule.next_fire_times(first_after, 1)
         first = display_instant(upcoming[0]) if upcoming else "never"
         print(f"  {function.name:<32} {function.spec.expression:<24} next {first}", flush=True)
 
@@ -73,11 +75,14 @@ def cmd_run(
     # Services are made (and take their ports) before the clock starts: a busy
     # port fails here, and at --speed 172800 even a millisecond is minutes of
     # virtual time a rule created later would not fire for.
+    began = datetime.now(UTC)
     started = list(services(args)) if services else []
     # Signals first: a stop requested while starting up is honoured once running.
     with (
         stop_on_signals() as stop,
-        open_session(args, partial(make_clock, args), fire_schedules=fire_schedules) as session,
+        open_session(
+            args, partial(make_clock, args, began), fire_schedules=fire_schedules
+        ) as session,
     ):
         runtime = session.runtime
         clock = runtime.clock

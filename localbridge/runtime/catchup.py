@@ -94,3 +94,14 @@ def _log_plan(function: Function, plan: CatchUpPlan) -> None:
             f"{function.name}: catching up ({policy}): {len(plan.run)} missed tick(s) "
             f"to run, {len(plan.skip)} skipped"
         )
+
+
+def moved_marks(
+    marks: Mapping[str, FunctionMark], functions: Iterable[str], through: datetime
+) -> list[FunctionMark]:
+    """The marks of ``functions`` moved on to ``through`` (never back)."""
+    return [
+        FunctionMark(m.name, m.expression, m.anchor, max(m.scheduled_through, through))
+        for m in marks.values()
+        if m.name in set(functions)
+    ]

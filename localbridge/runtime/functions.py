@@ -9,9 +9,18 @@ here, not in ``model``, because the shared vocabulary sits below ``schedules``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from localbridge.model import FunctionSettings, FunctionSpec
 from localbridge.schedules import Schedule
+from localbridge.ticks import FunctionMark
+
+
+class UnknownFunctionError(KeyError):
+    """No scheduled function of that name."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 @dataclass(frozen=True)
@@ -28,3 +37,18 @@ class Function:
     @property
     def settings(self) -> FunctionSettings:
         return self.spec.settings
+
+
+def new_rule_mark(spec: FunctionSpec, created: datetime, old: FunctionMark | None) -> FunctionMark:
+    """The mark of ``spec``'s rule, (re)created at ``created`` (``old``: the replaced rule's).
+
+    Nothing at or after ``created`` is recorded for the new rule yet; a mark
+    never moves back, as the ledger's ``scheduled_through`` does not.
+    """
+    through = created - timedelta(microseconds=1)
+    if old is not None:
+        through = max(old.scheduled_through, through)
+    # EventBridge schedules have minute resolution: the rule counts from the
+    # minute it was created in.
+    anchor = created.replace(second=0, microsecond=0)
+    return FunctionMark(spec.name, spec.expression, anchor, through)

@@ -21,16 +21,23 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from localbridge.clock import Clock, Wakeup
 from localbridge.events import EventFactory
 from localbridge.ledger import Ledger
 from localbridge.model import FunctionSpec, Invoker
-from localbridge.runtime.catchup import catch_up_ticks
+from localbridge.runtime.catchup import catch_up_ticks, moved_marks
 from localbridge.runtime.dispatch import Dispatcher
-from localbridge.runtime.functions import Function
+from localbridge.runtime.functions import Function, UnknownFunctionError, new_rule_mark
+from localbridge.runtime.invocations import (
+    INSTANT,
+    failed_invocations,
+    record_at,
+    record_given_event,
+    this_second,
+)
 from localbridge.schedules import parse_schedule
 from localbridge.ticks import (
     Decision,
@@ -67,13 +74,6 @@ class _Due:
     generation: int = field(compare=False, default=0)
 
 
-class UnknownFunctionError(KeyError):
-    """No scheduled function of that name."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
 class Runtime:
     """Fires, runs and retries ticks; see the module docstring."""
 
@@ -106,6 +106,7 @@ class Runtime:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._prepared = False
+        self._fire_from = clock.started_at
         self._unsaved_marks: list[FunctionMark] = []
         self._finished = threading.Condition(self._lock)
         self.dispatcher = Dispatcher(
@@ -137,15 +138,11 @@ class Runtime:
             raise UnknownFunctionError(f"no scheduled function {name!r} (known: {known})")
         return function
 
-    def _install(self, spec: FunctionSpec, now: datetime) -> Function:
-        """Anchor and register a function; its rule is "created" on first sight."""
+    def _install(self, spec: FunctionSpec, created: datetime) -> Function:
+        """Anchor and register a function; its rule is "created" at ``created`` on first sight."""
         mark = self._marks.get(spec.name)
         if mark is None or mark.expression != spec.expression:
-            through = now if mark is None else max(mark.scheduled_through, now)
-            # EventBridge schedules have minute resolution: the rule counts
-            # from the minute it was created in.
-            anchor = now.replace(second=0, microsecond=0)
-            mark = FunctionMark(spec.name, spec.expression, anchor, through)
+            mark = new_rule_mark(spec, created, mark)
             self._marks[spec.name] = mark
             self._unsaved_marks.append(mark)
         function = Function(spec, parse_schedule(spec.expression, anchor=mark.anchor))
@@ -154,9 +151,13 @@ class Runtime:
         return function
 
     def _save_new_marks(self) -> None:
-        """Record newly "created" rules (one transaction for all of them)."""
+        """Record newly "created" rules (one transaction for all of them).
+
+        Only a runtime that fires schedules creates rules: an invocation or a
+        replay is not a scheduled tick and must not move a schedule's state.
+        """
         marks, self._unsaved_marks = self._unsaved_marks, []
-        if marks:
+        if marks and self._fire_schedules:
             self.ledger.save_function_marks(marks)
 
     def _push_next_fire(self, function: Function, after: datetime) -> None:
@@ -183,37 +184,40 @@ class Runtime:
         recovered = self.ledger.recover_interrupted(now)
         if recovered:
             log.info(f"recovered {recovered} run(s) interrupted by the last stop; retrying them")
+        # Every instant at or after the clock's start fires, however far the
+        # clock ran while loading: at --speed 14400 a few milliseconds of
+        # start-up are minutes of schedule.
+        started = min(self.clock.started_at, now)
         with self._lock:
             self._marks = self.ledger.function_marks()
             previous = dict(self._marks)
             for spec in self._configured:
-                self._install(spec, now)
+                self._install(spec, started)
             self._save_new_marks()
             if self._fire_schedules:
-                self._catch_up(previous, now)
+                self._catch_up(previous, started - INSTANT)
+        self._fire_from = started - INSTANT
 
     def start(self) -> None:
         """``prepare``, resume unfinished ticks, then start firing."""
         self.prepare()
         with self._lock:
-            # From the marks ``prepare`` left (its "now", or later), not from
-            # the clock's reading now: at --speed 172800 the milliseconds in
-            # between are minutes, and an instant in them would fire nowhere.
+            # From the clock's start, not from the schedule's recorded state:
+            # a run whose clock starts before what an earlier run recorded
+            # (a virtual clock in 2022 after a real one in 2026) still fires
+            # every instant the ledger does not hold; those it holds are not
+            # recorded, so not run, twice (see ``_record_fires``).
             for function in self._functions.values():
-                self._push_next_fire(function, self._marks[function.name].scheduled_through)
+                self._push_next_fire(function, self._fire_from)
         self._resume_unfinished()
         self._thread = threading.Thread(target=self._loop, name="localbridge-loop", daemon=True)
         self._thread.start()
 
-    def _catch_up(self, previous: Mapping[str, FunctionMark], now: datetime) -> None:
-        """Record ticks missed while down (per policy) and move every mark to ``now``."""
-        new_ticks = catch_up_ticks(self._functions.values(), previous, now)
-        marks = [
-            FunctionMark(m.name, m.expression, m.anchor, max(m.scheduled_through, now))
-            for m in self._marks.values()
-            if m.name in self._functions
-        ]
-        self.ledger.add_ticks(new_ticks, now, marks)
+    def _catch_up(self, previous: Mapping[str, FunctionMark], through: datetime) -> None:
+        """Record ticks missed while down (per policy) and move every mark to ``through``."""
+        new_ticks = catch_up_ticks(self._functions.values(), previous, through)
+        marks = moved_marks(self._marks, self._functions, through)
+        self.ledger.add_ticks(new_ticks, self.clock.now(), marks)
         self._marks.update({mark.name: mark for mark in marks})
 
     def _resume_unfinished(self) -> None:
@@ -261,7 +265,12 @@ class Runtime:
                 self.dispatcher.submit(retry, entry.instant)
 
     def _record_fires(self, fires: Sequence[_Due], now: datetime) -> list[Tick]:
-        """Commit the due fires as ticks (before anything runs) and queue the next ones."""
+        """Commit the due fires as ticks (before anything runs) and queue the next ones.
+
+        An instant the ledger already holds is not recorded again, so not run
+        twice - unless all it holds is a failed synchronous invocation of that
+        instant, which nothing retries: the scheduled delivery takes it over.
+        """
         new_ticks, marks = [], []
         with self._lock:
             for entry in fires:
@@ -272,11 +281,18 @@ class Runtime:
                     NewTick(entry.function, entry.instant, TickSource.SCHEDULE, entry.instant)
                 )
                 mark = self._marks[entry.function]
-                mark = FunctionMark(mark.name, mark.expression, mark.anchor, entry.instant)
+                through = max(mark.scheduled_through, entry.instant)
+                mark = FunctionMark(mark.name, mark.expression, mark.anchor, through)
                 self._marks[entry.function] = mark
                 marks.append(mark)
                 self._push_next_fire(function, entry.instant)
-        return self.ledger.add_ticks(new_ticks, now, marks)
+        added = self.ledger.add_ticks(new_ticks, now, marks)
+        if len(added) == len(new_ticks):
+            return added
+        recorded = {(tick.function, tick.scheduled_at) for tick in added}
+        held = [t for t in new_ticks if (t.function, t.scheduled_at) not in recorded]
+        failed = failed_invocations(self.ledger, held)
+        return added + (self.ledger.reopen(failed, TickSource.SCHEDULE, now) if failed else [])
 
     def _schedule_attempt(self, tick: Tick, instant: datetime) -> None:
         with self._lock:
@@ -308,11 +324,19 @@ class Runtime:
     def enqueue_event(self, name: str, event: Mapping[str, Any] | None = None) -> Tick:
         """An asynchronous invocation (Lambda's ``Event`` type): recorded, then retried.
 
-        Without ``event`` the function gets its scheduled event for now.
-        Returns once the tick is committed; the run happens on a worker thread.
+        Without ``event`` the function gets its scheduled event for this
+        second; a second such invocation within it is the same delivery (see
+        ``invocations.this_second``) and returns the tick already recorded. Returns once
+        the tick is committed; the run happens on a worker thread.
         """
         self._require(name)
-        tick = self._record_now(name, TickSource.EVENT, None if event is None else dict(event))
+        now = self.clock.now()
+        if event is not None:
+            tick = record_given_event(self.ledger, name, TickSource.EVENT, dict(event), now)
+        else:
+            tick, new = record_at(self.ledger, name, this_second(now), TickSource.EVENT, None, now)
+            if not new:
+                return tick  # this second's event is already on its way
         self.dispatcher.submit(tick, tick.enqueued_at)
         return tick
 
@@ -322,33 +346,18 @@ class Runtime:
         """A synchronous invocation (RequestResponse): runs now, no retries.
 
         Without ``event`` the function gets its scheduled event for ``at``
-        (default: now). Invoking an instant that already has a tick adds an
-        attempt to that tick rather than a second tick.
+        (default: this second, see ``invocations.this_second``). Invoking an instant that
+        already has a tick adds an attempt to that tick rather than a second tick.
         """
         function = self._require(name)
-        if at is None:
-            tick = self._record_now(name, TickSource.INVOKE, None if event is None else dict(event))
+        now = self.clock.now()
+        given = None if event is None else dict(event)
+        if at is None and given is not None:
+            tick = record_given_event(self.ledger, name, TickSource.INVOKE, given, now)
         else:
-            tick = self._record_at(name, at, None if event is None else dict(event))
+            at = this_second(now) if at is None else at
+            tick, _ = record_at(self.ledger, name, at, TickSource.INVOKE, given, now)
         return self.dispatcher.run_now(function, tick)
-
-    def _record_at(self, name: str, at: datetime, event: dict[str, Any] | None) -> Tick:
-        now = self.clock.now()
-        added = self.ledger.add_ticks([NewTick(name, at, TickSource.INVOKE, now, event)], now)
-        if added:
-            return added[0]
-        existing = self.ledger.ticks_between([name], at - timedelta(microseconds=1), at)
-        return existing[0]
-
-    def _record_now(self, name: str, source: TickSource, event: dict[str, Any] | None) -> Tick:
-        """A tick at the current instant (nudged by 1 µs until it is unique)."""
-        now = self.clock.now()
-        for offset in range(1000):
-            instant = now + timedelta(microseconds=offset)
-            added = self.ledger.add_ticks([NewTick(name, instant, source, instant, event)], now)
-            if added:
-                return added[0]
-        raise RuntimeError(f"could not record an invocation of {name} at {now}")
 
     def reload(self, functions: Sequence[FunctionSpec]) -> None:
         """Serve later runs with new code and schedules; runs in flight finish on the old."""
@@ -363,9 +372,7 @@ class Runtime:
                     self._functions[previous.name] = Function(spec, previous.schedule)
                     continue
                 function = self._install(spec, now)
-                self._push_next_fire(
-                    function, max(now, self._marks[function.name].scheduled_through)
-                )
+                self._push_next_fire(function, now - INSTANT)
             self._save_new_marks()
             for name in set(old) - set(self._functions):
                 self._generations[name] += 1
