@@ -32,6 +32,7 @@ from localbridge.cli.running import (
     cmd_serve,
     lambda_api_services,
 )
+from localbridge.ledger.owners import LedgerBusyError
 from localbridge.project.config import ConfigError
 from localbridge.ticks import TickState
 
@@ -149,6 +150,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
         return code
-    except (ConfigError, UsageError) as error:
+    except (ConfigError, UsageError, LedgerBusyError) as error:
         print(f"localbridge: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -46,6 +46,19 @@ MIGRATIONS: tuple[str, ...] = (
         scheduled_through TEXT NOT NULL
     );
     """,
+    # 2: owners, so a start recovers only the attempts of processes that are gone.
+    """
+    ALTER TABLE attempts ADD COLUMN owner TEXT;
+    CREATE TABLE owners (
+        token TEXT PRIMARY KEY,
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        process_start TEXT NOT NULL,
+        drives INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        lease_until TEXT NOT NULL
+    );
+    """,
 )
 
 

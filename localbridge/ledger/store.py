@@ -21,6 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from localbridge.instants import format_instant, parse_instant
+from localbridge.ledger.owners import (
+    LeaseKeeper,
+    Owner,
+    claim,
+    live_owners,
+    recover_orphaned,
+    renew,
+    this_process,
+)
 from localbridge.ledger.rows import TICK_COLUMNS, attempt_from_row, new_tick, tick_from_row
 from localbridge.ledger.schema import migrate
 from localbridge.ticks import (
@@ -45,6 +54,8 @@ class Ledger:
         self._db = connection
         self._lock = threading.Lock()
         self.path = path
+        self.owner: Owner | None = None
+        self._lease: LeaseKeeper | None = None
 
     @classmethod
     def open(cls, path: Path) -> Ledger:
@@ -60,8 +71,42 @@ class Ledger:
         return ledger
 
     def close(self) -> None:
+        """Close the file; this process no longer holds anything in it."""
+        if self._lease is not None:
+            self._lease.stop()
+        if self.owner is not None:
+            token, self.owner = self.owner.token, None
+            with self._transaction() as db:
+                db.execute("DELETE FROM owners WHERE token = ?", (token,))
         with self._lock:
             self._db.close()
+
+    # -- owners ------------------------------------------------------------
+
+    def claim(self, drives: bool) -> Owner:
+        """Register this process (see ``owners``); a driver is refused beside a live one.
+
+        Raises ``LedgerBusyError`` naming the process that drives the ledger.
+        """
+        if self.owner is None:
+            owner = this_process(drives)
+            with self._transaction() as db:
+                claim(db, owner, self.path)
+            self.owner = owner
+            self._lease = LeaseKeeper(self._renew_lease)
+        return self.owner
+
+    def _renew_lease(self) -> None:
+        if self.owner is not None:
+            with self._transaction() as db:
+                renew(db, self.owner.token)
+
+    def live_driver(self) -> Owner | None:
+        """Another live process that drives this ledger's schedules, if any."""
+        with self._transaction() as db:
+            owners = live_owners(db)
+        mine = None if self.owner is None else self.owner.token
+        return next((o for o in owners if o.drives and o.token != mine), None)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -191,6 +236,7 @@ class Ledger:
         """``begin_attempt`` for many ticks in one transaction (one run per tick at a time)."""
         stamp = format_instant(started_at)
         numbers = [tick.attempts + 1 for tick in ticks]
+        owner = None if self.owner is None else self.owner.token
         with self._transaction() as db:
             db.executemany(
                 "UPDATE ticks SET state = ?, attempts = ?, next_attempt_at = NULL, updated_at = ? "
@@ -201,10 +247,10 @@ class Ledger:
                 ],
             )
             db.executemany(
-                "INSERT INTO attempts (tick_id, number, started_at, lateness_ms) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT INTO attempts (tick_id, number, started_at, lateness_ms, owner) "
+                "VALUES (?, ?, ?, ?, ?)",
                 [
-                    (tick.id, number, stamp, lateness)
+                    (tick.id, number, stamp, lateness, owner)
                     for tick, number, lateness in zip(ticks, numbers, lateness_ms, strict=True)
                 ],
             )
@@ -265,28 +311,15 @@ class Ledger:
             )
 
     def recover_interrupted(self, now: datetime) -> int:
-        """Close attempts a crash left open; their ticks become pending again.
+        """Close attempts whose process is gone (a crash, kill -9); their ticks become pending.
 
-        An interrupted attempt is not the function's failure, so it does not
-        use up a retry: the tick simply gets a new attempt (at-least-once).
+        Attempts of live processes - a ``run`` beside this ``invoke``, say -
+        are theirs to finish. An interrupted attempt is not the function's
+        failure, so it does not use up a retry: the tick simply gets a new
+        attempt (at-least-once).
         """
-        stamp = format_instant(now)
         with self._transaction() as db:
-            db.execute(
-                "UPDATE attempts SET outcome = ?, ended_at = ?, error_type = ?, error_message = ? "
-                "WHERE outcome IS NULL",
-                (
-                    AttemptOutcome.INTERRUPTED.value,
-                    stamp,
-                    "Interrupted",
-                    "localbridge stopped while this attempt ran",
-                ),
-            )
-            cursor = db.execute(
-                "UPDATE ticks SET state = ?, updated_at = ? WHERE state = ?",
-                (TickState.PENDING.value, stamp, TickState.RUNNING.value),
-            )
-            return cursor.rowcount
+            return recover_orphaned(db, format_instant(now))
 
     # -- queries -----------------------------------------------------------
 

@@ -179,6 +179,9 @@ class Runtime:
         with self._lock:
             if self._prepared:
                 return
+            # Refused (LedgerBusyError) when this fires schedules and a live
+            # run already does: two would run every tick twice.
+            self.ledger.claim(drives=self._fire_schedules)
             self._prepared = True
         now = self.clock.now()
         recovered = self.ledger.recover_interrupted(now)
@@ -198,8 +201,13 @@ class Runtime:
                 self._catch_up(previous, started - INSTANT)
         self._fire_from = started - INSTANT
 
-    def start(self) -> None:
-        """``prepare``, resume unfinished ticks, then start firing."""
+    def start(self, resume: bool = True) -> None:
+        """``prepare``, resume unfinished ticks, then start firing.
+
+        Unfinished ticks are the driving run's: a process beside a live
+        ``run`` (``serve``, say) leaves them to it. Replay and redrive pass
+        ``resume=False`` and run their own ticks (``run_ticks``).
+        """
         self.prepare()
         with self._lock:
             # From the clock's start, not from the schedule's recorded state:
@@ -209,7 +217,8 @@ class Runtime:
             # recorded, so not run, twice (see ``_record_fires``).
             for function in self._functions.values():
                 self._push_next_fire(function, self._fire_from)
-        self._resume_unfinished()
+        if resume and (self._fire_schedules or self.ledger.live_driver() is None):
+            self._resume_unfinished()
         self._thread = threading.Thread(target=self._loop, name="localbridge-loop", daemon=True)
         self._thread.start()
 

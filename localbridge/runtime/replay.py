@@ -103,7 +103,9 @@ def _drive(
     runtime.add_listener(completion)
     if progress is not None:
         progress.start(already_done)
-    runtime.start()  # resumes every pending tick in the ledger, these included
+    # Only these: other unfinished ticks are the driving run's to resume.
+    runtime.start(resume=False)
+    runtime.run_ticks(to_run)
     try:
         return completion.wait(stop)
     finally:
@@ -131,8 +133,11 @@ def replay(
         t.id for t in ticks if t.state in FINAL_STATES and t.state is not TickState.SUCCEEDED
     ]
     runtime.ledger.reopen(finished, TickSource.REPLAY, now)
-    to_run = [t for t in ticks if t.state is not TickState.SUCCEEDED]
-    done = len(ticks) - len(to_run)
+    ticks = runtime.ledger.ticks_between(names, start, end)
+    # A tick still running after recovery is a live process's (a `run`
+    # beside this replay): it is that process's to finish, not run twice.
+    to_run = [t for t in ticks if t.state in (TickState.PENDING, TickState.RETRYING)]
+    done = sum(t.state is TickState.SUCCEEDED for t in ticks)
     _drive(runtime, to_run, done, stop, None if progress is None else progress(len(ticks)))
     states = Counter(t.state for t in runtime.ledger.ticks_between(names, start, end))
     return BatchSummary(states, done)

@@ -14,8 +14,8 @@ import pytest
 from localbridge.ledger.store import Ledger
 from localbridge.ticks import TickState
 from tests.localbridge.cli.test_cli import localbridge
-from tests.localbridge.runtime.harness import HOURLY, write_project
-from tests.support import start_process, virtual_deadline, wait_for
+from tests.localbridge.runtime.harness import GATED, HOURLY, write_project
+from tests.support import PROCESS_START_S, Process, start_process, virtual_deadline, wait_for
 
 DAILY = '\n@app.schedule(Cron(5, 0, "*", "*", "?", "*"))\ndef daily(event):\n    return 1\n'
 
@@ -63,3 +63,56 @@ def test_a_bare_invoke_before_run_does_not_silence_the_schedule(tmp_path: Path) 
     assert done.returncode == 0, done.stderr
     due = datetime(2022, 12, 19, 1, 0, tzinfo=UTC)
     run_until(project, "2022-12-19T00:59:00Z", 600, "hourly", due)
+
+
+def start_run(project: Path, clock_start: str, speed: float) -> Process:
+    """``run`` on ``project``'s ledger, once its banner is out."""
+    args = ["-m", "localbridge", "run", "--clock-start", clock_start, "--speed", str(speed),
+            "--ledger", "l.db", "--mode", "thread", "--port", "0"]  # fmt: skip
+    process = start_process(args, project / f"run-{len(list(project.glob('run*.log')))}.log",
+                            cwd=project)  # fmt: skip
+    wait_for(
+        lambda: not process.alive() or "scheduled function" in process.log(),
+        PROCESS_START_S,
+        what="run to start",
+    )
+    assert process.alive(), process.log()
+    return process
+
+
+def test_a_second_run_on_a_ledger_a_live_run_drives_is_refused(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", HOURLY)
+    first = start_run(project, "2022-12-19T00:00:00Z", 1)
+    second = start_process(
+        ["-m", "localbridge", "run", "--ledger", "l.db", "--mode", "thread", "--port", "0"],
+        tmp_path / "second.log",
+        cwd=project,
+    )
+    assert second.popen.wait(timeout=PROCESS_START_S) == 2, second.log()
+    assert f"pid {first.pid} on " in second.log()
+    assert "Traceback" not in second.log()
+    assert first.stop() == 0, first.log()
+
+
+def test_invoke_beside_a_run_leaves_its_live_runs_alone(tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    project = write_project(tmp_path / "p", GATED, HOURLY, environment={"GATE": str(gate)})
+    run = start_run(project, "2022-12-19T00:00:59Z", 1)
+    wait_for(lambda: list(tmp_path.glob("started-*")), PROCESS_START_S, "the 00:01 run to start")
+    done = localbridge("invoke", "hourly", "--ledger", "l.db", "--mode", "thread", cwd=project)
+    assert done.returncode == 0, done.stderr
+    ledger = Ledger.open(project / "l.db")
+    try:
+        (tick,) = ledger.find("gated", limit=1)
+        assert tick.state is TickState.RUNNING
+        assert [a.outcome for a in ledger.attempts(tick.id)] == [None]
+        gate.touch()
+        wait_for(
+            lambda: ledger.get(tick.id).state is TickState.SUCCEEDED,  # type: ignore[union-attr]
+            PROCESS_START_S,
+            what="the gated run to finish",
+        )
+        assert len(ledger.attempts(tick.id)) == 1
+    finally:
+        ledger.close()
+    assert run.stop() == 0, run.log()
