@@ -5,7 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
-STAMP := $(VENV)/.installed-$(shell cksum < requirements.lock | cut -d' ' -f1)
+# The stamp names the lock and pyproject.toml it was made from (the project's
+# entry points live there), so switching branches re-installs only on change.
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
 STAGE ?= dev
 FN ?= registrations_per_day
@@ -25,12 +27,13 @@ help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "} {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): requirements.lock
+$(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 
-install: $(STAMP) ## create .venv with the locked dependencies (skipped when up to date)
+install: $(STAMP) ## .venv: the locked dependencies, then this project (editable; .venv/bin/localbridge)
 
 lock: ## re-resolve pyproject.toml's dependencies into requirements.lock
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
@@ -87,5 +90,5 @@ destroy-local: $(STAMP) ## tear the LocalStack deployment down
 	$(PY) -m infra.localstack down
 
 clean: ## remove .venv and generated runtime files
-	rm -rf $(VENV) .venv-lock .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-lock .pytest_cache .mypy_cache .ruff_cache build *.egg-info
 	rm -f data/*.db data/*.db-wal data/*.db-shm
