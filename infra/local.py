@@ -95,7 +95,7 @@ def main(argv: Sequence[str]) -> int:
         f"\nresults API: {url}  (results: {args.results_db})\n"
         f"  curl '{url}/result?metric=average_weight'\n"
         f"  curl '{url}/result?metric=registrations'\n"
-        f"localbridge: runs in {args.ledger}; `python -m localbridge runs` shows them\n"
+        f"localbridge: runs in {args.ledger}; `.venv/bin/localbridge runs` shows them\n"
         "Ctrl-C stops both.\n",
         flush=True,
     )
