@@ -9,7 +9,7 @@ decorator reads the settings, opens the registrations DB read-only, adds
 from __future__ import annotations
 
 import functools
-import logging
+import json
 import os
 from collections.abc import Callable
 
@@ -18,8 +18,6 @@ from chalice.app import CloudWatchEvent
 from functions._registrations import Registrations, open_registrations
 from functions._results import Result
 from functions._settings import Settings
-
-log = logging.getLogger(__name__)
 
 Compute = Callable[[CloudWatchEvent, Registrations], Result]
 
@@ -39,7 +37,10 @@ def metric_job(compute: Compute) -> Callable[[CloudWatchEvent], Result]:
         result: Result = {**body, "function": compute.__name__, "scheduled_time": event.time}
         key = f"{compute.__name__}/{event.time}"
         status = settings.poster.post(result, key)
-        log.info("posted %s: HTTP %d %s", key, status, result)
+        # Printed rather than logged at INFO: Lambda's Python runtime shows the
+        # logging module's WARNING and above only, and stdout always reaches
+        # the function's CloudWatch log group (`chalice logs`).
+        print(f"posted {key}: HTTP {status} {json.dumps(result)}")
         return result
 
     return handler

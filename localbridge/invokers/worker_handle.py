@@ -9,6 +9,7 @@ it, so even a run that crashes or is killed keeps what it printed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import select
@@ -79,6 +80,7 @@ class WorkerProcess:
         self, function: FunctionSpec, project_dir: Path, identity: AwsIdentity, generation: int
     ) -> None:
         self.function = function
+        self.task_root = project_dir
         self.identity = identity
         self.generation = generation
         self.log_stream = new_log_stream_name()
@@ -160,7 +162,8 @@ class WorkerProcess:
         elif not line:
             failure = self._exit_failure()
         else:
-            return HandlerOutcome.from_json(json.loads(line)).to_result(started_at, self.logs())
+            result = HandlerOutcome.from_json(json.loads(line)).to_result(started_at, self.logs())
+            return dataclasses.replace(result, log_stream=self.log_stream)
         return self.failure_result(failure, started_at)
 
     def failure_result(self, failure: WorkerFailure, started_at: float) -> InvocationResult:
@@ -171,6 +174,7 @@ class WorkerProcess:
             error_type=failure.error_type,
             error_message=failure.message,
             logs=self.logs(),
+            log_stream=self.log_stream,
         )
 
     def logs(self) -> str:
