@@ -22,8 +22,8 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +153,9 @@ class Engine:
 
     def start_clock(self) -> dict[str, Any]:
         """Start the runtime (idempotent): from now on rules fire and Invoke works."""
+        # Catch up with moto first: a deploy that has just returned may not
+        # have been polled yet, and its first ticks come right after the start.
+        self.poll()
         with self._sync:
             if self._runtime is None:
                 warm(self.invoker, [d.spec for d in self._deployed])
