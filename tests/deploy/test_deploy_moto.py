@@ -137,6 +137,9 @@ def test_deploy_twice_then_destroy(moto: Moto, project: Path) -> None:
 
     first = make(project, "deploy", moto.environ)
     assert first.returncode == 0, first.stdout + first.stderr
+    # The dev stage still names a placeholder API: said before deploying.
+    placeholder = stage_config(project, STAGE)["environment_variables"]["RESULTS_API_URL"]
+    assert f"warning: stage 'dev' sets RESULTS_API_URL={placeholder}, a placeholder" in first.stderr
     printed_rows = [line.split() for line in first.stdout.splitlines()]
     for spec in functions:
         row = [spec.name, spec.rule_name, *spec.expression.split(), "ENABLED"]
