@@ -55,9 +55,9 @@ class Deployment:
 
     def make(self, target: str, *variables: str) -> subprocess.CompletedProcess[str]:
         port = self.endpoint.rsplit(":", 1)[1]
+        options = ["ENGINE=embedded", f"ENDPOINT_PORT={port}", *variables]
         return subprocess.run(
-            ["make", "--no-print-directory", "-C", str(self.project), target, "ENGINE=embedded"]
-            + [f"ENDPOINT_PORT={port}", *variables],
+            ["make", "--no-print-directory", "-C", str(self.project), target, *options],
             env={k: v for k, v in self.environ.items() if k != "AWS_ENDPOINT_URL"},
             capture_output=True,
             text=True,
