@@ -12,6 +12,7 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Sequence
@@ -55,20 +56,20 @@ def serve(args: argparse.Namespace) -> int:
 
     for key, value in FAKE_CREDENTIALS.items():
         os.environ.setdefault(key, value)
+    # Checked before the engine touches the state directory: a second endpoint
+    # must not move the ledger of the one already serving this port.
+    problem = port_problem(args.host, args.port)
+    if problem:
+        print(f"emulated AWS: cannot listen on {args.host}:{args.port}: {problem}", file=sys.stderr)
+        return 1
     identity = AwsIdentity.from_environment()
     url = f"http://{args.host}:{args.port}"
     clock = ClockSetting(args.clock_start, args.speed)
     engine = Engine(args.state_dir.resolve(), url, identity, clock)
     router = Router(DomainDispatcherApplication(create_backend_app), engine)
-    try:
-        server = make_server(
-            args.host, args.port, router, threaded=True, request_handler=MotoRequestHandler
-        )
-    except OSError as exc:
-        engine.stop()
-        problem = f"cannot listen on {args.host}:{args.port}: {exc.strerror}"
-        print(f"emulated AWS: {problem}", file=sys.stderr)
-        return 1
+    server = make_server(
+        args.host, args.port, router, threaded=True, request_handler=MotoRequestHandler
+    )
     engine.start()
     kind = "virtual clock (waits for a start)" if clock.virtual else "real clock"
     logging.getLogger("emulated_aws").info(
@@ -83,6 +84,17 @@ def serve(args: argparse.Namespace) -> int:
     server.shutdown()
     engine.stop()
     return 0
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be served (as the server will bind it), or None."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
 
 
 def main(argv: Sequence[str]) -> int:
