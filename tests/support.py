@@ -231,10 +231,10 @@ def start_process(
 
 
 def http_ok(url: str) -> bool:
-    """True when ``url`` answers 2xx; False while nothing listens there yet."""
+    """True when ``url`` answers 2xx; False while it does not yet (refused, or still silent)."""
     try:
         return requests.get(url, timeout=1).ok
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):
         return False
 
 

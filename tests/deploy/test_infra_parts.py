@@ -187,3 +187,11 @@ def test_exception_message_on_several_lines_is_kept_whole() -> None:
     )
     assert output.summary().endswith("CreateFunction operation: Layers are not valid")
     assert output.summary().startswith("botocore.exceptions.ClientError: An error occurred")
+
+
+def test_without_a_docker_engine_deploy_local_picks_the_embedded_engine(tmp_path: Path) -> None:
+    from infra.deploy_local import choose_engine
+
+    no_engine = {**python_env(), "DOCKER_HOST": f"unix://{tmp_path / 'no-engine.sock'}"}
+    assert choose_engine("auto", no_engine) == ("embedded", "no Docker engine answers")
+    assert choose_engine("localstack", no_engine) == ("localstack", "ENGINE=localstack")
