@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sys
 from collections.abc import Callable
 
 from chalice.app import CloudWatchEvent
@@ -38,9 +39,10 @@ def metric_job(compute: Compute) -> Callable[[CloudWatchEvent], Result]:
         key = f"{compute.__name__}/{event.time}"
         status = settings.poster.post(result, key)
         # Printed rather than logged at INFO: Lambda's Python runtime shows the
-        # logging module's WARNING and above only, and stdout always reaches
-        # the function's CloudWatch log group (`chalice logs`).
-        print(f"posted {key}: HTTP {status} {json.dumps(result)}")
+        # logging module's WARNING and above only, while whatever a function
+        # writes to stderr (or stdout) reaches its CloudWatch log group
+        # (`chalice logs`). stderr keeps stdout for callers that read the result.
+        print(f"posted {key}: HTTP {status} {json.dumps(result)}", file=sys.stderr)
         return result
 
     return handler
