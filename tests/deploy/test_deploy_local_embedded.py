@@ -144,6 +144,28 @@ def first_tick_deadline(virtual_seconds: float) -> float:
     return virtual_seconds / SPEED + 30.0
 
 
+def assert_week_50_posted(deployment: Deployment) -> None:
+    """Week 50's average, posted by the deployed function on Monday 01:00 (61 virtual min in)."""
+    count, average = registrations(deployment.project, "2022-12-12", "2022-12-19")
+    posted = wait_for(
+        lambda: [r for r in deployment.results("average_weight") if r["week"] == "2022-W50"],
+        first_tick_deadline(61 * 60),
+        "the week-50 average in the results API",
+    )
+    assert posted[0]["count"] == count
+    assert posted[0]["value"] == pytest.approx(average)
+
+
+def assert_rules_as_deployed(deployment: Deployment, specs: dict[str, FunctionSpec]) -> None:
+    """The rules, through the AWS CLI and boto3."""
+    rules = json.loads(deployment.run([*AWS, "events", "list-rules"]))["Rules"]
+    listed = {rule["Name"]: rule["ScheduleExpression"] for rule in rules}
+    assert listed == {spec.rule_name: spec.expression for spec in specs.values()}
+    events = aws_client("events", deployment.endpoint)
+    for spec in specs.values():
+        assert events.describe_rule(Name=spec.rule_name)["State"] == "ENABLED"
+
+
 @pytest.mark.slow
 def test_deploy_local_fires_the_deployed_code_then_destroy_leaves_nothing(
     deployment: Deployment,
@@ -157,24 +179,8 @@ def test_deploy_local_fires_the_deployed_code_then_destroy_leaves_nothing(
         assert [spec.name, spec.rule_name, *spec.expression.split(), "ENABLED"] in [
             line.split() for line in first.stdout.splitlines()
         ], first.stdout
-
-    # Week 50's average, posted by the deployed function at Monday 01:00 (61 virtual minutes in).
-    count, average = registrations(project, "2022-12-12", "2022-12-19")
-    posted = wait_for(
-        lambda: [r for r in deployment.results("average_weight") if r["week"] == "2022-W50"],
-        first_tick_deadline(61 * 60),
-        "the week-50 average in the results API",
-    )
-    assert posted[0]["count"] == count
-    assert posted[0]["value"] == pytest.approx(average)
-
-    # Rules as deployed, through the AWS CLI and boto3.
-    rules = json.loads(deployment.run([*AWS, "events", "list-rules"]))["Rules"]
-    listed = {rule["Name"]: rule["ScheduleExpression"] for rule in rules}
-    assert listed == {spec.rule_name: spec.expression for spec in specs.values()}
-    events = aws_client("events", deployment.endpoint)
-    for spec in specs.values():
-        assert events.describe_rule(Name=spec.rule_name)["State"] == "ENABLED"
+    assert_week_50_posted(deployment)
+    assert_rules_as_deployed(deployment, specs)
 
     # chalice invoke runs the deployed code, not the working tree edited since.
     daily = project / "functions" / "registrations_per_day.py"
