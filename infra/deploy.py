@@ -24,7 +24,8 @@ from infra.aws_access import AwsAccessError, check_access, endpoint_label, regio
 from infra.chalice_cli import ChaliceError, run_chalice
 from infra.deployed import deployed_record, format_schedules, read_schedules, rule_names
 from infra.leftovers import remove_stage
-from localbridge.project.discovery import DiscoveryError, discover
+from localbridge.project.config import ConfigError
+from localbridge.project.discovery import discover
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 PLACEHOLDER = "example.invalid"
@@ -119,7 +120,7 @@ def app_function_names(project_dir: Path, stage: str) -> set[str]:
     """The app's scheduled functions (for the names of what a failed deploy created)."""
     try:
         return {spec.name for spec in discover(project_dir, stage, {})}
-    except DiscoveryError as exc:
+    except ConfigError as exc:
         echo(f"note: cannot read the app's functions ({exc}); looking by tags only")
         return set()
 

@@ -32,15 +32,14 @@ from infra.emulated_aws.moto_state import DeployedFunction, MotoState, deployed_
 from infra.emulated_aws.packages import CodeCache, PackageError
 from localbridge.clock import Clock, SystemClock, VirtualClock
 from localbridge.events import AwsIdentity
+from localbridge.instants import display_instant
 from localbridge.invokers.process import ProcessInvoker
+from localbridge.lambda_api.backends import RuntimeBackend
 from localbridge.lambda_api.operation import LambdaInvokeHandler
-from localbridge.lambda_api.runtime_backend import RuntimeBackend
 from localbridge.ledger.store import Ledger
 from localbridge.model import FunctionSpec
-from localbridge.project.settings import FunctionSettings
 from localbridge.runtime.assemble import make_runtime, warm
-from localbridge.runtime.dispatch import display_instant
-from localbridge.runtime.loop import ConfiguredFunction, Runtime
+from localbridge.runtime.loop import Runtime
 
 log = logging.getLogger("emulated_aws")
 
@@ -93,9 +92,9 @@ class Engine:
         # warming workers calls this from other threads while _sync is held.
         return self._code_dirs[spec.lambda_name]  # KeyError: deleted since
 
-    def configured(self) -> list[ConfiguredFunction]:
+    def configured(self) -> list[FunctionSpec]:
         # Deployed functions carry no localbridge section: AWS's own defaults apply.
-        return [ConfiguredFunction(d.spec, FunctionSettings()) for d in self._deployed]
+        return [d.spec for d in self._deployed]
 
     # -- following moto ------------------------------------------------------
 
