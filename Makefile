@@ -17,6 +17,15 @@ FN ?= registrations_per_day
 CLOCK_START ?= 2022-12-18T23:59:00Z
 SPEED ?= 14400
 
+# `make deploy-local`: ENGINE=auto picks LocalStack when a Docker engine answers,
+# else the embedded emulated AWS on 127.0.0.1:$(ENDPOINT_PORT). Its clock is the
+# real one unless CLOCK_START or SPEED is given on the command line or in the
+# environment (the defaults above are `make run`'s, not deploy-local's).
+ENGINE ?= auto
+ENDPOINT_PORT ?= 4566
+DEPLOY_CLOCK := $(if $(filter file,$(origin CLOCK_START)),,--clock-start $(CLOCK_START)) \
+                $(if $(filter file,$(origin SPEED)),,--speed $(SPEED))
+
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .DEFAULT_GOAL := help
@@ -83,11 +92,11 @@ deploy: $(STAMP) ## chalice deploy --stage $(STAGE) (AWS_ENDPOINT_URL honoured)
 destroy: $(STAMP) ## chalice delete --stage $(STAGE)
 	$(PY) -m infra.deploy destroy --stage $(STAGE)
 
-deploy-local: $(STAMP) ## LocalStack (docker compose) + deploy the localstack stage
-	$(PY) -m infra.localstack up
+deploy-local: $(STAMP) data/registrations.db ## deploy to LocalStack (Docker) or the embedded emulated AWS
+	$(PY) -m infra.deploy_local up --engine $(ENGINE) --port $(ENDPOINT_PORT) $(DEPLOY_CLOCK)
 
-destroy-local: $(STAMP) ## tear the LocalStack deployment down
-	$(PY) -m infra.localstack down
+destroy-local: $(STAMP) ## delete the local deployment and stop what deploy-local started
+	$(PY) -m infra.deploy_local down --engine $(ENGINE) $(if $(filter file,$(origin ENDPOINT_PORT)),,--port $(ENDPOINT_PORT))
 
 clean: ## remove .venv and generated runtime files
 	rm -rf $(VENV) .venv-lock .pytest_cache .mypy_cache .ruff_cache build *.egg-info
