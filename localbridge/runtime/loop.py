@@ -37,6 +37,7 @@ from localbridge.runtime.dispatch import (
     RunReport,
     display_instant,
 )
+from localbridge.runtime.pausing import PauseCheck
 from localbridge.runtime.retries import Decision
 from localbridge.ticks import FunctionMark, NewTick, Tick, TickSource, TickState
 
@@ -53,6 +54,9 @@ class ConfiguredFunction:
 
 Listener = Callable[[Tick, TickState], None]
 """Told of each tick's state after each attempt (or when it expires), from a worker thread."""
+
+ReportListener = Callable[[RunReport], None]
+"""Told of each finished attempt, scheduled or synchronous (metrics)."""
 
 
 class Service(Protocol):
@@ -95,12 +99,16 @@ class Runtime:
         max_workers: int = 256,
         overall_limit: int | None = None,
         listeners: Sequence[Listener] = (),
+        fire_until: datetime | None = None,
     ) -> None:
         self.ledger = ledger
         self.invoker = invoker
         self.clock = clock
         self._fire_schedules = fire_schedules
         self._listeners = list(listeners)
+        self._report_listeners: list[ReportListener] = []
+        self._fire_until = fire_until
+        self.pauses = PauseCheck(ledger.path)
         self._lock = threading.RLock()
         self._wakeup = Wakeup()
         self._heap: list[_Due] = []
@@ -125,6 +133,11 @@ class Runtime:
             max_workers=max_workers,
             overall_limit=overall_limit,
         )
+
+    @property
+    def fire_until(self) -> datetime | None:
+        """Nothing scheduled after this instant fires (``run --clock-end``)."""
+        return self._fire_until
 
     # -- the function table --------------------------------------------------
 
@@ -172,7 +185,7 @@ class Runtime:
         if not self._fire_schedules:
             return
         upcoming = function.schedule.next_fire_times(after, 1)
-        if upcoming:
+        if upcoming and (self._fire_until is None or upcoming[0] <= self._fire_until):
             generation = self._generations[function.name]
             entry = _Due(upcoming[0], next(self._order), function.name, None, generation)
             heapq.heappush(self._heap, entry)
@@ -204,12 +217,11 @@ class Runtime:
     def start(self) -> None:
         """``prepare``, resume unfinished ticks, then start firing."""
         self.prepare()
-        now = self.clock.now()
         with self._lock:
             for function in self._functions.values():
-                self._push_next_fire(
-                    function, max(now, self._marks[function.name].scheduled_through)
-                )
+                # From the mark ``prepare`` set, not from a fresh "now": an instant
+                # that passed while preparing fires (late) instead of being lost.
+                self._push_next_fire(function, self._marks[function.name].scheduled_through)
         self._resume_unfinished()
         self._thread = threading.Thread(target=self._loop, name="localbridge-loop", daemon=True)
         self._thread.start()
@@ -217,11 +229,17 @@ class Runtime:
     def _catch_up(self, previous: Mapping[str, FunctionMark], now: datetime) -> None:
         """Record ticks missed while down (per policy) and move every mark to ``now``."""
         new_ticks: list[NewTick] = []
+        paused = self.pauses.refresh() if previous else frozenset[str]()
+        through = now if self._fire_until is None else min(now, self._fire_until)
         for function in self._functions.values():
             mark = previous.get(function.name)
             if mark is None or mark.expression != function.spec.expression:
                 continue
-            plan = plan_catch_up(function.schedule, mark.scheduled_through, now, function.settings)
+            if function.name in paused:
+                continue  # a disabled rule fires nothing, and resuming catches nothing up
+            plan = plan_catch_up(
+                function.schedule, mark.scheduled_through, through, function.settings
+            )
             for instant in plan.run:
                 new_ticks.append(NewTick(function.name, instant, TickSource.SCHEDULE, instant))
             for instant in plan.skip:
@@ -301,14 +319,16 @@ class Runtime:
     def _record_fires(self, fires: Sequence[_Due], now: datetime) -> list[Tick]:
         """Commit the due fires as ticks (before anything runs) and queue the next ones."""
         new_ticks, marks = [], []
+        paused = self.pauses.paused()
         with self._lock:
             for entry in fires:
                 function = self._functions.get(entry.function)
                 if function is None or entry.generation != self._generations[entry.function]:
                     continue  # removed or rescheduled by a reload since it was queued
-                new_ticks.append(
-                    NewTick(entry.function, entry.instant, TickSource.SCHEDULE, entry.instant)
-                )
+                if entry.function not in paused:
+                    new_ticks.append(
+                        NewTick(entry.function, entry.instant, TickSource.SCHEDULE, entry.instant)
+                    )
                 mark = self._marks[entry.function]
                 mark = FunctionMark(mark.name, mark.expression, mark.anchor, entry.instant)
                 self._marks[entry.function] = mark
@@ -327,6 +347,11 @@ class Runtime:
             self._schedule_attempt(report.tick, decision.next_attempt_at)
         for listener in self._listeners:
             listener(report.tick, decision.state)
+        self._tell_report(report)
+
+    def _tell_report(self, report: RunReport) -> None:
+        for report_listener in self._report_listeners:
+            report_listener(report)
 
     def _tick_buried(self, tick: Tick, reason: str) -> None:
         for listener in self._listeners:
@@ -336,6 +361,9 @@ class Runtime:
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
+
+    def add_report_listener(self, listener: ReportListener) -> None:
+        self._report_listeners.append(listener)
 
     def run_ticks(self, ticks: Sequence[Tick]) -> None:
         """Run existing (pending) ticks now, oldest first: replay and redrive."""
@@ -368,7 +396,9 @@ class Runtime:
             tick = self._record_now(name, TickSource.INVOKE, None if event is None else dict(event))
         else:
             tick = self._record_at(name, at, None if event is None else dict(event))
-        return self.dispatcher.run_now(function, tick)
+        report = self.dispatcher.run_now(function, tick)
+        self._tell_report(report)
+        return report
 
     def _record_at(self, name: str, at: datetime, event: dict[str, Any] | None) -> Tick:
         now = self.clock.now()
