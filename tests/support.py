@@ -231,10 +231,11 @@ def start_process(
 
 
 def http_ok(url: str) -> bool:
-    """True when ``url`` answers 2xx; False while nothing listens there yet."""
+    """True when ``url`` answers 2xx; False while nothing answers there yet."""
     try:
         return requests.get(url, timeout=1).ok
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):
+        # Not listening yet, or listening but not serving yet: both are "not yet".
         return False
 
 

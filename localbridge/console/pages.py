@@ -128,10 +128,10 @@ def runs_page(view: View) -> str:
     return page("Runs", "/runs", view.get("clock"), body, live)
 
 
-def _pre(label: str, text: str | None) -> str:
+def _pre(label: str, text: str | None, kind: str) -> str:
     if not text:
         return ""
-    return f"<h3>{escape(label)}</h3><pre>{escape(text)}</pre>"
+    return f'<h3>{escape(label)}</h3><pre class="{kind}">{escape(text)}</pre>'
 
 
 def _pretty(payload: str | None) -> str | None:
@@ -162,9 +162,9 @@ def _attempt(attempt: View) -> str:
     cut = " (truncated)" if attempt["payload_truncated"] else ""
     return (
         f'<section class="attempt"><h2>Attempt {attempt["number"]}</h2>{facts}'
-        + _pre("Output (logs)", attempt["logs"])
-        + _pre("Traceback", attempt["traceback"])
-        + _pre(f"Payload{cut}", _pretty(attempt["payload"]))
+        + _pre("Output (logs)", attempt["logs"], "logs")
+        + _pre("Traceback", attempt["traceback"], "traceback")
+        + _pre(f"Payload{cut}", _pretty(attempt["payload"]), "payload")
         + "</section>"
     )
 
@@ -192,7 +192,8 @@ def run_page(view: View, token: str) -> str:
     attempts = (
         "".join(_attempt(a) for a in view["attempts"]) or '<p class="note">no attempt yet</p>'
     )
-    event = _pre("Event", None if view["event"] is None else json.dumps(view["event"], indent=2))
+    event_text = None if view["event"] is None else json.dumps(view["event"], indent=2)
+    event = _pre("Event", event_text, "event")
     return page(title, "/runs", view.get("clock"), "", facts + attempts + event)
 
 
