@@ -11,9 +11,10 @@ from localbridge.clock import ManualClock
 from localbridge.ledger.store import Ledger
 from localbridge.project.loading import load_functions
 from localbridge.runtime.assemble import Mode, make_invoker, make_runtime
+from localbridge.ticks import TickState
 from tests.localbridge.cli.test_cli import localbridge
 from tests.localbridge.runtime.harness import EVERY_MINUTE, HOURLY, T0, write_project
-from tests.support import free_port, http_ok, running, start_process
+from tests.support import free_port, http_ok, running, start_process, wait_for
 
 
 def test_pause_and_resume_persist_and_list_shows_them(tmp_path: Path) -> None:
@@ -82,3 +83,28 @@ def test_console_without_a_ledger_says_so(tmp_path: Path) -> None:
     done = localbridge("console", "--ledger", "missing.db", cwd=tmp_path)
     assert done.returncode == 2
     assert "no ledger at missing.db" in done.stderr
+
+
+def test_run_fires_nothing_past_clock_end_and_keeps_serving(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", HOURLY)
+    ledger_path = tmp_path / "l.db"
+    process = start_process(
+        ["-m", "localbridge", "run", "--ledger", str(ledger_path), "--mode", "thread",
+         "--clock-start", "2022-12-19T00:00:30Z", "--speed", "36000",
+         "--clock-end", "2022-12-19T03:00:00Z", "--port", "0", "--console-port", "0"],
+        tmp_path / "run.log", cwd=project,
+    )  # fmt: skip
+    wait_for(lambda: "passed --clock-end 2022-12-19T03:00:00Z" in process.log(), 60,
+             "the clock to pass its end")  # fmt: skip
+    console = re.search(r"console on (http://\S+)", process.log())
+    assert console, process.log()
+    assert http_ok(console[1])  # still serving
+    assert process.alive()
+    ledger = Ledger.open(ledger_path)
+    try:
+        wait_for(lambda: len(ledger.find("hourly", TickState.SUCCEEDED)) == 3, 30, "3 runs")
+        fired = [t.scheduled_at.hour for t in ledger.find("hourly")]
+    finally:
+        ledger.close()
+    assert fired == [1, 2, 3]
+    assert process.stop() == 0
