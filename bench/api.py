@@ -78,8 +78,8 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[index]
 
 
-def measure_round(connections: int, warmup: float, duration: float, workdir: Path) -> Round:
-    port = free_port()
+def api_environment(port: int, workdir: Path) -> dict[str, str]:
+    """The results API's environment for one round: its own database, no token."""
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -88,6 +88,39 @@ def measure_round(connections: int, warmup: float, duration: float, workdir: Pat
         "RESULTS_DB": str(workdir / f"results-{port}.db"),
     }
     env.pop("RESULTS_API_TOKEN", None)
+    return env
+
+
+def run_load(
+    port: int, connections: int, warmup: float, duration: float, env: dict[str, str]
+) -> dict[str, Any]:
+    """The load generator's figures (a separate process, so it does not share our GIL)."""
+    load = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench._api_load",
+            "--port",
+            str(port),
+            "--connections",
+            str(connections),
+            "--warmup",
+            str(warmup),
+            "--duration",
+            str(duration),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        check=True,
+    )
+    figures: dict[str, Any] = json.loads(load.stdout)
+    return figures
+
+
+def measure_round(connections: int, warmup: float, duration: float, workdir: Path) -> Round:
+    port = free_port()
+    env = api_environment(port, workdir)
     url = f"http://127.0.0.1:{port}"
     with (workdir / "api.log").open("ab") as log:
         server = subprocess.Popen(
@@ -97,31 +130,12 @@ def measure_round(connections: int, warmup: float, duration: float, workdir: Pat
         wait_healthy(url, server)
         before = get_json(f"{url}/health")["results"]
         cpu_before = cpu_seconds(server.pid)
-        load = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bench._api_load",
-                "--port",
-                str(port),
-                "--connections",
-                str(connections),
-                "--warmup",
-                str(warmup),
-                "--duration",
-                str(duration),
-            ],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            check=True,
-        )
+        figures = run_load(port, connections, warmup, duration, env)
         cpu_after = cpu_seconds(server.pid)
         stored_total = get_json(f"{url}/health")["results"] - before
     finally:
         server.terminate()
         server.wait(timeout=30)
-    figures = json.loads(load.stdout)
     latencies = sorted(figures["latencies"])
     statuses = {int(k): v for k, v in figures["statuses"].items()}
     acknowledged = statuses.get(201, 0)

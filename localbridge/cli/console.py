@@ -11,7 +11,7 @@ from localbridge.console.server import DEFAULT_HOST, DEFAULT_PORT
 from localbridge.console.service import ConsoleService, bind_server, serve_ledger
 from localbridge.ledger.browse import LedgerReader
 from localbridge.ledger.pauses import PauseStore
-from localbridge.project.loading import ConfigError
+from localbridge.project.config import ConfigError
 from localbridge.runtime.loop import Service
 
 
@@ -58,7 +58,7 @@ def cmd_console(args: argparse.Namespace) -> int:
 def known_functions(args: argparse.Namespace) -> list[str]:
     """The project's functions, and any other the ledger has seen."""
     try:
-        names = {configured.spec.name for configured in load(args)}
+        names = {spec.name for spec in load(args)}
     except ConfigError:
         names = set()
     if args.ledger.exists():

@@ -9,6 +9,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from localbridge.cli.common import (
     DEFAULT_GRACE_S,
@@ -37,7 +38,7 @@ from localbridge.cli.running import (
     cmd_serve,
     lambda_api_services,
 )
-from localbridge.project.loading import ConfigError
+from localbridge.project.config import ConfigError
 from localbridge.runtime.loop import Service
 from localbridge.ticks import TickState
 
@@ -52,7 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_running_commands(commands)
+    add_one_off_commands(commands)
+    add_history_commands(commands)
+    return parser
 
+
+Commands = Any
+"""What ``add_subparsers`` returns (argparse's private ``_SubParsersAction``)."""
+
+
+def add_running_commands(commands: Commands) -> None:
+    """run and serve: the long-running ones."""
     run = commands.add_parser("run", help="fire every scheduled function on its schedule")
     add_project_options(run)
     run.add_argument("--clock-start", type=parse_time, help="start a virtual clock at this instant")
@@ -82,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S)
     serve.set_defaults(handler=cmd_serve, clock_start=None, speed=1.0)
 
+
+def add_one_off_commands(commands: Commands) -> None:
+    """list, invoke, replay, next: run once and exit."""
+
     listing = commands.add_parser("list", help="the scheduled functions and their next fire times")
     add_project_options(listing)
     listing.set_defaults(handler=cmd_list)
@@ -109,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     next_cmd.add_argument("-n", type=positive_int, default=1, help="how many (default 1)")
     next_cmd.set_defaults(handler=cmd_next)
 
+
+def add_history_commands(commands: Commands) -> None:
+    """runs and dlq: read (and redrive) the ledger's history."""
+
     runs = commands.add_parser("runs", help="the history of runs from the ledger")
     runs.add_argument("name", nargs="?")
     runs.add_argument("--state", type=TickState, choices=list(TickState))
@@ -131,7 +151,6 @@ def build_parser() -> argparse.ArgumentParser:
     dlq_redrive.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S)
     add_project_options(dlq_redrive)
     dlq_redrive.set_defaults(handler=cmd_dlq_redrive)
-    return parser
 
 
 def run_services(args: argparse.Namespace) -> list[Service]:

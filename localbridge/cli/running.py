@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 
-from localbridge import ScheduleError, parse_schedule
 from localbridge.cli.common import (
     EXIT_FUNCTION_ERROR,
     EXIT_OK,
@@ -24,14 +23,15 @@ from localbridge.cli.common import (
 from localbridge.cli.progress import ProgressBar
 from localbridge.cli.report import table
 from localbridge.clock import Clock, SystemClock
+from localbridge.instants import display_instant, whole_seconds
 from localbridge.lambda_api.server import DEFAULT_PORT
 from localbridge.lambda_api.service import LambdaApiService
 from localbridge.ledger.pauses import read_paused
 from localbridge.ledger.store import Ledger
 from localbridge.project.watch import SourceWatcher
-from localbridge.runtime.dispatch import display_instant
 from localbridge.runtime.loop import Runtime, Service, UnknownFunctionError
 from localbridge.runtime.replay import replay
+from localbridge.schedules import ScheduleError, parse_schedule
 
 # -- run -------------------------------------------------------------------
 
@@ -125,8 +125,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         paused = read_paused(args.ledger)
     header = ["function", "expression", "description", "timeout", "next fire times", "last run"]
     rows = [[*header, "status"]]
-    for configured in functions:
-        spec = configured.spec
+    for spec in functions:
         mark = marks.get(spec.name)
         anchor = mark.anchor if mark and mark.expression == spec.expression else now
         schedule = parse_schedule(spec.expression, anchor=anchor)
@@ -211,5 +210,5 @@ def cmd_next(args: argparse.Namespace) -> int:
     except ScheduleError as error:
         raise UsageError(f"invalid schedule expression {args.expression!r}: {error}") from None
     for instant in schedule.next_fire_times(after, args.n):
-        print(instant.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        print(whole_seconds(instant))
     return EXIT_OK

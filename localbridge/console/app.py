@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import unquote
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -21,9 +21,9 @@ from localbridge.console.actions import ActionError, Actions, Done
 from localbridge.console.guard import ForbiddenError, check_action
 from localbridge.console.layout import error_page
 from localbridge.console.sources import Source
+from localbridge.instants import display_instant, parse_user_instant
 from localbridge.ledger.browse import LedgerReader, RunFilter
 from localbridge.ledger.pauses import PauseStore
-from localbridge.runtime.dispatch import display_instant
 from localbridge.ticks import TickSource, TickState
 
 HTML = "text/html; charset=utf-8"
@@ -42,8 +42,7 @@ class Response:
 
 def _instant(text: str) -> datetime:
     """An ISO-8601 instant from a form or a path; without a zone it is UTC."""
-    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return parse_user_instant(text.strip())
 
 
 class BadRequestError(Exception):

@@ -26,8 +26,7 @@ from prometheus_client.registry import Collector
 
 from localbridge.console.sources import FunctionView
 from localbridge.ledger.browse import LedgerReader
-from localbridge.runtime.dispatch import RunReport
-from localbridge.ticks import TickState
+from localbridge.ticks import RunReport, TickState
 
 # Lateness is milliseconds when all is well and minutes when a retry or an
 # outage delays a run; durations run from a few ms to a function's timeout.

@@ -19,7 +19,7 @@ from localbridge.console.server import ConsoleServer
 from localbridge.console.sources import LedgerSource, RuntimeSource, Source
 from localbridge.ledger.browse import LedgerReader
 from localbridge.ledger.pauses import PauseStore
-from localbridge.project.loading import ConfigError
+from localbridge.project.config import ConfigError
 from localbridge.runtime.loop import Runtime
 
 log = logging.getLogger("localbridge")

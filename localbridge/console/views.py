@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 from localbridge.console.results import ResultsUnavailableError, Series, fetch_records, series_of
 from localbridge.console.sources import Source
+from localbridge.instants import display_instant
 from localbridge.ledger.browse import LedgerReader, Run, RunFilter
-from localbridge.runtime.dispatch import display_instant
 from localbridge.ticks import Attempt, Tick, TickState
 
 View = dict[str, Any]

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from localbridge.events import AwsIdentity
-from localbridge.invokers.handlers import HandlerOutcome
 from localbridge.invokers.worker_handle import WorkerProcess
 from localbridge.model import FunctionSpec, InvocationResult
 
@@ -131,10 +130,7 @@ class ProcessInvoker:
         problem = worker.wait_ready()
         if problem is None:
             return worker, None
-        if isinstance(problem, HandlerOutcome):
-            result = problem.to_result(started_at, worker.logs())
-        else:
-            result = worker.failure_result(problem, started_at)
+        result = problem.to_result(started_at, worker.logs())
         self._give_back(worker)
         return worker, result
 

@@ -7,72 +7,27 @@ the runtime's writes; ``changes`` tells a live page when something committed.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from localbridge.instants import format_instant, parse_instant
 from localbridge.ledger.connect import LedgerConnection
-from localbridge.ticks import (
-    Attempt,
-    AttemptOutcome,
-    FunctionMark,
-    Tick,
-    TickSource,
-    TickState,
-    format_instant,
-    parse_instant,
-)
+from localbridge.ledger.rows import TICK_COLUMNS, attempt_from_row, tick_from_row
+from localbridge.ticks import Attempt, FunctionMark, Tick, TickSource, TickState
 
-TICK_COLUMNS = (
-    "id, function, scheduled_at, state, source, attempts, failures, next_attempt_at, "
-    "enqueued_at, event, created_at, updated_at"
-)
 ATTEMPT_COLUMNS = (
     "tick_id, number, started_at, ended_at, lateness_ms, duration_ms, outcome, "
     "error_type, error_message, traceback, payload, payload_truncated, logs"
 )
 
 
-def _instant(text: str | None) -> datetime | None:
-    return None if text is None else parse_instant(text)
-
-
-def tick_of(row: sqlite3.Row) -> Tick:
-    return Tick(
-        id=row[0],
-        function=row[1],
-        scheduled_at=parse_instant(row[2]),
-        state=TickState(row[3]),
-        source=TickSource(row[4]),
-        attempts=row[5],
-        failures=row[6],
-        next_attempt_at=_instant(row[7]),
-        enqueued_at=parse_instant(row[8]),
-        event=None if row[9] is None else json.loads(row[9]),
-        created_at=parse_instant(row[10]),
-        updated_at=parse_instant(row[11]),
-    )
-
-
 def attempt_of(row: sqlite3.Row) -> Attempt:
-    return Attempt(
-        tick_id=row[0],
-        number=row[1],
-        started_at=parse_instant(row[2]),
-        ended_at=_instant(row[3]),
-        lateness_ms=row[4],
-        duration_ms=row[5],
-        outcome=None if row[6] is None else AttemptOutcome(row[6]),
-        error_type=row[7],
-        error_message=row[8],
-        traceback=row[9],
-        payload=row[10],
-        payload_truncated=bool(row[11]),
-        logs=row[12],
-    )
+    """An attempt with what the function printed (the store's rows leave it out)."""
+    return dataclasses.replace(attempt_from_row(row), logs=row[12])
 
 
 @dataclass(frozen=True)
@@ -135,7 +90,7 @@ class LedgerReader:
             f"ORDER BY scheduled_at DESC, id DESC LIMIT {int(chosen.limit)}",
             params,
         )
-        ticks = [tick_of(row) for row in rows]
+        ticks = [tick_from_row(row) for row in rows]
         last = self._last_attempts([tick.id for tick in ticks])
         return [Run(tick, last.get(tick.id)) for tick in ticks]
 
@@ -152,14 +107,14 @@ class LedgerReader:
 
     def tick(self, tick_id: int) -> Tick | None:
         rows = self._connection.query(f"SELECT {TICK_COLUMNS} FROM ticks WHERE id = ?", (tick_id,))
-        return tick_of(rows[0]) if rows else None
+        return tick_from_row(rows[0]) if rows else None
 
     def tick_at(self, function: str, scheduled_at: datetime) -> Tick | None:
         rows = self._connection.query(
             f"SELECT {TICK_COLUMNS} FROM ticks WHERE function = ? AND scheduled_at = ?",
             (function, format_instant(scheduled_at)),
         )
-        return tick_of(rows[0]) if rows else None
+        return tick_from_row(rows[0]) if rows else None
 
     def attempts(self, tick_id: int) -> list[Attempt]:
         rows = self._connection.query(
@@ -176,7 +131,7 @@ class LedgerReader:
             "LIMIT 1)",
             (TickState.SKIPPED.value,),
         )
-        ticks = [tick_of(row) for row in rows]
+        ticks = [tick_from_row(row) for row in rows]
         last = self._last_attempts([tick.id for tick in ticks])
         return {tick.function: Run(tick, last.get(tick.id)) for tick in ticks}
 

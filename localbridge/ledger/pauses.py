@@ -14,8 +14,8 @@ from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
+from localbridge.instants import format_instant, parse_instant
 from localbridge.ledger.connect import LedgerConnection
-from localbridge.ticks import format_instant, parse_instant
 
 
 def read_paused(path: Path) -> frozenset[str]:

@@ -24,32 +24,26 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from localbridge import parse_schedule
 from localbridge.clock import Clock, Wakeup
-from localbridge.ledger.store import Ledger
+from localbridge.events import EventFactory
+from localbridge.ledger import Ledger
 from localbridge.model import FunctionSpec, Invoker
-from localbridge.project.settings import FunctionSettings
-from localbridge.runtime.catchup import plan_catch_up
-from localbridge.runtime.dispatch import (
-    Dispatcher,
-    EventFactory,
-    Function,
-    RunReport,
-    display_instant,
-)
+from localbridge.runtime.catchup import catch_up_ticks
+from localbridge.runtime.dispatch import Dispatcher
+from localbridge.runtime.functions import Function
 from localbridge.runtime.pausing import PauseCheck
-from localbridge.runtime.retries import Decision
-from localbridge.ticks import FunctionMark, NewTick, Tick, TickSource, TickState
+from localbridge.schedules import parse_schedule
+from localbridge.ticks import (
+    Decision,
+    FunctionMark,
+    NewTick,
+    RunReport,
+    Tick,
+    TickSource,
+    TickState,
+)
 
 log = logging.getLogger("localbridge")
-
-
-@dataclass(frozen=True)
-class ConfiguredFunction:
-    """A discovered function and its reliability settings, before anchoring."""
-
-    spec: FunctionSpec
-    settings: FunctionSettings
 
 
 Listener = Callable[[Tick, TickState], None]
@@ -92,7 +86,7 @@ class Runtime:
         ledger: Ledger,
         invoker: Invoker,
         clock: Clock,
-        functions: Sequence[ConfiguredFunction],
+        functions: Sequence[FunctionSpec],
         build_event: EventFactory,
         *,
         fire_schedules: bool = True,
@@ -156,9 +150,8 @@ class Runtime:
             raise UnknownFunctionError(f"no scheduled function {name!r} (known: {known})")
         return function
 
-    def _install(self, configured: ConfiguredFunction, now: datetime) -> Function:
+    def _install(self, spec: FunctionSpec, now: datetime) -> Function:
         """Anchor and register a function; its rule is "created" on first sight."""
-        spec = configured.spec
         mark = self._marks.get(spec.name)
         if mark is None or mark.expression != spec.expression:
             through = now if mark is None else max(mark.scheduled_through, now)
@@ -168,9 +161,7 @@ class Runtime:
             mark = FunctionMark(spec.name, spec.expression, anchor, through)
             self._marks[spec.name] = mark
             self._unsaved_marks.append(mark)
-        function = Function(
-            spec, parse_schedule(spec.expression, anchor=mark.anchor), configured.settings
-        )
+        function = Function(spec, parse_schedule(spec.expression, anchor=mark.anchor))
         self._functions[spec.name] = function
         self._generations[spec.name] = self._generations.get(spec.name, 0) + 1
         return function
@@ -208,8 +199,8 @@ class Runtime:
         with self._lock:
             self._marks = self.ledger.function_marks()
             previous = dict(self._marks)
-            for configured in self._configured:
-                self._install(configured, now)
+            for spec in self._configured:
+                self._install(spec, now)
             self._save_new_marks()
             if self._fire_schedules:
                 self._catch_up(previous, now)
@@ -218,9 +209,10 @@ class Runtime:
         """``prepare``, resume unfinished ticks, then start firing."""
         self.prepare()
         with self._lock:
+            # From the marks ``prepare`` left (its "now", or later), not from
+            # the clock's reading now: at --speed 172800 the milliseconds in
+            # between are minutes, and an instant in them would fire nowhere.
             for function in self._functions.values():
-                # From the mark ``prepare`` set, not from a fresh "now": an instant
-                # that passed while preparing fires (late) instead of being lost.
                 self._push_next_fire(function, self._marks[function.name].scheduled_through)
         self._resume_unfinished()
         self._thread = threading.Thread(target=self._loop, name="localbridge-loop", daemon=True)
@@ -228,42 +220,11 @@ class Runtime:
 
     def _catch_up(self, previous: Mapping[str, FunctionMark], now: datetime) -> None:
         """Record ticks missed while down (per policy) and move every mark to ``now``."""
-        new_ticks: list[NewTick] = []
         paused = self.pauses.refresh() if previous else frozenset[str]()
         through = now if self._fire_until is None else min(now, self._fire_until)
-        for function in self._functions.values():
-            mark = previous.get(function.name)
-            if mark is None or mark.expression != function.spec.expression:
-                continue
-            if function.name in paused:
-                continue  # a disabled rule fires nothing, and resuming catches nothing up
-            plan = plan_catch_up(
-                function.schedule, mark.scheduled_through, through, function.settings
-            )
-            for instant in plan.run:
-                new_ticks.append(NewTick(function.name, instant, TickSource.SCHEDULE, instant))
-            for instant in plan.skip:
-                new_ticks.append(
-                    NewTick(
-                        function.name,
-                        instant,
-                        TickSource.SCHEDULE,
-                        instant,
-                        None,
-                        TickState.SKIPPED,
-                    )
-                )
-            if plan.too_old_before is not None:
-                log.warning(
-                    f"{function.name}: ticks missed before {display_instant(plan.too_old_before)} "
-                    "are older than maximum_event_age and are not run"
-                )
-            if plan.run or plan.skip:
-                policy = function.settings.catch_up.value
-                log.info(
-                    f"{function.name}: catching up ({policy}): {len(plan.run)} missed tick(s) "
-                    f"to run, {len(plan.skip)} skipped"
-                )
+        # A paused (disabled) rule fires nothing, and resuming it catches nothing up.
+        active = [f for f in self._functions.values() if f.name not in paused]
+        new_ticks = catch_up_ticks(active, previous, through)
         marks = [
             FunctionMark(m.name, m.expression, m.anchor, max(m.scheduled_through, now))
             for m in self._marks.values()
@@ -418,21 +379,19 @@ class Runtime:
                 return added[0]
         raise RuntimeError(f"could not record an invocation of {name} at {now}")
 
-    def reload(self, functions: Sequence[ConfiguredFunction]) -> None:
+    def reload(self, functions: Sequence[FunctionSpec]) -> None:
         """Serve later runs with new code and schedules; runs in flight finish on the old."""
         self.invoker.reload()
         now = self.clock.now()
         with self._lock:
             old = self._functions
             self._functions = {}
-            for configured in functions:
-                previous = old.get(configured.spec.name)
-                if previous is not None and previous.spec.expression == configured.spec.expression:
-                    self._functions[previous.name] = Function(
-                        configured.spec, previous.schedule, configured.settings
-                    )
+            for spec in functions:
+                previous = old.get(spec.name)
+                if previous is not None and previous.spec.expression == spec.expression:
+                    self._functions[previous.name] = Function(spec, previous.schedule)
                     continue
-                function = self._install(configured, now)
+                function = self._install(spec, now)
                 self._push_next_fire(
                     function, max(now, self._marks[function.name].scheduled_through)
                 )
