@@ -29,7 +29,8 @@ from localbridge.lambda_api.service import LambdaApiService
 from localbridge.ledger.pauses import read_paused
 from localbridge.ledger.store import Ledger
 from localbridge.project.watch import SourceWatcher
-from localbridge.runtime.loop import Runtime, Service, UnknownFunctionError
+from localbridge.runtime.functions import UnknownFunctionError
+from localbridge.runtime.loop import Runtime, Service
 from localbridge.runtime.replay import replay
 from localbridge.schedules import ScheduleError, parse_schedule
 

@@ -99,16 +99,16 @@ class RuntimeSource:
                 now,
                 f.spec.handler,
                 f.spec.environment.get("RESULTS_API_URL"),
-                self.runtime.fire_until,
+                self.runtime.gate.until,
             )
             for f in sorted(self.runtime.functions(), key=lambda f: f.name)
         ]
 
     def paused(self) -> frozenset[str]:
-        return self.runtime.pauses.paused()
+        return self.runtime.gate.pauses.paused()
 
     def paused_changed(self) -> None:
-        self.runtime.pauses.refresh()
+        self.runtime.gate.pauses.refresh()
 
     def invoke(self, name: str) -> int:
         return self.runtime.enqueue_event(name).id

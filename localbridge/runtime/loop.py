@@ -30,8 +30,8 @@ from localbridge.ledger import Ledger
 from localbridge.model import FunctionSpec, Invoker
 from localbridge.runtime.catchup import catch_up_ticks
 from localbridge.runtime.dispatch import Dispatcher
-from localbridge.runtime.functions import Function
-from localbridge.runtime.pausing import PauseCheck
+from localbridge.runtime.functions import Function, UnknownFunctionError
+from localbridge.runtime.pausing import FireGate
 from localbridge.schedules import parse_schedule
 from localbridge.ticks import (
     Decision,
@@ -48,9 +48,6 @@ log = logging.getLogger("localbridge")
 
 Listener = Callable[[Tick, TickState], None]
 """Told of each tick's state after each attempt (or when it expires), from a worker thread."""
-
-ReportListener = Callable[[RunReport], None]
-"""Told of each finished attempt, scheduled or synchronous (metrics)."""
 
 
 class Service(Protocol):
@@ -69,13 +66,6 @@ class _Due:
     tick_id: int | None = field(compare=False, default=None)
     """None for a fire entry; the tick to attempt otherwise."""
     generation: int = field(compare=False, default=0)
-
-
-class UnknownFunctionError(KeyError):
-    """No scheduled function of that name."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 class Runtime:
@@ -100,9 +90,7 @@ class Runtime:
         self.clock = clock
         self._fire_schedules = fire_schedules
         self._listeners = list(listeners)
-        self._report_listeners: list[ReportListener] = []
-        self._fire_until = fire_until
-        self.pauses = PauseCheck(ledger.path)
+        self.gate = FireGate(ledger.path, fire_until)
         self._lock = threading.RLock()
         self._wakeup = Wakeup()
         self._heap: list[_Due] = []
@@ -127,11 +115,6 @@ class Runtime:
             max_workers=max_workers,
             overall_limit=overall_limit,
         )
-
-    @property
-    def fire_until(self) -> datetime | None:
-        """Nothing scheduled after this instant fires (``run --clock-end``)."""
-        return self._fire_until
 
     # -- the function table --------------------------------------------------
 
@@ -176,7 +159,7 @@ class Runtime:
         if not self._fire_schedules:
             return
         upcoming = function.schedule.next_fire_times(after, 1)
-        if upcoming and (self._fire_until is None or upcoming[0] <= self._fire_until):
+        if upcoming and self.gate.open_at(upcoming[0]):
             generation = self._generations[function.name]
             entry = _Due(upcoming[0], next(self._order), function.name, None, generation)
             heapq.heappush(self._heap, entry)
@@ -220,10 +203,7 @@ class Runtime:
 
     def _catch_up(self, previous: Mapping[str, FunctionMark], now: datetime) -> None:
         """Record ticks missed while down (per policy) and move every mark to ``now``."""
-        paused = self.pauses.refresh() if previous else frozenset[str]()
-        through = now if self._fire_until is None else min(now, self._fire_until)
-        # A paused (disabled) rule fires nothing, and resuming it catches nothing up.
-        active = [f for f in self._functions.values() if f.name not in paused]
+        active, through = self.gate.catch_up_window(self._functions.values(), now, bool(previous))
         new_ticks = catch_up_ticks(active, previous, through)
         marks = [
             FunctionMark(m.name, m.expression, m.anchor, max(m.scheduled_through, now))
@@ -280,7 +260,7 @@ class Runtime:
     def _record_fires(self, fires: Sequence[_Due], now: datetime) -> list[Tick]:
         """Commit the due fires as ticks (before anything runs) and queue the next ones."""
         new_ticks, marks = [], []
-        paused = self.pauses.paused()
+        paused = self.gate.pauses.paused()
         with self._lock:
             for entry in fires:
                 function = self._functions.get(entry.function)
@@ -308,11 +288,6 @@ class Runtime:
             self._schedule_attempt(report.tick, decision.next_attempt_at)
         for listener in self._listeners:
             listener(report.tick, decision.state)
-        self._tell_report(report)
-
-    def _tell_report(self, report: RunReport) -> None:
-        for report_listener in self._report_listeners:
-            report_listener(report)
 
     def _tick_buried(self, tick: Tick, reason: str) -> None:
         for listener in self._listeners:
@@ -322,9 +297,6 @@ class Runtime:
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
-
-    def add_report_listener(self, listener: ReportListener) -> None:
-        self._report_listeners.append(listener)
 
     def run_ticks(self, ticks: Sequence[Tick]) -> None:
         """Run existing (pending) ticks now, oldest first: replay and redrive."""
@@ -357,9 +329,7 @@ class Runtime:
             tick = self._record_now(name, TickSource.INVOKE, None if event is None else dict(event))
         else:
             tick = self._record_at(name, at, None if event is None else dict(event))
-        report = self.dispatcher.run_now(function, tick)
-        self._tell_report(report)
-        return report
+        return self.dispatcher.run_now(function, tick)
 
     def _record_at(self, name: str, at: datetime, event: dict[str, Any] | None) -> Tick:
         now = self.clock.now()

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 
 from localbridge.ledger.pauses import read_paused
+from localbridge.runtime.functions import Function
 
 MAX_AGE_S = 1.0
 
@@ -51,3 +53,23 @@ class PauseCheck:
 
     def is_paused(self, name: str) -> bool:
         return name in self.paused()
+
+
+class FireGate:
+    """What may fire: not a paused function, nothing scheduled after ``until`` (--clock-end)."""
+
+    def __init__(self, ledger_path: Path, until: datetime | None = None) -> None:
+        self.pauses = PauseCheck(ledger_path)
+        self.until = until
+
+    def open_at(self, instant: datetime) -> bool:
+        return self.until is None or instant <= self.until
+
+    def catch_up_window(
+        self, functions: Iterable[Function], now: datetime, restarted: bool
+    ) -> tuple[list[Function], datetime]:
+        """The functions that may catch up (a paused rule catches nothing up, even
+        after its resume), and the instant catch-up goes to."""
+        paused = self.pauses.refresh() if restarted else frozenset[str]()
+        through = now if self.until is None else min(now, self.until)
+        return [f for f in functions if f.name not in paused], through
