@@ -15,7 +15,12 @@ FN ?= registrations_per_day
 # shipped data and runs it at 4 virtual hours per second, so every result
 # (week 50, the last days' counts) is in the API within about half a minute.
 CLOCK_START ?= 2022-12-18T23:59:00Z
+# The virtual period ends with the shipped data: the last day (2022-12-22) is
+# counted at 2022-12-23T00:05Z; after that nothing fires and the console stays up.
+CLOCK_END ?= 2022-12-23T00:05:00Z
 SPEED ?= 14400
+# Empty: the console takes port 3000, or runs without it when 3000 is busy.
+CONSOLE_PORT ?=
 
 # `make deploy-local`: ENGINE=auto picks LocalStack when a Docker engine answers,
 # else the embedded emulated AWS on 127.0.0.1:$(ENDPOINT_PORT). Its clock is the
@@ -72,7 +77,8 @@ data: $(STAMP) ## generate data/registrations.db (deterministic)
 	$(PY) -m data
 
 run: $(STAMP) data/registrations.db ## results API + localbridge on the shipped data (virtual clock)
-	$(PY) -m infra.local --clock-start $(CLOCK_START) --speed $(SPEED)
+	$(PY) -m infra.local --clock-start $(CLOCK_START) --clock-end $(CLOCK_END) --speed $(SPEED) \
+		$(if $(CONSOLE_PORT),--console-port $(CONSOLE_PORT))
 
 api: $(STAMP) ## the results API alone on 127.0.0.1:5000
 	$(PY) -m api
