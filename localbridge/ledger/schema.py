@@ -46,7 +46,16 @@ MIGRATIONS: tuple[str, ...] = (
         scheduled_through TEXT NOT NULL
     );
     """,
-    # 2: owners, so a start recovers only the attempts of processes that are gone.
+    # Pause and resume (EventBridge's disable-rule/enable-rule), and what each
+    # attempt printed, for the console's run page.
+    """
+    CREATE TABLE paused (
+        function TEXT PRIMARY KEY,
+        paused_at TEXT NOT NULL
+    );
+    ALTER TABLE attempts ADD COLUMN logs TEXT;
+    """,
+    # Owners, so a start recovers only the attempts of processes that are gone.
     """
     ALTER TABLE attempts ADD COLUMN owner TEXT;
     CREATE TABLE owners (

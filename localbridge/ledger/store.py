@@ -135,9 +135,6 @@ class Ledger:
             for row in rows
         }
 
-    def save_function_mark(self, mark: FunctionMark) -> None:
-        self.save_function_marks([mark])
-
     def save_function_marks(self, marks: Iterable[FunctionMark]) -> None:
         with self._transaction() as db:
             self._upsert_marks(db, marks)
@@ -277,6 +274,7 @@ class Ledger:
                     result.traceback,
                     payload,
                     int(truncated),
+                    result.logs or None,
                     tick_id,
                     number,
                 )
@@ -286,7 +284,7 @@ class Ledger:
         with self._transaction() as db:
             db.executemany(
                 "UPDATE attempts SET ended_at = ?, duration_ms = ?, outcome = ?, error_type = ?, "
-                "error_message = ?, traceback = ?, payload = ?, payload_truncated = ? "
+                "error_message = ?, traceback = ?, payload = ?, payload_truncated = ?, logs = ? "
                 "WHERE tick_id = ? AND number = ?",
                 attempt_rows,
             )

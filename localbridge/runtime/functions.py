@@ -8,19 +8,12 @@ here, not in ``model``, because the shared vocabulary sits below ``schedules``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from localbridge.model import FunctionSettings, FunctionSpec
 from localbridge.schedules import Schedule
 from localbridge.ticks import FunctionMark
-
-
-class UnknownFunctionError(KeyError):
-    """No scheduled function of that name."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 @dataclass(frozen=True)
@@ -52,3 +45,22 @@ def new_rule_mark(spec: FunctionSpec, created: datetime, old: FunctionMark | Non
     # minute it was created in.
     anchor = created.replace(second=0, microsecond=0)
     return FunctionMark(spec.name, spec.expression, anchor, through)
+
+
+class UnknownFunctionError(KeyError):
+    """No scheduled function of that name."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(order=True, frozen=True)
+class Due:
+    """An entry of the runtime's heap: a function's next fire, or a tick's next attempt."""
+
+    instant: datetime
+    order: int
+    function: str = field(compare=False)
+    tick_id: int | None = field(compare=False, default=None)
+    """None for a fire entry; the tick to attempt otherwise."""
+    generation: int = field(compare=False, default=0)

@@ -10,10 +10,11 @@ An invocation with its own payload is its own delivery and gets its own tick.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from localbridge.clock import Clock
 from localbridge.ledger import Ledger
 from localbridge.ticks import NewTick, Tick, TickSource, TickState
 
@@ -24,6 +25,26 @@ INSTANT = timedelta(microseconds=1)
 def this_second(now: datetime) -> datetime:
     """The instant of an invocation "now": the whole second its event carries."""
     return now.replace(microsecond=0)
+
+
+def record_invocation(
+    ledger: Ledger,
+    name: str,
+    source: TickSource,
+    event: Mapping[str, Any] | None,
+    at: datetime | None,
+    clock: Clock,
+) -> tuple[Tick, bool]:
+    """The tick an invocation runs as, and whether it is new.
+
+    With a payload and no ``at``: a new tick of its own. Otherwise the tick at
+    ``at`` (default: this second), recorded now or already there.
+    """
+    now = clock.now()
+    given = None if event is None else dict(event)
+    if at is None and given is not None:
+        return record_given_event(ledger, name, source, given, now), True
+    return record_at(ledger, name, this_second(now) if at is None else at, source, given, now)
 
 
 def tick_at(ledger: Ledger, name: str, at: datetime) -> Tick:

@@ -20,7 +20,6 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -30,14 +29,9 @@ from localbridge.ledger import Ledger
 from localbridge.model import FunctionSpec, Invoker
 from localbridge.runtime.catchup import catch_up_ticks, moved_marks
 from localbridge.runtime.dispatch import Dispatcher
-from localbridge.runtime.functions import Function, UnknownFunctionError, new_rule_mark
-from localbridge.runtime.invocations import (
-    INSTANT,
-    failed_invocations,
-    record_at,
-    record_given_event,
-    this_second,
-)
+from localbridge.runtime.functions import Due, Function, UnknownFunctionError, new_rule_mark
+from localbridge.runtime.invocations import INSTANT, failed_invocations, record_invocation
+from localbridge.runtime.pausing import FireGate
 from localbridge.schedules import parse_schedule
 from localbridge.ticks import (
     Decision,
@@ -64,16 +58,6 @@ class Service(Protocol):
     def stop(self) -> None: ...
 
 
-@dataclass(order=True, frozen=True)
-class _Due:
-    instant: datetime
-    order: int
-    function: str = field(compare=False)
-    tick_id: int | None = field(compare=False, default=None)
-    """None for a fire entry; the tick to attempt otherwise."""
-    generation: int = field(compare=False, default=0)
-
-
 class Runtime:
     """Fires, runs and retries ticks; see the module docstring."""
 
@@ -89,15 +73,17 @@ class Runtime:
         max_workers: int = 256,
         overall_limit: int | None = None,
         listeners: Sequence[Listener] = (),
+        fire_until: datetime | None = None,
     ) -> None:
         self.ledger = ledger
         self.invoker = invoker
         self.clock = clock
         self._fire_schedules = fire_schedules
         self._listeners = list(listeners)
+        self.gate = FireGate(ledger.path, fire_until)
         self._lock = threading.RLock()
         self._wakeup = Wakeup()
-        self._heap: list[_Due] = []
+        self._heap: list[Due] = []
         self._order = itertools.count()
         self._functions: dict[str, Function] = {}
         self._generations: dict[str, int] = {}
@@ -164,9 +150,9 @@ class Runtime:
         if not self._fire_schedules:
             return
         upcoming = function.schedule.next_fire_times(after, 1)
-        if upcoming:
+        if upcoming and self.gate.open_at(upcoming[0]):
             generation = self._generations[function.name]
-            entry = _Due(upcoming[0], next(self._order), function.name, None, generation)
+            entry = Due(upcoming[0], next(self._order), function.name, None, generation)
             heapq.heappush(self._heap, entry)
 
     # -- starting ----------------------------------------------------------
@@ -210,11 +196,9 @@ class Runtime:
         """
         self.prepare()
         with self._lock:
-            # From the clock's start, not from the schedule's recorded state:
-            # a run whose clock starts before what an earlier run recorded
-            # (a virtual clock in 2022 after a real one in 2026) still fires
-            # every instant the ledger does not hold; those it holds are not
-            # recorded, so not run, twice (see ``_record_fires``).
+            # From the clock's start, not the schedule's marks: a clock behind
+            # an earlier run's (2022 after 2026) still fires every instant the
+            # ledger lacks; those it holds are not run twice (``_record_fires``).
             for function in self._functions.values():
                 self._push_next_fire(function, self._fire_from)
         if resume and (self._fire_schedules or self.ledger.live_driver() is None):
@@ -224,7 +208,10 @@ class Runtime:
 
     def _catch_up(self, previous: Mapping[str, FunctionMark], through: datetime) -> None:
         """Record ticks missed while down (per policy) and move every mark to ``through``."""
-        new_ticks = catch_up_ticks(self._functions.values(), previous, through)
+        active, window = self.gate.catch_up_window(
+            self._functions.values(), through, bool(previous)
+        )
+        new_ticks = catch_up_ticks(active, previous, window)
         marks = moved_marks(self._marks, self._functions, through)
         self.ledger.add_ticks(new_ticks, self.clock.now(), marks)
         self._marks.update({mark.name: mark for mark in marks})
@@ -238,12 +225,9 @@ class Runtime:
             if tick.state is TickState.RETRYING and tick.next_attempt_at is not None:
                 self._schedule_attempt(tick, tick.next_attempt_at)
             else:
-                now_due.append((tick, self._due_of(tick)))
+                scheduled = tick.source is TickSource.SCHEDULE
+                now_due.append((tick, tick.scheduled_at if scheduled else tick.enqueued_at))
         self.dispatcher.submit_many(now_due)
-
-    @staticmethod
-    def _due_of(tick: Tick) -> datetime:
-        return tick.scheduled_at if tick.source is TickSource.SCHEDULE else tick.enqueued_at
 
     # -- the loop ----------------------------------------------------------
 
@@ -256,7 +240,7 @@ class Runtime:
             if self.clock.wait_until(next_instant, self._wakeup):
                 self._run_due(self.clock.now())
 
-    def _pop_due(self, now: datetime) -> list[_Due]:
+    def _pop_due(self, now: datetime) -> list[Due]:
         due = []
         with self._lock:
             while self._heap and self._heap[0].instant <= now:
@@ -273,7 +257,7 @@ class Runtime:
             if retry is not None and retry.state in (TickState.RETRYING, TickState.PENDING):
                 self.dispatcher.submit(retry, entry.instant)
 
-    def _record_fires(self, fires: Sequence[_Due], now: datetime) -> list[Tick]:
+    def _record_fires(self, fires: Sequence[Due], now: datetime) -> list[Tick]:
         """Commit the due fires as ticks (before anything runs) and queue the next ones.
 
         An instant the ledger already holds is not recorded again, so not run
@@ -281,14 +265,16 @@ class Runtime:
         instant, which nothing retries: the scheduled delivery takes it over.
         """
         new_ticks, marks = [], []
+        paused = self.gate.pauses.paused()
         with self._lock:
             for entry in fires:
                 function = self._functions.get(entry.function)
                 if function is None or entry.generation != self._generations[entry.function]:
                     continue  # removed or rescheduled by a reload since it was queued
-                new_ticks.append(
-                    NewTick(entry.function, entry.instant, TickSource.SCHEDULE, entry.instant)
-                )
+                if entry.function not in paused:
+                    new_ticks.append(
+                        NewTick(entry.function, entry.instant, TickSource.SCHEDULE, entry.instant)
+                    )
                 mark = self._marks[entry.function]
                 through = max(mark.scheduled_through, entry.instant)
                 mark = FunctionMark(mark.name, mark.expression, mark.anchor, through)
@@ -305,7 +291,7 @@ class Runtime:
 
     def _schedule_attempt(self, tick: Tick, instant: datetime) -> None:
         with self._lock:
-            heapq.heappush(self._heap, _Due(instant, next(self._order), tick.function, tick.id))
+            heapq.heappush(self._heap, Due(instant, next(self._order), tick.function, tick.id))
         self._wakeup.set()
 
     def _attempt_finished(self, report: RunReport) -> None:
@@ -333,20 +319,14 @@ class Runtime:
     def enqueue_event(self, name: str, event: Mapping[str, Any] | None = None) -> Tick:
         """An asynchronous invocation (Lambda's ``Event`` type): recorded, then retried.
 
-        Without ``event`` the function gets its scheduled event for this
-        second; a second such invocation within it is the same delivery (see
-        ``invocations.this_second``) and returns the tick already recorded. Returns once
-        the tick is committed; the run happens on a worker thread.
+        Without ``event`` the function gets its scheduled event for this second
+        (``invocations``). Returns once the tick is committed; the run happens
+        on a worker thread.
         """
         self._require(name)
-        now = self.clock.now()
-        if event is not None:
-            tick = record_given_event(self.ledger, name, TickSource.EVENT, dict(event), now)
-        else:
-            tick, new = record_at(self.ledger, name, this_second(now), TickSource.EVENT, None, now)
-            if not new:
-                return tick  # this second's event is already on its way
-        self.dispatcher.submit(tick, tick.enqueued_at)
+        tick, new = record_invocation(self.ledger, name, TickSource.EVENT, event, None, self.clock)
+        if new:  # else this second's event is already on its way
+            self.dispatcher.submit(tick, tick.enqueued_at)
         return tick
 
     def invoke_now(
@@ -355,17 +335,11 @@ class Runtime:
         """A synchronous invocation (RequestResponse): runs now, no retries.
 
         Without ``event`` the function gets its scheduled event for ``at``
-        (default: this second, see ``invocations.this_second``). Invoking an instant that
+        (default: this second, ``invocations``). Invoking an instant that
         already has a tick adds an attempt to that tick rather than a second tick.
         """
         function = self._require(name)
-        now = self.clock.now()
-        given = None if event is None else dict(event)
-        if at is None and given is not None:
-            tick = record_given_event(self.ledger, name, TickSource.INVOKE, given, now)
-        else:
-            at = this_second(now) if at is None else at
-            tick, _ = record_at(self.ledger, name, at, TickSource.INVOKE, given, now)
+        tick, _ = record_invocation(self.ledger, name, TickSource.INVOKE, event, at, self.clock)
         return self.dispatcher.run_now(function, tick)
 
     def reload(self, functions: Sequence[FunctionSpec]) -> None:

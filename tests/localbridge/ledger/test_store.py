@@ -126,8 +126,8 @@ def test_reopen_makes_dead_ticks_pending_but_never_succeeded_ones(tmp_path: Path
 
 def test_function_marks_only_move_forward(tmp_path: Path) -> None:
     ledger = open_ledger(tmp_path)
-    ledger.save_function_mark(FunctionMark("daily", "rate(1 day)", T0, T0 + timedelta(hours=2)))
-    ledger.save_function_mark(FunctionMark("daily", "rate(1 day)", T0, T0))
+    ledger.save_function_marks([FunctionMark("daily", "rate(1 day)", T0, T0 + timedelta(hours=2))])
+    ledger.save_function_marks([FunctionMark("daily", "rate(1 day)", T0, T0)])
     assert ledger.function_marks()["daily"].scheduled_through == T0 + timedelta(hours=2)
 
 
