@@ -1,11 +1,13 @@
-"""The commands that read and act on the ledger's history: runs, dlq list, dlq redrive."""
+"""The commands that read and act on the ledger's history: runs, dlq list/redrive/purge."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from localbridge.cli.common import (
+    EXIT_FUNCTION_ERROR,
     EXIT_OK,
     UsageError,
     open_session,
@@ -95,6 +97,53 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
         if not ticks:
             print("the dead-letter queue is empty: nothing to redrive")
             return EXIT_OK
+        refuse_removed_functions(ticks, {f.name for f in session.runtime.functions()}, args)
         summary = redrive(session.runtime, ticks, stop)
         session.runtime.stop(args.grace)
     return print_summary("redrive", summary)
+
+
+def refuse_removed_functions(ticks: list[Tick], known: set[str], args: argparse.Namespace) -> None:
+    """A dead tick whose function left the app cannot run: say which, and how to drop it."""
+    removed = [tick for tick in ticks if tick.function not in known]
+    if not removed:
+        return
+    names = ", ".join(sorted({repr(tick.function) for tick in removed}))
+    ids = " ".join(f"--id {tick.id}" if len(removed) == 1 else str(tick.id) for tick in removed)
+    purge = (
+        f"`localbridge dlq purge {ids}`"
+        if len(removed) == 1
+        else f"`localbridge dlq purge NAME` (ticks {ids})"
+    )
+    raise UsageError(
+        f"cannot redrive: function {names} is no longer in the app (stage {args.stage}); "
+        f"nothing was run. Put it back, or drop its dead ticks with {purge}"
+    )
+
+
+def cmd_dlq_purge(args: argparse.Namespace) -> int:
+    if args.id is None and args.name is None and not args.all:
+        raise UsageError("say what to purge: --id N, a function NAME, or --all")
+    if not args.ledger.exists():
+        raise UsageError(f"no ledger at {args.ledger}: nothing to purge (or pass --ledger)")
+    ledger = Ledger.open(args.ledger)
+    try:
+        ticks = dead_ticks(ledger, args)
+        if not ticks:
+            print("the dead-letter queue is empty: nothing to purge")
+            return EXIT_OK
+        what = f"{len(ticks)} dead tick(s) ({', '.join(sorted({t.function for t in ticks}))})"
+        if not args.yes and not confirm(f"purge {what} for good? [y/N] "):
+            print("nothing purged")
+            return EXIT_FUNCTION_ERROR
+        purged = ledger.purge(tick.id for tick in ticks)
+    finally:
+        ledger.close()
+    print(f"purged {len(purged)} dead tick(s)")
+    return EXIT_OK
+
+
+def confirm(question: str) -> bool:
+    print(question, end="", flush=True)
+    answer = sys.stdin.readline()
+    return answer.strip().lower() in ("y", "yes")

@@ -28,7 +28,7 @@ from localbridge.cli.console import (
     cmd_console,
     console_services,
 )
-from localbridge.cli.history import cmd_dlq_list, cmd_dlq_redrive, cmd_runs
+from localbridge.cli.history import cmd_dlq_list, cmd_dlq_purge, cmd_dlq_redrive, cmd_runs
 from localbridge.cli.running import (
     cmd_invoke,
     cmd_list,
@@ -152,6 +152,14 @@ def add_history_commands(commands: Commands) -> None:
     dlq_redrive.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S)
     add_project_options(dlq_redrive)
     dlq_redrive.set_defaults(handler=cmd_dlq_redrive)
+    dlq_purge = dlq_commands.add_parser("purge", help="delete dead ticks for good")
+    target = dlq_purge.add_mutually_exclusive_group()
+    target.add_argument("--id", type=int)
+    target.add_argument("name", nargs="?", help="every dead tick of this function")
+    target.add_argument("--all", action="store_true", help="every dead tick")
+    dlq_purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    add_ledger_option(dlq_purge)
+    dlq_purge.set_defaults(handler=cmd_dlq_purge)
 
 
 def run_services(args: argparse.Namespace) -> list[Service]:

@@ -18,7 +18,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from localbridge.instants import format_instant, parse_instant
 from localbridge.ledger.owners import (
@@ -30,10 +29,10 @@ from localbridge.ledger.owners import (
     renew,
     this_process,
 )
-from localbridge.ledger.rows import TICK_COLUMNS, attempt_from_row, new_tick, tick_from_row
+from localbridge.ledger.queries import Queries
+from localbridge.ledger.rows import TICK_COLUMNS, new_tick, tick_from_row
 from localbridge.ledger.schema import migrate
 from localbridge.ticks import (
-    Attempt,
     AttemptEnd,
     AttemptOutcome,
     FunctionMark,
@@ -47,12 +46,11 @@ from localbridge.ticks import (
 DEFAULT_LEDGER = Path("data/localbridge.db")
 
 
-class Ledger:
+class Ledger(Queries):
     """Thread-safe access to one ledger file. Open with ``Ledger.open(path)``."""
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
-        self._db = connection
-        self._lock = threading.Lock()
+        super().__init__(connection, threading.Lock())
         self.path = path
         self.owner: Owner | None = None
         self._lease: LeaseKeeper | None = None
@@ -319,80 +317,19 @@ class Ledger:
         with self._transaction() as db:
             return recover_orphaned(db, format_instant(now))
 
-    # -- queries -----------------------------------------------------------
+    def purge(self, tick_ids: Iterable[int]) -> list[Tick]:
+        """Delete dead ticks and their attempts for good (``dlq purge``); the ones deleted.
 
-    def _select_ticks(self, where: str, params: Sequence[Any], suffix: str = "") -> list[Tick]:
-        sql = f"SELECT {TICK_COLUMNS} FROM ticks WHERE {where} {suffix}"
-        with self._lock:
-            return [tick_from_row(row) for row in self._db.execute(sql, params).fetchall()]
-
-    def get(self, tick_id: int) -> Tick | None:
-        ticks = self._select_ticks("id = ?", (tick_id,))
-        return ticks[0] if ticks else None
-
-    def unfinished(self) -> list[Tick]:
-        """Pending and retrying ticks, oldest scheduled first."""
-        return self._select_ticks(
-            "state IN (?, ?)",
-            (TickState.PENDING.value, TickState.RETRYING.value),
-            "ORDER BY scheduled_at, id",
-        )
-
-    def ticks_between(
-        self, functions: Sequence[str], after: datetime, through: datetime
-    ) -> list[Tick]:
-        marks = ", ".join("?" for _ in functions)
-        return self._select_ticks(
-            f"function IN ({marks}) AND scheduled_at > ? AND scheduled_at <= ?",
-            (*functions, format_instant(after), format_instant(through)),
-            "ORDER BY scheduled_at, id",
-        )
-
-    def find(
-        self,
-        function: str | None = None,
-        state: TickState | None = None,
-        since: datetime | None = None,
-        limit: int | None = None,
-    ) -> list[Tick]:
-        """Ticks matching every given filter, most recently scheduled last."""
-        clauses, params = ["1 = 1"], []
-        if function is not None:
-            clauses.append("function = ?")
-            params.append(function)
-        if state is not None:
-            clauses.append("state = ?")
-            params.append(state.value)
-        if since is not None:
-            clauses.append("scheduled_at >= ?")
-            params.append(format_instant(since))
-        suffix = "ORDER BY scheduled_at DESC, id DESC"
-        if limit is not None:
-            suffix += f" LIMIT {int(limit)}"
-        return list(reversed(self._select_ticks(" AND ".join(clauses), params, suffix)))
-
-    def attempts(self, tick_id: int) -> list[Attempt]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT tick_id, number, started_at, ended_at, lateness_ms, duration_ms, outcome, "
-                "error_type, error_message, traceback, payload, payload_truncated "
-                "FROM attempts WHERE tick_id = ? ORDER BY number",
-                (tick_id,),
-            ).fetchall()
-        return [attempt_from_row(row) for row in rows]
-
-    def last_states(self) -> dict[str, TickState]:
-        """Each function's most recently scheduled tick's state."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT function, state FROM ticks AS t WHERE scheduled_at = "
-                "(SELECT max(scheduled_at) FROM ticks WHERE function = t.function "
-                " AND state != ?)",
-                (TickState.SKIPPED.value,),
-            ).fetchall()
-        return {row[0]: TickState(row[1]) for row in rows}
-
-    def counts(self) -> dict[TickState, int]:
-        with self._lock:
-            rows = self._db.execute("SELECT state, count(*) FROM ticks GROUP BY state").fetchall()
-        return {TickState(row[0]): row[1] for row in rows}
+        Only dead ticks: anything else is still to run, or is history.
+        """
+        purged = []
+        with self._transaction() as db:
+            for tick_id in tick_ids:
+                row = db.execute(
+                    f"DELETE FROM ticks WHERE id = ? AND state = ? RETURNING {TICK_COLUMNS}",
+                    (tick_id, TickState.DEAD.value),
+                ).fetchone()
+                if row is not None:
+                    db.execute("DELETE FROM attempts WHERE tick_id = ?", (tick_id,))
+                    purged.append(tick_from_row(row))
+        return purged

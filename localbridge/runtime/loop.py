@@ -217,11 +217,13 @@ class Runtime:
         self._marks.update({mark.name: mark for mark in marks})
 
     def _resume_unfinished(self) -> None:
-        """Pending ticks run now (oldest first); retrying ones at their retry time."""
+        """Pending ticks run now (oldest first); retrying ones at their retry time.
+
+        A tick of a function no longer in the app is dead-lettered when it comes
+        up (the dispatcher buries it), rather than left pending for ever.
+        """
         now_due = []
         for tick in self.ledger.unfinished():
-            if self.function(tick.function) is None:
-                continue
             if tick.state is TickState.RETRYING and tick.next_attempt_at is not None:
                 self._schedule_attempt(tick, tick.next_attempt_at)
             else:

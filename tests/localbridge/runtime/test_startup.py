@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from localbridge.ticks import TickSource, TickState
+from localbridge.ticks import NewTick, TickSource, TickState
 from tests.localbridge.runtime.harness import (
     EVERY_MINUTE,
     HOURLY,
@@ -125,3 +125,12 @@ def test_asynchronous_invocations_within_one_second_deliver_one_event(tmp_path: 
         assert done.scheduled_at == MIDNIGHT + timedelta(seconds=7)
         assert runtime.dispatcher.wait_idle(10)
         assert runtime.ledger.get(done.id).attempts == 1  # type: ignore[union-attr]
+
+
+def test_a_pending_tick_of_a_removed_function_is_dead_lettered_at_start(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", HOURLY)
+    ledger_path = tmp_path / "l.db"
+    with started_runtime(project, ledger_path, manual_clock(), start=False) as runtime:
+        runtime.ledger.add_ticks([NewTick("removed", MIDNIGHT, TickSource.REDRIVE, T0)], T0)
+    with started_runtime(project, ledger_path, manual_clock()) as runtime:
+        wait_for_state(runtime.ledger, "removed", MIDNIGHT, TickState.DEAD)
