@@ -60,7 +60,12 @@ def parse_user_instant(text: str) -> datetime:
         value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise ValueError(f"{text!r} is not an ISO-8601 time, e.g. 2022-12-19T00:05:00Z") from None
-    return utc(value)
+    value = utc(value)
+    # EventBridge schedules know the years 1970-2199; beyond them instants
+    # stop fitting datetime arithmetic (0001-01-01 minus a microsecond).
+    if not 1970 <= value.year <= 2199:
+        raise ValueError(f"{text!r}: expected a time in the years 1970 to 2199, as AWS schedules")
+    return value
 
 
 def format_instant(moment: datetime) -> str:

@@ -26,6 +26,8 @@ from localbridge.runtime.replay import BatchSummary
 
 EXIT_OK, EXIT_FUNCTION_ERROR, EXIT_USAGE = 0, 1, 2
 DEFAULT_GRACE_S = 10.0
+MAX_NUMBER = 1e9
+"""The largest number an option takes: a billion times real speed, seconds, or runs."""
 
 
 class UsageError(Exception):
@@ -41,18 +43,29 @@ def parse_time(text: str) -> datetime:
 
 
 def positive_float(text: str) -> float:
+    """A finite number above 0 (no ``nan``, ``inf`` or 1e308: clocks and waits use them)."""
     try:
         value = float(text)
     except ValueError:
         value = -1.0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number")
+    if not 0 < value <= MAX_NUMBER:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected a number above 0, at most {MAX_NUMBER:g}"
+        )
     return value
 
 
 def positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_NUMBER:
         raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number >= 1")
+    return int(text)
+
+
+def port_number(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected a port, 0 (any free one) to 65535"
+        )
     return int(text)
 
 
@@ -90,7 +103,7 @@ def add_ledger_option(parser: argparse.ArgumentParser) -> None:
 def add_lambda_api_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--port",
-        type=int,
+        type=port_number,
         default=None,
         help=f"port of the Lambda Invoke API (default: {DEFAULT_PORT}; `run` skips the API "
         "with a warning when the default is busy; 0 picks a free port)",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-from localbridge.cli.common import EXIT_OK, UsageError, load, stop_on_signals
+from localbridge.cli.common import EXIT_OK, UsageError, load, port_number, stop_on_signals
 from localbridge.console.server import DEFAULT_HOST, DEFAULT_PORT
 from localbridge.console.service import ConsoleService, bind_server, serve_ledger
 from localbridge.ledger.browse import LedgerReader
@@ -18,7 +18,7 @@ from localbridge.runtime.loop import Service
 def add_console_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--console-port",
-        type=int,
+        type=port_number,
         default=None,
         help=f"port of the web console (default: {DEFAULT_PORT}; skipped with a warning when "
         "the default is busy; 0 picks a free port)",

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from localbridge.cli.common import (
@@ -38,6 +40,7 @@ from localbridge.cli.running import (
     cmd_serve,
     lambda_api_services,
 )
+from localbridge.ledger.opening import LedgerError, describe
 from localbridge.ledger.owners import LedgerBusyError
 from localbridge.project.config import ConfigError
 from localbridge.runtime.loop import Service
@@ -182,6 +185,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
         return code
-    except (ConfigError, UsageError, LedgerBusyError) as error:
+    except (ConfigError, UsageError, LedgerBusyError, LedgerError) as error:
         print(f"localbridge: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except sqlite3.Error as error:
+        # The ledger opened, then failed (disk full, made read-only meanwhile).
+        ledger = getattr(args, "ledger", None)
+        where = Path("the ledger") if ledger is None else ledger
+        print(f"localbridge: {describe(where, error)}", file=sys.stderr)
         return EXIT_USAGE

@@ -13,22 +13,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from localbridge.ledger.schema import migrate
+from localbridge.ledger.opening import connect
 
 
 class LedgerConnection:
     """One thread-safe SQLite connection to a ledger file, migrated on open."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA busy_timeout = 30000")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db = connect(path)  # LedgerError, with what to do, when it cannot be used
         self.lock = threading.Lock()
-        with self.transaction() as db:
-            migrate(db, path)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -71,11 +71,20 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+class LedgerError(Exception):
+    """The ledger file cannot be used; the message says why and what to do."""
+
+
 def migrate(db: sqlite3.Connection, path: Path) -> None:
     """Bring ``db`` (the ledger at ``path``) to the latest schema; call inside a transaction."""
     version: int = db.execute("PRAGMA user_version").fetchone()[0]
+    if version == 0 and db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        raise LedgerError(
+            f"{path} is an SQLite database but not a localbridge ledger; "
+            "pass --ledger with another path"
+        )
     if version > len(MIGRATIONS):
-        raise RuntimeError(
+        raise LedgerError(
             f"{path} has ledger schema {version}, newer than this localbridge "
             f"knows ({len(MIGRATIONS)}); upgrade localbridge or use another --ledger"
         )

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from localbridge.instants import format_instant, parse_instant
+from localbridge.ledger.opening import connect
 from localbridge.ledger.owners import (
     LeaseKeeper,
     Owner,
@@ -31,7 +32,6 @@ from localbridge.ledger.owners import (
 )
 from localbridge.ledger.queries import Queries
 from localbridge.ledger.rows import TICK_COLUMNS, new_tick, tick_from_row
-from localbridge.ledger.schema import migrate
 from localbridge.ticks import (
     AttemptEnd,
     AttemptOutcome,
@@ -57,16 +57,8 @@ class Ledger(Queries):
 
     @classmethod
     def open(cls, path: Path) -> Ledger:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        connection.execute("PRAGMA busy_timeout = 30000")
-        connection.execute("PRAGMA journal_mode = WAL")
-        # In WAL mode NORMAL survives any process crash (kill -9); only a power
-        # loss can take the last commits, which is the trade SQLite recommends.
-        connection.execute("PRAGMA synchronous = NORMAL")
-        ledger = cls(connection, path)
-        ledger._migrate()
-        return ledger
+        """The ledger at ``path``, created or migrated; ``LedgerError`` when it cannot be."""
+        return cls(connect(path), path)
 
     def close(self) -> None:
         """Close the file; this process no longer holds anything in it."""
@@ -116,10 +108,6 @@ class Ledger(Queries):
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-
-    def _migrate(self) -> None:
-        with self._transaction() as db:
-            migrate(db, self.path)
 
     # -- functions ---------------------------------------------------------
 

@@ -58,7 +58,7 @@ def require_app(project_dir: Path) -> Path:
     if not (project_dir / "app.py").is_file():
         raise ConfigError(
             f"no app.py in {project_dir}: run from the Chalice project's directory "
-            "or point --project-dir at it"
+            "or point --project at it"
         )
     return project_dir
 

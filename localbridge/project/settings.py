@@ -14,6 +14,7 @@ scheduled Lambda function. Anything unknown or out of range is a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -34,12 +35,14 @@ class ReliabilitySettings:
         return self.functions.get(name, self.defaults)
 
 
-def _seconds(value: Any, key: str, *, maximum: float | None = None) -> timedelta:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+def _seconds(value: Any, key: str, *, maximum: float) -> timedelta:
+    # JSON as Python reads it accepts NaN and Infinity, and 1e308 is a number
+    # no timedelta can hold: all three are refused here, not at fire time.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ConfigError(f"{key}: expected a number of seconds, got {value!r}")
     if value <= 0:
         raise ConfigError(f"{key}: must be more than 0 seconds, got {value!r}")
-    if maximum is not None and value > maximum:
+    if value > maximum:
         raise ConfigError(f"{key}: at most {maximum:g} seconds, got {value!r}")
     return timedelta(seconds=value)
 
@@ -53,7 +56,9 @@ def _retry_attempts(value: Any, key: str) -> int:
 def _retry_delays(value: Any, key: str) -> tuple[timedelta, ...]:
     if not isinstance(value, list) or not value:
         raise ConfigError(f"{key}: expected a non-empty list of seconds, got {value!r}")
-    return tuple(_seconds(item, f"{key}[{i}]") for i, item in enumerate(value))
+    # A retry later than the maximum event age could never happen.
+    limit = MAX_EVENT_AGE.total_seconds()
+    return tuple(_seconds(item, f"{key}[{i}]", maximum=limit) for i, item in enumerate(value))
 
 
 def _catch_up(value: Any, key: str) -> CatchUp:

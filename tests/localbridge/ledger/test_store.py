@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from localbridge.ledger.schema import MIGRATIONS
+from localbridge.ledger.schema import MIGRATIONS, LedgerError
 from localbridge.ledger.store import Ledger
 from localbridge.model import InvocationResult, Outcome
 from localbridge.ticks import (
@@ -156,5 +156,5 @@ def test_a_ledger_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "ledger.db"
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA user_version = 99")
-    with pytest.raises(RuntimeError, match="newer than this localbridge"):
+    with pytest.raises(LedgerError, match="newer than this localbridge"):
         Ledger.open(path)

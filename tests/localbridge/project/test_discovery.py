@@ -107,7 +107,7 @@ def test_empty_value_is_a_valid_override() -> None:
 
 
 def test_missing_app_py_says_where_it_looked(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"no app\.py in .*--project-dir"):
+    with pytest.raises(ConfigError, match=r"no app\.py in .*--project"):
         discover(tmp_path, "dev")
 
 

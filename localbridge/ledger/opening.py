@@ -1,0 +1,61 @@
+"""Opening a ledger file, with one clear ``LedgerError`` for every way that can fail.
+
+A ledger may be asked for where it cannot live (a read-only directory, a path
+through a file), may be some other file (garbage, another SQLite database such
+as the results API's), or may come from a newer localbridge. Each is one line
+saying what is wrong and what to do, for the CLI to print (exit 2).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from localbridge.ledger.schema import LedgerError, migrate
+
+__all__ = ["LedgerError", "connect", "describe"]
+
+_WHAT_TO_DO = "pass --ledger with another path"
+
+
+def describe(path: Path, error: sqlite3.Error | OSError) -> str:
+    """``error``, met while using the ledger at ``path``, as a person can act on it."""
+    text = str(error.strerror if isinstance(error, OSError) and error.strerror else error)
+    lowered = text.lower()
+    if "not a database" in lowered or "malformed" in lowered:
+        return f"{path} is not a localbridge ledger (not an SQLite file); {_WHAT_TO_DO}"
+    if "readonly" in lowered or "read-only" in lowered or "permission" in lowered:
+        return f"the ledger {path} cannot be written ({text}); {_WHAT_TO_DO} in a writable place"
+    if "unable to open" in lowered or isinstance(error, OSError):
+        return (
+            f"cannot open or create the ledger {path} ({text}): is its directory writable? "
+            f"{_WHAT_TO_DO}"
+        )
+    return f"the ledger {path} failed: {text}; {_WHAT_TO_DO}, or check the disk"
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A migrated connection to the ledger at ``path`` (created when missing)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise LedgerError(describe(path, error)) from None
+    if path.exists() and not path.is_file():
+        raise LedgerError(f"{path} is not a file, so it cannot be a ledger; {_WHAT_TO_DO}")
+    try:
+        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA busy_timeout = 30000")
+        connection.execute("PRAGMA journal_mode = WAL")
+        # In WAL mode NORMAL survives any process crash (kill -9); only a power
+        # loss can take the last commits, which is the trade SQLite recommends.
+        connection.execute("PRAGMA synchronous = NORMAL")
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            migrate(connection, path)
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+    except sqlite3.Error as error:
+        raise LedgerError(describe(path, error)) from None
+    return connection
