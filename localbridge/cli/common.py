@@ -8,8 +8,8 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from localbridge.clock import Clock, SystemClock, VirtualClock
 from localbridge.instants import parse_user_instant
 from localbridge.lambda_api.server import DEFAULT_HOST, DEFAULT_PORT
 from localbridge.ledger.store import DEFAULT_LEDGER, Ledger
-from localbridge.model import FunctionSpec, Invoker
+from localbridge.model import MAX_EVENT_AGE, MAX_RETRY_ATTEMPTS, FunctionSpec, Invoker
 from localbridge.project.discovery import parse_env_overrides
 from localbridge.project.loading import load_functions
 from localbridge.runtime.assemble import Mode, make_invoker, make_runtime, warm
@@ -63,9 +63,7 @@ def positive_int(text: str) -> int:
 
 def port_number(text: str) -> int:
     if not text.isdigit() or int(text) > 65535:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: expected a port, 0 (any free one) to 65535"
-        )
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a port, 0 (any free one) to 65535")
     return int(text)
 
 
@@ -116,7 +114,41 @@ def add_lambda_api_options(parser: argparse.ArgumentParser) -> None:
 
 
 def load(args: argparse.Namespace) -> list[FunctionSpec]:
-    return load_functions(args.project, args.stage, parse_env_overrides(args.env))
+    specs = load_functions(args.project, args.stage, parse_env_overrides(args.env))
+    return with_retry_options(args, specs)
+
+
+def add_retry_options(parser: argparse.ArgumentParser) -> None:
+    """``--retries``/``--retry-delay``: a backfill that fails fast, for this command only."""
+    parser.add_argument(
+        "--retries",
+        type=int,
+        choices=range(MAX_RETRY_ATTEMPTS + 1),
+        help="retries of a failed run (default: the function's setting, 2 as in AWS)",
+    )
+    parser.add_argument(
+        "--retry-delay",
+        type=positive_float,
+        metavar="SECONDS",
+        help="seconds before each retry (default: the function's retry_delays, 60 and 120)",
+    )
+
+
+def with_retry_options(args: argparse.Namespace, specs: list[FunctionSpec]) -> list[FunctionSpec]:
+    retries, delay = getattr(args, "retries", None), getattr(args, "retry_delay", None)
+    if retries is None and delay is None:
+        return specs
+    if delay is not None and delay > MAX_EVENT_AGE.total_seconds():
+        raise UsageError(
+            f"--retry-delay {delay:g}: at most {MAX_EVENT_AGE.total_seconds():g} seconds "
+            "(the maximum event age; a later retry could never run)"
+        )
+    changes: dict[str, Any] = {}
+    if retries is not None:
+        changes["maximum_retry_attempts"] = retries
+    if delay is not None:
+        changes["retry_delays"] = (timedelta(seconds=delay),)
+    return [replace(spec, settings=replace(spec.settings, **changes)) for spec in specs]
 
 
 @dataclass

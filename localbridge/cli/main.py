@@ -20,6 +20,7 @@ from localbridge.cli.common import (
     add_lambda_api_options,
     add_ledger_option,
     add_project_options,
+    add_retry_options,
     parse_time,
     positive_float,
     positive_int,
@@ -120,6 +121,7 @@ def add_one_off_commands(commands: Commands) -> None:
     replay_cmd.add_argument("names", nargs="*", metavar="NAME", help="functions (default: all)")
     replay_cmd.add_argument("--concurrency", type=positive_int, default=4)
     replay_cmd.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S)
+    add_retry_options(replay_cmd)
     add_project_options(replay_cmd)
     replay_cmd.set_defaults(handler=cmd_replay)
 
@@ -153,6 +155,7 @@ def add_history_commands(commands: Commands) -> None:
     target.add_argument("--id", type=int)
     target.add_argument("name", nargs="?")
     dlq_redrive.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S)
+    add_retry_options(dlq_redrive)
     add_project_options(dlq_redrive)
     dlq_redrive.set_defaults(handler=cmd_dlq_redrive)
     dlq_purge = dlq_commands.add_parser("purge", help="delete dead ticks for good")

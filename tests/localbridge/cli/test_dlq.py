@@ -10,7 +10,7 @@ from pathlib import Path
 from localbridge.ledger.store import Ledger
 from localbridge.ticks import NewTick, TickSource, TickState
 from tests.localbridge.cli.test_cli import localbridge
-from tests.localbridge.runtime.harness import HOURLY, write_project
+from tests.localbridge.runtime.harness import HOURLY, RAISES, write_project
 from tests.support import PROCESS_START_S, python_env
 
 T0 = datetime(2022, 12, 19, 1, 0, tzinfo=UTC)
@@ -130,3 +130,42 @@ def test_runs_state_pending_shows_what_waits(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     rows = done.stdout.splitlines()[1:]
     assert [row.split()[0] for row in rows] == [str(ids[0])]
+
+
+def attempts_per_tick(project: Path, function: str) -> list[int]:
+    ledger = Ledger.open(project / "l.db")
+    try:
+        return [tick.attempts for tick in ledger.find(function)]
+    finally:
+        ledger.close()
+
+
+def test_replay_of_a_failing_job_fails_fast_with_retries_0(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", RAISES)
+    done = localbridge(
+        "replay", "--from", "2022-12-19T00:00:00Z", "--to", "2022-12-19T00:02:00Z",
+        "--retries", "0", "--ledger", "l.db", "--mode", "thread", cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "2 dead" in done.stdout
+    assert attempts_per_tick(project, "raises") == [1, 1]
+
+
+def test_replay_retries_after_the_retry_delay_given(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", RAISES)
+    done = localbridge(
+        "replay", "--from", "2022-12-19T00:00:00Z", "--to", "2022-12-19T00:01:00Z",
+        "--retry-delay", "0.05", "--ledger", "l.db", "--mode", "thread", cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert attempts_per_tick(project, "raises") == [3]  # AWS's 2 retries, kept by default
+
+
+def test_a_retry_delay_past_the_maximum_event_age_is_refused(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", RAISES)
+    done = localbridge(
+        "replay", "--from", "2022-12-19T00:00:00Z", "--to", "2022-12-19T00:01:00Z",
+        "--retry-delay", "86400", "--ledger", "l.db", "--mode", "thread", cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "--retry-delay" in done.stderr
