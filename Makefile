@@ -11,6 +11,12 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 
 STAGE ?= dev
 FN ?= registrations_per_day
+# `make invoke FN=x TIME=2022-12-19T01:00:00Z`: the scheduled time to send
+# (empty: now, which posts a result for the current, real period).
+TIME ?=
+# `make run`'s ports: the results API and the Lambda Invoke API.
+API_PORT ?= 5000
+LAMBDA_PORT ?= 3001
 # `make run` starts a virtual clock just before the last complete week of the
 # shipped data and runs it at 4 virtual hours per second, so every result
 # (week 50, the last days' counts) is in the API within about half a minute.
@@ -37,9 +43,23 @@ export AWS_DEFAULT_REGION ?= us-east-1
 .PHONY: help install lock lint typecheck test check run api data invoke bench bench-api \
         deploy destroy deploy-local destroy-local clean
 
-help: ## list the targets
+help: ## list the targets and the variables they take
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "} {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+	@echo
+	@echo "Variables (give them on the command line: make run SPEED=3600 API_PORT=5050):"
+	@printf "  %-14s %s\n" \
+		CLOCK_START "make run: where the virtual clock starts (now $(CLOCK_START))" \
+		CLOCK_END "make run: nothing scheduled after it fires (now $(CLOCK_END))" \
+		SPEED "make run: virtual seconds per real second (now $(SPEED))" \
+		API_PORT "make run, make api: the results API's port (now $(API_PORT))" \
+		LAMBDA_PORT "make run: the Lambda Invoke API's port (now $(LAMBDA_PORT))" \
+		CONSOLE_PORT "make run: the web console's port (empty: 3000 if free)" \
+		FN "make invoke: the function (now $(FN))" \
+		TIME "make invoke: its scheduled time, e.g. 2022-12-19T01:00:00Z (empty: now)" \
+		STAGE "make deploy, make destroy: the Chalice stage (now $(STAGE))" \
+		ENGINE "make deploy-local: auto, localstack or embedded (now $(ENGINE))" \
+		ENDPOINT_PORT "make deploy-local: the emulated AWS endpoint's port (now $(ENDPOINT_PORT))"
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -78,13 +98,14 @@ data: $(STAMP) ## generate data/registrations.db (deterministic)
 
 run: $(STAMP) data/registrations.db ## results API + localbridge on the shipped data (virtual clock)
 	$(PY) -m infra.local --clock-start $(CLOCK_START) --clock-end $(CLOCK_END) --speed $(SPEED) \
+		--api-port $(API_PORT) --lambda-port $(LAMBDA_PORT) \
 		$(if $(CONSOLE_PORT),--console-port $(CONSOLE_PORT))
 
-api: $(STAMP) ## the results API alone on 127.0.0.1:5000
-	$(PY) -m api
+api: $(STAMP) ## the results API alone on 127.0.0.1:API_PORT
+	PORT=$(API_PORT) $(PY) -m api
 
-invoke: $(STAMP) data/registrations.db ## fire one function now: make invoke FN=<name>
-	$(PY) -m localbridge invoke $(FN)
+invoke: $(STAMP) data/registrations.db ## fire one function: make invoke FN=<name> [TIME=<scheduled time>]
+	$(PY) -m localbridge invoke $(FN) $(if $(TIME),--time $(TIME))
 
 bench: $(STAMP) ## all benchmarks (prints figures; not a test)
 	$(PY) -m bench
@@ -92,10 +113,10 @@ bench: $(STAMP) ## all benchmarks (prints figures; not a test)
 bench-api: $(STAMP) ## results API throughput and latency
 	$(PY) -m bench api
 
-deploy: $(STAMP) ## chalice deploy --stage $(STAGE) (AWS_ENDPOINT_URL honoured)
+deploy: $(STAMP) ## chalice deploy --stage STAGE (AWS_ENDPOINT_URL honoured)
 	$(PY) -m infra.deploy deploy --stage $(STAGE)
 
-destroy: $(STAMP) ## chalice delete --stage $(STAGE)
+destroy: $(STAMP) ## chalice delete --stage STAGE
 	$(PY) -m infra.deploy destroy --stage $(STAGE)
 
 deploy-local: $(STAMP) data/registrations.db ## deploy to LocalStack (Docker) or the embedded emulated AWS
@@ -104,6 +125,16 @@ deploy-local: $(STAMP) data/registrations.db ## deploy to LocalStack (Docker) or
 destroy-local: $(STAMP) ## delete the local deployment and stop what deploy-local started
 	$(PY) -m infra.deploy_local down --engine $(ENGINE) $(if $(filter file,$(origin ENDPOINT_PORT)),,--port $(ENDPOINT_PORT))
 
-clean: ## remove .venv and generated runtime files
+clean: ## remove .venv, generated runtime files and local deployment records
 	rm -rf $(VENV) .venv-lock .pytest_cache .mypy_cache .ruff_cache build *.egg-info
 	rm -f data/*.db data/*.db-wal data/*.db-shm
+	rm -rf .chalice/deployments
+	rm -f .chalice/deployed/local.json .chalice/deployed/localstack.json
+	@# Another stage's record is how chalice finds what it deployed (to AWS, say):
+	@# removing it would orphan that deployment, so it stays, with a word why.
+	@for kept in $(wildcard .chalice/deployed/*.json); do case $$kept in \
+		*/local.json|*/localstack.json) ;; \
+		*) echo "kept $$kept: chalice needs it to update or delete that deployment;" \
+			"run make destroy STAGE=$$(basename $$kept .json) first, or delete it yourself";; \
+	esac; done
+	@rmdir .chalice/deployed 2>/dev/null || true

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import requests
+
+from localbridge.lambda_api.server import DEFAULT_PORT as LAMBDA_PORT
 
 API_HOST = "127.0.0.1"
 API_STARTUP_S = 30.0
@@ -36,6 +39,12 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument("--stage", default="local")
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("PORT", "5000")))
+    parser.add_argument(
+        "--lambda-port",
+        type=int,
+        default=LAMBDA_PORT,
+        help=f"the Lambda Invoke API's port (chalice invoke, boto3; default {LAMBDA_PORT})",
+    )
     parser.add_argument("--results-db", default=os.environ.get("RESULTS_DB", "data/results.db"))
     parser.add_argument("--ledger", default="data/localbridge.db")
     parser.add_argument(
@@ -56,8 +65,8 @@ def wait_healthy(url: str, api: subprocess.Popen[bytes], timeout: float) -> bool
         try:
             if requests.get(f"{url}/health", timeout=1).ok:
                 return True
-        except requests.ConnectionError:
-            pass
+        except requests.RequestException:
+            pass  # not answering yet (refused, reset, timed out): starting
         time.sleep(0.1)  # polling interval while the API starts
     return False
 
@@ -73,8 +82,36 @@ def stop(process: subprocess.Popen[bytes], grace: float) -> int:
     return process.wait()
 
 
+def port_taken(port: int) -> bool:
+    """True when another program listens on 127.0.0.1:``port``."""
+    with socket.socket() as probe:
+        # As uvicorn and http.server bind: a port only in TIME_WAIT is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((API_HOST, port))
+        except OSError:
+            return True
+    return False
+
+
+def taken_port_message(args: argparse.Namespace) -> str | None:
+    """Which port ``make run`` needs is taken, and how to choose another; None if all are free."""
+    for what, port, variable in (
+        ("the results API", args.api_port, "API_PORT"),
+        ("the Lambda Invoke API", args.lambda_port, "LAMBDA_PORT"),
+    ):
+        if port_taken(port):
+            free = next(p for p in range(port + 1, 65536) if not port_taken(p))
+            return (
+                f"infra.local: port {port} ({what}) is taken by another program; stop that "
+                f"program, or choose another port: make run {variable}={free}"
+            )
+    return None
+
+
 def localbridge_args(args: argparse.Namespace) -> list[str]:
     command = ["-m", "localbridge", "run", "--stage", args.stage, "--ledger", args.ledger]
+    command += ["--port", str(args.lambda_port)]
     if args.clock_start:
         command += ["--clock-start", args.clock_start]
     if args.clock_end:
@@ -87,6 +124,10 @@ def localbridge_args(args: argparse.Namespace) -> list[str]:
 
 def main(argv: Sequence[str]) -> int:
     args = parse(argv)
+    taken = taken_port_message(args)
+    if taken is not None:
+        print(taken, file=sys.stderr)
+        return 2
     Path(args.ledger).parent.mkdir(parents=True, exist_ok=True)
     url = f"http://{API_HOST}:{args.api_port}"
     api_env = dict(os.environ, HOST=API_HOST, PORT=str(args.api_port), RESULTS_DB=args.results_db)
