@@ -49,6 +49,24 @@ def aws_client(service: str, endpoint_url: str) -> Any:
 T = TypeVar("T")
 
 
+PROCESS_START_S = 60.0
+"""How long a ``python -m localbridge``/``api`` process may take to import,
+discover and warm before it does anything. About 1-2 s on a quiet 2-core
+machine, 5-10 s while two test suites share it (load 4); the margin covers
+a machine busier than that."""
+
+
+def virtual_deadline(span: timedelta, speed: float, start_s: float = PROCESS_START_S) -> float:
+    """Real seconds for a process to start and its clock to run through ``span`` at ``speed``."""
+    return start_s + span.total_seconds() / speed
+
+
+RUN_S = 1.0
+"""How long one run of a job may take end to end (a warm worker, a SQLite read,
+a POST to the results API, the ledger's commits): about 10 ms on a quiet
+machine; the bound covers two test suites sharing its two cores."""
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
@@ -234,21 +252,23 @@ def start_process(
 def http_ok(url: str) -> bool:
     """True when ``url`` answers 2xx; False while nothing listens or answers there yet.
 
-    A server may take its port before it serves (``localbridge serve`` binds
-    first, then discovers and warms): a request to it waits, and on a busy
-    machine times out. That is "not yet" too.
+    The one readiness probe of the suites. Every transient error is "not
+    yet": refused, reset, or a request that waits and times out (a server may
+    take its port before it serves: ``localbridge serve`` binds first, then
+    discovers and warms; on a busy machine that takes seconds).
     """
     try:
         return requests.get(url, timeout=1).ok
-    except (requests.ConnectionError, requests.Timeout):
+    except requests.RequestException:
         return False
 
 
 @contextmanager
 def running(
-    process: Process, ready: Callable[[], bool], timeout: float = 30.0
+    process: Process, ready: Callable[[], bool], timeout: float = PROCESS_START_S
 ) -> Iterator[Process]:
-    """Wait until ``ready()`` (failing with the process log), stop the process after."""
+    """Wait until ``ready()`` (failing at once, with the log, if the process exits),
+    stop the process after. The suites' one way to wait for a server they start."""
     try:
 
         def up() -> bool:
@@ -260,15 +280,3 @@ def running(
         yield process
     finally:
         process.stop()
-
-
-PROCESS_START_S = 60.0
-"""How long a ``python -m localbridge``/``api`` process may take to import,
-discover and warm before it does anything. About 1-2 s on a quiet 2-core
-machine, 5-10 s while two test suites share it (load 4); the margin covers
-a machine busier than that."""
-
-
-def virtual_deadline(span: timedelta, speed: float, start_s: float = PROCESS_START_S) -> float:
-    """Real seconds for a process to start and its clock to run through ``span`` at ``speed``."""
-    return start_s + span.total_seconds() / speed

@@ -82,8 +82,8 @@ class Deployment:
     def results(self, metric: str) -> list[dict[str, Any]]:
         try:
             response = requests.get(f"{self.api}/result", params={"metric": metric}, timeout=5)
-        except requests.ConnectionError:
-            return []
+        except requests.RequestException:
+            return []  # not answering yet (refused, reset, timed out): nothing posted yet
         return [row["result"] for row in response.json()] if response.ok else []
 
 

@@ -13,11 +13,12 @@ from localbridge.invokers.process import ProcessInvoker
 from localbridge.invokers.thread import ThreadInvoker
 from localbridge.model import FunctionSpec, InvocationResult, Invoker
 from tests.localbridge.chalice_project import set_version, spec
-from tests.support import wait_for
+from tests.support import PROCESS_START_S, wait_for
 
 IDENTITY = AwsIdentity(account="123456789012", region="eu-west-1")
 AT = datetime(2022, 12, 19, 0, 5, tzinfo=UTC)
-DEADLINE_S = 30.0
+DEADLINE_S = PROCESS_START_S
+"""A worker process starts (and imports the handler), then the run: see PROCESS_START_S."""
 MODES: dict[str, Callable[[Path], Invoker]] = {
     "process": lambda project: ProcessInvoker(project, IDENTITY),
     "thread": lambda project: ThreadInvoker(project, IDENTITY),

@@ -25,7 +25,9 @@ from localbridge.ticks import Tick, TickSource, TickState
 from tests.deploy.project_copy import copy_project
 from tests.support import (
     FAKE_AWS_CREDENTIALS,
+    PROCESS_START_S,
     ROOT,
+    RUN_S,
     Process,
     RecordingServer,
     aws_client,
@@ -119,7 +121,8 @@ def test_event_invocation_is_queued_into_the_ledger_and_runs(
     def succeeded() -> bool:
         return [t.state for t in served.ticks()] == [TickState.SUCCEEDED]
 
-    wait_for(succeeded, timeout=30, what="the Event invocation to succeed")
+    # A worker may start for it (process mode), then it runs once.
+    wait_for(succeeded, PROCESS_START_S + RUN_S, what="the Event invocation to succeed")
     [posted] = recording_server.requests
     assert posted.json()["function"] == "average_weight_last_week"
 
@@ -134,7 +137,7 @@ def test_a_busy_explicit_port_is_a_clear_error(served: Served, tmp_path: Path) -
     second = start_process(
         args, tmp_path / "second.log", env=FAKE_AWS_CREDENTIALS, cwd=served.project
     )
-    assert second.popen.wait(timeout=60) == 2
+    assert second.popen.wait(timeout=PROCESS_START_S) == 2
     assert f"cannot serve the Lambda Invoke API on 127.0.0.1:{busy_port}" in second.log()
     assert "Traceback" not in second.log()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from localbridge.ledger.store import Ledger
 from localbridge.project.watch import SourceWatcher
 from localbridge.ticks import TickState
 from tests.localbridge.runtime.harness import EVERY_MINUTE, write_project
-from tests.support import start_process, wait_for
+from tests.support import PROCESS_START_S, start_process, virtual_deadline, wait_for
 
 VERSION_2 = """
 @app.schedule(Cron("*", "*", "*", "*", "?", "*"))
@@ -54,12 +55,14 @@ def test_a_running_run_serves_edited_code(tmp_path: Path) -> None:
                "--clock-start", "2022-12-19T00:00:00Z", "--speed", "30"]  # fmt: skip
     process = start_process(command, tmp_path / "run.log")
     try:
-        wait_for(lambda: payloads(ledger), timeout=30, what="a first run on the old code")
+        # The first minute of the clock at 30x is 2 s of real time after the start.
+        first_run = virtual_deadline(timedelta(minutes=1), 30)
+        wait_for(lambda: payloads(ledger), first_run, what="a first run on the old code")
         write_project(project, VERSION_2)
-        wait_for(lambda: "reloaded" in process.log(), timeout=30, what="the reload")
+        wait_for(lambda: "reloaded" in process.log(), PROCESS_START_S, what="the reload")
         wait_for(
             lambda: any(p.get("version") == 2 for p in payloads(ledger)),
-            timeout=30,
+            timeout=virtual_deadline(timedelta(minutes=1), 30),
             what="a run on the new code",
         )
     finally:

@@ -16,7 +16,7 @@ from localbridge.project.loading import load_functions
 from localbridge.runtime.assemble import Mode, make_invoker, make_runtime
 from localbridge.runtime.loop import Runtime
 from localbridge.ticks import Attempt, Tick, TickState
-from tests.support import wait_for
+from tests.support import PROCESS_START_S, wait_for
 
 T0 = datetime(2022, 12, 19, 0, 0, 30, tzinfo=UTC)
 """Half a minute before the first every-minute tick of the tests."""
@@ -143,10 +143,13 @@ def wait_for_state(
     function: str,
     instant: datetime,
     state: TickState,
-    timeout: float = 20,
+    timeout: float = PROCESS_START_S,
     attempts: int | None = None,
 ) -> Tick:
-    """The tick once it is in ``state`` (after ``attempts`` attempts, when given)."""
+    """The tick once it is in ``state`` (after ``attempts`` attempts, when given).
+
+    The default deadline lets a worker process start (process mode) before the run.
+    """
 
     def reached() -> Tick | None:
         ticks = [t for t in ledger.find(function) if t.scheduled_at == instant]

@@ -24,9 +24,19 @@ from tests.localbridge.real_jobs import (
     ledger_keys,
     registrations_db,
 )
-from tests.support import Process, start_process, wait_for
+from tests.support import (
+    PROCESS_START_S,
+    RUN_S,
+    Process,
+    start_process,
+    virtual_deadline,
+    wait_for,
+)
 
 KILLS = 10
+REPLAY_CONCURRENCY = 4
+SPEED = 172800.0
+"""The run test's clock: two days a second, so a daily job fires every 0.5 s."""
 JOBS = {
     "average_weight_last_week": "cron(0 1 ? * MON *)",
     "registrations_per_day": "cron(5 0 * * ? *)",
@@ -52,13 +62,15 @@ def succeeded_count(ledger_path: Path) -> int:
 
 
 def kill_at_a_random_moment(
-    process: Process, ledger_path: Path, rng: random.Random, most_progress: int
+    process: Process, ledger_path: Path, rng: random.Random, most_progress: int, tick_s: float
 ) -> None:
-    """Let it make some progress (from none to ``most_progress`` ticks), then kill -9 it."""
-    target = succeeded_count(ledger_path) + rng.randint(0, most_progress)
+    """Let it make some progress (from none to ``most_progress`` ticks, one per
+    ``tick_s`` real seconds at most), then kill -9 it."""
+    progress = rng.randint(0, most_progress)
+    target = succeeded_count(ledger_path) + progress
     wait_for(
         lambda: not process.alive() or succeeded_count(ledger_path) >= target,
-        timeout=60,
+        timeout=PROCESS_START_S + progress * (tick_s + RUN_S),
         what="some progress before the kill",
     )
     process.kill9()
@@ -73,17 +85,18 @@ def test_replay_of_a_year_survives_repeated_kill_9(tmp_path: Path, results_api: 
     command = [
         "-m", "localbridge", "replay", "--from", "2022-01-01T00:00:00Z", "--to",
         "2023-01-01T00:00:00Z", "--ledger", str(ledger), "--project", str(project),
-        "--concurrency", "4", *job_env(db, results_api.url),
+        "--concurrency", str(REPLAY_CONCURRENCY), *job_env(db, results_api.url),
     ]  # fmt: skip
     rng = random.Random(20221222)
     for attempt in range(KILLS):
         process = start_process(command, tmp_path / f"replay-{attempt}.log")
-        kill_at_a_random_moment(process, ledger, rng, most_progress=40)
+        kill_at_a_random_moment(process, ledger, rng, most_progress=40, tick_s=0)
     final = start_process(command, tmp_path / "replay-final.log")
-    assert final.popen.wait(timeout=120) == 0, final.log()
-
     expected = expected_keys(start, end)
     assert len(expected) == 417
+    work = PROCESS_START_S + len(expected) * RUN_S / REPLAY_CONCURRENCY
+    assert final.popen.wait(timeout=work) == 0, final.log()
+
     posted = keys_posted(results_api.url)
     assert set(posted) == expected
     assert set(posted.values()) == {1}
@@ -105,7 +118,7 @@ def test_run_with_a_virtual_clock_survives_repeated_kill_9(
     def command(clock_start: datetime) -> list[str]:
         return [
             "-m", "localbridge", "run", "--clock-start", clock_start.isoformat(),
-            "--speed", "172800", "--ledger", str(ledger_path), "--project", str(project),
+            "--speed", str(SPEED), "--ledger", str(ledger_path), "--project", str(project),
             *job_env(db, results_api.url),
         ]  # fmt: skip
 
@@ -121,15 +134,17 @@ def test_run_with_a_virtual_clock_survives_repeated_kill_9(
     clock_start = start
     for attempt in range(KILLS):
         process = start_process(command(clock_start), tmp_path / f"run-{attempt}.log")
-        wait_for(lambda: "scheduled function" in process.log(), 60, what="run to start")  # noqa: B023
-        kill_at_a_random_moment(process, ledger_path, rng, most_progress=4)
+        wait_for(lambda: "scheduled function" in process.log(), PROCESS_START_S, "run to start")  # noqa: B023
+        kill_at_a_random_moment(process, ledger_path, rng, most_progress=4, tick_s=86400 / SPEED)
         clock_start = resume_point()
     assert clock_start < end  # the kills did interrupt the period
     final = start_process(command(clock_start), tmp_path / "run-final.log")
     expected = expected_keys(start, end)
+    # The clock's way through the rest of the period, plus every run in it.
+    deadline = virtual_deadline(end - clock_start, SPEED) + len(expected) * RUN_S
     wait_for(
         lambda: expected <= ledger_keys(ledger_path, TickState.SUCCEEDED),
-        timeout=90,
+        timeout=deadline,
         what="every tick of the period to succeed",
     )
     assert final.stop() == 0, final.log()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from localbridge.ledger.store import Ledger
 from localbridge.ticks import TickState
 from tests.localbridge.runtime.harness import GATED, write_project
-from tests.support import start_process, wait_for
+from tests.support import PROCESS_START_S, start_process, virtual_deadline, wait_for
 
 
 @pytest.mark.slow
@@ -21,12 +22,14 @@ def test_sigterm_lets_the_running_invocation_finish(tmp_path: Path) -> None:
     command = ["-m", "localbridge", "run", "--project", str(project), "--ledger", str(ledger_path),
                "--clock-start", "2022-12-19T00:00:50Z", "--speed", "5"]  # fmt: skip
     process = start_process(command, tmp_path / "run.log")
-    wait_for(lambda: list(tmp_path.glob("started-*")), timeout=30, what="the 00:01 run to start")
+    # The process starts, then the clock runs 10 s at 5x: 2 s.
+    first_run = virtual_deadline(timedelta(seconds=10), 5)
+    wait_for(lambda: list(tmp_path.glob("started-*")), first_run, "the 00:01 run to start")
     process.popen.send_signal(signal.SIGTERM)
-    wait_for(lambda: "stopping" in process.log(), timeout=10, what="the stop to begin")
+    wait_for(lambda: "stopping" in process.log(), PROCESS_START_S, "the stop to begin")
     assert process.alive()  # waiting for the run in flight
     gate.touch()
-    assert process.popen.wait(timeout=30) == 0, process.log()
+    assert process.popen.wait(timeout=PROCESS_START_S) == 0, process.log()
     ledger = Ledger.open(ledger_path)
     ticks = ledger.find("gated")
     ledger.close()
