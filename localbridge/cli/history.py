@@ -97,6 +97,7 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
         if not ticks:
             print("the dead-letter queue is empty: nothing to redrive")
             return EXIT_OK
+        session.runtime.prepare()  # registers the app's functions
         refuse_removed_functions(ticks, {f.name for f in session.runtime.functions()}, args)
         summary = redrive(session.runtime, ticks, stop)
         session.runtime.stop(args.grace)

@@ -169,3 +169,12 @@ def test_a_retry_delay_past_the_maximum_event_age_is_refused(tmp_path: Path) -> 
     )  # fmt: skip
     assert done.returncode == 2
     assert "--retry-delay" in done.stderr
+
+
+def test_redrive_runs_the_dead_ticks_of_functions_in_the_app(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", HOURLY)
+    (dead,) = with_ticks(project, ("hourly", 0, TickState.DEAD))
+    done = localbridge("dlq", "redrive", "--ledger", "l.db", "--mode", "thread", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert "1 succeeded" in done.stdout
+    assert states(project) == {dead: TickState.SUCCEEDED}
