@@ -1,4 +1,4 @@
-"""Reading a POST body: media type, size (enforced while reading) and JSON object."""
+"""Reading a POST body from ASGI: media type, size (enforced while reading), JSON object."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-from starlette.requests import Request
+from starlette.types import Receive
 
 from api.errors import ApiError
 
@@ -35,20 +35,29 @@ def require_json_media_type(content_type: str | None) -> None:
             raise ApiError(415, f"unsupported charset {charset!r}: send the JSON body as UTF-8")
 
 
-async def read_limited(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+class ClientGoneError(Exception):
+    """The client disconnected before its body arrived in full: nothing to answer."""
+
+
+def too_large(limit: int) -> ApiError:
+    return ApiError(413, f"body is larger than {limit} bytes: post a smaller result")
+
+
+async def read_limited(receive: Receive, limit: int = MAX_BODY_BYTES) -> bytes:
     """The whole body, refusing (413) as soon as it passes ``limit`` bytes."""
-    too_large = ApiError(413, f"body is larger than {limit} bytes: post a smaller result")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_large
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGoneError
+        chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise too_large
+            raise too_large(limit)
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def _finite_float(text: str) -> float:

@@ -48,6 +48,36 @@ def check_idempotency_key(key: str) -> str:
 
 
 @dataclass(frozen=True)
+class ApiContext:
+    """What requests need at request time; set on the app's state when it starts."""
+
+    service: ResultService
+    token: str | None
+
+
+def metric_of(result: dict[str, Any]) -> str | None:
+    """The ``metric`` the store indexes: a string SQLite can hold as text, or None.
+
+    The body itself is stored as ASCII JSON, so any parsed string survives there;
+    the metric column holds the string as text, which a lone surrogate (valid JSON
+    as ``"\\ud800"``) cannot be: such a post is refused before it reaches a batch.
+    """
+    metric = result.get("metric")
+    if not isinstance(metric, str):
+        return None
+    try:
+        metric.encode("utf-8")
+    except UnicodeEncodeError as error:
+        bad = metric[error.start].encode("unicode_escape").decode()
+        raise ApiError(
+            422,
+            f"metric holds a lone surrogate ({bad}) at character {error.start}, which is not"
+            " text; send the metric as valid Unicode",
+        ) from None
+    return metric
+
+
+@dataclass(frozen=True)
 class Posted:
     result: StoredResult
     created: bool
@@ -66,12 +96,11 @@ class ResultService:
             body, body_digest = encode(result), digest(result)
         except RecursionError:
             raise ApiError(400, "body nests arrays/objects too deeply") from None
-        metric = result.get("metric")
         new = NewResult(
             received_at=rfc3339(self._clock()),
             idempotency_key=idempotency_key,
             body_digest=body_digest,
-            metric=metric if isinstance(metric, str) else None,
+            metric=metric_of(result),
             body=body,
         )
         added = await self._writer.add(new)
@@ -83,14 +112,20 @@ class ResultService:
             )
         return Posted(added.result, added.created)
 
+    def close(self) -> None:
+        """Commit the posts still queued and stop the writer."""
+        self._writer.close()
+
     def get(self, result_id: int) -> StoredResult:
         found = self._store.get(result_id)
         if found is None:
             raise ApiError(404, f"no result with id {result_id}; GET /result lists stored ids")
         return found
 
-    def page(self, after_id: int, limit: int, metric: str | None) -> list[StoredResult]:
-        return self._store.page(after_id, limit, metric)
+    def page(
+        self, after_id: int, limit: int, metric: str | None, max_bytes: int | None = None
+    ) -> list[StoredResult]:
+        return self._store.page(after_id, limit, metric, max_bytes)
 
     def state(self) -> StoreState:
         return self._store.state()
