@@ -137,7 +137,9 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._arm(self.body_timeout, "body")
         self.body_pending, self.close_after_body = True, False
         super().on_headers_complete()
-        if self.cycle is not None:
+        # Only a cycle that will close the connection needs its close put off;
+        # a kept-alive one lets the parser drop the rest of an unread body.
+        if self.cycle is not None and not self.cycle.keep_alive:
             self.cycle.transport = LingeringTransport(self.transport, self)  # type: ignore[assignment]
 
     def on_body(self, body: bytes) -> None:

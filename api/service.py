@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii as quote
 from typing import Any
 
 from api.errors import ApiError
@@ -23,18 +24,24 @@ def system_clock() -> datetime:
 
 def rfc3339(moment: datetime) -> str:
     """UTC with microseconds and a ``Z``: sorts as text in time order."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is several times cheaper than strftime, and this runs once per post.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+# Built once: json.dumps with options builds a new encoder on every call. Parsed
+# JSON cannot be circular, so the circularity check is skipped.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), sort_keys=True, check_circular=False)
 
 
 def encode(value: Any) -> str:
     """Compact JSON in ASCII, so any parsed string (even a lone surrogate) stores safely."""
-    return json.dumps(value, separators=(",", ":"))
+    return _COMPACT.encode(value)
 
 
 def digest(value: Any) -> str:
     """Identifies a JSON value regardless of key order and whitespace."""
-    canonical = json.dumps(value, separators=(",", ":"), sort_keys=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(value).encode()).hexdigest()
 
 
 def check_idempotency_key(key: str) -> str:
@@ -133,7 +140,7 @@ class ResultService:
 
 def record_json(result: StoredResult) -> str:
     """The public record, built around the stored JSON text instead of re-encoding it."""
-    key = "null" if result.idempotency_key is None else encode(result.idempotency_key)
+    key = "null" if result.idempotency_key is None else quote(result.idempotency_key)
     return (
         f'{{"id":{result.id},"received_at":"{result.received_at}",'
         f'"idempotency_key":{key},"result":{result.body}}}'
