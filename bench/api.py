@@ -97,13 +97,46 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[index]
 
 
+def api_environment(port: int, db: Path) -> dict[str, str]:
+    """A server's environment for one round: its own database, no token."""
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "RESULTS_DB": str(db)}
+    env.pop("RESULTS_API_TOKEN", None)
+    return env
+
+
+def run_load(
+    port: int, connections: int, warmup: float, duration: float, env: dict[str, str]
+) -> dict[str, Any]:
+    """The load generator's figures (a separate process, so it does not share our GIL)."""
+    load = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench._api_load",
+            "--port",
+            str(port),
+            "--connections",
+            str(connections),
+            "--warmup",
+            str(warmup),
+            "--duration",
+            str(duration),
+        ],
+        cwd=ROOT,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        check=True,
+    )
+    figures: dict[str, Any] = json.loads(load.stdout)
+    return figures
+
+
 def measure_round(
     target: Server, connections: int, warmup: float, duration: float, workdir: Path
 ) -> Round:
     port = free_port()
     db = workdir / f"results-{port}.db"
-    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "RESULTS_DB": str(db)}
-    env.pop("RESULTS_API_TOKEN", None)
+    env = api_environment(port, db)
     url = f"http://127.0.0.1:{port}"
     with (workdir / "api.log").open("ab") as log:
         server = subprocess.Popen(
@@ -117,31 +150,12 @@ def measure_round(
         wait_healthy(url, server)
         before = get_json(f"{url}/health")["results"]
         cpu_before = cpu_seconds(server.pid)
-        load = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bench._api_load",
-                "--port",
-                str(port),
-                "--connections",
-                str(connections),
-                "--warmup",
-                str(warmup),
-                "--duration",
-                str(duration),
-            ],
-            cwd=ROOT,
-            env={**env, "PYTHONPATH": str(ROOT)},
-            capture_output=True,
-            check=True,
-        )
+        figures = run_load(port, connections, warmup, duration, env)
         cpu_after = cpu_seconds(server.pid)
         stored_total = get_json(f"{url}/health")["results"] - before
     finally:
         server.send_signal(signal.SIGKILL)  # durability is checked on the file it leaves
         server.wait(timeout=30)
-    figures = json.loads(load.stdout)
     latencies = sorted(figures["latencies"])
     statuses = {int(k): v for k, v in figures["statuses"].items()}
     acknowledged = statuses.get(201, 0)

@@ -37,9 +37,7 @@ from localbridge.clock import ManualClock, VirtualClock
 from localbridge.ledger.store import Ledger
 from localbridge.model import FunctionSpec, InvocationResult, Outcome
 from localbridge.project.loading import load_functions
-from localbridge.project.settings import FunctionSettings
 from localbridge.runtime.assemble import Mode, make_invoker, make_runtime, warm
-from localbridge.runtime.loop import ConfiguredFunction
 from localbridge.ticks import AttemptEnd, NewTick, Tick, TickSource, TickState
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,7 +105,7 @@ def lateness(mode: Mode, ticks: int = 220, speed: float = 1200.0) -> list[float]
         functions = load_functions(project, "local", {})
         ledger = Ledger.open(Path(scratch) / "ledger.db")
         invoker = make_invoker(mode, project)
-        warm(invoker, [f.spec for f in functions])
+        warm(invoker, functions)
         clock = VirtualClock(START, speed)
         settled = Settled(ticks)
         runtime = make_runtime(functions, ledger, invoker, clock, listeners=[settled])
@@ -128,15 +126,12 @@ def lateness(mode: Mode, ticks: int = 220, speed: float = 1200.0) -> list[float]
 # -- fan-out -------------------------------------------------------------------
 
 
-def noop_functions(project: Path, count: int) -> list[ConfiguredFunction]:
+def noop_functions(project: Path, count: int) -> list[FunctionSpec]:
     (project / "noop.py").write_text(
         "import time\n\n\ndef handler(event, context):\n    return time.monotonic()\n"
     )
     return [
-        ConfiguredFunction(
-            FunctionSpec(f"noop_{n}", "noop.handler", "cron(* * * * ? *)", "bench", "local"),
-            FunctionSettings(),
-        )
+        FunctionSpec(f"noop_{n}", "noop.handler", "cron(* * * * ? *)", "bench", "local")
         for n in range(count)
     ]
 
@@ -148,7 +143,7 @@ def fanout(count: int, ledger_path: Path | None) -> tuple[float, float]:
         functions = noop_functions(project, count)
         ledger = Ledger.open(ledger_path or Path(":memory:"))
         invoker = make_invoker(Mode.THREAD, project)
-        warm(invoker, [f.spec for f in functions[:1]])
+        warm(invoker, functions[:1])
         due = START + timedelta(minutes=1)
         clock = ManualClock(due - timedelta(seconds=30))
         settled = Settled(count)

@@ -9,11 +9,13 @@ list, never one below):
   and context Lambda hands a function, ARNs), ``lambda_errors`` (Lambda's
   error wording), ``launch`` (running one of our modules in a new interpreter);
 - ``schedules/``: EventBridge expressions, parsed once, evaluated exactly;
-- ``project/``: the Chalice project's functions, stage config and settings;
+- ``project/``: the Chalice project's functions, stage config (read once) and
+  settings, put together by ``project.loading.load_functions``;
 - ``invokers/``: running a handler as Lambda does (thread or worker process);
 - ``ledger/``: every tick and attempt, durably, in SQLite;
 - ``runtime/``: the loop, dispatch, retries, catch-up, replay;
 - ``lambda_api/``: the Lambda Invoke API that ``chalice invoke`` calls;
+- ``console/``: the web console and Prometheus metrics of ``run``;
 - ``cli/``: the ``localbridge`` command.
 
 The path of one scheduled time T, from the clock to the results API:
@@ -22,11 +24,15 @@ The path of one scheduled time T, from the clock to the results API:
 ``runtime.loop.Runtime`` keeps a heap of each function's next instant T and
 waits for it on the ``Clock``; at T it records the tick (function, T) in the
 ``Ledger`` and hands it to ``runtime.dispatch``, which builds the EventBridge
-event ``{"time": T, ...}`` (``events.scheduled_event``) and calls the
+event ``{"time": T, ...}`` (``events.make_event_factory``) and calls the
 ``Invoker``. The invoker runs the handler string exactly as Lambda does; the
 job reads T from the event, queries SQLite and posts its result with
 ``Idempotency-Key: <function>/<T>`` to the results API. The outcome goes back
-to the ledger, and ``runtime.retries`` decides a retry or a dead letter.
+to the ledger (``runtime.outcomes``), ``runtime.retries`` decides a retry or
+a dead letter, and ``runtime.runlog`` writes the run's one log line.
+
+The tests keep this map true: ``tests/localbridge/test_layering.py`` fails
+when a module imports one of a higher layer.
 
 Public API: ``parse_schedule``, ``ScheduleError``, ``Schedule``, ``Runtime``
 and the clocks (``SystemClock``, ``VirtualClock``, ``ManualClock``). This file

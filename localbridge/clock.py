@@ -15,6 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from localbridge.instants import utc
+
 
 class Wakeup:
     """An interruptible wait: ``set()`` wakes whoever waits on it, once.
@@ -63,13 +65,6 @@ class Clock(Protocol):
 
         ``instant=None`` waits for the wakeup only. Never returns True early.
         """
-
-
-def utc(value: datetime) -> datetime:
-    """``value`` as timezone-aware UTC; naive datetimes are taken to be UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 def _wait_real_time(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from localbridge.instants import require_aware, whole_seconds
 from localbridge.model import FunctionSpec
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -38,17 +39,14 @@ class AwsIdentity:
         return cls(account=account or DEFAULT_ACCOUNT, region=region)
 
     def function_arn(self, function: FunctionSpec) -> str:
-        return f"arn:aws:lambda:{self.region}:{self.account}:function:{function.lambda_name}"
+        return self.function_name_arn(function.lambda_name)
+
+    def function_name_arn(self, lambda_name: str) -> str:
+        """The ARN of the Lambda function deployed as ``lambda_name``."""
+        return f"arn:aws:lambda:{self.region}:{self.account}:function:{lambda_name}"
 
     def rule_arn(self, function: FunctionSpec) -> str:
         return f"arn:aws:events:{self.region}:{self.account}:rule/{function.rule_name}"
-
-
-def event_time(instant: datetime) -> str:
-    """EventBridge's ``time`` field: UTC, whole seconds, ``Z`` suffix."""
-    if instant.tzinfo is None:
-        raise ValueError(f"scheduled time {instant.isoformat()} has no timezone; pass UTC")
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def scheduled_event(
@@ -61,11 +59,29 @@ def scheduled_event(
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": identity.account,
-        "time": event_time(scheduled_at),
+        "time": whole_seconds(require_aware(scheduled_at, "scheduled time")),
         "region": identity.region,
         "resources": [identity.rule_arn(function)],
         "detail": {},
     }
+
+
+EventFactory = Callable[[FunctionSpec, datetime], Mapping[str, Any]]
+"""Builds the scheduled event for a function and instant."""
+
+
+def make_event_factory(identity: AwsIdentity | None = None) -> EventFactory:
+    """Scheduled events for ``identity`` (default: the account and region of the environment).
+
+    The one place "the event for an instant" is made: the runtime uses it for
+    every tick, the Invoke API for an invocation without a payload ("now").
+    """
+    chosen = identity or AwsIdentity.from_environment()
+
+    def build(function: FunctionSpec, instant: datetime) -> dict[str, Any]:
+        return scheduled_event(function, instant, chosen)
+
+    return build
 
 
 def new_log_stream_name(now: datetime | None = None) -> str:

@@ -1,8 +1,11 @@
 """The vocabulary shared by localbridge's parts: functions, invocations, outcomes.
 
-Discovery produces ``FunctionSpec``s, an ``Invoker`` runs one invocation of a
+The ``project`` package produces ``FunctionSpec``s (what a stage deploys, with
+its reliability ``FunctionSettings``), an ``Invoker`` runs one invocation of a
 function and reports an ``InvocationResult``; the runtime, the ledger and the
-Lambda Invoke API all speak in these terms and in nothing more specific.
+Lambda Invoke API all speak in these terms and in nothing more specific. (The
+runtime's own record, ``runtime.functions.Function``, adds the anchored
+schedule, which only the runtime knows.)
 """
 
 from __future__ import annotations
@@ -10,7 +13,45 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Protocol
+
+
+class CatchUp(enum.StrEnum):
+    """What to do on start with ticks that fell due while the runtime was down."""
+
+    ALL = "all"
+    """Run every missed tick still within the maximum event age, oldest first."""
+    LATEST = "latest"
+    """Run only the most recent missed tick; record the others as skipped."""
+    NONE = "none"
+    """Run none of them; record them as skipped."""
+
+
+MAX_RETRY_ATTEMPTS = 2
+MAX_EVENT_AGE = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class FunctionSettings:
+    """How one function's ticks are retried, expired, caught up and limited.
+
+    The defaults are AWS's for asynchronous invocation; ``project.settings``
+    reads a stage's own from ``.chalice/config.json``.
+    """
+
+    maximum_retry_attempts: int = MAX_RETRY_ATTEMPTS
+    retry_delays: tuple[timedelta, ...] = (timedelta(seconds=60), timedelta(seconds=120))
+    """Delay before retry 1, 2...; the last one repeats if there are fewer delays."""
+    maximum_event_age: timedelta = MAX_EVENT_AGE
+    catch_up: CatchUp = CatchUp.ALL
+    max_concurrency: int | None = None
+    """At most this many runs of the function at once; None is unlimited."""
+
+    def retry_delay(self, retry_number: int) -> timedelta:
+        """The wait before retry ``retry_number`` (1-based)."""
+        assert retry_number >= 1
+        return self.retry_delays[min(retry_number, len(self.retry_delays)) - 1]
 
 
 @dataclass(frozen=True)
@@ -28,6 +69,8 @@ class FunctionSpec:
     environment: Mapping[str, str] = field(default_factory=dict)
     timeout_s: int = 60
     memory_mb: int = 128
+    settings: FunctionSettings = field(default_factory=FunctionSettings)
+    """localbridge's reliability settings for it (retries, catch-up, concurrency)."""
 
     @property
     def lambda_name(self) -> str:
@@ -66,6 +109,8 @@ class InvocationResult:
     traceback: str | None = None
     logs: str = ""
     """What the function printed or logged during the run."""
+    log_stream: str | None = None
+    """The worker's Lambda log stream name (``YYYY/MM/DD/[$LATEST]<hex>``), when it had one."""
 
     @property
     def succeeded(self) -> bool:

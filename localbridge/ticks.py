@@ -1,10 +1,9 @@
 """Ticks and their attempts: states, sources, outcomes, and the records the ledger keeps.
 
 A tick is one (function, scheduled instant) to deliver; each attempt to run it
-is an ``Attempt``. These records are what the ledger (``localbridge.ledger.store``)
+is an ``Attempt``, and what follows it a ``Decision``; a finished attempt is a
+``RunReport``. These records are what the ledger (``localbridge.ledger``)
 stores and what the runtime, retries, replay and reports speak in.
-
-Instants are written as fixed-width ISO-8601 UTC text, which sorts as time does.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from localbridge.model import InvocationResult, Outcome
@@ -34,9 +33,13 @@ class TickState(enum.StrEnum):
     """Retries exhausted or older than the maximum event age: the dead-letter queue."""
     SKIPPED = "skipped"
     """Missed while the runtime was down and left out by the catch-up policy."""
+    PURGED = "purged"
+    """Dead-lettered, then discarded by a person (the console's purge)."""
 
 
-FINAL_STATES = frozenset({TickState.SUCCEEDED, TickState.FAILED, TickState.DEAD, TickState.SKIPPED})
+FINAL_STATES = frozenset(
+    {TickState.SUCCEEDED, TickState.FAILED, TickState.DEAD, TickState.SKIPPED, TickState.PURGED}
+)
 
 
 class TickSource(enum.StrEnum):
@@ -63,16 +66,6 @@ class AttemptOutcome(enum.StrEnum):
     @classmethod
     def of(cls, outcome: Outcome) -> AttemptOutcome:
         return cls(outcome.value)
-
-
-def format_instant(instant: datetime) -> str:
-    """Fixed-width UTC text that sorts as time does."""
-    naive = instant.astimezone(UTC).replace(tzinfo=None)
-    return naive.isoformat(timespec="microseconds") + "Z"
-
-
-def parse_instant(text: str) -> datetime:
-    return datetime.fromisoformat(text)
 
 
 @dataclass(frozen=True)
@@ -109,6 +102,8 @@ class Attempt:
     payload: str | None
     """The returned payload as JSON text (cut at 64 KiB, see ``payload_truncated``)."""
     payload_truncated: bool
+    logs: str | None = None
+    """What the function printed during the attempt (read by the console's queries)."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +136,36 @@ class AttemptEnd:
     ended_at: datetime
     state: TickState
     next_attempt_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What follows an attempt: the tick's next state, when it runs again, and why."""
+
+    state: TickState
+    next_attempt_at: datetime | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """One finished attempt, as logged and as reported to listeners."""
+
+    tick: Tick
+    attempt: int
+    lateness_ms: float
+    result: InvocationResult
+    decision: Decision
+    ended_at: datetime | None = None
+
+    @property
+    def end(self) -> tuple[int, int, AttemptEnd]:
+        """The ledger row update for this attempt."""
+        assert self.ended_at is not None
+        end = AttemptEnd(
+            self.result, self.ended_at, self.decision.state, self.decision.next_attempt_at
+        )
+        return self.tick.id, self.attempt, end
 
 
 def payload_text(payload: Any) -> tuple[str | None, bool]:

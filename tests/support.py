@@ -231,10 +231,15 @@ def start_process(
 
 
 def http_ok(url: str) -> bool:
-    """True when ``url`` answers 2xx; False while nothing listens there yet."""
+    """True when ``url`` answers 2xx; False while nothing listens or answers there yet.
+
+    A server may take its port before it serves (``localbridge serve`` binds
+    first, then discovers and warms): a request to it waits, and on a busy
+    machine times out. That is "not yet" too.
+    """
     try:
         return requests.get(url, timeout=1).ok
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):
         return False
 
 

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from localbridge.clock import Clock, SystemClock, VirtualClock
+from localbridge.instants import parse_user_instant
 from localbridge.lambda_api.server import DEFAULT_HOST, DEFAULT_PORT
 from localbridge.ledger.store import DEFAULT_LEDGER, Ledger
-from localbridge.model import Invoker
-from localbridge.project.discovery import DiscoveryError, parse_env_overrides
-from localbridge.project.loading import ConfigError, load_functions
+from localbridge.model import FunctionSpec, Invoker
+from localbridge.project.discovery import parse_env_overrides
+from localbridge.project.loading import load_functions
 from localbridge.runtime.assemble import Mode, make_invoker, make_runtime, warm
-from localbridge.runtime.loop import ConfiguredFunction, Runtime
+from localbridge.runtime.loop import Runtime
 from localbridge.runtime.replay import BatchSummary
 
 EXIT_OK, EXIT_FUNCTION_ERROR, EXIT_USAGE = 0, 1, 2
@@ -34,12 +35,9 @@ class UsageError(Exception):
 def parse_time(text: str) -> datetime:
     """An ISO-8601 instant; without a zone it is UTC."""
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO-8601 time, e.g. 2022-12-19T00:05:00Z"
-        ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return parse_user_instant(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def positive_float(text: str) -> float:
@@ -104,12 +102,8 @@ def add_lambda_api_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load(args: argparse.Namespace) -> list[ConfiguredFunction]:
-    try:
-        overrides = parse_env_overrides(args.env)
-    except DiscoveryError as error:
-        raise ConfigError(str(error)) from None
-    return load_functions(args.project, args.stage, overrides)
+def load(args: argparse.Namespace) -> list[FunctionSpec]:
+    return load_functions(args.project, args.stage, parse_env_overrides(args.env))
 
 
 @dataclass
@@ -131,7 +125,7 @@ def open_session(
     ledger = Ledger.open(args.ledger)
     invoker = make_invoker(args.mode, args.project)
     try:
-        warm(invoker, [f.spec for f in functions])
+        warm(invoker, functions)
         runtime = make_runtime(functions, ledger, invoker, clock(), **options)
         yield Session(runtime, invoker, ledger)
     finally:

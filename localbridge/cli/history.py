@@ -14,8 +14,8 @@ from localbridge.cli.common import (
 )
 from localbridge.cli.report import table, tick_json
 from localbridge.clock import SystemClock
+from localbridge.instants import display_instant
 from localbridge.ledger.store import Ledger
-from localbridge.runtime.dispatch import display_instant
 from localbridge.runtime.replay import redrive
 from localbridge.ticks import Tick, TickState
 

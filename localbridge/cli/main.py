@@ -1,4 +1,4 @@
-"""``python -m localbridge``: run, list, invoke, replay, next, runs, dlq.
+"""``python -m localbridge``: run, list, invoke, replay, next, runs, dlq, console, pause, resume.
 
 Exit codes: 0 ok, 1 a function failed, 2 bad usage or configuration.
 """
@@ -9,6 +9,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from localbridge.cli.common import (
     DEFAULT_GRACE_S,
@@ -21,6 +22,12 @@ from localbridge.cli.common import (
     positive_float,
     positive_int,
 )
+from localbridge.cli.console import (
+    add_console_options,
+    add_pause_commands,
+    cmd_console,
+    console_services,
+)
 from localbridge.cli.history import cmd_dlq_list, cmd_dlq_redrive, cmd_runs
 from localbridge.cli.running import (
     cmd_invoke,
@@ -31,7 +38,8 @@ from localbridge.cli.running import (
     cmd_serve,
     lambda_api_services,
 )
-from localbridge.project.loading import ConfigError
+from localbridge.project.config import ConfigError
+from localbridge.runtime.loop import Service
 from localbridge.ticks import TickState
 
 # `cmd_run` is public: front ends embed the runtime with extra services
@@ -45,7 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_running_commands(commands)
+    add_one_off_commands(commands)
+    add_history_commands(commands)
+    return parser
 
+
+Commands = Any
+"""What ``add_subparsers`` returns (argparse's private ``_SubParsersAction``)."""
+
+
+def add_running_commands(commands: Commands) -> None:
+    """run and serve: the long-running ones."""
     run = commands.add_parser("run", help="fire every scheduled function on its schedule")
     add_project_options(run)
     run.add_argument("--clock-start", type=parse_time, help="start a virtual clock at this instant")
@@ -54,14 +73,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S,
                      help="seconds runs in flight get to finish on stop")  # fmt: skip
+    run.add_argument(
+        "--clock-end",
+        type=parse_time,
+        help="fire nothing scheduled after this instant; the console stays up until Ctrl-C",
+    )
     add_lambda_api_options(run)
-    run.set_defaults(handler=lambda args: cmd_run(args, lambda_api_services))
+    add_console_options(run)
+    run.set_defaults(handler=lambda args: cmd_run(args, run_services))
+
+    console = commands.add_parser("console", help="the web console over a ledger (no timer)")
+    add_ledger_option(console)
+    add_console_options(console)
+    console.set_defaults(handler=cmd_console)
+    add_pause_commands(commands)
 
     serve = commands.add_parser("serve", help="the Lambda Invoke API alone (no timer)")
     add_project_options(serve)
     add_lambda_api_options(serve)
     serve.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S)
     serve.set_defaults(handler=cmd_serve, clock_start=None, speed=1.0)
+
+
+def add_one_off_commands(commands: Commands) -> None:
+    """list, invoke, replay, next: run once and exit."""
 
     listing = commands.add_parser("list", help="the scheduled functions and their next fire times")
     add_project_options(listing)
@@ -90,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     next_cmd.add_argument("-n", type=positive_int, default=1, help="how many (default 1)")
     next_cmd.set_defaults(handler=cmd_next)
 
+
+def add_history_commands(commands: Commands) -> None:
+    """runs and dlq: read (and redrive) the ledger's history."""
+
     runs = commands.add_parser("runs", help="the history of runs from the ledger")
     runs.add_argument("name", nargs="?")
     runs.add_argument("--state", type=TickState, choices=list(TickState))
@@ -112,7 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     dlq_redrive.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S)
     add_project_options(dlq_redrive)
     dlq_redrive.set_defaults(handler=cmd_dlq_redrive)
-    return parser
+
+
+def run_services(args: argparse.Namespace) -> list[Service]:
+    """What ``run`` serves beside the runtime: the Lambda Invoke API and the console."""
+    return [*lambda_api_services(args), *console_services(args)]
 
 
 def configure_logging(verbose: bool) -> None:

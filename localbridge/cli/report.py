@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
+from localbridge.instants import display_optional
 from localbridge.ledger.store import Ledger
-from localbridge.runtime.dispatch import display_instant
 from localbridge.ticks import Tick
 
 
@@ -20,21 +19,18 @@ def table(rows: Sequence[Sequence[str]]) -> str:
 
 
 def tick_json(ledger: Ledger, tick: Tick) -> dict[str, Any]:
-    def instant(value: datetime | None) -> str | None:
-        return None if value is None else display_instant(value)
-
     return {
         "id": tick.id,
         "function": tick.function,
-        "scheduled_at": instant(tick.scheduled_at),
+        "scheduled_at": display_optional(tick.scheduled_at),
         "state": tick.state.value,
         "source": tick.source.value,
-        "next_attempt_at": instant(tick.next_attempt_at),
+        "next_attempt_at": display_optional(tick.next_attempt_at),
         "attempts": [
             {
                 "number": a.number,
-                "started_at": instant(a.started_at),
-                "ended_at": instant(a.ended_at),
+                "started_at": display_optional(a.started_at),
+                "ended_at": display_optional(a.ended_at),
                 "lateness_ms": a.lateness_ms,
                 "duration_ms": a.duration_ms,
                 "outcome": None if a.outcome is None else a.outcome.value,

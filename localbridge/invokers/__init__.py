@@ -5,5 +5,7 @@ thread) and ``process`` (warm worker processes, one Lambda execution
 environment each). A worker is split in its parent side (``worker_handle``)
 and its child side (``worker_main``, standard library only). ``handlers``
 imports and calls a handler string; ``output`` captures what it prints.
-Imports only the shared vocabulary (``model``, ``events``, ``launch``).
+Every error is worded by ``localbridge.lambda_errors``. Imports only the
+shared vocabulary (``model``, ``events``, ``lambda_errors``, ``launch``), which
+is standard library only, so a worker process imports nothing more.
 """

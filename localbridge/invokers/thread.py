@@ -23,16 +23,12 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from localbridge import lambda_errors
 from localbridge.events import AwsIdentity, ContextFields, LambdaContext, new_log_stream_name
-from localbridge.invokers.handlers import (
-    Handler,
-    HandlerLoadError,
-    HandlerOutcome,
-    call_handler,
-    load_handler,
-)
+from localbridge.invokers.handlers import Handler, HandlerLoadError, call_handler, load_handler
 from localbridge.invokers.output import OutputCapture, bounded
-from localbridge.model import FunctionSpec, InvocationResult, Outcome
+from localbridge.lambda_errors import HandlerOutcome
+from localbridge.model import FunctionSpec, InvocationResult
 
 
 class ThreadInvoker:
@@ -73,14 +69,8 @@ class ThreadInvoker:
             outcome = _call_in_thread(handler, own_event, context)
             elapsed_s = self.time_source() - began
         if elapsed_s > function.timeout_s:
-            outcome = HandlerOutcome(
-                Outcome.TIMEOUT,
-                error_type="Sandbox.Timedout",
-                error_message=(
-                    f"Task timed out after {function.timeout_s:.2f} seconds "
-                    f"(thread mode: it ran {elapsed_s:.2f} s, then returned)"
-                ),
-            )
+            detail = f"thread mode: it ran {elapsed_s:.2f} s, then returned"
+            outcome = lambda_errors.timed_out(function.timeout_s, detail)
         return outcome.to_result(started_at, bounded(printed))
 
     def warm(self, functions: Iterable[FunctionSpec]) -> None:
@@ -158,11 +148,7 @@ def _call_in_thread(handler: Handler, event: dict[str, Any], context: Any) -> Ha
         return call_handler(handler, event, context)
     except SystemExit as exit_:
         status = exit_.code if isinstance(exit_.code, int) else 1 if exit_.code else 0
-        return HandlerOutcome(
-            Outcome.CRASHED,
-            error_type="Runtime.ExitError",
-            error_message=f"Runtime exited with error: exit status {status}",
-        )
+        return lambda_errors.exited(f"exit status {status}")
 
 
 # The standard library and localbridge itself stay loaded whatever the project holds.

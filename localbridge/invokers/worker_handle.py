@@ -9,6 +9,7 @@ it, so even a run that crashes or is killed keeps what it printed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import select
@@ -18,14 +19,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from localbridge import lambda_errors
 from localbridge.events import AwsIdentity, ContextFields, log_group_name, new_log_stream_name
-from localbridge.invokers.handlers import HandlerOutcome
+from localbridge.lambda_errors import HandlerOutcome
 from localbridge.launch import module_command
-from localbridge.model import FunctionSpec, InvocationResult, Outcome
+from localbridge.model import FunctionSpec, InvocationResult
 
 LOG_LIMIT_BYTES = 64 * 1024
 # Lambda gives the init phase (importing the handler) its own 10 s; a loaded
@@ -63,15 +64,6 @@ def lambda_environment(
     return env
 
 
-@dataclass(frozen=True)
-class WorkerFailure:
-    """Why a worker could not produce an answer."""
-
-    outcome: Outcome
-    error_type: str
-    message: str
-
-
 class WorkerProcess:
     """A started worker for one function, ready (or not) to serve invocations."""
 
@@ -79,6 +71,7 @@ class WorkerProcess:
         self, function: FunctionSpec, project_dir: Path, identity: AwsIdentity, generation: int
     ) -> None:
         self.function = function
+        self.task_root = project_dir
         self.identity = identity
         self.generation = generation
         self.log_stream = new_log_stream_name()
@@ -121,16 +114,12 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self._popen.poll() is None
 
-    def wait_ready(self) -> HandlerOutcome | WorkerFailure | None:
+    def wait_ready(self) -> HandlerOutcome | None:
         """None once the handler is imported; otherwise why the worker is unusable."""
         line = self._read_line(time.monotonic() + INIT_TIMEOUT_S)
         if line is None:
             self.kill()
-            return WorkerFailure(
-                Outcome.TIMEOUT,
-                "Runtime.InitTimeout",
-                f"importing {self.function.handler} took more than {INIT_TIMEOUT_S:.0f} s",
-            )
+            return lambda_errors.init_timed_out(self.function.handler, INIT_TIMEOUT_S)
         if not line:
             return self._exit_failure()
         message = json.loads(line)
@@ -152,26 +141,13 @@ class WorkerProcess:
         line = self._read_line(deadline)
         if line is None:
             self.kill()
-            failure = WorkerFailure(
-                Outcome.TIMEOUT,
-                "Sandbox.Timedout",
-                f"Task timed out after {self.function.timeout_s:.2f} seconds",
-            )
+            outcome = lambda_errors.timed_out(self.function.timeout_s)
         elif not line:
-            failure = self._exit_failure()
+            outcome = self._exit_failure()
         else:
-            return HandlerOutcome.from_json(json.loads(line)).to_result(started_at, self.logs())
-        return self.failure_result(failure, started_at)
-
-    def failure_result(self, failure: WorkerFailure, started_at: float) -> InvocationResult:
-        return InvocationResult(
-            outcome=failure.outcome,
-            started_at=started_at,
-            ended_at=time.time(),
-            error_type=failure.error_type,
-            error_message=failure.message,
-            logs=self.logs(),
-        )
+            outcome = HandlerOutcome.from_json(json.loads(line))
+        result = outcome.to_result(started_at, self.logs())
+        return dataclasses.replace(result, log_stream=self.log_stream)
 
     def logs(self) -> str:
         """What the worker wrote since the run started; the last 64 KiB of it."""
@@ -200,16 +176,14 @@ class WorkerProcess:
         os.close(self._response_read)
         os.close(self._log_fd)
 
-    def _exit_failure(self) -> WorkerFailure:
+    def _exit_failure(self) -> HandlerOutcome:
         status = self._popen.wait()
         how = (
             f"signal: {signal.Signals(-status).name}"
             if status < 0 and -status in signal.valid_signals()
             else f"exit status {status}"
         )
-        return WorkerFailure(
-            Outcome.CRASHED, "Runtime.ExitError", f"Runtime exited with error: {how}"
-        )
+        return lambda_errors.exited(how)
 
     def _read_line(self, deadline: float) -> bytes | None:
         """The next response line; b"" when the worker is gone, None at the deadline."""

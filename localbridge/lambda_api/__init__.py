@@ -1,8 +1,8 @@
 """The Lambda Invoke API on 127.0.0.1: what ``chalice invoke``, awscli and boto3 call.
 
 ``operation`` answers the ``Invoke`` operation with no HTTP in it; ``server``
-puts it on HTTP; ``backends`` are what it runs functions with (an invoker
-directly, or the runtime with its ledger and retries); ``service`` runs it
+puts it on HTTP; ``backends`` are what it runs functions with (the runtime
+with its ledger and retries, or an invoker directly); ``service`` runs it
 beside ``localbridge run``; ``deployed_record`` writes the
 ``.chalice/deployed`` file ``chalice invoke`` reads. May import ``runtime``
 and everything below it; never ``cli``.

@@ -1,9 +1,13 @@
-"""What the Lambda Invoke API runs functions with.
+"""What the Lambda Invoke API runs functions with (an ``operation.InvokeBackend``).
+
+``RuntimeBackend`` is the runtime, inside ``localbridge run``/``serve``:
+``RequestResponse`` runs via ``Runtime.invoke_now`` and ``Event`` via
+``Runtime.enqueue_event``, both recorded in the ledger, and an ``Event`` that
+fails is retried and dead-lettered like a scheduled tick, as Lambda does.
 
 ``InvokerBackend`` drives an ``Invoker`` directly: no ledger, no retries; an
 ``Event`` invocation runs once on a background thread. It is the API on its own
-(tests, embedding). Inside ``localbridge run``/``serve`` the runtime is the
-backend instead, so ``Event`` invocations are recorded and retried like ticks.
+(tests, embedding).
 """
 
 from __future__ import annotations
@@ -15,10 +19,30 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
-from localbridge.events import AwsIdentity, scheduled_event
+from localbridge.events import AwsIdentity, make_event_factory
 from localbridge.model import FunctionSpec, InvocationResult, Invoker
+from localbridge.runtime.loop import Runtime
 
 log = logging.getLogger("localbridge.lambda_api")
+
+
+class RuntimeBackend:
+    """The runtime: synchronous runs, and asynchronous ones through the ledger with retries."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def functions(self) -> Sequence[FunctionSpec]:
+        """The functions served right now (after any reload)."""
+        return [function.spec for function in self._runtime.functions()]
+
+    def invoke(self, function: FunctionSpec, event: Mapping[str, Any] | None) -> InvocationResult:
+        """``RequestResponse``: run now, wait, no retries; recorded in the ledger."""
+        return self._runtime.invoke_now(function.name, event).result
+
+    def enqueue(self, function: FunctionSpec, event: Mapping[str, Any] | None) -> None:
+        """``Event``: committed to the ledger before this returns, then run with retries."""
+        self._runtime.enqueue_event(function.name, event)
 
 
 class InvokerBackend:
@@ -34,7 +58,7 @@ class InvokerBackend:
     ) -> None:
         self._catalog = catalog
         self._invoker = invoker
-        self._identity = identity
+        self._build_event = make_event_factory(identity)
         self._clock = clock
         self._async = ThreadPoolExecutor(max_async, thread_name_prefix="lambda-event")
 
@@ -44,7 +68,7 @@ class InvokerBackend:
     def event_for(
         self, function: FunctionSpec, event: Mapping[str, Any] | None
     ) -> Mapping[str, Any]:
-        return scheduled_event(function, self._clock(), self._identity) if event is None else event
+        return self._build_event(function, self._clock()) if event is None else event
 
     def invoke(self, function: FunctionSpec, event: Mapping[str, Any] | None) -> InvocationResult:
         return self._invoker.invoke(function, self.event_for(function, event), str(uuid.uuid4()))

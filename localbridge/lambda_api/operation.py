@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from localbridge import lambda_errors
 from localbridge.events import AwsIdentity
 from localbridge.model import FunctionSpec, InvocationResult, Outcome
 
@@ -144,16 +145,16 @@ def stack_trace(formatted: str | None) -> list[str]:
 def error_payload(result: InvocationResult, function: FunctionSpec, request_id: str) -> Any:
     """The body Lambda returns with ``X-Amz-Function-Error: Unhandled``."""
     if result.outcome is Outcome.TIMEOUT:
+        message = lambda_errors.timeout_message(function.timeout_s)
         return {
-            "errorType": "Sandbox.Timedout",
-            "errorMessage": f"RequestId: {request_id} Error: Task timed out after "
-            f"{function.timeout_s:.2f} seconds",
+            "errorType": lambda_errors.TIMEOUT,
+            "errorMessage": f"RequestId: {request_id} Error: {message}",
         }
     if result.outcome is Outcome.CRASHED:
+        message = lambda_errors.exit_message(result.error_message or "the worker died")
         return {
-            "errorType": "Runtime.ExitError",
-            "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
-            f"{result.error_message or 'the worker died'}",
+            "errorType": lambda_errors.EXIT,
+            "errorMessage": f"RequestId: {request_id} Error: {message}",
         }
     return {
         "errorMessage": result.error_message or "",
@@ -245,7 +246,7 @@ class LambdaInvokeHandler:
         )
 
     def requested_arn(self, name: str, qualifier: str | None) -> str:
-        arn = f"arn:aws:lambda:{self.identity.region}:{self.identity.account}:function:{name}"
+        arn = self.identity.function_name_arn(name)
         return f"{arn}:{qualifier}" if qualifier else arn
 
     def sync_response(

@@ -72,69 +72,77 @@ def not_ready() -> InvokeResponse:
     )
 
 
+class LambdaApiRequestHandler(BaseHTTPRequestHandler):
+    """Answers with ``owner.handler``; ``request_handler_class`` binds the owner."""
+
+    owner: LambdaApiServer
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle's algorithm on, a
+    # keep-alive client waits out its delayed ACK (~40 ms) between them.
+    disable_nagle_algorithm = True
+    server_version = "localbridge-lambda"
+
+    def do_POST(self) -> None:
+        url = urlsplit(self.path)
+        body = self.read_body()
+        if body is None:
+            return
+        match = INVOKE_PATH.fullmatch(url.path)
+        if match is None:
+            self.send(unknown_operation("POST", url.path))
+            return
+        request = InvokeRequest(
+            function_name=unquote(match["name"]),
+            invocation_type=self.headers.get("X-Amz-Invocation-Type"),
+            log_type=self.headers.get("X-Amz-Log-Type"),
+            body=body,
+            qualifier=parse_qs(url.query).get("Qualifier", [None])[0],
+        )
+        handler = self.owner.handler
+        self.send(handler.handle(request) if handler else not_ready())
+
+    def read_body(self) -> bytes | None:
+        """The request body, or None once a bad or too large length was answered."""
+        length = content_length(self.headers.get("Content-Length"))
+        if length is None:
+            self.close_connection = True
+            self.send(bad_length(self.headers.get("Content-Length", "")))
+            return None
+        if length > MAX_PAYLOAD_BYTES:
+            self.close_connection = True
+            self.send(too_large(length))
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def do_GET(self) -> None:
+        path = urlsplit(self.path).path
+        handler = self.owner.handler
+        if LIST_PATH.fullmatch(path):
+            self.send(handler.list_functions() if handler else not_ready())
+        else:
+            self.send(unknown_operation("GET", path))
+
+    def do_PUT(self) -> None:
+        self.send(unknown_operation(self.command, urlsplit(self.path).path))
+
+    do_DELETE = do_PUT  # noqa: N815
+
+    def send(self, response: InvokeResponse) -> None:
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Runs are logged by the runtime; per-request access logs add only noise.
+        pass
+
+
 def request_handler_class(owner: LambdaApiServer) -> type[BaseHTTPRequestHandler]:
     """An http.server request handler class answering with ``owner.handler``."""
-
-    class LambdaApiRequestHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        # Headers and body go out in two writes; with Nagle's algorithm on, a
-        # keep-alive client waits out its delayed ACK (~40 ms) between them.
-        disable_nagle_algorithm = True
-        server_version = "localbridge-lambda"
-
-        def do_POST(self) -> None:
-            url = urlsplit(self.path)
-            path = url.path
-            match = INVOKE_PATH.fullmatch(path)
-            length = content_length(self.headers.get("Content-Length"))
-            if length is None:
-                self.close_connection = True
-                self.send(bad_length(self.headers.get("Content-Length", "")))
-                return
-            if length > MAX_PAYLOAD_BYTES:
-                self.close_connection = True
-                self.send(too_large(length))
-                return
-            body = self.rfile.read(length) if length else b""
-            if match is None:
-                self.send(unknown_operation("POST", path))
-                return
-            request = InvokeRequest(
-                function_name=unquote(match["name"]),
-                invocation_type=self.headers.get("X-Amz-Invocation-Type"),
-                log_type=self.headers.get("X-Amz-Log-Type"),
-                body=body,
-                qualifier=parse_qs(url.query).get("Qualifier", [None])[0],
-            )
-            handler = owner.handler
-            self.send(handler.handle(request) if handler else not_ready())
-
-        def do_GET(self) -> None:
-            path = urlsplit(self.path).path
-            handler = owner.handler
-            if LIST_PATH.fullmatch(path):
-                self.send(handler.list_functions() if handler else not_ready())
-            else:
-                self.send(unknown_operation("GET", path))
-
-        def do_PUT(self) -> None:
-            self.send(unknown_operation(self.command, urlsplit(self.path).path))
-
-        do_DELETE = do_PUT  # noqa: N815
-
-        def send(self, response: InvokeResponse) -> None:
-            self.send_response(response.status)
-            for name, value in response.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
-            self.wfile.write(response.body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            # Runs are logged by the runtime; per-request access logs add only noise.
-            pass
-
-    return LambdaApiRequestHandler
+    return type("BoundLambdaApiRequestHandler", (LambdaApiRequestHandler,), {"owner": owner})
 
 
 @dataclass

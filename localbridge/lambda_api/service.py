@@ -1,6 +1,6 @@
 """The Lambda Invoke API as a service of ``localbridge run``/``serve``, backed by the runtime.
 
-Through ``localbridge.lambda_api.runtime_backend.RuntimeBackend``, ``RequestResponse`` runs via
+Through ``backends.RuntimeBackend``, ``RequestResponse`` runs via
 ``Runtime.invoke_now`` and ``Event`` via ``Runtime.enqueue_event``: both are
 recorded in the ledger, and an ``Event`` that fails is retried and
 dead-lettered like a scheduled tick, as Lambda does for asynchronous
@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from localbridge.events import AwsIdentity
+from localbridge.lambda_api.backends import RuntimeBackend
 from localbridge.lambda_api.deployed_record import DeployedRecordError, write_deployed_record
 from localbridge.lambda_api.operation import LambdaInvokeHandler
-from localbridge.lambda_api.runtime_backend import RuntimeBackend
 from localbridge.lambda_api.server import LambdaApiServer
 from localbridge.model import FunctionSpec
-from localbridge.project.loading import ConfigError
+from localbridge.project.config import ConfigError
 from localbridge.runtime.loop import Runtime
 
 log = logging.getLogger("localbridge")

@@ -20,6 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from localbridge.instants import format_instant, parse_instant
+from localbridge.ledger.rows import TICK_COLUMNS, attempt_from_row, new_tick, tick_from_row
 from localbridge.ledger.schema import migrate
 from localbridge.ticks import (
     Attempt,
@@ -30,74 +32,10 @@ from localbridge.ticks import (
     Tick,
     TickSource,
     TickState,
-    format_instant,
-    parse_instant,
     payload_text,
 )
 
 DEFAULT_LEDGER = Path("data/localbridge.db")
-
-
-def _instant_or_none(text: str | None) -> datetime | None:
-    return None if text is None else parse_instant(text)
-
-
-_TICK_COLUMNS = (
-    "id, function, scheduled_at, state, source, attempts, failures, next_attempt_at, "
-    "enqueued_at, event, created_at, updated_at"
-)
-
-
-def _tick(row: sqlite3.Row) -> Tick:
-    return Tick(
-        id=row[0],
-        function=row[1],
-        scheduled_at=parse_instant(row[2]),
-        state=TickState(row[3]),
-        source=TickSource(row[4]),
-        attempts=row[5],
-        failures=row[6],
-        next_attempt_at=_instant_or_none(row[7]),
-        enqueued_at=parse_instant(row[8]),
-        event=None if row[9] is None else json.loads(row[9]),
-        created_at=parse_instant(row[10]),
-        updated_at=parse_instant(row[11]),
-    )
-
-
-def _new_tick(tick_id: int, tick: NewTick, now: datetime) -> Tick:
-    """The row ``add_ticks`` just wrote, without reading it back."""
-    return Tick(
-        id=tick_id,
-        function=tick.function,
-        scheduled_at=tick.scheduled_at,
-        state=tick.state,
-        source=tick.source,
-        attempts=0,
-        failures=0,
-        next_attempt_at=None,
-        enqueued_at=tick.enqueued_at,
-        event=tick.event,
-        created_at=now,
-        updated_at=now,
-    )
-
-
-def _attempt(row: sqlite3.Row) -> Attempt:
-    return Attempt(
-        tick_id=row[0],
-        number=row[1],
-        started_at=parse_instant(row[2]),
-        ended_at=_instant_or_none(row[3]),
-        lateness_ms=row[4],
-        duration_ms=row[5],
-        outcome=None if row[6] is None else AttemptOutcome(row[6]),
-        error_type=row[7],
-        error_message=row[8],
-        traceback=row[9],
-        payload=row[10],
-        payload_truncated=bool(row[11]),
-    )
 
 
 class Ledger:
@@ -216,7 +154,7 @@ class Ledger:
                 "SELECT id, function, scheduled_at FROM ticks WHERE id > ? ORDER BY id", (before,)
             ).fetchall()
             self._upsert_marks(db, marks)
-        return [_new_tick(row[0], by_key[(row[1], row[2])], now) for row in new_rows]
+        return [new_tick(row[0], by_key[(row[1], row[2])], now) for row in new_rows]
 
     def reopen(self, tick_ids: Iterable[int], source: TickSource, now: datetime) -> list[Tick]:
         """Make finished or stuck ticks pending again (redrive, replay), with a fresh age."""
@@ -227,7 +165,7 @@ class Ledger:
                 row = db.execute(
                     "UPDATE ticks SET state = ?, source = ?, enqueued_at = ?, failures = 0, "
                     "next_attempt_at = NULL, updated_at = ? WHERE id = ? AND state != ? "
-                    f"RETURNING {_TICK_COLUMNS}",
+                    f"RETURNING {TICK_COLUMNS}",
                     (
                         TickState.PENDING.value,
                         source.value,
@@ -238,7 +176,7 @@ class Ledger:
                     ),
                 ).fetchone()
                 if row is not None:
-                    reopened.append(_tick(row))
+                    reopened.append(tick_from_row(row))
         return reopened
 
     def begin_attempt(self, tick_id: int, started_at: datetime, lateness_ms: float) -> int:
@@ -293,6 +231,7 @@ class Ledger:
                     result.traceback,
                     payload,
                     int(truncated),
+                    result.logs or None,
                     tick_id,
                     number,
                 )
@@ -302,7 +241,7 @@ class Ledger:
         with self._transaction() as db:
             db.executemany(
                 "UPDATE attempts SET ended_at = ?, duration_ms = ?, outcome = ?, error_type = ?, "
-                "error_message = ?, traceback = ?, payload = ?, payload_truncated = ? "
+                "error_message = ?, traceback = ?, payload = ?, payload_truncated = ?, logs = ? "
                 "WHERE tick_id = ? AND number = ?",
                 attempt_rows,
             )
@@ -353,9 +292,9 @@ class Ledger:
     # -- queries -----------------------------------------------------------
 
     def _select_ticks(self, where: str, params: Sequence[Any], suffix: str = "") -> list[Tick]:
-        sql = f"SELECT {_TICK_COLUMNS} FROM ticks WHERE {where} {suffix}"
+        sql = f"SELECT {TICK_COLUMNS} FROM ticks WHERE {where} {suffix}"
         with self._lock:
-            return [_tick(row) for row in self._db.execute(sql, params).fetchall()]
+            return [tick_from_row(row) for row in self._db.execute(sql, params).fetchall()]
 
     def get(self, tick_id: int) -> Tick | None:
         ticks = self._select_ticks("id = ?", (tick_id,))
@@ -410,7 +349,7 @@ class Ledger:
                 "FROM attempts WHERE tick_id = ? ORDER BY number",
                 (tick_id,),
             ).fetchall()
-        return [_attempt(row) for row in rows]
+        return [attempt_from_row(row) for row in rows]
 
     def last_states(self) -> dict[str, TickState]:
         """Each function's most recently scheduled tick's state."""

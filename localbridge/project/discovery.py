@@ -3,7 +3,7 @@
 The app itself is imported in a short-lived subprocess
 (``localbridge.project.discover_main``): the scheduler never imports user code, so a
 broken edit cannot take it down and a re-discovery always sees fresh code.
-Stage settings are read here with Chalice's own ``Config``, so the merge
+Stage settings are merged here with Chalice's own ``Config``, so the merge
 order is exactly the one ``chalice deploy`` uses.
 """
 
@@ -20,6 +20,7 @@ from chalice.config import Config
 
 from localbridge.launch import module_command
 from localbridge.model import FunctionSpec
+from localbridge.project.config import ConfigError, StageConfig, read_stage_config
 
 # (Chalice's default when config.json says nothing, Lambda's lowest, highest).
 TIMEOUT_LIMITS = (60, 1, 900)
@@ -29,55 +30,37 @@ DISCOVERY_TIMEOUT_S = 60.0
 ENV_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
-class DiscoveryError(ValueError):
-    """The project cannot be discovered; the message says what to fix."""
-
-
 def discover(
-    project_dir: Path, stage: str, env_overrides: Mapping[str, str] | None = None
+    project_dir: Path,
+    stage: str,
+    env_overrides: Mapping[str, str] | None = None,
+    config: StageConfig | None = None,
 ) -> list[FunctionSpec]:
-    """Every scheduled function of the app in ``project_dir``, as ``stage`` deploys it."""
-    project_dir = project_dir.resolve()
-    app_file = project_dir / "app.py"
-    if not app_file.is_file():
-        raise DiscoveryError(
-            f"no app.py in {project_dir}: run from the Chalice project's directory "
-            "or point --project-dir at it"
-        )
-    config = load_stage_config(project_dir, stage)
+    """Every scheduled function of the app in ``project_dir``, as ``stage`` deploys it.
+
+    ``config`` is the stage's configuration when the caller has read it
+    already (``loading.load_functions`` does, so a load reads it once).
+    """
+    project_dir = require_app(project_dir)
+    if config is None:
+        config = read_stage_config(project_dir, stage)
     found = import_scheduled_functions(project_dir)
-    app_name = config.get("app_name") or found["app_name"]
+    app_name = config.app_name or found["app_name"]
     return [
-        function_spec(entry, str(app_name), stage, config, env_overrides or {})
+        function_spec(entry, str(app_name), config, env_overrides or {})
         for entry in found["functions"]
     ]
 
 
-def load_stage_config(project_dir: Path, stage: str) -> dict[str, Any]:
-    """``.chalice/config.json`` as a dict, checked to contain ``stage``."""
-    path = project_dir / ".chalice" / "config.json"
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise DiscoveryError(
-            f"{path} not found: a Chalice project needs it (create it with `chalice new-project`)"
-        ) from None
-    try:
-        config = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise DiscoveryError(
-            f"{path} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
-        ) from None
-    if not isinstance(config, dict):
-        raise DiscoveryError(f"{path} must hold a JSON object, not {type(config).__name__}")
-    stages = config.get("stages")
-    if not isinstance(stages, dict) or stage not in stages:
-        known = ", ".join(sorted(stages)) if isinstance(stages, dict) and stages else "none"
-        raise DiscoveryError(
-            f"stage {stage!r} is not defined in {path} (stages defined: {known}); "
-            'pick one with --stage or add it under "stages"'
+def require_app(project_dir: Path) -> Path:
+    """``project_dir``, resolved, once it is known to hold an ``app.py``."""
+    project_dir = project_dir.resolve()
+    if not (project_dir / "app.py").is_file():
+        raise ConfigError(
+            f"no app.py in {project_dir}: run from the Chalice project's directory "
+            "or point --project-dir at it"
         )
-    return config
+    return project_dir
 
 
 def import_scheduled_functions(project_dir: Path) -> dict[str, Any]:
@@ -92,19 +75,19 @@ def import_scheduled_functions(project_dir: Path) -> dict[str, Any]:
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise DiscoveryError(
+        raise ConfigError(
             f"importing {project_dir / 'app.py'} took more than {DISCOVERY_TIMEOUT_S:.0f} s: "
             "does it do work at import time?"
         ) from None
     if done.returncode != 0:
-        raise DiscoveryError(
+        raise ConfigError(
             f"{project_dir / 'app.py'} failed to import; fix the error below:\n"
             f"{done.stderr.rstrip()}"
         )
     try:
         answer: dict[str, Any] = json.loads(done.stdout)
     except json.JSONDecodeError:
-        raise DiscoveryError(
+        raise ConfigError(
             f"importing {project_dir / 'app.py'} ended the process before it could list "
             f"the functions (does it exit at import time?):\n{done.stderr.rstrip()}"
         ) from None
@@ -114,13 +97,12 @@ def import_scheduled_functions(project_dir: Path) -> dict[str, Any]:
 def function_spec(
     entry: Mapping[str, str],
     app_name: str,
-    stage: str,
-    config: dict[str, Any],
+    config: StageConfig,
     env_overrides: Mapping[str, str],
 ) -> FunctionSpec:
     """One function with its merged settings: top level, then stage, then per function."""
-    name = entry["name"]
-    settings = Config(chalice_stage=stage, function_name=name, config_from_disk=config)
+    name, stage = entry["name"], config.stage
+    settings = Config(chalice_stage=stage, function_name=name, config_from_disk=config.document)
     where = f"function {name!r}, stage {stage!r} in .chalice/config.json"
     environment = {**check_environment(settings.environment_variables, where), **env_overrides}
     return FunctionSpec(
@@ -141,7 +123,7 @@ def check_environment(variables: Mapping[str, Any], where: str) -> dict[str, str
     """Lambda takes string values only; say which one is not."""
     for key, value in variables.items():
         if not isinstance(value, str):
-            raise DiscoveryError(
+            raise ConfigError(
                 f"environment variable {key} of {where} is {json.dumps(value)}: "
                 "Lambda accepts strings only, quote it"
             )
@@ -154,7 +136,7 @@ def lambda_limit(value: Any, limits: tuple[int, int, int], setting: str, where: 
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= highest:
-        raise DiscoveryError(
+        raise ConfigError(
             f"{setting} of {where} is {value!r}: Lambda accepts a whole number "
             f"from {lowest} to {highest}"
         )
@@ -167,9 +149,9 @@ def parse_env_overrides(assignments: Iterable[str]) -> dict[str, str]:
     for assignment in assignments:
         key, sep, value = assignment.partition("=")
         if not sep:
-            raise DiscoveryError(f"--env {assignment!r}: expected KEY=VALUE")
+            raise ConfigError(f"--env {assignment!r}: expected KEY=VALUE")
         if not ENV_NAME.fullmatch(key):
-            raise DiscoveryError(
+            raise ConfigError(
                 f"--env {assignment!r}: {key!r} is not a valid variable name "
                 "(a letter, then letters, digits or underscores)"
             )

@@ -1,5 +1,8 @@
-"""Load a Chalice project's scheduled functions and settings, validated.
+"""Load a Chalice project's scheduled functions and settings, validated: the one path.
 
+``load_functions`` reads ``.chalice/config.json`` once (``config``), has the
+app's functions discovered with it (``discovery``), checks every schedule
+expression and attaches each function's reliability settings (``settings``).
 Everything that can be wrong with a project (an expression EventBridge would
 reject, a bad ``localbridge`` setting) is found here, at startup, and reported
 as a ``ConfigError`` naming the function, expression or key: exit code 2.
@@ -8,25 +11,24 @@ as a ``ConfigError`` naming the function, expression or key: exit code 2.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
-from localbridge import ScheduleError, parse_schedule
-from localbridge.project.discovery import DiscoveryError, discover
-from localbridge.project.settings import SettingsError, load_settings
-from localbridge.runtime.loop import ConfiguredFunction
+from localbridge.model import FunctionSpec
+from localbridge.project.config import ConfigError, read_stage_config
+from localbridge.project.discovery import discover, require_app
+from localbridge.project.settings import load_settings
+from localbridge.schedules import ScheduleError, parse_schedule
 
-
-class ConfigError(Exception):
-    """The project cannot be run as configured; the message says what to fix."""
+__all__ = ["ConfigError", "load_functions"]
 
 
 def load_functions(
     project_dir: Path, stage: str, env_overrides: Mapping[str, str]
-) -> list[ConfiguredFunction]:
-    try:
-        specs = discover(project_dir, stage, dict(env_overrides))
-    except DiscoveryError as error:
-        raise ConfigError(str(error)) from None
+) -> list[FunctionSpec]:
+    """Every scheduled function, as ``stage`` deploys it, with its reliability settings."""
+    config = read_stage_config(require_app(project_dir), stage)
+    specs = discover(project_dir, stage, dict(env_overrides), config)
     for spec in specs:
         try:
             parse_schedule(spec.expression)
@@ -34,8 +36,5 @@ def load_functions(
             raise ConfigError(
                 f"function {spec.name}: invalid schedule expression {spec.expression!r}: {error}"
             ) from None
-    try:
-        settings = load_settings(project_dir, stage, [spec.name for spec in specs])
-    except SettingsError as error:
-        raise ConfigError(str(error)) from None
-    return [ConfiguredFunction(spec, settings.for_function(spec.name)) for spec in specs]
+    settings = load_settings(config, [spec.name for spec in specs])
+    return [replace(spec, settings=settings.for_function(spec.name)) for spec in specs]

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from localbridge.clock import Clock
-from localbridge.events import AwsIdentity, scheduled_event
+from localbridge.events import make_event_factory
 from localbridge.invokers.process import ProcessInvoker
 from localbridge.invokers.thread import ThreadInvoker
-from localbridge.ledger.store import Ledger
+from localbridge.ledger import Ledger
 from localbridge.model import FunctionSpec, Invoker
-from localbridge.runtime.dispatch import EventFactory
-from localbridge.runtime.loop import ConfiguredFunction, Runtime
+from localbridge.runtime.loop import Runtime
 
 
 class Mode(enum.StrEnum):
@@ -42,18 +40,8 @@ def warm(invoker: Invoker, functions: Sequence[FunctionSpec]) -> None:
         invoker.warm(functions)
 
 
-def make_event_factory(identity: AwsIdentity | None = None) -> EventFactory:
-    """Scheduled events for the account and region of the environment."""
-    chosen = identity or AwsIdentity.from_environment()
-
-    def build(function: FunctionSpec, instant: datetime) -> dict[str, Any]:
-        return scheduled_event(function, instant, chosen)
-
-    return build
-
-
 def make_runtime(
-    functions: Sequence[ConfiguredFunction],
+    functions: Sequence[FunctionSpec],
     ledger: Ledger,
     invoker: Invoker,
     clock: Clock,

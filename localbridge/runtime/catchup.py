@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from localbridge import Schedule
-from localbridge.project.settings import CatchUp, FunctionSettings
+from localbridge.instants import display_instant
+from localbridge.model import CatchUp, FunctionSettings
+from localbridge.runtime.functions import Function
+from localbridge.schedules import Schedule
+from localbridge.ticks import FunctionMark, NewTick, TickSource, TickState
+
+log = logging.getLogger("localbridge")
 
 
 @dataclass(frozen=True)
@@ -50,3 +57,40 @@ def plan_catch_up(
     if settings.catch_up is CatchUp.LATEST:
         return CatchUpPlan(run=missed[-1:], skip=missed[:-1], too_old_before=too_old_before)
     return CatchUpPlan(skip=missed, too_old_before=too_old_before)
+
+
+def catch_up_ticks(
+    functions: Iterable[Function], previous: Mapping[str, FunctionMark], now: datetime
+) -> list[NewTick]:
+    """The ticks to record for instants missed since each function's mark, per its policy.
+
+    A function seen for the first time, or whose expression changed, has
+    missed nothing: its rule is new.
+    """
+    new_ticks: list[NewTick] = []
+    for function in functions:
+        mark = previous.get(function.name)
+        if mark is None or mark.expression != function.spec.expression:
+            continue
+        plan = plan_catch_up(function.schedule, mark.scheduled_through, now, function.settings)
+        for instant in plan.run:
+            new_ticks.append(NewTick(function.name, instant, TickSource.SCHEDULE, instant))
+        for instant in plan.skip:
+            skipped = NewTick(function.name, instant, TickSource.SCHEDULE, instant)
+            new_ticks.append(replace(skipped, state=TickState.SKIPPED))
+        _log_plan(function, plan)
+    return new_ticks
+
+
+def _log_plan(function: Function, plan: CatchUpPlan) -> None:
+    if plan.too_old_before is not None:
+        log.warning(
+            f"{function.name}: ticks missed before {display_instant(plan.too_old_before)} "
+            "are older than maximum_event_age and are not run"
+        )
+    if plan.run or plan.skip:
+        policy = function.settings.catch_up.value
+        log.info(
+            f"{function.name}: catching up ({policy}): {len(plan.run)} missed tick(s) "
+            f"to run, {len(plan.skip)} skipped"
+        )

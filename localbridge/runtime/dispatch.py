@@ -2,9 +2,10 @@
 
 The ``Dispatcher`` takes ticks that are due, starts each on a worker thread as
 soon as its function's ``max_concurrency`` (and the optional overall limit)
-allows, records the attempt in the ledger before and after the invocation,
-decides what follows (``retries.after_attempt``) and logs one line per run.
-Ticks that find a limit reached wait in order; none is dropped.
+allows, records the attempt in the ledger before (here) and after (through
+``outcomes.OutcomeWriter``) the invocation, decides what follows
+(``retries.after_attempt``) and logs one line per run (``runlog``). Ticks
+that find a limit reached wait in order; none is dropped.
 """
 
 from __future__ import annotations
@@ -12,164 +13,22 @@ from __future__ import annotations
 import collections
 import functools
 import itertools
-import json
-import logging
-import queue
 import threading
-import traceback
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
 
-from localbridge import Schedule
 from localbridge.clock import Clock
-from localbridge.ledger.store import Ledger
-from localbridge.model import FunctionSpec, InvocationResult, Invoker, Outcome
-from localbridge.project.settings import FunctionSettings
+from localbridge.events import EventFactory
+from localbridge.lambda_errors import crashed_result
+from localbridge.ledger import Ledger
+from localbridge.model import FunctionSpec, InvocationResult, Invoker
+from localbridge.runtime.functions import Function
+from localbridge.runtime.outcomes import OutcomeWriter
 from localbridge.runtime.pool import WorkerPool
-from localbridge.runtime.retries import Decision, after_attempt, is_expired
-from localbridge.ticks import AttemptEnd, Tick, TickState
-
-run_log = logging.getLogger("localbridge.runs")
-log = logging.getLogger("localbridge")
-
-EventFactory = Callable[[FunctionSpec, datetime], Mapping[str, Any]]
-"""Builds the scheduled event for a function and instant."""
-
-
-@dataclass(frozen=True)
-class Function:
-    """A scheduled function with everything the runtime needs to fire and run it."""
-
-    spec: FunctionSpec
-    schedule: Schedule
-    settings: FunctionSettings
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-
-@dataclass(frozen=True)
-class RunReport:
-    """One finished attempt, as logged and as reported to listeners."""
-
-    tick: Tick
-    attempt: int
-    lateness_ms: float
-    result: InvocationResult
-    decision: Decision
-    ended_at: datetime | None = None
-
-    @property
-    def end(self) -> tuple[int, int, AttemptEnd]:
-        """The ledger row update for this attempt."""
-        assert self.ended_at is not None
-        end = AttemptEnd(
-            self.result, self.ended_at, self.decision.state, self.decision.next_attempt_at
-        )
-        return self.tick.id, self.attempt, end
-
-
-def display_instant(instant: datetime) -> str:
-    """An instant as people read it in logs: seconds, or microseconds when present."""
-    text = instant.strftime("%Y-%m-%dT%H:%M:%S")
-    if instant.microsecond:
-        text += f".{instant.microsecond:06d}"
-    return text + "Z"
-
-
-PAYLOAD_SUMMARY_LIMIT = 200
-"""Characters of a run's payload shown in its log line; the ledger keeps it all."""
-
-
-def payload_summary(payload: Any) -> str:
-    """The returned payload as compact JSON, cut short for a log line.
-
-    Showing it is what lets someone watching ``make run`` see the metric each
-    run posted without querying the API.
-    """
-    text = json.dumps(payload, separators=(",", ":"), default=str)
-    if len(text) <= PAYLOAD_SUMMARY_LIMIT:
-        return text
-    return text[: PAYLOAD_SUMMARY_LIMIT - 3] + "..."
-
-
-def describe_run(report: RunReport) -> str:
-    """The one log line per run: function, scheduled time, lateness, duration, outcome."""
-    tick, result, decision = report.tick, report.result, report.decision
-    line = (
-        f"{tick.function} {display_instant(tick.scheduled_at)} attempt {report.attempt} "
-        f"lateness {report.lateness_ms:.1f} ms duration {result.duration_ms:.1f} ms "
-        f"{result.outcome.value}"
-    )
-    if result.succeeded:
-        line += f" -> {payload_summary(result.payload)}"
-    else:
-        line += f" ({result.error_type}: {result.error_message})"
-    if decision.state is TickState.RETRYING and decision.next_attempt_at is not None:
-        line += f" -> {decision.reason} {display_instant(decision.next_attempt_at)}"
-    elif decision.state is TickState.DEAD:
-        line += f" -> dead: {decision.reason}"
-    return line
-
-
-def crashed_result(error: BaseException, started_at: float, ended_at: float) -> InvocationResult:
-    """What an invoker that raised (instead of reporting) amounts to."""
-    return InvocationResult(
-        outcome=Outcome.CRASHED,
-        started_at=started_at,
-        ended_at=ended_at,
-        error_type=type(error).__name__,
-        error_message=str(error),
-        traceback="".join(traceback.format_exception(error)),
-    )
-
-
-class OutcomeWriter:
-    """Records finished attempts from one thread, many per transaction.
-
-    Worker threads hand over an outcome and move on; this thread commits
-    whatever has queued up in one transaction, then calls ``after_commit`` for
-    each - so a retry is scheduled, a slot freed or a waiter told only once the
-    outcome is durable. Under a burst (10,000 functions due at once) that is a
-    few dozen commits instead of 10,000, and no worker waits on the disk.
-    """
-
-    def __init__(
-        self, ledger: Ledger, after_commit: Callable[[RunReport], None], batch_limit: int = 2000
-    ) -> None:
-        self._ledger = ledger
-        self._after_commit = after_commit
-        self._batch_limit = batch_limit
-        self._queue: queue.SimpleQueue[RunReport] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._write, name="localbridge-ledger", daemon=True)
-        self._thread.start()
-
-    def put(self, report: RunReport) -> None:
-        self._queue.put(report)
-
-    def _write(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            while len(batch) < self._batch_limit:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                self._ledger.finish_attempts([report.end for report in batch])
-            except Exception:
-                # The attempts stay "running": the next start retries them.
-                log.exception("could not record %d outcome(s) in the ledger", len(batch))
-            for report in batch:
-                try:
-                    self._after_commit(report)
-                except Exception:
-                    log.exception("error after recording %s", report.tick.function)
-
+from localbridge.runtime.retries import after_attempt, is_expired
+from localbridge.runtime.runlog import log_buried, log_run
+from localbridge.ticks import AttemptEnd, Decision, RunReport, Tick, TickState
 
 Waiting = tuple[int, Tick, datetime]
 """A tick waiting for room under a limit: (arrival order, tick, when it was due)."""
@@ -196,6 +55,7 @@ class Dispatcher:
         self._lookup = lookup
         self._build_event = build_event
         self._on_finished = on_finished
+        self._report_listeners: list[Callable[[RunReport], None]] = []
         self._on_dead = on_dead
         self._overall_limit = overall_limit
         self._pool = WorkerPool(max_workers)
@@ -310,9 +170,7 @@ class Dispatcher:
         runs has happened (``wait_idle`` relies on it).
         """
         try:
-            level = logging.INFO if report.result.succeeded else logging.WARNING
-            if run_log.isEnabledFor(level):
-                run_log.log(level, describe_run(report))
+            self._report(report)
             self._on_finished(report)
         finally:
             self._release_slot(report.tick.function)
@@ -326,12 +184,21 @@ class Dispatcher:
         decision = Decision(state)
         self._ledger.finish_attempt(tick.id, number, AttemptEnd(result, self._clock.now(), state))
         report = RunReport(tick, number, 0.0, result, decision)
-        run_log.log(logging.INFO if result.succeeded else logging.WARNING, describe_run(report))
+        self._report(report)
         return report
+
+    def add_report_listener(self, listener: Callable[[RunReport], None]) -> None:
+        """Told of every finished attempt, scheduled or synchronous (the metrics)."""
+        self._report_listeners.append(listener)
+
+    def _report(self, report: RunReport) -> None:
+        log_run(report)
+        for listener in self._report_listeners:
+            listener(report)
 
     def _bury(self, tick: Tick, now: datetime, reason: str) -> None:
         self._ledger.set_state(tick.id, TickState.DEAD, now)
-        run_log.warning(f"{tick.function} {display_instant(tick.scheduled_at)} -> dead: {reason}")
+        log_buried(tick, reason)
         try:
             self._on_dead(tick, reason)
         finally:

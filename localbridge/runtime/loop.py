@@ -24,31 +24,26 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from localbridge import parse_schedule
 from localbridge.clock import Clock, Wakeup
-from localbridge.ledger.store import Ledger
+from localbridge.events import EventFactory
+from localbridge.ledger import Ledger
 from localbridge.model import FunctionSpec, Invoker
-from localbridge.project.settings import FunctionSettings
-from localbridge.runtime.catchup import plan_catch_up
-from localbridge.runtime.dispatch import (
-    Dispatcher,
-    EventFactory,
-    Function,
+from localbridge.runtime.catchup import catch_up_ticks
+from localbridge.runtime.dispatch import Dispatcher
+from localbridge.runtime.functions import Function, UnknownFunctionError
+from localbridge.runtime.pausing import FireGate
+from localbridge.schedules import parse_schedule
+from localbridge.ticks import (
+    Decision,
+    FunctionMark,
+    NewTick,
     RunReport,
-    display_instant,
+    Tick,
+    TickSource,
+    TickState,
 )
-from localbridge.runtime.retries import Decision
-from localbridge.ticks import FunctionMark, NewTick, Tick, TickSource, TickState
 
 log = logging.getLogger("localbridge")
-
-
-@dataclass(frozen=True)
-class ConfiguredFunction:
-    """A discovered function and its reliability settings, before anchoring."""
-
-    spec: FunctionSpec
-    settings: FunctionSettings
 
 
 Listener = Callable[[Tick, TickState], None]
@@ -73,13 +68,6 @@ class _Due:
     generation: int = field(compare=False, default=0)
 
 
-class UnknownFunctionError(KeyError):
-    """No scheduled function of that name."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
 class Runtime:
     """Fires, runs and retries ticks; see the module docstring."""
 
@@ -88,19 +76,21 @@ class Runtime:
         ledger: Ledger,
         invoker: Invoker,
         clock: Clock,
-        functions: Sequence[ConfiguredFunction],
+        functions: Sequence[FunctionSpec],
         build_event: EventFactory,
         *,
         fire_schedules: bool = True,
         max_workers: int = 256,
         overall_limit: int | None = None,
         listeners: Sequence[Listener] = (),
+        fire_until: datetime | None = None,
     ) -> None:
         self.ledger = ledger
         self.invoker = invoker
         self.clock = clock
         self._fire_schedules = fire_schedules
         self._listeners = list(listeners)
+        self.gate = FireGate(ledger.path, fire_until)
         self._lock = threading.RLock()
         self._wakeup = Wakeup()
         self._heap: list[_Due] = []
@@ -143,9 +133,8 @@ class Runtime:
             raise UnknownFunctionError(f"no scheduled function {name!r} (known: {known})")
         return function
 
-    def _install(self, configured: ConfiguredFunction, now: datetime) -> Function:
+    def _install(self, spec: FunctionSpec, now: datetime) -> Function:
         """Anchor and register a function; its rule is "created" on first sight."""
-        spec = configured.spec
         mark = self._marks.get(spec.name)
         if mark is None or mark.expression != spec.expression:
             through = now if mark is None else max(mark.scheduled_through, now)
@@ -155,9 +144,7 @@ class Runtime:
             mark = FunctionMark(spec.name, spec.expression, anchor, through)
             self._marks[spec.name] = mark
             self._unsaved_marks.append(mark)
-        function = Function(
-            spec, parse_schedule(spec.expression, anchor=mark.anchor), configured.settings
-        )
+        function = Function(spec, parse_schedule(spec.expression, anchor=mark.anchor))
         self._functions[spec.name] = function
         self._generations[spec.name] = self._generations.get(spec.name, 0) + 1
         return function
@@ -172,7 +159,7 @@ class Runtime:
         if not self._fire_schedules:
             return
         upcoming = function.schedule.next_fire_times(after, 1)
-        if upcoming:
+        if upcoming and self.gate.open_at(upcoming[0]):
             generation = self._generations[function.name]
             entry = _Due(upcoming[0], next(self._order), function.name, None, generation)
             heapq.heappush(self._heap, entry)
@@ -195,8 +182,8 @@ class Runtime:
         with self._lock:
             self._marks = self.ledger.function_marks()
             previous = dict(self._marks)
-            for configured in self._configured:
-                self._install(configured, now)
+            for spec in self._configured:
+                self._install(spec, now)
             self._save_new_marks()
             if self._fire_schedules:
                 self._catch_up(previous, now)
@@ -204,48 +191,20 @@ class Runtime:
     def start(self) -> None:
         """``prepare``, resume unfinished ticks, then start firing."""
         self.prepare()
-        now = self.clock.now()
         with self._lock:
+            # From the marks ``prepare`` left (its "now", or later), not from
+            # the clock's reading now: at --speed 172800 the milliseconds in
+            # between are minutes, and an instant in them would fire nowhere.
             for function in self._functions.values():
-                self._push_next_fire(
-                    function, max(now, self._marks[function.name].scheduled_through)
-                )
+                self._push_next_fire(function, self._marks[function.name].scheduled_through)
         self._resume_unfinished()
         self._thread = threading.Thread(target=self._loop, name="localbridge-loop", daemon=True)
         self._thread.start()
 
     def _catch_up(self, previous: Mapping[str, FunctionMark], now: datetime) -> None:
         """Record ticks missed while down (per policy) and move every mark to ``now``."""
-        new_ticks: list[NewTick] = []
-        for function in self._functions.values():
-            mark = previous.get(function.name)
-            if mark is None or mark.expression != function.spec.expression:
-                continue
-            plan = plan_catch_up(function.schedule, mark.scheduled_through, now, function.settings)
-            for instant in plan.run:
-                new_ticks.append(NewTick(function.name, instant, TickSource.SCHEDULE, instant))
-            for instant in plan.skip:
-                new_ticks.append(
-                    NewTick(
-                        function.name,
-                        instant,
-                        TickSource.SCHEDULE,
-                        instant,
-                        None,
-                        TickState.SKIPPED,
-                    )
-                )
-            if plan.too_old_before is not None:
-                log.warning(
-                    f"{function.name}: ticks missed before {display_instant(plan.too_old_before)} "
-                    "are older than maximum_event_age and are not run"
-                )
-            if plan.run or plan.skip:
-                policy = function.settings.catch_up.value
-                log.info(
-                    f"{function.name}: catching up ({policy}): {len(plan.run)} missed tick(s) "
-                    f"to run, {len(plan.skip)} skipped"
-                )
+        active, through = self.gate.catch_up_window(self._functions.values(), now, bool(previous))
+        new_ticks = catch_up_ticks(active, previous, through)
         marks = [
             FunctionMark(m.name, m.expression, m.anchor, max(m.scheduled_through, now))
             for m in self._marks.values()
@@ -301,14 +260,16 @@ class Runtime:
     def _record_fires(self, fires: Sequence[_Due], now: datetime) -> list[Tick]:
         """Commit the due fires as ticks (before anything runs) and queue the next ones."""
         new_ticks, marks = [], []
+        paused = self.gate.pauses.paused()
         with self._lock:
             for entry in fires:
                 function = self._functions.get(entry.function)
                 if function is None or entry.generation != self._generations[entry.function]:
                     continue  # removed or rescheduled by a reload since it was queued
-                new_ticks.append(
-                    NewTick(entry.function, entry.instant, TickSource.SCHEDULE, entry.instant)
-                )
+                if entry.function not in paused:
+                    new_ticks.append(
+                        NewTick(entry.function, entry.instant, TickSource.SCHEDULE, entry.instant)
+                    )
                 mark = self._marks[entry.function]
                 mark = FunctionMark(mark.name, mark.expression, mark.anchor, entry.instant)
                 self._marks[entry.function] = mark
@@ -388,21 +349,19 @@ class Runtime:
                 return added[0]
         raise RuntimeError(f"could not record an invocation of {name} at {now}")
 
-    def reload(self, functions: Sequence[ConfiguredFunction]) -> None:
+    def reload(self, functions: Sequence[FunctionSpec]) -> None:
         """Serve later runs with new code and schedules; runs in flight finish on the old."""
         self.invoker.reload()
         now = self.clock.now()
         with self._lock:
             old = self._functions
             self._functions = {}
-            for configured in functions:
-                previous = old.get(configured.spec.name)
-                if previous is not None and previous.spec.expression == configured.spec.expression:
-                    self._functions[previous.name] = Function(
-                        configured.spec, previous.schedule, configured.settings
-                    )
+            for spec in functions:
+                previous = old.get(spec.name)
+                if previous is not None and previous.spec.expression == spec.expression:
+                    self._functions[previous.name] = Function(spec, previous.schedule)
                     continue
-                function = self._install(configured, now)
+                function = self._install(spec, now)
                 self._push_next_fire(
                     function, max(now, self._marks[function.name].scheduled_through)
                 )

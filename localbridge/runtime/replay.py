@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from localbridge import parse_schedule
 from localbridge.runtime.catchup import missed_instants
 from localbridge.runtime.loop import Runtime
+from localbridge.schedules import parse_schedule
 from localbridge.ticks import FINAL_STATES, NewTick, Tick, TickSource, TickState
 
 

@@ -6,19 +6,10 @@ the clock's reading, so every rule is testable without running anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
-from localbridge.model import Outcome
-from localbridge.project.settings import FunctionSettings
-from localbridge.ticks import Tick, TickState
-
-
-@dataclass(frozen=True)
-class Decision:
-    state: TickState
-    next_attempt_at: datetime | None = None
-    reason: str = ""
+from localbridge.model import FunctionSettings, Outcome
+from localbridge.ticks import Decision, Tick, TickState
 
 
 def expires_at(tick: Tick, settings: FunctionSettings) -> datetime:

@@ -2,9 +2,10 @@
 
 Owns the grammar of ``cron(...)`` and ``rate(...)`` exactly as an EventBridge
 rule accepts it, the instants an expression selects, and its English
-description. Pure computation: imports nothing else of localbridge, so every
-other package may import it. ``parse_schedule`` and ``ScheduleError`` are the
-public API; ``parse``, ``days`` and ``evaluate`` are its parts.
+description. Pure computation: of the rest of localbridge it imports only
+``instants`` (the naive-datetime policy), so every other package may import
+it. ``parse_schedule`` and ``ScheduleError`` are the public API; ``parse``,
+``days`` and ``evaluate`` are its parts.
 """
 
 from localbridge.schedules.errors import ScheduleError

@@ -15,6 +15,7 @@ import itertools
 import re
 from collections.abc import Iterator
 
+from localbridge.instants import require_aware
 from localbridge.schedules.errors import ScheduleError
 from localbridge.schedules.evaluate import CronEvaluator
 from localbridge.schedules.parse import CronSpec, parse_cron_fields
@@ -25,15 +26,6 @@ UTC = dt.UTC
 _CRON = re.compile(r"cron\((.*)\)", re.DOTALL)
 _RATE = re.compile(r"rate\((.*)\)", re.DOTALL)
 _RATE_UNITS = {"minute": 60, "hour": 3600, "day": 86400}
-
-
-def _as_utc(moment: dt.datetime, name: str) -> dt.datetime:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(
-            f"{name} must be timezone-aware, got naive {moment.isoformat()}; "
-            "pass e.g. datetime(..., tzinfo=timezone.utc)"
-        )
-    return moment.astimezone(UTC)
 
 
 class Schedule(abc.ABC):
@@ -72,7 +64,7 @@ class CronSchedule(Schedule):
         self._evaluator = CronEvaluator(spec)
 
     def iter_fire_times(self, after: dt.datetime) -> Iterator[dt.datetime]:
-        after = _as_utc(after, "after")
+        after = require_aware(after, "after")
         first_minute = after.replace(second=0, microsecond=0)
         try:
             start = first_minute + dt.timedelta(minutes=1)
@@ -105,10 +97,10 @@ class RateSchedule(Schedule):
     ) -> None:
         self.expression = expression
         self.interval = interval
-        self.anchor = None if anchor is None else _as_utc(anchor, "anchor")
+        self.anchor = None if anchor is None else require_aware(anchor, "anchor")
 
     def iter_fire_times(self, after: dt.datetime) -> Iterator[dt.datetime]:
-        after = _as_utc(after, "after")
+        after = require_aware(after, "after")
         anchor = after if self.anchor is None else self.anchor
         steps = 1 if after < anchor else (after - anchor) // self.interval + 1
         return self._fire_times(anchor, steps)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from localbridge.model import FunctionSpec
-from localbridge.project.discovery import DiscoveryError, discover, parse_env_overrides
+from localbridge.project.config import ConfigError
+from localbridge.project.discovery import discover, parse_env_overrides
 from tests.localbridge.chalice_project import CONFIG, write_project
 
 
@@ -80,7 +81,7 @@ def test_settings_lambda_would_reject_are_named(
     config = json.loads(json.dumps(CONFIG))
     config["stages"]["dev"]["lambda_functions"]["echo"][setting] = value
 
-    with pytest.raises(DiscoveryError, match=f"{setting} of function 'echo'.*{complaint}"):
+    with pytest.raises(ConfigError, match=f"{setting} of function 'echo'.*{complaint}"):
         discover(write_project(tmp_path, config), "dev")
 
 
@@ -97,7 +98,7 @@ def test_env_overrides_win_for_every_function(tmp_path: Path) -> None:
     [("NOVALUE", "expected KEY=VALUE"), ("=x", "not a valid"), ("1ABC=x", "not a valid")],
 )
 def test_malformed_env_overrides_are_rejected(assignment: str, complaint: str) -> None:
-    with pytest.raises(DiscoveryError, match=complaint):
+    with pytest.raises(ConfigError, match=complaint):
         parse_env_overrides([assignment])
 
 
@@ -106,12 +107,12 @@ def test_empty_value_is_a_valid_override() -> None:
 
 
 def test_missing_app_py_says_where_it_looked(tmp_path: Path) -> None:
-    with pytest.raises(DiscoveryError, match=r"no app\.py in .*--project-dir"):
+    with pytest.raises(ConfigError, match=r"no app\.py in .*--project-dir"):
         discover(tmp_path, "dev")
 
 
 def test_unknown_stage_lists_the_defined_stages(tmp_path: Path) -> None:
-    with pytest.raises(DiscoveryError, match=r"stage 'qa' is not defined .*dev, prod"):
+    with pytest.raises(ConfigError, match=r"stage 'qa' is not defined .*dev, prod"):
         discover(write_project(tmp_path), "qa")
 
 
@@ -119,14 +120,14 @@ def test_invalid_config_json_names_the_position(tmp_path: Path) -> None:
     project = write_project(tmp_path)
     (project / ".chalice" / "config.json").write_text('{"app_name": "demo",\n "stages": }')
 
-    with pytest.raises(DiscoveryError, match=r"config\.json is not valid JSON: .* line 2"):
+    with pytest.raises(ConfigError, match=r"config\.json is not valid JSON: .* line 2"):
         discover(project, "dev")
 
 
 def test_non_string_environment_value_is_named(tmp_path: Path) -> None:
     config = json.loads(json.dumps(CONFIG))
     config["stages"]["dev"]["environment_variables"]["PORT"] = 5000
-    with pytest.raises(DiscoveryError, match=r"PORT .* is 5000: Lambda accepts strings only"):
+    with pytest.raises(ConfigError, match=r"PORT .* is 5000: Lambda accepts strings only"):
         discover(write_project(tmp_path, config), "dev")
 
 
@@ -135,7 +136,7 @@ def test_app_that_fails_to_import_shows_its_traceback(tmp_path: Path) -> None:
     tasks = project / "tasks.py"
     tasks.write_text(tasks.read_text() + "\nundefined_name\n")
 
-    with pytest.raises(DiscoveryError) as raised:
+    with pytest.raises(ConfigError) as raised:
         discover(project, "dev")
     message = str(raised.value)
     assert "app.py failed to import" in message
@@ -155,7 +156,7 @@ def test_app_py_without_an_app_says_what_chalice_needs(tmp_path: Path) -> None:
     project = write_project(tmp_path)
     (project / "app.py").write_text("from chalice import Chalice\n")
 
-    with pytest.raises(DiscoveryError, match=r"app\.py defines no `app`"):
+    with pytest.raises(ConfigError, match=r"app\.py defines no `app`"):
         discover(project, "dev")
 
 
@@ -163,7 +164,7 @@ def test_app_that_exits_at_import_is_reported(tmp_path: Path) -> None:
     project = write_project(tmp_path)
     (project / "app.py").write_text("import os\nos._exit(0)\n")
 
-    with pytest.raises(DiscoveryError, match="ended the process before it could list"):
+    with pytest.raises(ConfigError, match="ended the process before it could list"):
         discover(project, "dev")
 
 

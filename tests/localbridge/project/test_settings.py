@@ -9,9 +9,17 @@ from typing import Any
 
 import pytest
 
-from localbridge.project.settings import CatchUp, FunctionSettings, SettingsError, load_settings
+from localbridge.model import CatchUp, FunctionSettings
+from localbridge.project.config import ConfigError, read_stage_config
+from localbridge.project.settings import ReliabilitySettings
+from localbridge.project.settings import load_settings as settings_of
 
 FUNCTIONS = {"hourly", "daily"}
+
+
+def load_settings(project: Path, stage: str, names: set[str]) -> ReliabilitySettings:
+    """The settings as a load reads them: through the one reader of config.json."""
+    return settings_of(read_stage_config(project, stage), names)
 
 
 def write_config(project: Path, section: Any) -> None:
@@ -52,7 +60,10 @@ def test_the_last_retry_delay_repeats() -> None:
     assert settings.retry_delay(1) == settings.retry_delay(2) == timedelta(seconds=5)
 
 
-def test_a_missing_config_file_means_defaults(tmp_path: Path) -> None:
+def test_a_stage_without_a_localbridge_section_means_defaults(tmp_path: Path) -> None:
+    (tmp_path / ".chalice").mkdir()
+    config = {"version": "2.0", "app_name": "t", "stages": {"local": {}}}
+    (tmp_path / ".chalice" / "config.json").write_text(json.dumps(config))
     assert load_settings(tmp_path, "local", FUNCTIONS).for_function("x") == FunctionSettings()
 
 
@@ -75,19 +86,19 @@ def test_a_missing_config_file_means_defaults(tmp_path: Path) -> None:
 )
 def test_bad_settings_name_the_key(tmp_path: Path, section: Any, named: str) -> None:
     write_config(tmp_path, section)
-    with pytest.raises(SettingsError) as raised:
+    with pytest.raises(ConfigError) as raised:
         load_settings(tmp_path, "local", FUNCTIONS)
     assert named in str(raised.value)
 
 
 def test_an_unknown_policy_lists_the_choices(tmp_path: Path) -> None:
     write_config(tmp_path, {"defaults": {"catch_up": "sometimes"}})
-    with pytest.raises(SettingsError, match="'sometimes'; choose one of all, latest, none"):
+    with pytest.raises(ConfigError, match="'sometimes'; choose one of all, latest, none"):
         load_settings(tmp_path, "local", FUNCTIONS)
 
 
 def test_invalid_json_names_the_file(tmp_path: Path) -> None:
     (tmp_path / ".chalice").mkdir()
     (tmp_path / ".chalice" / "config.json").write_text("{")
-    with pytest.raises(SettingsError, match=r"config\.json: not valid JSON"):
+    with pytest.raises(ConfigError, match=r"config\.json is not valid JSON"):
         load_settings(tmp_path, "local", FUNCTIONS)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from localbridge.events import make_event_factory
 from localbridge.ledger.store import Ledger
 from localbridge.project.loading import load_functions
-from localbridge.runtime.assemble import make_event_factory
 from localbridge.ticks import AttemptOutcome, NewTick, Tick, TickSource, TickState
 from tests.localbridge.runtime.harness import (
     EVERY_MINUTE,

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from localbridge import parse_schedule
-from localbridge.model import Outcome
-from localbridge.project.settings import CatchUp, FunctionSettings
+from localbridge.model import CatchUp, FunctionSettings, Outcome
 from localbridge.runtime.catchup import plan_catch_up
 from localbridge.runtime.retries import after_attempt, is_expired
 from localbridge.ticks import Tick, TickSource, TickState

@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from localbridge.model import InvocationResult, Outcome
-from localbridge.runtime.dispatch import PAYLOAD_SUMMARY_LIMIT, RunReport, describe_run
-from localbridge.runtime.retries import Decision
-from localbridge.ticks import Tick, TickSource, TickState
+from localbridge.runtime.runlog import PAYLOAD_SUMMARY_LIMIT, describe_run
+from localbridge.ticks import Decision, RunReport, Tick, TickSource, TickState
 
 SCHEDULED = datetime(2022, 12, 19, 1, 0, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from localbridge.lambda_api.runtime_backend import RuntimeBackend
+from localbridge.lambda_api.backends import RuntimeBackend
 from localbridge.ticks import TickSource, TickState
 from tests.localbridge.runtime.harness import (
     HOURLY,

@@ -1,0 +1,67 @@
+"""Mapping ledger rows to the records of ``localbridge.ticks`` and back."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+
+from localbridge.instants import parse_instant, parse_optional
+from localbridge.ticks import Attempt, AttemptOutcome, NewTick, Tick, TickSource, TickState
+
+TICK_COLUMNS = (
+    "id, function, scheduled_at, state, source, attempts, failures, next_attempt_at, "
+    "enqueued_at, event, created_at, updated_at"
+)
+
+
+def tick_from_row(row: sqlite3.Row) -> Tick:
+    return Tick(
+        id=row[0],
+        function=row[1],
+        scheduled_at=parse_instant(row[2]),
+        state=TickState(row[3]),
+        source=TickSource(row[4]),
+        attempts=row[5],
+        failures=row[6],
+        next_attempt_at=parse_optional(row[7]),
+        enqueued_at=parse_instant(row[8]),
+        event=None if row[9] is None else json.loads(row[9]),
+        created_at=parse_instant(row[10]),
+        updated_at=parse_instant(row[11]),
+    )
+
+
+def new_tick(tick_id: int, tick: NewTick, now: datetime) -> Tick:
+    """The row ``add_ticks`` just wrote, without reading it back."""
+    return Tick(
+        id=tick_id,
+        function=tick.function,
+        scheduled_at=tick.scheduled_at,
+        state=tick.state,
+        source=tick.source,
+        attempts=0,
+        failures=0,
+        next_attempt_at=None,
+        enqueued_at=tick.enqueued_at,
+        event=tick.event,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def attempt_from_row(row: sqlite3.Row) -> Attempt:
+    return Attempt(
+        tick_id=row[0],
+        number=row[1],
+        started_at=parse_instant(row[2]),
+        ended_at=parse_optional(row[3]),
+        lateness_ms=row[4],
+        duration_ms=row[5],
+        outcome=None if row[6] is None else AttemptOutcome(row[6]),
+        error_type=row[7],
+        error_message=row[8],
+        traceback=row[9],
+        payload=row[10],
+        payload_truncated=bool(row[11]),
+    )
