@@ -46,6 +46,17 @@ MIGRATIONS: tuple[str, ...] = (
         scheduled_through TEXT NOT NULL
     );
     """,
+    # What each attempt printed, framed as Lambda's log stream shows it
+    # (START, the output, END, REPORT), bounded by the invoker.
+    """
+    ALTER TABLE attempts ADD COLUMN logs TEXT;
+    """,
+    # A delivery keeps its identity across attempts: the scheduled event's
+    # "id" and the function's aws_request_id are chosen once, with the tick.
+    """
+    ALTER TABLE ticks ADD COLUMN request_id TEXT;
+    ALTER TABLE ticks ADD COLUMN event_id TEXT;
+    """,
 )
 
 
