@@ -153,9 +153,14 @@ def test_worker_sees_only_its_configured_and_lambda_environment(
 ) -> None:
     monkeypatch.setenv("LEAKED_FROM_PARENT", "secret")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing-key")
-    configured = {"TZ": "Europe/Paris", "LANG": "C.UTF-8", "PATH": "/configured/bin:/usr/bin"}
     function = spec(
-        "echo", CONFIGURED="yes", AWS_REGION="configured-region", PYTHONPATH="/extra", **configured
+        "echo",
+        CONFIGURED="yes",
+        AWS_REGION="configured-region",
+        PYTHONPATH="/extra",
+        TZ="Europe/Paris",
+        LANG="C.UTF-8",
+        PATH="/configured/bin:/usr/bin",
     )
 
     payload = invoke(process_invoker, function).payload
