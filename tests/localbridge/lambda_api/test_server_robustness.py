@@ -100,8 +100,8 @@ def send_and_hang_up(port: int, data: bytes) -> bytes:
         f"POST {INVOKE_PATH} HTTP/1.1\r\nHost: x\r\n",
         # Headers cut off mid-line.
         f"POST {INVOKE_PATH} HTTP/1.1\r\nHost: x\r\nContent-Le",
-        # Headers complete, body shorter than its Content-Length.
-        f'POST {INVOKE_PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n{{"detail": {{}}',
+        # Headers complete, body shorter than its Content-Length (what came is valid JSON).
+        f'POST {INVOKE_PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n{{"detail": {{}}}}',
     ],
 )
 def test_a_half_sent_request_runs_nothing(
