@@ -19,7 +19,7 @@ import time
 from dataclasses import replace
 
 from localbridge import lambda_errors
-from localbridge.model import FunctionSpec, InvocationResult, Outcome
+from localbridge.model import InvocationResult, Outcome
 
 RECORD_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -90,14 +90,15 @@ def error_lines(result: InvocationResult, request_id: str) -> str:
 
 
 def report_line(
-    result: InvocationResult, request_id: str, function: FunctionSpec, max_memory_mb: int
+    result: InvocationResult, request_id: str, memory_mb: int, max_memory_mb: int | None
 ) -> str:
     duration = result.duration_ms
     line = (
         f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
-        f"Billed Duration: {max(1, math.ceil(duration))} ms\t"
-        f"Memory Size: {function.memory_mb} MB\tMax Memory Used: {max_memory_mb} MB\t"
+        f"Billed Duration: {max(1, math.ceil(duration))} ms\tMemory Size: {memory_mb} MB\t"
     )
+    if max_memory_mb is not None:
+        line += f"Max Memory Used: {max_memory_mb} MB\t"
     if result.outcome is Outcome.TIMEOUT:
         line += "Status: timeout"
     elif result.outcome is Outcome.CRASHED:
@@ -106,14 +107,18 @@ def report_line(
 
 
 def framed(
-    result: InvocationResult, request_id: str, function: FunctionSpec, max_memory_mb: int
+    result: InvocationResult, request_id: str, memory_mb: int, max_memory_mb: int | None = None
 ) -> InvocationResult:
-    """``result`` with its logs as Lambda's log stream shows the run."""
+    """``result`` with its logs as Lambda's log stream shows the run.
+
+    ``memory_mb`` is the function's configured size; ``max_memory_mb`` what
+    it used at most, when known.
+    """
     body = result.logs if not result.logs or result.logs.endswith("\n") else result.logs + "\n"
     logs = (
         f"START RequestId: {request_id} Version: $LATEST\n"
         f"{body}{error_lines(result, request_id)}"
         f"END RequestId: {request_id}\n"
-        f"{report_line(result, request_id, function, max_memory_mb)}"
+        f"{report_line(result, request_id, memory_mb, max_memory_mb)}"
     )
     return replace(result, logs=logs)

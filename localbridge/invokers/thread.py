@@ -71,7 +71,9 @@ class ThreadInvoker:
         try:
             handler = self._handler(function)
         except HandlerLoadError as failure:
-            return framed(failure.outcome.to_result(started_at), request_id, function, _rss_mb())
+            return framed(
+                failure.outcome.to_result(started_at), request_id, function.memory_mb, _rss_mb()
+            )
         self._apply_environment(function.environment)
         fields = ContextFields.for_invocation(
             function, self.identity, request_id, self.log_stream, options
@@ -92,7 +94,7 @@ class ThreadInvoker:
             detail = f"thread mode: it ran {elapsed_s:.2f} s, then returned"
             outcome = lambda_errors.timed_out(function.timeout_s, detail)
         result = outcome.to_result(started_at, bounded(printed))
-        return framed(result, request_id, function, _rss_mb())
+        return framed(result, request_id, function.memory_mb, _rss_mb())
 
     def warm(self, functions: Iterable[FunctionSpec]) -> None:
         """Import every function's handler now rather than at its first run."""

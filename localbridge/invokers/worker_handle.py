@@ -9,6 +9,7 @@ it, so even a run that crashes or is killed keeps what it printed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import select
@@ -83,6 +84,7 @@ class WorkerProcess:
         self, function: FunctionSpec, project_dir: Path, identity: AwsIdentity, generation: int
     ) -> None:
         self.function = function
+        self.task_root = project_dir
         self.identity = identity
         self.generation = generation
         self.log_stream = new_log_stream_name()
@@ -162,7 +164,8 @@ class WorkerProcess:
         else:
             outcome = HandlerOutcome.from_json(json.loads(line))
         result = outcome.to_result(started_at, self.logs(), ended_at)
-        return framed(result, request_id, self.function, self.max_memory_mb())
+        result = framed(result, request_id, self.function.memory_mb, self.max_memory_mb())
+        return dataclasses.replace(result, log_stream=self.log_stream)
 
     def max_memory_mb(self) -> int:
         """The worker's peak resident memory so far (the last reading once it is gone)."""

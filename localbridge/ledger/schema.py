@@ -46,9 +46,13 @@ MIGRATIONS: tuple[str, ...] = (
         scheduled_through TEXT NOT NULL
     );
     """,
-    # What each attempt printed, framed as Lambda's log stream shows it
-    # (START, the output, END, REPORT), bounded by the invoker.
+    # Pause and resume (EventBridge's disable-rule/enable-rule), and what each
+    # attempt printed, for the console's run page.
     """
+    CREATE TABLE paused (
+        function TEXT PRIMARY KEY,
+        paused_at TEXT NOT NULL
+    );
     ALTER TABLE attempts ADD COLUMN logs TEXT;
     """,
     # A delivery keeps its identity across attempts: the scheduled event's
