@@ -59,7 +59,7 @@ def call_handler(handler: Handler, event: dict[str, Any], context: Any) -> Handl
         text = json.dumps(payload, default=_decimal_as_number)
     except (TypeError, ValueError) as error:
         return lambda_errors.marshal_failed(error)
-    if len(text.encode()) > lambda_errors.MAX_RESPONSE_BYTES:
+    if len(text) > lambda_errors.MAX_RESPONSE_BYTES:  # ASCII (json escapes the rest): bytes
         return lambda_errors.response_too_large()
     return HandlerOutcome(Outcome.SUCCEEDED, payload=json.loads(text))
 
