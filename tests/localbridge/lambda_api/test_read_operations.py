@@ -177,20 +177,36 @@ def test_the_log_tail_keeps_the_last_4_kb(url: str) -> None:
     assert b"\nEND RequestId: " in tail
 
 
+def aws_cli(url: str, *args: str) -> Any:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "awscli", "--endpoint-url", url, "lambda", *args],
+        env={**base, **FAKE_AWS_CREDENTIALS}, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.slow
+def test_aws_cli_invoke_with_the_log_tail(url: str, tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    shown = aws_cli(url, "invoke", "--function-name", "fails", "--log-type", "Tail", str(out))
+    tail = base64.b64decode(shown["LogResult"]).decode()
+    assert shown["FunctionError"] == "Unhandled"
+    assert "[ERROR] ValueError: no rows for 2022-12-22T00:05:00Z" in tail
+    assert "\nREPORT RequestId: " in tail
+    assert json.loads(out.read_text())["errorType"] == "ValueError"
+
+
 @pytest.mark.slow
 def test_aws_cli_get_function_and_configuration(url: str) -> None:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    outputs = []
-    for operation in ("get-function", "get-function-configuration",
-                      "get-function-event-invoke-config"):  # fmt: skip
-        done = subprocess.run(
-            [sys.executable, "-m", "awscli", "--endpoint-url", url, "lambda", operation,
-             "--function-name", "echo"],
-            env={**base, **FAKE_AWS_CREDENTIALS}, capture_output=True, text=True, timeout=120,
-            check=False,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        outputs.append(json.loads(done.stdout))
+    outputs = [
+        aws_cli(url, operation, "--function-name", "echo")
+        for operation in (
+            "get-function", "get-function-configuration", "get-function-event-invoke-config"
+        )
+    ]  # fmt: skip
     function, configuration, invoke_config = outputs
     assert function["Configuration"] == configuration
     assert configuration["FunctionArn"] == ECHO_ARN
