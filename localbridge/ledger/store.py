@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from localbridge.instants import format_instant, parse_instant
-from localbridge.ledger.rows import TICK_COLUMNS, attempt_from_row, new_tick, tick_from_row
+from localbridge.ledger.rows import (
+    ATTEMPT_COLUMNS,
+    TICK_COLUMNS,
+    attempt_from_row,
+    new_tick,
+    tick_from_row,
+)
 from localbridge.ledger.schema import migrate
 from localbridge.ticks import (
     Attempt,
@@ -137,6 +143,8 @@ class Ledger:
                 None if tick.event is None else json.dumps(tick.event),
                 stamp,
                 stamp,
+                tick.request_id,
+                tick.event_id,
             )
             for (function, scheduled_at), tick in by_key.items()
         ]
@@ -146,8 +154,8 @@ class Ledger:
             before = db.execute("SELECT coalesce(max(id), 0) FROM ticks").fetchone()[0]
             db.executemany(
                 "INSERT INTO ticks (function, scheduled_at, state, source, enqueued_at, "
-                "event, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
+                "event, created_at, updated_at, request_id, event_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 rows,
             )
             new_rows = db.execute(
@@ -344,9 +352,7 @@ class Ledger:
     def attempts(self, tick_id: int) -> list[Attempt]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT tick_id, number, started_at, ended_at, lateness_ms, duration_ms, outcome, "
-                "error_type, error_message, traceback, payload, payload_truncated "
-                "FROM attempts WHERE tick_id = ? ORDER BY number",
+                f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE tick_id = ? ORDER BY number",
                 (tick_id,),
             ).fetchall()
         return [attempt_from_row(row) for row in rows]

@@ -22,6 +22,8 @@ from typing import Any
 from localbridge.model import MAX_EVENT_AGE, CatchUp, FunctionSettings
 from localbridge.project.config import ConfigError, StageConfig
 
+MIN_EVENT_AGE_S = 60
+
 
 @dataclass(frozen=True)
 class ReliabilitySettings:
@@ -34,11 +36,15 @@ class ReliabilitySettings:
         return self.functions.get(name, self.defaults)
 
 
-def _seconds(value: Any, key: str, *, maximum: float | None = None) -> timedelta:
+def _seconds(
+    value: Any, key: str, *, minimum: float | None = None, maximum: float | None = None
+) -> timedelta:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"{key}: expected a number of seconds, got {value!r}")
     if value <= 0:
         raise ConfigError(f"{key}: must be more than 0 seconds, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{key}: at least {minimum:g} seconds (as in AWS), got {value!r}")
     if maximum is not None and value > maximum:
         raise ConfigError(f"{key}: at most {maximum:g} seconds, got {value!r}")
     return timedelta(seconds=value)
@@ -75,7 +81,10 @@ def _max_concurrency(value: Any, key: str) -> int | None:
 _PARSERS = {
     "maximum_retry_attempts": _retry_attempts,
     "retry_delays": _retry_delays,
-    "maximum_event_age": lambda v, k: _seconds(v, k, maximum=MAX_EVENT_AGE.total_seconds()),
+    # AWS's range for MaximumEventAgeInSeconds: 60 s to 6 h.
+    "maximum_event_age": lambda v, k: _seconds(
+        v, k, minimum=MIN_EVENT_AGE_S, maximum=MAX_EVENT_AGE.total_seconds()
+    ),
     "catch_up": _catch_up,
     "max_concurrency": _max_concurrency,
 }

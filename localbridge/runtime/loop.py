@@ -21,16 +21,17 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from localbridge.clock import Clock, Wakeup
 from localbridge.events import EventFactory
 from localbridge.ledger import Ledger
-from localbridge.model import FunctionSpec, Invoker
+from localbridge.model import FunctionSpec, InvokeOptions, Invoker
 from localbridge.runtime.catchup import catch_up_ticks
 from localbridge.runtime.dispatch import Dispatcher
 from localbridge.runtime.functions import Function, UnknownFunctionError
+from localbridge.runtime.invocations import record_at, record_now
 from localbridge.runtime.pausing import FireGate
 from localbridge.schedules import parse_schedule
 from localbridge.ticks import (
@@ -304,19 +305,27 @@ class Runtime:
         ordered = sorted(ticks, key=lambda t: (t.scheduled_at, t.id))
         self.dispatcher.submit_many([(tick, now) for tick in ordered])
 
-    def enqueue_event(self, name: str, event: Mapping[str, Any] | None = None) -> Tick:
+    def enqueue_event(
+        self, name: str, event: Mapping[str, Any] | None = None, request_id: str | None = None
+    ) -> Tick:
         """An asynchronous invocation (Lambda's ``Event`` type): recorded, then retried.
 
         Without ``event`` the function gets its scheduled event for now.
+        ``request_id`` (default: a new one) is every attempt's ``aws_request_id``.
         Returns once the tick is committed; the run happens on a worker thread.
         """
         self._require(name)
-        tick = self._record_now(name, TickSource.EVENT, None if event is None else dict(event))
+        tick = record_now(self.ledger, self.clock, name, TickSource.EVENT, event, request_id)
         self.dispatcher.submit(tick, tick.enqueued_at)
         return tick
 
     def invoke_now(
-        self, name: str, event: Mapping[str, Any] | None = None, at: datetime | None = None
+        self,
+        name: str,
+        event: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
+        request_id: str | None = None,
+        options: InvokeOptions | None = None,
     ) -> RunReport:
         """A synchronous invocation (RequestResponse): runs now, no retries.
 
@@ -326,28 +335,10 @@ class Runtime:
         """
         function = self._require(name)
         if at is None:
-            tick = self._record_now(name, TickSource.INVOKE, None if event is None else dict(event))
+            tick = record_now(self.ledger, self.clock, name, TickSource.INVOKE, event, request_id)
         else:
-            tick = self._record_at(name, at, None if event is None else dict(event))
-        return self.dispatcher.run_now(function, tick)
-
-    def _record_at(self, name: str, at: datetime, event: dict[str, Any] | None) -> Tick:
-        now = self.clock.now()
-        added = self.ledger.add_ticks([NewTick(name, at, TickSource.INVOKE, now, event)], now)
-        if added:
-            return added[0]
-        existing = self.ledger.ticks_between([name], at - timedelta(microseconds=1), at)
-        return existing[0]
-
-    def _record_now(self, name: str, source: TickSource, event: dict[str, Any] | None) -> Tick:
-        """A tick at the current instant (nudged by 1 µs until it is unique)."""
-        now = self.clock.now()
-        for offset in range(1000):
-            instant = now + timedelta(microseconds=offset)
-            added = self.ledger.add_ticks([NewTick(name, instant, source, instant, event)], now)
-            if added:
-                return added[0]
-        raise RuntimeError(f"could not record an invocation of {name} at {now}")
+            tick = record_at(self.ledger, self.clock, name, at, event, request_id)
+        return self.dispatcher.run_now(function, tick, options)
 
     def reload(self, functions: Sequence[FunctionSpec]) -> None:
         """Serve later runs with new code and schedules; runs in flight finish on the old."""
