@@ -63,14 +63,34 @@ class CronSchedule(Schedule):
         self.fields = fields
         self._evaluator = CronEvaluator(spec)
 
+    def next_fire_times(self, after: dt.datetime, count: int = 1) -> list[dt.datetime]:
+        if count < 0:
+            raise ValueError(f"count must be zero or more, got {count}")
+        moment = self._first_after(after)
+        if moment is None or count == 0:
+            return []
+        found = [moment]  # the common call, count=1, ends here
+        while len(found) < count and (moment := self._first_after(moment)) is not None:
+            found.append(moment)
+        return found
+
     def iter_fire_times(self, after: dt.datetime) -> Iterator[dt.datetime]:
-        after = require_aware(after, "after")
-        first_minute = after.replace(second=0, microsecond=0)
-        try:
-            start = first_minute + dt.timedelta(minutes=1)
-        except OverflowError:
-            return iter(())
-        return self._evaluator.fire_times_from(start)
+        moment = self._first_after(after)  # outside the generator: a naive after fails now
+        return self._chain(moment)
+
+    def _chain(self, moment: dt.datetime | None) -> Iterator[dt.datetime]:
+        while moment is not None:
+            yield moment
+            moment = self._first_after(moment)
+
+    def _first_after(self, after: dt.datetime) -> dt.datetime | None:
+        """The first selected minute strictly after ``after``."""
+        if after.tzinfo is not UTC:  # the common case, already UTC, skips the conversion
+            after = require_aware(after, "after")
+        # The minute after the one ``after`` falls in; minute 60 carries.
+        return self._evaluator.first_at_or_after(
+            after.year, after.month, after.day, after.hour, after.minute + 1
+        )
 
     def describe(self) -> str:
         from localbridge.schedules.describe import describe_cron
@@ -99,11 +119,26 @@ class RateSchedule(Schedule):
         self.interval = interval
         self.anchor = None if anchor is None else require_aware(anchor, "anchor")
 
+    def next_fire_times(self, after: dt.datetime, count: int = 1) -> list[dt.datetime]:
+        if count < 0:
+            raise ValueError(f"count must be zero or more, got {count}")
+        anchor, steps = self._first_step(after)
+        found: list[dt.datetime] = []
+        for k in range(steps, steps + count):
+            try:
+                found.append(anchor + k * self.interval)
+            except OverflowError:
+                break
+        return found
+
     def iter_fire_times(self, after: dt.datetime) -> Iterator[dt.datetime]:
+        return self._fire_times(*self._first_step(after))
+
+    def _first_step(self, after: dt.datetime) -> tuple[dt.datetime, int]:
+        """The anchor and the k of the first instant anchor + k x interval after ``after``."""
         after = require_aware(after, "after")
         anchor = after if self.anchor is None else self.anchor
-        steps = 1 if after < anchor else (after - anchor) // self.interval + 1
-        return self._fire_times(anchor, steps)
+        return anchor, 1 if after < anchor else (after - anchor) // self.interval + 1
 
     def _fire_times(self, anchor: dt.datetime, steps: int) -> Iterator[dt.datetime]:
         for k in itertools.count(steps):
