@@ -61,17 +61,19 @@ class CronEvaluator:
             table = self._day_tables[key] = _upto_table(days, 31)
         return table
 
-    def first_at_or_after(
-        self, year: int, month: int, day: int, hour: int, minute: int
-    ) -> dt.datetime | None:
-        """The first selected minute at or after the given one, or None when none is left.
+    def first_after(self, after: dt.datetime) -> dt.datetime | None:
+        """The first selected minute strictly after ``after`` (UTC), or None when none is left.
 
-        The fields may overflow by one (minute 60, hour 24, day 32, month 13):
-        that reads as "the start of the next hour/day/month/year". One loop
-        settles the fields from the year down; a field with nothing left
-        carries into the one above and the loop goes round again.
+        It starts from the minute after the one ``after`` falls in; a field may
+        overflow by one (minute 60, hour 24, day 32, month 13), which reads as
+        "the start of the next hour/day/month/year". One loop settles the
+        fields from the year down; a field with nothing left carries into the
+        one above and the loop goes round again.
         """
+        year, month, day, hour = after.year, after.month, after.day, after.hour
+        minute = after.minute + 1
         years, months, hours, minutes = self._years, self._months, self._hours, self._minutes
+        first_minute = self._first_minute
         if year < FIRST_YEAR:
             year, month, day, hour, minute = FIRST_YEAR, 1, 1, 0, 0
         while year <= LAST_YEAR:
@@ -86,19 +88,17 @@ class CronEvaluator:
                 continue
             if mo != month:
                 month, day, hour, minute = mo, 1, 0, 0
-            d = (self._day_tables.get(year * 16 + month) or self._day_table(year, month))[day]
-            if d < 0:
-                month, day, hour, minute = month + 1, 1, 0, 0
-                continue
-            if d != day:
-                day, hour, minute = d, 0, 0
-            h = hours[hour]
-            if h < 0:
+            days = self._day_tables.get(year * 16 + month) or self._day_table(year, month)
+            # Within the month, day by selected day, without going back up.
+            while (d := days[day]) >= 0:
+                if d != day:
+                    day, hour, minute = d, 0, 0
+                h = hours[hour]
+                m = minutes[minute] if h == hour else first_minute
+                if m < 0:  # no selected minute left in that hour: the next hour's first
+                    h, m = hours[h + 1], first_minute
+                if h >= 0:
+                    return dt.datetime(year, month, day, h, m, tzinfo=UTC)
                 day, hour, minute = day + 1, 0, 0
-                continue
-            m = minutes[minute] if h == hour else self._first_minute
-            if m < 0:
-                hour, minute = h + 1, 0
-                continue
-            return dt.datetime(year, month, day, h, m, tzinfo=UTC)
+            month, day, hour, minute = month + 1, 1, 0, 0
         return None

@@ -61,36 +61,31 @@ class CronSchedule(Schedule):
         self.expression = expression
         self.spec = spec
         self.fields = fields
-        self._evaluator = CronEvaluator(spec)
+        # The first selected minute strictly after a UTC instant.
+        self._first_after = CronEvaluator(spec).first_after
 
     def next_fire_times(self, after: dt.datetime, count: int = 1) -> list[dt.datetime]:
+        if count == 1 and after.tzinfo is UTC:  # what a scheduler asks, in one call
+            moment = self._first_after(after)
+            return [] if moment is None else [moment]
         if count < 0:
             raise ValueError(f"count must be zero or more, got {count}")
-        moment = self._first_after(after)
-        if moment is None or count == 0:
-            return []
-        found = [moment]  # the common call, count=1, ends here
-        while len(found) < count and (moment := self._first_after(moment)) is not None:
+        found: list[dt.datetime] = []
+        moment = self._first_after(require_aware(after, "after"))
+        while moment is not None and len(found) < count:
             found.append(moment)
+            moment = self._first_after(moment) if len(found) < count else None
         return found
 
     def iter_fire_times(self, after: dt.datetime) -> Iterator[dt.datetime]:
-        moment = self._first_after(after)  # outside the generator: a naive after fails now
-        return self._chain(moment)
+        # The first instant is found here, not in the generator, so a naive
+        # ``after`` fails at the call rather than at the first next().
+        return self._chain(self._first_after(require_aware(after, "after")))
 
     def _chain(self, moment: dt.datetime | None) -> Iterator[dt.datetime]:
         while moment is not None:
             yield moment
             moment = self._first_after(moment)
-
-    def _first_after(self, after: dt.datetime) -> dt.datetime | None:
-        """The first selected minute strictly after ``after``."""
-        if after.tzinfo is not UTC:  # the common case, already UTC, skips the conversion
-            after = require_aware(after, "after")
-        # The minute after the one ``after`` falls in; minute 60 carries.
-        return self._evaluator.first_at_or_after(
-            after.year, after.month, after.day, after.hour, after.minute + 1
-        )
 
     def describe(self) -> str:
         from localbridge.schedules.describe import describe_cron
@@ -136,7 +131,8 @@ class RateSchedule(Schedule):
 
     def _first_step(self, after: dt.datetime) -> tuple[dt.datetime, int]:
         """The anchor and the k of the first instant anchor + k x interval after ``after``."""
-        after = require_aware(after, "after")
+        if after.tzinfo is not UTC:  # UTC, the common case, needs no conversion
+            after = require_aware(after, "after")
         anchor = after if self.anchor is None else self.anchor
         return anchor, 1 if after < anchor else (after - anchor) // self.interval + 1
 
