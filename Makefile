@@ -5,7 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
-STAMP := $(VENV)/.installed-$(shell cksum < requirements.lock | cut -d' ' -f1)
+# The stamp names the lock and pyproject.toml it was made from (the project's
+# entry points live there), so switching branches re-installs only on change.
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
 STAGE ?= dev
 FN ?= registrations_per_day
@@ -13,7 +15,21 @@ FN ?= registrations_per_day
 # shipped data and runs it at 4 virtual hours per second, so every result
 # (week 50, the last days' counts) is in the API within about half a minute.
 CLOCK_START ?= 2022-12-18T23:59:00Z
+# The virtual period ends with the shipped data: the last day (2022-12-22) is
+# counted at 2022-12-23T00:05Z; after that nothing fires and the console stays up.
+CLOCK_END ?= 2022-12-23T00:05:00Z
 SPEED ?= 14400
+# Empty: the console takes port 3000, or runs without it when 3000 is busy.
+CONSOLE_PORT ?=
+
+# `make deploy-local`: ENGINE=auto picks LocalStack when a Docker engine answers,
+# else the embedded emulated AWS on 127.0.0.1:$(ENDPOINT_PORT). Its clock is the
+# real one unless CLOCK_START or SPEED is given on the command line or in the
+# environment (the defaults above are `make run`'s, not deploy-local's).
+ENGINE ?= auto
+ENDPOINT_PORT ?= 4566
+DEPLOY_CLOCK := $(if $(filter file,$(origin CLOCK_START)),,--clock-start $(CLOCK_START)) \
+                $(if $(filter file,$(origin SPEED)),,--speed $(SPEED))
 
 export AWS_DEFAULT_REGION ?= us-east-1
 
@@ -25,12 +41,13 @@ help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "} {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): requirements.lock
+$(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 
-install: $(STAMP) ## create .venv with the locked dependencies (skipped when up to date)
+install: $(STAMP) ## .venv: the locked dependencies, then this project (editable; .venv/bin/localbridge)
 
 lock: ## re-resolve pyproject.toml's dependencies into requirements.lock
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
@@ -60,7 +77,8 @@ data: $(STAMP) ## generate data/registrations.db (deterministic)
 	$(PY) -m data
 
 run: $(STAMP) data/registrations.db ## results API + localbridge on the shipped data (virtual clock)
-	$(PY) -m infra.local --clock-start $(CLOCK_START) --speed $(SPEED)
+	$(PY) -m infra.local --clock-start $(CLOCK_START) --clock-end $(CLOCK_END) --speed $(SPEED) \
+		$(if $(CONSOLE_PORT),--console-port $(CONSOLE_PORT))
 
 api: $(STAMP) ## the results API alone on 127.0.0.1:5000
 	$(PY) -m api
@@ -80,12 +98,12 @@ deploy: $(STAMP) ## chalice deploy --stage $(STAGE) (AWS_ENDPOINT_URL honoured)
 destroy: $(STAMP) ## chalice delete --stage $(STAGE)
 	$(PY) -m infra.deploy destroy --stage $(STAGE)
 
-deploy-local: $(STAMP) ## LocalStack (docker compose) + deploy the localstack stage
-	$(PY) -m infra.localstack up
+deploy-local: $(STAMP) data/registrations.db ## deploy to LocalStack (Docker) or the embedded emulated AWS
+	$(PY) -m infra.deploy_local up --engine $(ENGINE) --port $(ENDPOINT_PORT) $(DEPLOY_CLOCK)
 
-destroy-local: $(STAMP) ## tear the LocalStack deployment down
-	$(PY) -m infra.localstack down
+destroy-local: $(STAMP) ## delete the local deployment and stop what deploy-local started
+	$(PY) -m infra.deploy_local down --engine $(ENGINE) $(if $(filter file,$(origin ENDPOINT_PORT)),,--port $(ENDPOINT_PORT))
 
 clean: ## remove .venv and generated runtime files
-	rm -rf $(VENV) .venv-lock .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-lock .pytest_cache .mypy_cache .ruff_cache build *.egg-info
 	rm -f data/*.db data/*.db-wal data/*.db-shm

@@ -9,8 +9,9 @@ decorator reads the settings, opens the registrations DB read-only, adds
 from __future__ import annotations
 
 import functools
-import logging
+import json
 import os
+import sys
 from collections.abc import Callable
 
 from chalice.app import CloudWatchEvent
@@ -18,8 +19,6 @@ from chalice.app import CloudWatchEvent
 from functions._registrations import Registrations, open_registrations
 from functions._results import Result
 from functions._settings import Settings
-
-log = logging.getLogger(__name__)
 
 Compute = Callable[[CloudWatchEvent, Registrations], Result]
 
@@ -39,7 +38,11 @@ def metric_job(compute: Compute) -> Callable[[CloudWatchEvent], Result]:
         result: Result = {**body, "function": compute.__name__, "scheduled_time": event.time}
         key = f"{compute.__name__}/{event.time}"
         status = settings.poster.post(result, key)
-        log.info("posted %s: HTTP %d %s", key, status, result)
+        # Printed rather than logged at INFO: Lambda's Python runtime shows the
+        # logging module's WARNING and above only, while whatever a function
+        # writes to stderr (or stdout) reaches its CloudWatch log group
+        # (`chalice logs`). stderr keeps stdout for callers that read the result.
+        print(f"posted {key}: HTTP {status} {json.dumps(result)}", file=sys.stderr)
         return result
 
     return handler

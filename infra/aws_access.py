@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 import boto3  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
@@ -42,8 +43,32 @@ def endpoint_label(environ: Mapping[str, str]) -> str:
 
 
 def session_for(environ: Mapping[str, str]) -> boto3.Session:
-    """A boto3 session with the region chalice will use (AWS_ENDPOINT_URL is read by boto3)."""
-    return boto3.Session(region_name=region_of(environ))
+    """A boto3 session as chalice will see ``environ``: its region, credentials and endpoint.
+
+    ``environ`` may differ from this process's environment (deploy-local passes
+    an emulator's URL and test credentials), so nothing is left to boto3's own
+    reading of ``os.environ``.
+    """
+    return EndpointSession(
+        environ.get("AWS_ENDPOINT_URL") or None,
+        aws_access_key_id=environ.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=environ.get("AWS_SECRET_ACCESS_KEY"),
+        aws_session_token=environ.get("AWS_SESSION_TOKEN"),
+        region_name=region_of(environ),
+    )
+
+
+class EndpointSession(boto3.Session):  # type: ignore[misc]
+    """A boto3 session whose clients all go to one endpoint (an emulator), when given."""
+
+    def __init__(self, endpoint_url: str | None, **options: Any) -> None:
+        super().__init__(**options)
+        self.endpoint_url = endpoint_url
+
+    def client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        if self.endpoint_url:
+            kwargs.setdefault("endpoint_url", self.endpoint_url)
+        return super().client(service_name, *args, **kwargs)
 
 
 def check_access(session: boto3.Session, environ: Mapping[str, str] = os.environ) -> str:

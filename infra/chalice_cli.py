@@ -22,17 +22,23 @@ class ChaliceError(Exception):
     """``chalice`` exited non-zero; the message is a one-line summary of why."""
 
 
+ERROR_HEAD = "ERROR - "
+
+
 @dataclass
 class TracebackFilter:
     """Feeds chalice's output line by line; keeps what a person should see.
 
-    Traceback frames (the indented lines after ``Traceback ...``) are dropped;
-    the exception line that ends a traceback is kept and remembered.
+    Traceback frames (the indented lines after ``Traceback ...``) are dropped.
+    The failure's explanation - the exception that ends a traceback, or
+    chalice's own ``ERROR - ...`` report - is remembered with every line that
+    follows it: chalice wraps those messages over several lines, and the
+    summary must not stop mid-sentence.
     """
 
     echo: Callable[[str], None]
     in_traceback: bool = False
-    exception_line: str | None = None
+    explanation: list[str] | None = None
     last_line: str | None = None
     seen: list[str] = field(default_factory=list)
 
@@ -44,16 +50,29 @@ class TracebackFilter:
             return
         if self.in_traceback and (not text or text[0].isspace()):
             return
-        if self.in_traceback:
+        if self.in_traceback or text.startswith(ERROR_HEAD):
             self.in_traceback = False
-            self.exception_line = text
+            self.explanation = []
         if text.strip():
+            if self.explanation is not None:
+                self.explanation.append(text.strip())
             self.last_line = text
             self.echo(text)
 
     def summary(self) -> str:
-        """The exception chalice died of, else its last message, else a plain note."""
-        return self.exception_line or self.last_line or "no output"
+        """Why chalice failed, wrapped lines joined; else its last message; else a note."""
+        if self.explanation:
+            return unwrap(self.explanation)
+        return self.last_line or "no output"
+
+
+def unwrap(lines: list[str]) -> str:
+    """Undo ``textwrap``: join with spaces, except after a hyphen it broke a word at."""
+    text = lines[0]
+    for line in lines[1:]:
+        broke_at_hyphen = text.endswith("-") and text[-2:-1].isalnum()
+        text += line if broke_at_hyphen else f" {line}"
+    return text
 
 
 def chalice_command(project_dir: Path, args: Sequence[str]) -> list[str]:

@@ -2,9 +2,12 @@
 
 Whatever AWS environment is set is used unchanged (``AWS_ENDPOINT_URL`` points
 it at an emulator); only ``AWS_DEFAULT_REGION`` is defaulted. Reachability and
-credentials are checked before chalice runs, chalice's failures are summarised
-in one line, and after a deploy each scheduled function is printed with its
-rule as EventBridge reports it.
+credentials are checked before chalice runs, a stage whose settings still hold
+a placeholder gets a warning, chalice's failures are summarised in one line,
+and after a deploy each scheduled function is printed with its rule as
+EventBridge reports it. ``destroy`` runs ``chalice delete`` and then removes
+whatever the stage's deploys created that chalice's record missed (a failed
+deploy records nothing), saying what it removed.
 """
 
 from __future__ import annotations
@@ -15,12 +18,17 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from infra.aws_access import AwsAccessError, check_access, endpoint_label, region_of, session_for
 from infra.chalice_cli import ChaliceError, run_chalice
 from infra.deployed import deployed_record, format_schedules, read_schedules, rule_names
+from infra.leftovers import remove_stage
+from localbridge.project.config import ConfigError
+from localbridge.project.discovery import discover
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
+PLACEHOLDER = "example.invalid"
 
 
 class StageError(Exception):
@@ -37,15 +45,33 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def check_stage(project_dir: Path, stage: str) -> None:
+def read_config(project_dir: Path) -> dict[str, Any]:
     config_path = project_dir / ".chalice" / "config.json"
     try:
-        stages = json.loads(config_path.read_text()).get("stages", {})
+        config: dict[str, Any] = json.loads(config_path.read_text())
     except (OSError, ValueError) as exc:
         raise StageError(f"cannot read {config_path}: {exc}") from None
+    return config
+
+
+def check_stage(project_dir: Path, stage: str) -> None:
+    stages = read_config(project_dir).get("stages", {})
     if stage not in stages:
         known = ", ".join(sorted(stages)) or "none"
+        config_path = project_dir / ".chalice" / "config.json"
         raise StageError(f"stage {stage!r} is not in {config_path} (stages: {known})")
+
+
+def placeholder_warnings(project_dir: Path, stage: str) -> list[str]:
+    """One warning per environment variable of the stage that names a placeholder host."""
+    settings = read_config(project_dir)["stages"][stage]
+    variables = settings.get("environment_variables", {})
+    return [
+        f"warning: stage {stage!r} sets {key}={value}, a placeholder: the deployed functions "
+        f"will fail until it names a real host (.chalice/config.json, stages.{stage})"
+        for key, value in sorted(variables.items())
+        if PLACEHOLDER in str(value)
+    ]
 
 
 def chalice_environment(environ: Mapping[str, str]) -> dict[str, str]:
@@ -60,6 +86,8 @@ def echo(line: str) -> None:
 
 
 def deploy(project_dir: Path, stage: str, environ: Mapping[str, str]) -> None:
+    for warning in placeholder_warnings(project_dir, stage):
+        print(warning, file=sys.stderr, flush=True)
     session = session_for(environ)
     check_access(session, environ)
     echo(f"Deploying stage {stage!r} to {endpoint_label(environ)}")
@@ -78,6 +106,23 @@ def destroy(project_dir: Path, stage: str, environ: Mapping[str, str]) -> None:
     run_chalice(project_dir, ["delete", "--stage", stage], chalice_environment(environ), echo)
     names = ", ".join(sorted(scheduled)) or "none"
     echo(f"Deleted {len(scheduled)} scheduled function(s) with their rules: {names}")
+    app = read_config(project_dir)["app_name"]
+    removed = remove_stage(session, app, stage, app_function_names(project_dir, stage))
+    if removed:
+        echo(f"Removed what earlier deploys of {stage!r} left outside chalice's record:")
+        for line in removed.lines():
+            echo(line)
+    else:
+        echo(f"Nothing else of stage {stage!r} ({app}-{stage}-*) is deployed.")
+
+
+def app_function_names(project_dir: Path, stage: str) -> set[str]:
+    """The app's scheduled functions (for the names of what a failed deploy created)."""
+    try:
+        return {spec.name for spec in discover(project_dir, stage, {})}
+    except ConfigError as exc:
+        echo(f"note: cannot read the app's functions ({exc}); looking by tags only")
+        return set()
 
 
 def main(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:

@@ -29,7 +29,11 @@ STOP_GRACE_S = 15.0
 def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__)
     parser.add_argument("--clock-start", help="virtual clock start (ISO-8601 UTC)")
+    parser.add_argument("--clock-end", help="fire nothing scheduled after this (ISO-8601 UTC)")
     parser.add_argument("--speed", default="1", help="virtual clock speed (x real time)")
+    parser.add_argument(
+        "--console-port", type=int, help="the web console's port (default: localbridge's, 3000)"
+    )
     parser.add_argument("--stage", default="local")
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("PORT", "5000")))
     parser.add_argument("--results-db", default=os.environ.get("RESULTS_DB", "data/results.db"))
@@ -73,6 +77,10 @@ def localbridge_args(args: argparse.Namespace) -> list[str]:
     command = ["-m", "localbridge", "run", "--stage", args.stage, "--ledger", args.ledger]
     if args.clock_start:
         command += ["--clock-start", args.clock_start]
+    if args.clock_end:
+        command += ["--clock-end", args.clock_end]
+    if args.console_port is not None:
+        command += ["--console-port", str(args.console_port)]
     command += ["--speed", args.speed, *args.extra]
     return command
 
@@ -95,7 +103,9 @@ def main(argv: Sequence[str]) -> int:
         f"\nresults API: {url}  (results: {args.results_db})\n"
         f"  curl '{url}/result?metric=average_weight'\n"
         f"  curl '{url}/result?metric=registrations'\n"
-        f"localbridge: runs in {args.ledger}; `python -m localbridge runs` shows them\n"
+        f"localbridge: runs in {args.ledger}; `.venv/bin/localbridge runs` shows them\n"
+        f"console: http://127.0.0.1:{args.console_port or 3000}/  (schedules, runs, dead "
+        "letters, results, /metrics; localbridge prints the address it got)\n"
         "Ctrl-C stops both.\n",
         flush=True,
     )

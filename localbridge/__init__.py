@@ -15,6 +15,7 @@ list, never one below):
 - ``ledger/``: every tick and attempt, durably, in SQLite;
 - ``runtime/``: the loop, dispatch, retries, catch-up, replay;
 - ``lambda_api/``: the Lambda Invoke API that ``chalice invoke`` calls;
+- ``console/``: the web console and Prometheus metrics of ``run``;
 - ``cli/``: the ``localbridge`` command.
 
 The path of one scheduled time T, from the clock to the results API:

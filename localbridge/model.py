@@ -109,6 +109,8 @@ class InvocationResult:
     traceback: str | None = None
     logs: str = ""
     """What the function printed or logged during the run."""
+    log_stream: str | None = None
+    """The worker's Lambda log stream name (``YYYY/MM/DD/[$LATEST]<hex>``), when it had one."""
 
     @property
     def succeeded(self) -> bool:

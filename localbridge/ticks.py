@@ -33,9 +33,13 @@ class TickState(enum.StrEnum):
     """Retries exhausted or older than the maximum event age: the dead-letter queue."""
     SKIPPED = "skipped"
     """Missed while the runtime was down and left out by the catch-up policy."""
+    PURGED = "purged"
+    """Dead-lettered, then discarded by a person (the console's purge)."""
 
 
-FINAL_STATES = frozenset({TickState.SUCCEEDED, TickState.FAILED, TickState.DEAD, TickState.SKIPPED})
+FINAL_STATES = frozenset(
+    {TickState.SUCCEEDED, TickState.FAILED, TickState.DEAD, TickState.SKIPPED, TickState.PURGED}
+)
 
 
 class TickSource(enum.StrEnum):
@@ -98,6 +102,8 @@ class Attempt:
     payload: str | None
     """The returned payload as JSON text (cut at 64 KiB, see ``payload_truncated``)."""
     payload_truncated: bool
+    logs: str | None = None
+    """What the function printed during the attempt (read by the console's queries)."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""``python -m localbridge``: run, list, invoke, replay, next, runs, dlq.
+"""``python -m localbridge``: run, list, invoke, replay, next, runs, dlq, console, pause, resume.
 
 Exit codes: 0 ok, 1 a function failed, 2 bad usage or configuration.
 """
@@ -22,6 +22,12 @@ from localbridge.cli.common import (
     positive_float,
     positive_int,
 )
+from localbridge.cli.console import (
+    add_console_options,
+    add_pause_commands,
+    cmd_console,
+    console_services,
+)
 from localbridge.cli.history import cmd_dlq_list, cmd_dlq_redrive, cmd_runs
 from localbridge.cli.running import (
     cmd_invoke,
@@ -33,6 +39,7 @@ from localbridge.cli.running import (
     lambda_api_services,
 )
 from localbridge.project.config import ConfigError
+from localbridge.runtime.loop import Service
 from localbridge.ticks import TickState
 
 # `cmd_run` is public: front ends embed the runtime with extra services
@@ -66,8 +73,20 @@ def add_running_commands(commands: Commands) -> None:
     )
     run.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S,
                      help="seconds runs in flight get to finish on stop")  # fmt: skip
+    run.add_argument(
+        "--clock-end",
+        type=parse_time,
+        help="fire nothing scheduled after this instant; the console stays up until Ctrl-C",
+    )
     add_lambda_api_options(run)
-    run.set_defaults(handler=lambda args: cmd_run(args, lambda_api_services))
+    add_console_options(run)
+    run.set_defaults(handler=lambda args: cmd_run(args, run_services))
+
+    console = commands.add_parser("console", help="the web console over a ledger (no timer)")
+    add_ledger_option(console)
+    add_console_options(console)
+    console.set_defaults(handler=cmd_console)
+    add_pause_commands(commands)
 
     serve = commands.add_parser("serve", help="the Lambda Invoke API alone (no timer)")
     add_project_options(serve)
@@ -132,6 +151,11 @@ def add_history_commands(commands: Commands) -> None:
     dlq_redrive.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S)
     add_project_options(dlq_redrive)
     dlq_redrive.set_defaults(handler=cmd_dlq_redrive)
+
+
+def run_services(args: argparse.Namespace) -> list[Service]:
+    """What ``run`` serves beside the runtime: the Lambda Invoke API and the console."""
+    return [*lambda_api_services(args), *console_services(args)]
 
 
 def configure_logging(verbose: bool) -> None:

@@ -26,9 +26,11 @@ from localbridge.clock import Clock, SystemClock
 from localbridge.instants import display_instant, whole_seconds
 from localbridge.lambda_api.server import DEFAULT_PORT
 from localbridge.lambda_api.service import LambdaApiService
+from localbridge.ledger.pauses import read_paused
 from localbridge.ledger.store import Ledger
 from localbridge.project.watch import SourceWatcher
-from localbridge.runtime.loop import Runtime, Service, UnknownFunctionError
+from localbridge.runtime.functions import UnknownFunctionError
+from localbridge.runtime.loop import Runtime, Service
 from localbridge.runtime.replay import replay
 from localbridge.schedules import ScheduleError, parse_schedule
 
@@ -75,9 +77,11 @@ def cmd_run(
     # virtual time a rule created later would not fire for.
     started = list(services(args)) if services else []
     # Signals first: a stop requested while starting up is honoured once running.
+    clock_end = getattr(args, "clock_end", None)
+    options = {"fire_schedules": fire_schedules, "fire_until": clock_end}
     with (
         stop_on_signals() as stop,
-        open_session(args, partial(make_clock, args), fire_schedules=fire_schedules) as session,
+        open_session(args, partial(make_clock, args), **options) as session,
     ):
         runtime = session.runtime
         clock = runtime.clock
@@ -93,7 +97,13 @@ def cmd_run(
         watcher.start()
         # Bounded waits so signal handlers run promptly in the main thread.
         while not stop.wait(0.5):
-            pass
+            if clock_end is not None and clock.now() > clock_end:
+                print(
+                    f"localbridge: the clock passed --clock-end {display_instant(clock_end)}; "
+                    "nothing scheduled after it fires. Ctrl-C stops.",
+                    flush=True,
+                )
+                clock_end = None
         print("localbridge: stopping (runs in flight get a grace period)", flush=True)
         watcher.stop()
         for service in reversed(started):
@@ -108,12 +118,14 @@ def cmd_run(
 def cmd_list(args: argparse.Namespace) -> int:
     functions = load(args)
     now = datetime.now(UTC)
-    marks, states = {}, {}
+    marks, states, paused = {}, {}, frozenset[str]()
     if args.ledger.exists():
         ledger = Ledger.open(args.ledger)
         marks, states = ledger.function_marks(), ledger.last_states()
         ledger.close()
-    rows = [["function", "expression", "description", "timeout", "next fire times", "last run"]]
+        paused = read_paused(args.ledger)
+    header = ["function", "expression", "description", "timeout", "next fire times", "last run"]
+    rows = [[*header, "status"]]
     for spec in functions:
         mark = marks.get(spec.name)
         anchor = mark.anchor if mark and mark.expression == spec.expression else now
@@ -128,6 +140,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 f"{spec.timeout_s} s",
                 upcoming or "never",
                 state.value if state else "-",
+                "paused" if spec.name in paused else "active",
             ]
         )
     print(table(rows))

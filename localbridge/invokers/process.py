@@ -6,13 +6,17 @@ a run waits, warm, for the next one of the same function (at most
 function's timeout kills its worker; a worker that dies fails only its run;
 either way the next invocation starts a fresh one. ``reload()`` retires every
 worker once it is idle, so later runs import the code afresh.
+
+Workers run in the project directory, or in the directory ``task_root``
+names for a function (an unpacked deployment package, as Lambda's
+``/var/task``).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -40,8 +44,10 @@ class ProcessInvoker:
         identity: AwsIdentity | None = None,
         close_grace_s: float = DEFAULT_CLOSE_GRACE_S,
         max_idle_per_function: int = DEFAULT_MAX_IDLE_PER_FUNCTION,
+        task_root: Callable[[FunctionSpec], Path] | None = None,
     ) -> None:
         self.project_dir = project_dir.resolve()
+        self._task_root = task_root
         self.identity = identity or AwsIdentity.from_environment()
         self.close_grace_s = close_grace_s
         self.max_idle_per_function = max_idle_per_function
@@ -100,15 +106,19 @@ class ProcessInvoker:
             worker.kill()
         self.reload()
 
+    def _root_of(self, function: FunctionSpec) -> Path:
+        return self.project_dir if self._task_root is None else self._task_root(function)
+
     def _idle_worker(self, function: FunctionSpec) -> WorkerProcess | None:
-        """A warm worker of this very function (same settings), now marked busy."""
+        """A warm worker of this very function (same settings and code), now marked busy."""
+        root = self._root_of(function)
         with self._lock:
             if self._closed:
                 raise InvokerClosedError("the invoker is closed; create a new one")
             idle = self._idle.get(function.lambda_name)
             while idle:
                 worker = idle.pop()
-                if worker.function == function and worker.alive():
+                if worker.function == function and worker.task_root == root and worker.alive():
                     self._busy.add(worker)
                     return worker
                 self._retire_later(worker)
@@ -120,7 +130,7 @@ class ProcessInvoker:
         """A new busy worker, or the result that says why it could not start."""
         with self._lock:
             generation = self._generation
-        worker = WorkerProcess(function, self.project_dir, self.identity, generation)
+        worker = WorkerProcess(function, self._root_of(function), self.identity, generation)
         with self._lock:
             self._busy.add(worker)
             closed = self._closed

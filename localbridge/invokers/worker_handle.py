@@ -9,6 +9,7 @@ it, so even a run that crashes or is killed keeps what it printed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import select
@@ -70,6 +71,7 @@ class WorkerProcess:
         self, function: FunctionSpec, project_dir: Path, identity: AwsIdentity, generation: int
     ) -> None:
         self.function = function
+        self.task_root = project_dir
         self.identity = identity
         self.generation = generation
         self.log_stream = new_log_stream_name()
@@ -144,7 +146,8 @@ class WorkerProcess:
             outcome = self._exit_failure()
         else:
             outcome = HandlerOutcome.from_json(json.loads(line))
-        return outcome.to_result(started_at, self.logs())
+        result = outcome.to_result(started_at, self.logs())
+        return dataclasses.replace(result, log_stream=self.log_stream)
 
     def logs(self) -> str:
         """What the worker wrote since the run started; the last 64 KiB of it."""

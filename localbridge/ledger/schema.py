@@ -46,6 +46,15 @@ MIGRATIONS: tuple[str, ...] = (
         scheduled_through TEXT NOT NULL
     );
     """,
+    # Pause and resume (EventBridge's disable-rule/enable-rule), and what each
+    # attempt printed, for the console's run page.
+    """
+    CREATE TABLE paused (
+        function TEXT PRIMARY KEY,
+        paused_at TEXT NOT NULL
+    );
+    ALTER TABLE attempts ADD COLUMN logs TEXT;
+    """,
 )
 
 

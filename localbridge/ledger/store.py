@@ -231,6 +231,7 @@ class Ledger:
                     result.traceback,
                     payload,
                     int(truncated),
+                    result.logs or None,
                     tick_id,
                     number,
                 )
@@ -240,7 +241,7 @@ class Ledger:
         with self._transaction() as db:
             db.executemany(
                 "UPDATE attempts SET ended_at = ?, duration_ms = ?, outcome = ?, error_type = ?, "
-                "error_message = ?, traceback = ?, payload = ?, payload_truncated = ? "
+                "error_message = ?, traceback = ?, payload = ?, payload_truncated = ?, logs = ? "
                 "WHERE tick_id = ? AND number = ?",
                 attempt_rows,
             )

@@ -55,6 +55,7 @@ class Dispatcher:
         self._lookup = lookup
         self._build_event = build_event
         self._on_finished = on_finished
+        self._report_listeners: list[Callable[[RunReport], None]] = []
         self._on_dead = on_dead
         self._overall_limit = overall_limit
         self._pool = WorkerPool(max_workers)
@@ -169,7 +170,7 @@ class Dispatcher:
         runs has happened (``wait_idle`` relies on it).
         """
         try:
-            log_run(report)
+            self._report(report)
             self._on_finished(report)
         finally:
             self._release_slot(report.tick.function)
@@ -183,8 +184,17 @@ class Dispatcher:
         decision = Decision(state)
         self._ledger.finish_attempt(tick.id, number, AttemptEnd(result, self._clock.now(), state))
         report = RunReport(tick, number, 0.0, result, decision)
-        log_run(report)
+        self._report(report)
         return report
+
+    def add_report_listener(self, listener: Callable[[RunReport], None]) -> None:
+        """Told of every finished attempt, scheduled or synchronous (the metrics)."""
+        self._report_listeners.append(listener)
+
+    def _report(self, report: RunReport) -> None:
+        log_run(report)
+        for listener in self._report_listeners:
+            listener(report)
 
     def _bury(self, tick: Tick, now: datetime, reason: str) -> None:
         self._ledger.set_state(tick.id, TickState.DEAD, now)

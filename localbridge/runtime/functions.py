@@ -28,3 +28,10 @@ class Function:
     @property
     def settings(self) -> FunctionSettings:
         return self.spec.settings
+
+
+class UnknownFunctionError(KeyError):
+    """No scheduled function of that name."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])

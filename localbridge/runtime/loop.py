@@ -30,7 +30,8 @@ from localbridge.ledger import Ledger
 from localbridge.model import FunctionSpec, Invoker
 from localbridge.runtime.catchup import catch_up_ticks
 from localbridge.runtime.dispatch import Dispatcher
-from localbridge.runtime.functions import Function
+from localbridge.runtime.functions import Function, UnknownFunctionError
+from localbridge.runtime.pausing import FireGate
 from localbridge.schedules import parse_schedule
 from localbridge.ticks import (
     Decision,
@@ -67,13 +68,6 @@ class _Due:
     generation: int = field(compare=False, default=0)
 
 
-class UnknownFunctionError(KeyError):
-    """No scheduled function of that name."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
 class Runtime:
     """Fires, runs and retries ticks; see the module docstring."""
 
@@ -89,12 +83,14 @@ class Runtime:
         max_workers: int = 256,
         overall_limit: int | None = None,
         listeners: Sequence[Listener] = (),
+        fire_until: datetime | None = None,
     ) -> None:
         self.ledger = ledger
         self.invoker = invoker
         self.clock = clock
         self._fire_schedules = fire_schedules
         self._listeners = list(listeners)
+        self.gate = FireGate(ledger.path, fire_until)
         self._lock = threading.RLock()
         self._wakeup = Wakeup()
         self._heap: list[_Due] = []
@@ -163,7 +159,7 @@ class Runtime:
         if not self._fire_schedules:
             return
         upcoming = function.schedule.next_fire_times(after, 1)
-        if upcoming:
+        if upcoming and self.gate.open_at(upcoming[0]):
             generation = self._generations[function.name]
             entry = _Due(upcoming[0], next(self._order), function.name, None, generation)
             heapq.heappush(self._heap, entry)
@@ -207,7 +203,8 @@ class Runtime:
 
     def _catch_up(self, previous: Mapping[str, FunctionMark], now: datetime) -> None:
         """Record ticks missed while down (per policy) and move every mark to ``now``."""
-        new_ticks = catch_up_ticks(self._functions.values(), previous, now)
+        active, through = self.gate.catch_up_window(self._functions.values(), now, bool(previous))
+        new_ticks = catch_up_ticks(active, previous, through)
         marks = [
             FunctionMark(m.name, m.expression, m.anchor, max(m.scheduled_through, now))
             for m in self._marks.values()
@@ -263,14 +260,16 @@ class Runtime:
     def _record_fires(self, fires: Sequence[_Due], now: datetime) -> list[Tick]:
         """Commit the due fires as ticks (before anything runs) and queue the next ones."""
         new_ticks, marks = [], []
+        paused = self.gate.pauses.paused()
         with self._lock:
             for entry in fires:
                 function = self._functions.get(entry.function)
                 if function is None or entry.generation != self._generations[entry.function]:
                     continue  # removed or rescheduled by a reload since it was queued
-                new_ticks.append(
-                    NewTick(entry.function, entry.instant, TickSource.SCHEDULE, entry.instant)
-                )
+                if entry.function not in paused:
+                    new_ticks.append(
+                        NewTick(entry.function, entry.instant, TickSource.SCHEDULE, entry.instant)
+                    )
                 mark = self._marks[entry.function]
                 mark = FunctionMark(mark.name, mark.expression, mark.anchor, entry.instant)
                 self._marks[entry.function] = mark

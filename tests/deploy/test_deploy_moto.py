@@ -137,6 +137,9 @@ def test_deploy_twice_then_destroy(moto: Moto, project: Path) -> None:
 
     first = make(project, "deploy", moto.environ)
     assert first.returncode == 0, first.stdout + first.stderr
+    # The dev stage still names a placeholder API: said before deploying.
+    placeholder = stage_config(project, STAGE)["environment_variables"]["RESULTS_API_URL"]
+    assert f"warning: stage 'dev' sets RESULTS_API_URL={placeholder}, a placeholder" in first.stderr
     printed_rows = [line.split() for line in first.stdout.splitlines()]
     for spec in functions:
         row = [spec.name, spec.rule_name, *spec.expression.split(), "ENABLED"]
@@ -180,3 +183,31 @@ def test_chalice_failure_is_summarised(moto: Moto, project: Path) -> None:
     assert "chalice deploy --stage dev failed" in summary
     assert "no-such-policy.json" in summary
     assert "Traceback" not in result.stdout + result.stderr
+
+
+MISSING_LAYER = "arn:aws:lambda:us-east-1:123456789012:layer:no-such-layer:1"
+
+
+@pytest.mark.slow
+def test_destroy_removes_what_a_failed_deploy_left_behind(moto: Moto, project: Path) -> None:
+    # moto refuses a function whose layer does not exist: the deploy fails after
+    # the role and the first function (in name order) were created.
+    functions = scheduled_functions(project)
+    last = max(spec.name for spec in functions)
+    edit_stage(project, STAGE, lambda_functions={last: {"layers": [MISSING_LAYER]}})
+
+    failed = make(project, "deploy", moto.environ)
+    assert failed.returncode != 0
+    [summary] = [line for line in failed.stderr.splitlines() if line.startswith("deploy: error:")]
+    assert summary.rstrip().endswith(f"'{MISSING_LAYER}']"), summary  # the whole message
+    assert moto.client("lambda").list_functions()["Functions"], "nothing was left behind"
+
+    destroyed = make(project, "destroy", moto.environ)
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+    assert moto.client("lambda").list_functions()["Functions"] == []
+    assert moto.client("events").list_rules()["Rules"] == []
+    assert moto.client("iam").list_roles()["Roles"] == []
+    left = [spec for spec in functions if spec.name != last]
+    for spec in left:
+        assert f"removed function {spec.lambda_name}" in destroyed.stdout
+        assert f"removed rule {spec.rule_name}" in destroyed.stdout

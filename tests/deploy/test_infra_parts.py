@@ -158,3 +158,40 @@ def test_without_a_docker_engine_up_says_docker_is_needed(tmp_path: Path) -> Non
     assert done.returncode == 1
     assert done.stderr.startswith("localstack up: error: Docker")
     assert "Traceback" not in done.stderr
+
+
+def test_wrapped_error_report_is_summarised_whole() -> None:
+    # chalice wraps its ERROR report at 80 columns: the summary must not end mid-sentence.
+    output, _ = chalice_output(
+        "Creating lambda function: metric-jobs-dev-registrations_per_day",
+        "ERROR - While deploying your chalice application, received the following",
+        "error:",
+        "",
+        " Waiter FunctionActive failed: Waiter encountered a terminal failure state:",
+        ' For expression "State" we matched expected path: "Failed"',
+        "",
+    )
+    assert output.summary() == (
+        "ERROR - While deploying your chalice application, received the following error: "
+        "Waiter FunctionActive failed: Waiter encountered a terminal failure state: "
+        'For expression "State" we matched expected path: "Failed"'
+    )
+
+
+def test_exception_message_on_several_lines_is_kept_whole() -> None:
+    output, _ = chalice_output(
+        "Traceback (most recent call last):",
+        '  File "/x/chalice/deploy/deployer.py", line 1, in deploy',
+        "botocore.exceptions.ClientError: An error occurred (InvalidParameterValueException)",
+        "when calling the CreateFunction operation: Layers are not valid",
+    )
+    assert output.summary().endswith("CreateFunction operation: Layers are not valid")
+    assert output.summary().startswith("botocore.exceptions.ClientError: An error occurred")
+
+
+def test_without_a_docker_engine_deploy_local_picks_the_embedded_engine(tmp_path: Path) -> None:
+    from infra.deploy_local import choose_engine
+
+    no_engine = {**python_env(), "DOCKER_HOST": f"unix://{tmp_path / 'no-engine.sock'}"}
+    assert choose_engine("auto", no_engine) == ("embedded", "no Docker engine answers")
+    assert choose_engine("localstack", no_engine) == ("localstack", "ENGINE=localstack")

@@ -2,7 +2,7 @@
 
 The layers, lowest first, as ``localbridge/__init__.py`` draws them: the
 shared vocabulary (top-level modules), ``schedules``, ``project``,
-``invokers``, ``ledger``, ``runtime``, ``lambda_api``, ``cli``, and the entry
+``invokers``, ``ledger``, ``runtime``, ``lambda_api``, ``console``, ``cli``, and the entry
 points (``localbridge`` itself and ``__main__``). Every import counts, those
 under ``TYPE_CHECKING`` and those inside functions too: the source is parsed,
 nothing is imported.
@@ -25,6 +25,7 @@ LAYERS = (
     "ledger",
     "runtime",
     "lambda_api",
+    "console",
     "cli",
     "entry",
 )

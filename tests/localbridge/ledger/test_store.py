@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from localbridge.ledger.schema import MIGRATIONS
 from localbridge.ledger.store import Ledger
 from localbridge.model import InvocationResult, Outcome
 from localbridge.ticks import (
@@ -146,7 +147,7 @@ def test_the_schema_is_migrated_once_and_states_are_stored_as_values(tmp_path: P
     Ledger.open(path).add_ticks([scheduled("daily", T0)], T0)
     Ledger.open(path).close()
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+        assert db.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert db.execute("SELECT state, source FROM ticks").fetchall() == [("pending", "schedule")]
 

@@ -1,0 +1,124 @@
+"""The commands of the console: ``console``, ``pause``, ``resume``; and the console
+service ``run`` starts beside the runtime (``--console-port``, default 3000)."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+
+from localbridge.cli.common import EXIT_OK, UsageError, load, stop_on_signals
+from localbridge.console.server import DEFAULT_HOST, DEFAULT_PORT
+from localbridge.console.service import ConsoleService, bind_server, serve_ledger
+from localbridge.ledger.browse import LedgerReader
+from localbridge.ledger.pauses import PauseStore
+from localbridge.project.config import ConfigError
+from localbridge.runtime.loop import Service
+
+
+def add_console_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--console-port",
+        type=int,
+        default=None,
+        help=f"port of the web console (default: {DEFAULT_PORT}; skipped with a warning when "
+        "the default is busy; 0 picks a free port)",
+    )
+    parser.add_argument(
+        "--console-host", default=DEFAULT_HOST, help=f"address of the console ({DEFAULT_HOST})"
+    )
+    parser.add_argument(
+        "--results-api",
+        metavar="URL",
+        help="the results API the console charts (default: the stage's RESULTS_API_URL)",
+    )
+
+
+def console_services(args: argparse.Namespace) -> list[Service]:
+    port = DEFAULT_PORT if args.console_port is None else args.console_port
+    required = args.console_port is not None
+    return [ConsoleService(args.console_host, port, required, args.results_api)]
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    """Browse a ledger (no timer, nothing runs) until Ctrl-C."""
+    if not args.ledger.exists():
+        raise UsageError(f"no ledger at {args.ledger}: nothing has run yet (or pass --ledger)")
+    port = DEFAULT_PORT if args.console_port is None else args.console_port
+    server = bind_server(args.console_host, port, required=True)
+    assert server is not None
+    with stop_on_signals() as stop:
+        close = serve_ledger(server, args.ledger, args.results_api)
+        print(f"localbridge: console on {server.url} (ledger {args.ledger}); Ctrl-C stops it")
+        while not stop.wait(0.5):
+            pass
+        close()
+    return EXIT_OK
+
+
+def known_functions(args: argparse.Namespace) -> list[str]:
+    """The project's functions, and any other the ledger has seen."""
+    try:
+        names = {spec.name for spec in load(args)}
+    except ConfigError:
+        names = set()
+    if args.ledger.exists():
+        reader = LedgerReader(args.ledger)
+        try:
+            names |= {mark.name for mark in reader.function_marks()}
+        finally:
+            reader.close()
+    return sorted(names)
+
+
+def chosen_functions(args: argparse.Namespace) -> list[str]:
+    known = known_functions(args)
+    if args.all:
+        if not known:
+            raise UsageError("no functions known: run this in the project, or pass --project")
+        return known
+    if not args.names:
+        raise UsageError("name the functions, or pass --all")
+    unknown = sorted(set(args.names) - set(known))
+    if unknown:
+        raise UsageError(
+            f"no scheduled function {unknown[0]!r} (known: {', '.join(known) or 'none'})"
+        )
+    return list(args.names)
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    names = chosen_functions(args)
+    store = PauseStore.open(args.ledger)
+    try:
+        changed = set(store.pause(names, datetime.now(UTC)))
+    finally:
+        store.close()
+    for name in names:
+        print(f"{name}: paused" + ("" if name in changed else " (already)"))
+    return EXIT_OK
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    names = chosen_functions(args)
+    store = PauseStore.open(args.ledger)
+    try:
+        changed = set(store.resume(names))
+    finally:
+        store.close()
+    for name in names:
+        print(f"{name}: resumed" + ("" if name in changed else " (was not paused)"))
+    return EXIT_OK
+
+
+def add_pause_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from localbridge.cli.common import add_project_options
+
+    for name, verb, handler in (
+        ("pause", "stop firing (like disabling the rule); holds across restarts", cmd_pause),
+        ("resume", "fire again from the next instant (no catch-up)", cmd_resume),
+    ):
+        command = commands.add_parser(name, help=verb)
+        command.add_argument("names", nargs="*", metavar="NAME")
+        command.add_argument("--all", action="store_true", help="every function")
+        add_project_options(command)
+        command.set_defaults(handler=handler)

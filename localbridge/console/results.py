@@ -1,0 +1,114 @@
+"""The results API as the console reads it: every record, grouped into a series per metric.
+
+Each result a job posts carries its period (``week`` or ``date``) and a number
+(``value``, else ``count``). A metric's series has one point per period - the
+latest received, so a repeat does not draw twice - and every record stays in
+the table under the chart. The Idempotency-Key ``<function>/<scheduled time>``
+links a point to the run that produced it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+PAGE = 10_000
+PERIOD_FIELDS = ("week", "date", "period_start", "scheduled_time")
+TIMEOUT_S = 5.0
+
+
+class ResultsUnavailableError(Exception):
+    """The results API did not answer as expected; the message says what to check."""
+
+
+@dataclass(frozen=True)
+class Point:
+    period: str
+    value: float | None
+    record_id: int
+    idempotency_key: str | None
+    received_at: str
+    result: dict[str, Any]
+
+
+@dataclass
+class Series:
+    metric: str
+    period_field: str
+    value_field: str
+    points: list[Point] = field(default_factory=list)
+    """Every record, oldest period first."""
+
+    @property
+    def kind(self) -> str:
+        """Daily figures as bars, everything else (weekly averages) as a line."""
+        return "bars" if self.period_field == "date" else "line"
+
+    def latest_per_period(self) -> list[Point]:
+        latest: dict[str, Point] = {}
+        for point in self.points:
+            if point.period not in latest or point.record_id > latest[point.period].record_id:
+                latest[point.period] = point
+        return [latest[period] for period in sorted(latest)]
+
+
+def fetch_records(base_url: str, session: requests.Session | None = None) -> list[dict[str, Any]]:
+    """Every stored record, following ``after_id`` pages."""
+    getter = session or requests.Session()
+    records: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        url = f"{base_url.rstrip('/')}/result"
+        try:
+            response = getter.get(url, params={"limit": PAGE, "after_id": after}, timeout=TIMEOUT_S)
+        except requests.RequestException as error:
+            raise ResultsUnavailableError(
+                f"the results API at {base_url} did not answer ({error})"
+            ) from None
+        if response.status_code != 200:
+            raise ResultsUnavailableError(
+                f"GET {url} answered {response.status_code}: {response.text[:200]}"
+            )
+        try:
+            page = response.json()
+        except json.JSONDecodeError:
+            raise ResultsUnavailableError(f"GET {url} did not answer JSON") from None
+        records.extend(page)
+        if len(page) < PAGE:
+            return records
+        after = page[-1]["id"]
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def series_of(records: list[dict[str, Any]]) -> list[Series]:
+    """One series per metric that has a period and a number, by metric name."""
+    by_metric: dict[str, Series] = {}
+    for record in records:
+        result = record.get("result")
+        if not isinstance(result, dict) or not isinstance(result.get("metric"), str):
+            continue
+        period_field = next((f for f in PERIOD_FIELDS if isinstance(result.get(f), str)), None)
+        value_field = "value" if "value" in result else "count"
+        if period_field is None or (value_field == "count" and "count" not in result):
+            continue
+        metric = result["metric"]
+        series = by_metric.setdefault(metric, Series(metric, period_field, value_field))
+        series.points.append(
+            Point(
+                period=result[period_field],
+                value=_number(result.get(series.value_field)),
+                record_id=record["id"],
+                idempotency_key=record.get("idempotency_key"),
+                received_at=record.get("received_at", ""),
+                result=result,
+            )
+        )
+    for series in by_metric.values():
+        series.points.sort(key=lambda p: (p.period, p.record_id))
+    return [by_metric[name] for name in sorted(by_metric)]

@@ -1,0 +1,117 @@
+"""The console as a service of ``localbridge run``, and on its own for ``localbridge console``.
+
+``ConsoleService`` takes its port when made (a busy explicit ``--console-port``
+stops ``run`` before anything fires; a busy default port only skips the
+console with a warning), then serves once the runtime starts, feeding the
+metrics from the runtime's report listener.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from localbridge.console.app import Console
+from localbridge.console.guard import new_token
+from localbridge.console.metrics import make_registry
+from localbridge.console.server import ConsoleServer
+from localbridge.console.sources import LedgerSource, RuntimeSource, Source
+from localbridge.ledger.browse import LedgerReader
+from localbridge.ledger.pauses import PauseStore
+from localbridge.project.config import ConfigError
+from localbridge.runtime.loop import Runtime
+
+log = logging.getLogger("localbridge")
+
+
+def results_url_of(source: Source, explicit: str | None) -> Callable[[], str | None]:
+    """``explicit``, else the ``RESULTS_API_URL`` the stage gives its functions."""
+
+    def url() -> str | None:
+        if explicit:
+            return explicit
+        return next((f.results_api_url for f in source.functions() if f.results_api_url), None)
+
+    return url
+
+
+def open_console(ledger: Path, source_of: Callable[[LedgerReader], Source],
+                 results_api_url: str | None) -> tuple[Console, Callable[[], None]]:  # fmt: skip
+    """A ``Console`` over ``ledger``, and what closes it."""
+    reader = LedgerReader(ledger)
+    pauses = PauseStore.open(ledger)
+    source = source_of(reader)
+    registry, metrics = make_registry(reader, source.functions, source.paused)
+    if isinstance(source, RuntimeSource):
+        source.runtime.dispatcher.add_report_listener(metrics.observe)
+    url = results_url_of(source, results_api_url)
+    console = Console(reader, pauses, source, registry, new_token(), url)
+
+    def close() -> None:
+        pauses.close()
+        reader.close()
+
+    return console, close
+
+
+def bind_server(host: str, port: int, required: bool) -> ConsoleServer | None:
+    server = ConsoleServer(host, port)
+    try:
+        server.bind()
+    except OSError as error:
+        problem = (
+            f"cannot serve the console on {host}:{port} ({error.strerror}); "
+            "pass another --console-port"
+        )
+        if required:
+            raise ConfigError(problem) from None
+        log.warning(f"{problem}; running without it")
+        return None
+    return server
+
+
+class ConsoleService:
+    """The console beside a running runtime (a ``runtime.loop.Service``)."""
+
+    def __init__(
+        self, host: str, port: int, required: bool, results_api_url: str | None = None
+    ) -> None:
+        self._server = bind_server(host, port, required)
+        self._results_api_url = results_api_url
+        self._close: Callable[[], None] | None = None
+
+    @property
+    def url(self) -> str | None:
+        return None if self._server is None else self._server.url
+
+    def start(self, runtime: Runtime) -> None:
+        if self._server is None:
+            return
+        console, self._close = open_console(
+            runtime.ledger.path, lambda reader: RuntimeSource(runtime), self._results_api_url
+        )
+        self._server.start(console)
+        print(f"localbridge: console on {self._server.url}", flush=True)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self._close is not None:
+            self._close()
+            self._close = None
+
+
+def serve_ledger(
+    server: ConsoleServer, ledger: Path, results_api_url: str | None
+) -> Callable[[], None]:
+    """``localbridge console``: browse ``ledger``; returns what stops it."""
+    console, close = open_console(ledger, LedgerSource, results_api_url)
+    server.start(console)
+
+    def stop() -> None:
+        server.stop()
+        close()
+
+    return stop

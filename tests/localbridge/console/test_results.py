@@ -1,0 +1,64 @@
+"""``/results``: each metric of a real results API charted, each point linked to its run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from localbridge.ticks import NewTick, TickSource
+from tests.conftest import ResultsApi
+from tests.localbridge.console.support import console_over
+from tests.localbridge.runtime.harness import EVERY_MINUTE
+
+WEEK_50 = {"metric": "average_weight", "week": "2022-W50", "period_start": "2022-12-12",
+           "period_end": "2022-12-18", "value": 2575.764705882353, "count": 17}  # fmt: skip
+
+
+def post(api: ResultsApi, key: str, body: dict[str, Any]) -> None:
+    answer = requests.post(f"{api.url}/result", json=body, headers={"Idempotency-Key": key},
+                           timeout=10)  # fmt: skip
+    assert answer.status_code == 201, answer.text
+
+
+def test_results_are_charted_per_metric_and_linked_to_their_runs(
+    tmp_path: Path, results_api: ResultsApi
+) -> None:
+    post(results_api, "weekly/2022-12-19T01:00:00Z", WEEK_50)
+    for day, count in (("2022-12-18", 1), ("2022-12-19", 3), ("2022-12-20", 5)):
+        post(results_api, f"daily/{day}T23:00:00Z",
+             {"metric": "registrations", "date": day, "count": count})  # fmt: skip
+    with console_over(tmp_path, EVERY_MINUTE, results_api_url=results_api.url) as console:
+        scheduled = datetime(2022, 12, 19, 1, 0, tzinfo=UTC)
+        (tick,) = console.ledger.add_ticks(
+            [NewTick("weekly", scheduled, TickSource.SCHEDULE, scheduled)], scheduled
+        )
+        page = console.get("/results").text
+        weekly = page[page.index('id="metric-average_weight"') :]
+        weekly = weekly[: weekly.index("</section>")]
+        assert "<polyline" in weekly or "<circle" in weekly  # a line chart
+        assert ">2,575.76</text>" in weekly  # the week-50 value, on the chart
+        assert ">2022-W50</text>" in weekly
+        assert 'href="/runs/key/weekly/2022-12-19T01:00:00Z"' in weekly
+        daily = page[page.index('id="metric-registrations"') :]
+        assert daily.count('<rect class="bar"') == 3
+
+        twin = console.get("/results.json").json()
+        assert [m["metric"] for m in twin["metrics"]] == ["average_weight", "registrations"]
+        assert [p["value"] for p in twin["metrics"][1]["chart"]] == [1, 3, 5]
+
+        linked = console.get("/runs/key/weekly/2022-12-19T01:00:00Z", allow_redirects=False)
+        assert linked.status_code == 303
+        assert linked.headers["Location"] == f"/runs/{tick.id}"
+        assert console.get("/runs/key/daily/2022-12-19T23:00:00Z").status_code == 404
+
+
+def test_an_unreachable_results_api_is_said_on_the_page(tmp_path: Path) -> None:
+    with console_over(tmp_path, EVERY_MINUTE, results_api_url="http://127.0.0.1:9") as console:
+        page = console.get("/results")
+        assert page.status_code == 200
+        assert "the results API at http://127.0.0.1:9 did not answer" in page.text
+    with console_over(tmp_path / "none", EVERY_MINUTE) as console:
+        assert "no results API" in console.get("/results").text
