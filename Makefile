@@ -5,9 +5,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
-# The stamp names the lock and pyproject.toml it was made from (the project's
+# The stamps name the lock and pyproject.toml they were made from (the project's
 # entry points live there), so switching branches re-installs only on change.
-STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+LOCK_SUM := $(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+# RUN_STAMP: what running needs (the lock's unmarked lines), for run, api, deploy...
+# STAMP: everything (dev tools too) and the project itself, for install, test, bench.
+RUN_STAMP := $(VENV)/.run-$(LOCK_SUM)
+STAMP := $(VENV)/.installed-$(LOCK_SUM)
+# uv installs from the lock; pip, the one installer a fresh venv has, installs uv
+# at the lock's version (its `# installer` line).
+UV_PIP := $(BIN)/uv pip install --python $(PY)
 
 STAGE ?= dev
 FN ?= registrations_per_day
@@ -61,20 +68,36 @@ help: ## list the targets and the variables they take
 		ENGINE "make deploy-local: auto, localstack or embedded (now $(ENGINE))" \
 		ENDPOINT_PORT "make deploy-local: the emulated AWS endpoint's port (now $(ENDPOINT_PORT))"
 
-$(STAMP): requirements.lock pyproject.toml
+$(VENV)/.uv-$(LOCK_SUM): requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@echo "installing the installer, uv, with pip (a few seconds)"
+	$(PY) -m pip install --quiet --disable-pip-version-check \
+		$$(sed -n 's/ *# installer$$//p' requirements.lock)
+	@rm -f $(VENV)/.uv-* && touch $@
+
+$(RUN_STAMP): $(VENV)/.uv-$(LOCK_SUM) pyproject.toml
+	@echo "installing what running needs with uv (make install adds the dev tools)"
+	sed '/# dev$$/d; /# installer$$/d' requirements.lock > $(VENV)/requirements-run.txt
+	$(UV_PIP) -r $(VENV)/requirements-run.txt
+	@rm -f $(VENV)/.run-* && touch $@
+
+$(STAMP): $(RUN_STAMP)
+	@echo "installing the dev tools and this project (editable) with uv"
+	$(UV_PIP) -r requirements.lock
+	$(UV_PIP) --no-deps -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP) ## .venv: the locked dependencies, then this project (editable; .venv/bin/localbridge)
 
-lock: ## re-resolve pyproject.toml's dependencies into requirements.lock
+lock: ## re-resolve pyproject.toml's dependencies into requirements.lock (parts marked)
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install --quiet --disable-pip-version-check $$($(PYTHON) -c \
 		'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
-		print(" ".join(repr(d) for d in p["dependencies"] + p["optional-dependencies"]["dev"]))' | tr -d "'")
-	.venv-lock/bin/pip freeze --exclude-editable > requirements.lock && rm -rf .venv-lock
+		o = p["optional-dependencies"]; \
+		print(" ".join(repr(d) for d in p["dependencies"] + o["install"] + o["dev"]))' | tr -d "'")
+	.venv-lock/bin/pip freeze --exclude-editable > .venv-lock/freeze.txt
+	.venv-lock/bin/python -m infra.lockfile < .venv-lock/freeze.txt > requirements.lock
+	rm -rf .venv-lock
 
 lint: $(STAMP) ## ruff (lint and format check)
 	$(BIN)/ruff check .
@@ -93,18 +116,18 @@ check: lint typecheck test ## everything CI checks
 data/registrations.db:
 	$(MAKE) data
 
-data: $(STAMP) ## generate data/registrations.db (deterministic)
+data: $(RUN_STAMP) ## generate data/registrations.db (deterministic)
 	$(PY) -m data
 
-run: $(STAMP) data/registrations.db ## results API + localbridge on the shipped data (virtual clock)
+run: $(RUN_STAMP) data/registrations.db ## results API + localbridge on the shipped data (virtual clock)
 	$(PY) -m infra.local --clock-start $(CLOCK_START) --clock-end $(CLOCK_END) --speed $(SPEED) \
 		--api-port $(API_PORT) --lambda-port $(LAMBDA_PORT) \
 		$(if $(CONSOLE_PORT),--console-port $(CONSOLE_PORT))
 
-api: $(STAMP) ## the results API alone on 127.0.0.1:API_PORT
+api: $(RUN_STAMP) ## the results API alone on 127.0.0.1:API_PORT
 	PORT=$(API_PORT) $(PY) -m api
 
-invoke: $(STAMP) data/registrations.db ## fire one function: make invoke FN=<name> [TIME=<scheduled time>]
+invoke: $(RUN_STAMP) data/registrations.db ## fire one function: make invoke FN=<name> [TIME=<scheduled time>]
 	$(PY) -m localbridge invoke $(FN) $(if $(TIME),--time $(TIME))
 
 bench: $(STAMP) ## all benchmarks (prints figures; not a test)
@@ -113,16 +136,16 @@ bench: $(STAMP) ## all benchmarks (prints figures; not a test)
 bench-api: $(STAMP) ## results API throughput and latency
 	$(PY) -m bench api
 
-deploy: $(STAMP) ## chalice deploy --stage STAGE (AWS_ENDPOINT_URL honoured)
+deploy: $(RUN_STAMP) ## chalice deploy --stage STAGE (AWS_ENDPOINT_URL honoured)
 	$(PY) -m infra.deploy deploy --stage $(STAGE)
 
-destroy: $(STAMP) ## chalice delete --stage STAGE
+destroy: $(RUN_STAMP) ## chalice delete --stage STAGE
 	$(PY) -m infra.deploy destroy --stage $(STAGE)
 
-deploy-local: $(STAMP) data/registrations.db ## deploy to LocalStack (Docker) or the embedded emulated AWS
+deploy-local: $(RUN_STAMP) data/registrations.db ## deploy to LocalStack (Docker) or the embedded emulated AWS
 	$(PY) -m infra.deploy_local up --engine $(ENGINE) --port $(ENDPOINT_PORT) $(DEPLOY_CLOCK)
 
-destroy-local: $(STAMP) ## delete the local deployment and stop what deploy-local started
+destroy-local: $(RUN_STAMP) ## delete the local deployment and stop what deploy-local started
 	$(PY) -m infra.deploy_local down --engine $(ENGINE) $(if $(filter file,$(origin ENDPOINT_PORT)),,--port $(ENDPOINT_PORT))
 
 clean: ## remove .venv, generated runtime files and local deployment records

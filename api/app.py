@@ -1,4 +1,9 @@
-"""The app factory: nothing is created until ``create_app`` is called."""
+"""The app factory: nothing is created until ``create_app`` is called.
+
+The app is a thin ASGI front: POST /result, the hot path, goes straight to its
+own endpoint (``api/post.py``); everything else (reads, health, docs, every
+404/405) goes to FastAPI, which also runs the lifespan that opens the store.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +11,47 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from api.handlers import install_error_handlers
-from api.routes import ApiContext, add_routes
-from api.service import Clock, ResultService, system_clock
+from api.post import PostEndpoint
+from api.routes import add_routes, document_post
+from api.service import ApiContext, Clock, ResultService, system_clock
 from api.settings import Settings
 from api.storage import ResultStore
 
 
-def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
+class ResultsApp:
+    """The results API as one ASGI app; ``fastapi`` serves all but POST /result."""
+
+    def __init__(self, fastapi: FastAPI):
+        self.fastapi = fastapi
+        self.post = PostEndpoint(lambda: self.context)
+
+    @property
+    def context(self) -> ApiContext:
+        context: ApiContext = self.fastapi.state.context
+        return context
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/result" and scope["method"] == "POST":
+            await self.post(scope, receive, send)
+        else:
+            await self.fastapi(scope, receive, send)
+
+
+def create_app(settings: Settings, clock: Clock = system_clock) -> ResultsApp:
     """The results API over the SQLite file in ``settings``, opened when the app starts."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = ResultStore.open(settings.db_path)
-        app.state.context = ApiContext(ResultService(store, clock), settings.token)
+        service = ResultService(store, clock)
+        app.state.context = ApiContext(service, settings.token)
         try:
             yield
         finally:
+            service.close()
             store.close()
 
     app = FastAPI(
@@ -34,4 +62,5 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     )
     install_error_handlers(app)
     add_routes(app)
-    return app
+    document_post(app)
+    return ResultsApp(app)

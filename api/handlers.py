@@ -19,6 +19,8 @@ from api.storage import StoreError
 
 log = logging.getLogger(__name__)
 ROUTES = "GET /result, POST /result, GET /result/{id}, GET /health, GET /docs"
+# Served in front of FastAPI's router (api/app.py), so its routes do not list them.
+FRONT_ROUTES = {"/result": {"POST"}}
 
 
 def describe_validation(errors: Sequence[Any]) -> str:
@@ -34,7 +36,7 @@ def describe_validation(errors: Sequence[Any]) -> str:
 
 def allowed_methods(request: Request) -> str:
     """Every method some route serves on this path (Starlette names only the first route's)."""
-    methods: set[str] = set()
+    methods = set(FRONT_ROUTES.get(request.url.path, ()))
     for route in request.app.router.routes:
         # The path pattern alone: route.matches() reads per-request routing state.
         if isinstance(route, Route) and route.path_regex.match(request.url.path):
@@ -66,8 +68,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StoreError)
     async def store_unavailable(request: Request, exc: StoreError) -> Response:
-        log.error("results store failed: %s", exc)
-        return error(503, f"results store unavailable, nothing was stored; retry later ({exc})")
+        log.error("results store failed on %s %s: %s", request.method, request.url.path, exc)
+        return error(503, f"results store unavailable; retry later ({exc})")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

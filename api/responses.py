@@ -14,5 +14,9 @@ def json_text(text: str, status: int = 200, headers: Mapping[str, str] | None = 
     return Response(text.encode(), status_code=status, media_type=JSON, headers=headers)
 
 
+def error_json(message: str) -> str:
+    return json.dumps({"error": message})
+
+
 def error(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
-    return json_text(json.dumps({"error": message}), status, headers)
+    return json_text(error_json(message), status, headers)

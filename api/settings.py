@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from api.protocol import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
 DEFAULT_DB = Path("data/results.db")
@@ -25,6 +27,8 @@ class Settings:
     # None: POST is open. Otherwise POST requires `Authorization: Bearer <token>`.
     token: str | None = None
     access_log: bool = False
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -32,9 +36,38 @@ class Settings:
             db_path=Path(env.get("RESULTS_DB") or DEFAULT_DB),
             host=env.get("HOST") or DEFAULT_HOST,
             port=_port(env.get("PORT")),
-            token=env.get("RESULTS_API_TOKEN") or None,
+            token=_token(env.get("RESULTS_API_TOKEN")),
             access_log=_flag("RESULTS_API_ACCESS_LOG", env.get("RESULTS_API_ACCESS_LOG")),
+            header_timeout=_seconds("RESULTS_API_HEADER_TIMEOUT", env, DEFAULT_HEADER_TIMEOUT),
+            body_timeout=_seconds("RESULTS_API_BODY_TIMEOUT", env, DEFAULT_BODY_TIMEOUT),
         )
+
+
+def auth_notice(env: Mapping[str, str]) -> str:
+    """The line the server prints at start about who may POST."""
+    raw = env.get("RESULTS_API_TOKEN")
+    if raw is None:
+        return "POST /result is open to anyone: RESULTS_API_TOKEN is not set"
+    if not raw:
+        return (
+            "warning: RESULTS_API_TOKEN is set but empty, so POST /result is open to anyone;"
+            " set a token, or unset the variable to make that explicit"
+        )
+    return "POST /result needs 'Authorization: Bearer <RESULTS_API_TOKEN>'"
+
+
+def _token(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    if raw != raw.strip():
+        # HTTP strips whitespace around header values, so no client could ever match.
+        raise SettingsError(
+            "RESULTS_API_TOKEN has whitespace around it, which no client can send;"
+            " remove the surrounding spaces or newlines"
+        )
+    if not raw.isprintable():
+        raise SettingsError("RESULTS_API_TOKEN holds control characters; use printable ones")
+    return raw
 
 
 def _port(raw: str | None) -> int:
@@ -43,6 +76,19 @@ def _port(raw: str | None) -> int:
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise SettingsError(f"PORT must be a number from 1 to 65535, got {raw!r}")
     return int(raw)
+
+
+def _seconds(name: str, env: Mapping[str, str], default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 3600:
+        raise SettingsError(f"{name} must be a number of seconds from 0 to 3600, got {raw!r}")
+    return value
 
 
 def _flag(name: str, raw: str | None) -> bool:

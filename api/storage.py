@@ -1,17 +1,19 @@
 """SQLite storage of results: one file, WAL, schema migrations applied in code at open.
 
-Writes go through one writer connection and reads through one reader connection,
-each behind its own lock: WAL lets the reader see committed rows while the writer
-commits, and a single writer never waits on SQLite's file lock inside one process.
+Writes go through one writer connection behind a lock; reads borrow a connection
+from a pool, so any number of reads run at once (WAL lets them see committed rows
+while the writer commits) and none waits on the writer or on another read.
 ``add_many`` commits several results in one transaction: a commit costs far more
 than an insert, so the API's writer (``api/writer.py``) groups concurrent posts.
+Every SQLite failure leaves this module as ``StoreError``, which the API answers 503.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+# What the migrations above produce; a file claiming their version must have it.
+EXPECTED_COLUMNS = ("id", "received_at", "idempotency_key", "body_digest", "metric", "body")
 BUSY_TIMEOUT_MS = 5000
 COLUMNS = "id, received_at, idempotency_key, body"
 
@@ -43,7 +47,7 @@ class StoreError(RuntimeError):
 
 @dataclass(frozen=True)
 class StoredResult:
-    """One stored row; ``body`` is the posted object as JSON text."""
+    """One stored row; ``body`` is the posted object as JSON text (ASCII)."""
 
     id: int
     received_at: str
@@ -81,8 +85,7 @@ class StoreState:
 
 def _connect(path: Path) -> sqlite3.Connection:
     # isolation_level=None: each statement commits on its own unless a
-    # transaction is opened explicitly (migrations do), so an INSERT is durable
-    # in the WAL by the time it returns.
+    # transaction is opened explicitly (writes and migrations do).
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     return conn
@@ -109,15 +112,38 @@ def migrate(conn: sqlite3.Connection) -> int:
     return SCHEMA_VERSION
 
 
-class ResultStore:
-    """The results table behind a writer and a reader connection."""
+def check_schema(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse a file whose version number claims a schema its tables do not have."""
+    columns = tuple(row[1] for row in conn.execute("PRAGMA table_info(result)"))
+    if columns != EXPECTED_COLUMNS:
+        found = ", ".join(columns) if columns else "no result table"
+        raise StoreError(
+            f"{path} is at schema version {SCHEMA_VERSION} but holds {found} instead of the"
+            f" result table ({', '.join(EXPECTED_COLUMNS)}); point RESULTS_DB at another file"
+        )
 
-    def __init__(self, path: Path, writer: sqlite3.Connection, reader: sqlite3.Connection):
+
+def _configure_writer(writer: sqlite3.Connection, path: Path) -> sqlite3.Connection:
+    mode = writer.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if mode != "wal":
+        raise StoreError(f"{path} cannot use WAL journaling (got {mode!r})")
+    # With WAL, NORMAL still writes each commit to the WAL before it returns, so
+    # a killed process loses nothing it acknowledged; only a power loss can drop
+    # the newest commits.
+    writer.execute("PRAGMA synchronous = NORMAL")
+    return writer
+
+
+class ResultStore:
+    """The results table behind one writer connection and a pool of readers."""
+
+    def __init__(self, path: Path, writer: sqlite3.Connection):
         self.path = path
         self._writer = writer
-        self._reader = reader
         self._write_lock = threading.Lock()
-        self._read_lock = threading.Lock()
+        self._readers: list[sqlite3.Connection] = []  # idle ones
+        self._all_readers: list[sqlite3.Connection] = []
+        self._pool_lock = threading.Lock()
 
     @classmethod
     def open(cls, path: Path) -> ResultStore:
@@ -128,26 +154,32 @@ class ResultStore:
         except (OSError, sqlite3.Error) as error:
             raise StoreError(f"cannot open results database {path}: {error}") from error
         try:
-            mode = writer.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode != "wal":
-                raise StoreError(f"{path} cannot use WAL journaling (got {mode!r})")
-            # With WAL, NORMAL still writes each commit to the WAL before it
-            # returns, so a killed process loses nothing it acknowledged; only a
-            # power loss can drop the newest commits.
-            writer.execute("PRAGMA synchronous = NORMAL")
+            _configure_writer(writer, path)
             migrate(writer)
-            reader = _connect(path)
+            check_schema(writer, path)
         except sqlite3.Error as error:
             writer.close()
             raise StoreError(f"cannot use results database {path}: {error}") from error
         except BaseException:
             writer.close()
             raise
-        return cls(path, writer, reader)
+        return cls(path, writer)
+
+    def verify(self) -> None:
+        """Read every page (``PRAGMA quick_check``): a damaged file is refused, not served."""
+        with self._reader() as reader:
+            problems = [row[0] for row in reader.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            detail = " ".join(" ".join(problems).split())[:200]  # one line, whatever SQLite says
+            raise StoreError(
+                f"results database {self.path} is damaged ({detail}); restore it"
+                " from a backup or point RESULTS_DB at another file"
+            )
 
     def close(self) -> None:
-        with self._write_lock, self._read_lock:
-            self._reader.close()
+        with self._write_lock, self._pool_lock:
+            for reader in self._all_readers:
+                reader.close()
             self._writer.close()
 
     def add(self, new: NewResult) -> Added:
@@ -155,19 +187,32 @@ class ResultStore:
         return self.add_many([new])[0]
 
     def add_many(self, batch: Sequence[NewResult]) -> list[Added]:
-        """``add`` for each of ``batch`` in order, committed together as one transaction."""
+        """``add`` for each of ``batch`` in order, committed together or not at all.
+
+        Whatever goes wrong (an SQLite error, a value SQLite cannot bind) rolls the
+        whole transaction back before the error propagates: the connection is never
+        left inside a transaction that later posts would join and never commit.
+        """
         with self._write_lock:
             try:
-                if len(batch) == 1:  # one statement commits itself
-                    return [self._insert(batch[0])]
                 self._writer.execute("BEGIN IMMEDIATE")
                 added = [self._insert(new) for new in batch]
                 self._writer.execute("COMMIT")
                 return added
-            except sqlite3.Error as error:
-                if self._writer.in_transaction:
-                    self._writer.execute("ROLLBACK")
-                raise StoreError(f"cannot store results in {self.path}: {error}") from error
+            except BaseException as error:
+                self._roll_back()
+                if isinstance(error, sqlite3.Error):
+                    raise StoreError(f"cannot store results in {self.path}: {error}") from error
+                raise
+
+    def _roll_back(self) -> None:
+        try:
+            if self._writer.in_transaction:
+                self._writer.execute("ROLLBACK")
+        except sqlite3.Error:
+            # A connection that cannot roll back is replaced, never reused.
+            self._writer.close()
+            self._writer = _configure_writer(_connect(self.path), self.path)
 
     def _insert(self, new: NewResult) -> Added:
         # One statement in the common case (a new key): the conflict clause
@@ -179,44 +224,69 @@ class ResultStore:
         ).fetchone()
         if row is None:
             assert new.idempotency_key is not None  # only a key can conflict
-            found = self._find_key(new.idempotency_key)
-            assert found is not None
-            return found
+            found = self._writer.execute(
+                f"SELECT {COLUMNS}, body_digest FROM result WHERE idempotency_key = ?",
+                (new.idempotency_key,),
+            ).fetchone()
+            return Added(StoredResult(*found[:4]), found[4], created=False)
         stored = StoredResult(row[0], new.received_at, new.idempotency_key, new.body)
         return Added(stored, new.body_digest, created=True)
 
-    def _find_key(self, key: str) -> Added | None:
-        row = self._writer.execute(
-            f"SELECT {COLUMNS}, body_digest FROM result WHERE idempotency_key = ?", (key,)
-        ).fetchone()
-        if row is None:
-            return None
-        return Added(StoredResult(*row[:4]), row[4], created=False)
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        """A read connection of this thread's own for the block; SQLite errors -> StoreError."""
+        with self._pool_lock:
+            reader = self._readers.pop() if self._readers else None
+        try:
+            if reader is None:
+                reader = _connect(self.path)
+                with self._pool_lock:
+                    self._all_readers.append(reader)
+            yield reader
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot read results database {self.path}: {error}") from error
+        finally:
+            if reader is not None:
+                with self._pool_lock:
+                    self._readers.append(reader)
 
     def get(self, result_id: int) -> StoredResult | None:
-        with self._read_lock:
-            row = self._reader.execute(
-                f"SELECT {COLUMNS} FROM result WHERE id = ?", (result_id,)
-            ).fetchone()
-        return None if row is None else StoredResult(*row)
+        with self._reader() as reader:
+            row = reader.execute(f"SELECT {COLUMNS} FROM result WHERE id = ?", (result_id,))
+            found = row.fetchone()
+        return None if found is None else StoredResult(*found)
 
-    def page(self, after_id: int, limit: int, metric: str | None) -> list[StoredResult]:
-        """Up to ``limit`` results with id above ``after_id``, oldest first."""
+    def page(
+        self, after_id: int, limit: int, metric: str | None, max_bytes: int | None = None
+    ) -> list[StoredResult]:
+        """Up to ``limit`` results with id above ``after_id``, oldest first.
+
+        With ``max_bytes``, stops after the result that brings the bodies to that
+        size (so at least one is returned): callers page on from the last id.
+        """
         where = "id > ?"
         params: list[object] = [after_id]
         if metric is not None:
-            where = "metric = ? AND id > ?"
-            params = [metric, after_id]
-        with self._read_lock:
-            rows = self._reader.execute(
-                f"SELECT {COLUMNS} FROM result WHERE {where} ORDER BY id LIMIT ?",
-                (*params, limit),
-            ).fetchall()
-        return [StoredResult(*row) for row in rows]
+            where, params = "metric = ? AND id > ?", [metric, after_id]
+        found: list[StoredResult] = []
+        size = 0
+        with self._reader() as reader:
+            cursor = reader.execute(
+                f"SELECT {COLUMNS} FROM result WHERE {where} ORDER BY id LIMIT ?", (*params, limit)
+            )
+            try:
+                for row in cursor:
+                    found.append(StoredResult(*row))
+                    size += len(row[3])
+                    if max_bytes is not None and size >= max_bytes:
+                        break
+            finally:
+                cursor.close()  # ends the read transaction now, not when collected
+        return found
 
     def state(self) -> StoreState:
-        with self._read_lock:
-            count: int = self._reader.execute("SELECT count(*) FROM result").fetchone()[0]
-            version: int = self._reader.execute("PRAGMA user_version").fetchone()[0]
-            mode: str = self._reader.execute("PRAGMA journal_mode").fetchone()[0]
+        with self._reader() as reader:
+            count: int = reader.execute("SELECT count(*) FROM result").fetchone()[0]
+            version: int = reader.execute("PRAGMA user_version").fetchone()[0]
+            mode: str = reader.execute("PRAGMA journal_mode").fetchone()[0]
         return StoreState(str(self.path), count, version, mode)

@@ -1,8 +1,12 @@
-"""Results API: POST throughput and latency against a real server process.
+"""Results API: POST throughput and latency against real server processes, side by side.
 
-The server (``python -m api``) and the load generator (``bench/_api_load.py``)
-run as two processes on 127.0.0.1; every round starts on a fresh SQLite file
-and counts only the posts the store holds afterwards.
+Each round measures, one after the other on the same machine, this tree's API,
+the API as ``main`` ships it, and a minimal Starlette floor (``bench/_api_servers.py``).
+The server and the load generator (``bench/_api_load.py``) run as two processes
+on 127.0.0.1; every round starts on a fresh SQLite file. After every round the
+server is killed with SIGKILL and the file is read directly: it must hold every
+acknowledged post exactly once (durable before 2xx, no duplicates), or the
+benchmark fails.
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -22,9 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-TARGET_RATE = 1500.0
-TARGET_P99_MS = 50.0
+from bench._api_servers import ROOT, Server, branch, floor, this_tree
+
+TARGET_RATIO = 3.0  # stored POST/s against main's, same run
+TARGET_P99_MS = 25.0
+TARGET_CPU_US = 300.0
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,17 @@ class Round:
     stored: int
     failed: int
     server_cpu_us: float | None  # server CPU time per stored post, warm-up included
+    durable: bool  # after SIGKILL the file holds each acknowledged post once
+
+
+def check_after_kill(db: Path, acknowledged: int) -> bool:
+    """Read the file of a killed server: every acknowledged post, once each."""
+    with sqlite3.connect(db) as conn:
+        rows, keys = conn.execute(
+            "SELECT count(*), count(DISTINCT idempotency_key) FROM result"
+        ).fetchone()
+    conn.close()
+    return bool(rows == keys == acknowledged)
 
 
 def free_port() -> int:
@@ -78,15 +97,9 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[index]
 
 
-def api_environment(port: int, workdir: Path) -> dict[str, str]:
-    """The results API's environment for one round: its own database, no token."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "RESULTS_DB": str(workdir / f"results-{port}.db"),
-    }
+def api_environment(port: int, db: Path) -> dict[str, str]:
+    """A server's environment for one round: its own database, no token."""
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "RESULTS_DB": str(db)}
     env.pop("RESULTS_API_TOKEN", None)
     return env
 
@@ -110,7 +123,7 @@ def run_load(
             str(duration),
         ],
         cwd=ROOT,
-        env=env,
+        env={**env, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         check=True,
     )
@@ -118,13 +131,20 @@ def run_load(
     return figures
 
 
-def measure_round(connections: int, warmup: float, duration: float, workdir: Path) -> Round:
+def measure_round(
+    target: Server, connections: int, warmup: float, duration: float, workdir: Path
+) -> Round:
     port = free_port()
-    env = api_environment(port, workdir)
+    db = workdir / f"results-{port}.db"
+    env = api_environment(port, db)
     url = f"http://127.0.0.1:{port}"
     with (workdir / "api.log").open("ab") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "api"], cwd=ROOT, env=env, stdout=log, stderr=log
+            [sys.executable, *target.args],
+            cwd=target.cwd,
+            env={**env, "PYTHONPATH": target.pythonpath},
+            stdout=log,
+            stderr=log,
         )
     try:
         wait_healthy(url, server)
@@ -134,7 +154,7 @@ def measure_round(connections: int, warmup: float, duration: float, workdir: Pat
         cpu_after = cpu_seconds(server.pid)
         stored_total = get_json(f"{url}/health")["results"] - before
     finally:
-        server.terminate()
+        server.send_signal(signal.SIGKILL)  # durability is checked on the file it leaves
         server.wait(timeout=30)
     latencies = sorted(figures["latencies"])
     statuses = {int(k): v for k, v in figures["statuses"].items()}
@@ -150,35 +170,64 @@ def measure_round(connections: int, warmup: float, duration: float, workdir: Pat
         server_cpu_us=None
         if cpu_before is None or cpu_after is None or not stored_total
         else (cpu_after - cpu_before) / stored_total * 1e6,
+        durable=check_after_kill(db, figures["created_total"]),
     )
 
 
-def report(rounds: list[Round], connections: int) -> bool:
+@dataclass(frozen=True)
+class Summary:
+    rate: float
+    p50: float
+    p99: float
+    cpu_us: float | None
+    exact: bool
+
+
+def summarize(target: Server, rounds: list[Round]) -> Summary:
     for number, r in enumerate(rounds, start=1):
+        cpu = "" if r.server_cpu_us is None else f"  CPU {r.server_cpu_us:4.0f} us/post"
         print(
-            f"round {number}: {r.stored_per_s:7.0f} stored POST/s  p50 {r.p50_ms:5.1f} ms"
-            f"  p99 {r.p99_ms:5.1f} ms  acknowledged {r.acknowledged}  failed {r.failed}"
-            f"  acknowledged incl. warm-up {r.acknowledged_total}, rows stored {r.stored}"
+            f"  {target.name} round {number}: {r.stored_per_s:6.0f} stored POST/s"
+            f"  p50 {r.p50_ms:5.1f} ms  p99 {r.p99_ms:5.1f} ms{cpu}  acknowledged"
+            f" {r.acknowledged_total} (incl. warm-up), stored {r.stored}, failed {r.failed},"
+            f" after kill -9 {'exact' if r.durable else 'NOT EXACT'}"
         )
-    cpu = [r.server_cpu_us for r in rounds if r.server_cpu_us is not None]
-    if cpu:
-        per_post = statistics.median(cpu)
-        print(
-            f"server CPU per stored post: {per_post:.0f} us (median), i.e. about"
-            f" {1e6 / per_post:.0f} posts/s per fully available core"
-        )
-    rate = statistics.median(r.stored_per_s for r in rounds)
-    p50 = statistics.median(r.p50_ms for r in rounds)
-    p99 = statistics.median(r.p99_ms for r in rounds)
-    print(
-        f"median of {len(rounds)} rounds, {connections} connections: {rate:.0f} stored POST/s"
-        f" (target >= {TARGET_RATE:.0f}), p50 {p50:.1f} ms, p99 {p99:.1f} ms"
-        f" (target < {TARGET_P99_MS:.0f} ms)"
+    cpu_us = [r.server_cpu_us for r in rounds if r.server_cpu_us is not None]
+    exact = all(r.durable and r.stored == r.acknowledged_total and not r.failed for r in rounds)
+    return Summary(
+        statistics.median(r.stored_per_s for r in rounds),
+        statistics.median(r.p50_ms for r in rounds),
+        statistics.median(r.p99_ms for r in rounds),
+        statistics.median(cpu_us) if cpu_us else None,
+        exact,
     )
-    lost = [r for r in rounds if r.stored != r.acknowledged_total or r.failed]
-    if lost:
-        print("ERROR: some posts failed, or the store does not hold exactly the acknowledged posts")
-    return not lost
+
+
+def report(summaries: dict[str, Summary], connections: int) -> bool:
+    print(f"median of each server's rounds, {connections} connections, same run:")
+    base = summaries.get("main")
+    for name, s in summaries.items():
+        ratio = f"  {s.rate / base.rate:4.2f}x main" if base else ""
+        cpu = "" if s.cpu_us is None else f"  CPU {s.cpu_us:4.0f} us/post"
+        print(
+            f"  {name:<6} {s.rate:6.0f} stored POST/s  p50 {s.p50:5.1f} ms  p99 {s.p99:5.1f} ms"
+            f"{cpu}{ratio}"
+        )
+    ours = summaries["tree"]
+    if base:
+        met = ours.rate >= TARGET_RATIO * base.rate
+        print(f"target >= {TARGET_RATIO:.0f}x main's stored POST/s: {'met' if met else 'MISSED'}")
+    print(f"target p99 < {TARGET_P99_MS:.0f} ms: {'met' if ours.p99 < TARGET_P99_MS else 'MISSED'}")
+    if ours.cpu_us is not None:
+        met = ours.cpu_us < TARGET_CPU_US
+        print(f"target CPU < {TARGET_CPU_US:.0f} us per post: {'met' if met else 'MISSED'}")
+    broken = [name for name, s in summaries.items() if name != "floor" and not s.exact]
+    if broken:
+        print(
+            f"ERROR: {', '.join(broken)}: a post failed, or the file after kill -9 does not"
+            " hold exactly the acknowledged posts"
+        )
+    return not broken
 
 
 def main(argv: list[str]) -> int:
@@ -187,14 +236,27 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds not counted")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per round")
+    parser.add_argument("--peer", default="main", help="git ref to compare with ('' for none)")
+    parser.add_argument("--no-floor", action="store_true", help="skip the minimal Starlette floor")
     args = parser.parse_args(argv)
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {sys.platform}")
-    # Other work on the machine takes cores from both processes: say how busy it was.
+    # Other work on the machine takes cores from every process: say how busy it was.
     print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
-        rounds = [
-            measure_round(args.connections, args.warmup, args.duration, Path(tmp))
-            for _ in range(args.rounds)
-        ]
+        workdir = Path(tmp)
+        targets = {"tree": this_tree()}
+        peer = branch(args.peer, workdir) if args.peer else None
+        if peer is not None:
+            targets["main"] = peer
+        if not args.no_floor:
+            targets["floor"] = floor()
+        rounds: dict[str, list[Round]] = {name: [] for name in targets}
+        # Interleaved, so a change in the machine's load touches every server alike.
+        for _ in range(args.rounds):
+            for name, target in targets.items():
+                rounds[name].append(
+                    measure_round(target, args.connections, args.warmup, args.duration, workdir)
+                )
     print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
-    return 0 if report(rounds, args.connections) else 1
+    summaries = {name: summarize(targets[name], rounds[name]) for name in targets}
+    return 0 if report(summaries, args.connections) else 1

@@ -3,8 +3,9 @@
 ``python -m bench invokers [--runs N] [--functions N]`` builds a throwaway
 Chalice project of no-op scheduled functions and reports, per mode, the delay
 between calling ``invoke`` and the handler starting (p50/p99/max over
-sequential warm runs), the full round trip, and the time until many distinct
-functions fired at once have all started.
+sequential warm runs), the full round trip, the time until many distinct
+functions fired at once have all started, and the round trip of large replies
+(which should grow linearly with their size, up to Lambda's 6 MB).
 """
 
 from __future__ import annotations
@@ -31,6 +32,14 @@ def noop_{n}(event):
 """
 
 
+LARGE = """
+@bp.schedule("rate(1 minute)")
+def large(event):
+    return "x" * event.detail["size"]
+"""
+LARGE_SIZES_MB = (0.75, 1.5, 3.0, 6.0)
+
+
 def write_noop_project(root: Path, count: int) -> list[FunctionSpec]:
     """app.py plus a Blueprint of ``count`` functions that return when they started."""
     (root / ".chalice").mkdir(parents=True)
@@ -41,7 +50,7 @@ def write_noop_project(root: Path, count: int) -> list[FunctionSpec]:
         "from chalice import Chalice\nfrom noops import bp\n"
         "app = Chalice(app_name='bench')\napp.register_blueprint(bp)\n"
     )
-    body = "".join(NOOP.format(n=n) for n in range(count))
+    body = "".join(NOOP.format(n=n) for n in range(count)) + LARGE
     (root / "noops.py").write_text(
         f"import time\nfrom chalice import Blueprint\nbp = Blueprint(__name__)\n{body}"
     )
@@ -101,6 +110,24 @@ def burst(invoker: Invoker, functions: list[FunctionSpec], callers: int) -> None
     )
 
 
+def large_replies(invoker: Invoker, runs: int = 5) -> None:
+    """Median round trip of replies of growing size: linear growth is the target."""
+    function = FunctionSpec("large", "noops.large", "rate(1 minute)", "bench", "dev")
+    figures = []
+    for size_mb in LARGE_SIZES_MB:
+        event = scheduled_event(function, datetime.now(UTC), AwsIdentity())
+        event["detail"] = {"size": int(size_mb * 1024 * 1024) - 2}  # the JSON string's quotes
+        samples = []
+        for _ in range(runs):
+            called = time.monotonic()
+            result = invoker.invoke(function, event, "large")
+            samples.append((time.monotonic() - called) * 1000)
+            assert result.succeeded, result.error_message
+        median = statistics.median(samples)
+        figures.append(f"{size_mb:g} MB {median:.0f} ms ({median / size_mb:.0f} ms/MB)")
+    print(f"  large reply  {', '.join(figures)}")
+
+
 def run_mode(
     name: str, make: Callable[[], Invoker], functions: list[FunctionSpec], runs: int, callers: int
 ) -> None:
@@ -115,6 +142,7 @@ def run_mode(
         )
         sequential(invoker, functions[0], runs)
         burst(invoker, functions, callers)
+        large_replies(invoker)
     finally:
         invoker.close()
 

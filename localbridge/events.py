@@ -13,13 +13,15 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from localbridge.instants import require_aware, whole_seconds
-from localbridge.model import FunctionSpec
+from localbridge.model import FunctionSpec, InvokeOptions
 
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
+ACCOUNT_VARIABLE = "LOCALBRIDGE_ACCOUNT_ID"
+"""Sets the emulated account id (LocalStack's users expect 000000000000)."""
 
 
 @dataclass(frozen=True)
@@ -33,13 +35,15 @@ class AwsIdentity:
     def from_environment(
         cls, environ: Mapping[str, str] | None = None, account: str | None = None
     ) -> AwsIdentity:
-        """Region from ``AWS_DEFAULT_REGION`` or ``AWS_REGION`` (as the AWS SDKs read it)."""
+        """Region from ``AWS_DEFAULT_REGION`` or ``AWS_REGION`` (as the AWS SDKs read it),
+        account from ``LOCALBRIDGE_ACCOUNT_ID`` (checked by ``check_account_id``)."""
         env = os.environ if environ is None else environ
         region = env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or DEFAULT_REGION
-        return cls(account=account or DEFAULT_ACCOUNT, region=region)
+        return cls(account=account or env.get(ACCOUNT_VARIABLE) or DEFAULT_ACCOUNT, region=region)
 
-    def function_arn(self, function: FunctionSpec) -> str:
-        return self.function_name_arn(function.lambda_name)
+    def function_arn(self, function: FunctionSpec, qualifier: str | None = None) -> str:
+        arn = self.function_name_arn(function.lambda_name)
+        return f"{arn}:{qualifier}" if qualifier else arn
 
     def function_name_arn(self, lambda_name: str) -> str:
         """The ARN of the Lambda function deployed as ``lambda_name``."""
@@ -49,13 +53,27 @@ class AwsIdentity:
         return f"arn:aws:events:{self.region}:{self.account}:rule/{function.rule_name}"
 
 
+def check_account_id(account: str) -> str | None:
+    """What is wrong with an account id, or None: AWS's are twelve digits."""
+    if len(account) == 12 and account.isdigit():
+        return None
+    return f"account id {account!r} is not twelve digits (e.g. {DEFAULT_ACCOUNT} or 000000000000)"
+
+
 def scheduled_event(
-    function: FunctionSpec, scheduled_at: datetime, identity: AwsIdentity
+    function: FunctionSpec,
+    scheduled_at: datetime,
+    identity: AwsIdentity,
+    event_id: str | None = None,
 ) -> dict[str, Any]:
-    """The event EventBridge sends when ``function``'s rule fires at ``scheduled_at``."""
+    """The event EventBridge sends when ``function``'s rule fires at ``scheduled_at``.
+
+    ``event_id`` is the delivery's id: every attempt of one delivery (a retry,
+    a redrive) carries the same one, as EventBridge's do.
+    """
     return {
         "version": "0",
-        "id": str(uuid.uuid4()),
+        "id": event_id or str(uuid.uuid4()),
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": identity.account,
@@ -66,8 +84,12 @@ def scheduled_event(
     }
 
 
-EventFactory = Callable[[FunctionSpec, datetime], Mapping[str, Any]]
-"""Builds the scheduled event for a function and instant."""
+class EventFactory(Protocol):
+    """Builds the scheduled event for a function and instant (and the delivery's event id)."""
+
+    def __call__(
+        self, function: FunctionSpec, instant: datetime, event_id: str | None = None, /
+    ) -> Mapping[str, Any]: ...
 
 
 def make_event_factory(identity: AwsIdentity | None = None) -> EventFactory:
@@ -78,8 +100,10 @@ def make_event_factory(identity: AwsIdentity | None = None) -> EventFactory:
     """
     chosen = identity or AwsIdentity.from_environment()
 
-    def build(function: FunctionSpec, instant: datetime) -> dict[str, Any]:
-        return scheduled_event(function, instant, chosen)
+    def build(
+        function: FunctionSpec, instant: datetime, event_id: str | None = None, /
+    ) -> dict[str, Any]:
+        return scheduled_event(function, instant, chosen, event_id)
 
     return build
 
@@ -94,6 +118,12 @@ def log_group_name(function: FunctionSpec) -> str:
     return f"/aws/lambda/{function.lambda_name}"
 
 
+def new_trace_id(now: float | None = None) -> str:
+    """An X-Ray trace header like the one Lambda puts in ``_X_AMZN_TRACE_ID`` (not sampled)."""
+    epoch = int(time.time() if now is None else now)
+    return f"Root=1-{epoch:08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
+
+
 @dataclass(frozen=True)
 class ContextFields:
     """Everything a Lambda context carries, as plain data (crosses process pipes)."""
@@ -105,6 +135,8 @@ class ContextFields:
     log_group_name: str
     log_stream_name: str
     timeout_ms: int
+    client_context: dict[str, Any] | None = None
+    trace_id: str = ""
 
     @classmethod
     def for_invocation(
@@ -113,15 +145,20 @@ class ContextFields:
         identity: AwsIdentity,
         request_id: str,
         log_stream: str,
+        options: InvokeOptions | None = None,
     ) -> ContextFields:
+        chosen = options or InvokeOptions()
+        client_context = None if chosen.client_context is None else dict(chosen.client_context)
         return cls(
             function_name=function.lambda_name,
-            invoked_function_arn=identity.function_arn(function),
+            invoked_function_arn=identity.function_arn(function, chosen.qualifier),
             memory_limit_in_mb=function.memory_mb,
             aws_request_id=request_id,
             log_group_name=log_group_name(function),
             log_stream_name=log_stream,
             timeout_ms=function.timeout_s * 1000,
+            client_context=client_context,
+            trace_id=new_trace_id(),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -130,6 +167,44 @@ class ContextFields:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ContextFields:
         return cls(**data)
+
+
+class CognitoIdentity:
+    """``context.identity``: set only for calls through the AWS Mobile SDK, so empty here."""
+
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+
+    def __init__(self) -> None:
+        self.cognito_identity_id: str | None = None
+        self.cognito_identity_pool_id: str | None = None
+
+
+class Client:
+    """``context.client_context.client``: the calling app, as the caller described it."""
+
+    __slots__ = (
+        "app_package_name",
+        "app_title",
+        "app_version_code",
+        "app_version_name",
+        "installation_id"
+    )  # fmt: skip
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        for name in self.__slots__:
+            setattr(self, name, data.get(name))
+
+
+class ClientContext:
+    """``context.client_context``: the ``X-Amz-Client-Context`` a synchronous caller sent."""
+
+    __slots__ = ("client", "custom", "env")
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.custom = data.get("custom")
+        self.env = data.get("env")
+        client = data.get("client")
+        self.client = Client(client) if isinstance(client, Mapping) else None
 
 
 class LambdaContext:
@@ -153,6 +228,11 @@ class LambdaContext:
         self.aws_request_id = fields.aws_request_id
         self.log_group_name = fields.log_group_name
         self.log_stream_name = fields.log_stream_name
+        self.identity = CognitoIdentity()
+        context = fields.client_context
+        self.client_context = None if context is None else ClientContext(context)
+        # Lambda's tenant isolation mode sets it; localbridge has no tenants.
+        self.tenant_id: str | None = None
         self._time_source = time_source
         self._deadline = time_source() + fields.timeout_ms / 1000.0
 

@@ -14,6 +14,7 @@ processes import it).
 
 from __future__ import annotations
 
+import signal
 import time
 import traceback
 from collections.abc import Mapping
@@ -29,6 +30,15 @@ IMPORT_MODULE = "Runtime.ImportModuleError"
 HANDLER_NOT_FOUND = "Runtime.HandlerNotFound"
 MALFORMED_HANDLER = "Runtime.MalformedHandlerName"
 MARSHAL = "Runtime.MarshalError"
+RESPONSE_TOO_LARGE = "Function.ResponseSizeTooLarge"
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
+"""Lambda's response quota, 6 MB, as its error message counts it (6291556 bytes)."""
+# Signals whose default action dumps core: Go, which Lambda's platform is
+# written in, adds "(core dumped)" to how such a runtime exited.
+_CORE_SIGNALS = frozenset(
+    {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGQUIT,
+     signal.SIGSYS, signal.SIGTRAP}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,22 @@ def exit_message(how: str) -> str:
     return f"Runtime exited with error: {how}"
 
 
+def exit_status(status: int) -> str:
+    """How a runtime process ended, in Lambda's words (Go's ``ProcessState.String``).
+
+    ``status`` is a ``Popen.returncode``: negative for a signal.
+    """
+    if status >= 0:
+        return f"exit status {status}"
+    try:
+        number = signal.Signals(-status)
+    except ValueError:
+        return f"signal: {-status}"
+    name = signal.strsignal(number) or number.name
+    core = " (core dumped)" if number in _CORE_SIGNALS else ""
+    return f"signal: {name[:1].lower()}{name[1:]}{core}"
+
+
 def exited(how: str) -> HandlerOutcome:
     """The runtime (the worker, or ``sys.exit`` in a thread) ended mid-run; ``how`` says how."""
     return HandlerOutcome(Outcome.CRASHED, error_type=EXIT, error_message=exit_message(how))
@@ -114,9 +140,51 @@ def malformed_handler(handler: str) -> HandlerOutcome:
 
 
 def marshal_failed(cause: BaseException) -> HandlerOutcome:
+    return error(MARSHAL, f"Unable to marshal response: {cause}")
+
+
+def response_too_large() -> HandlerOutcome:
     return error(
-        MARSHAL, f"Unable to marshal response: {cause}; return only JSON-serialisable values"
+        RESPONSE_TOO_LARGE,
+        "Response payload size exceeded maximum allowed payload size "
+        f"({MAX_RESPONSE_BYTES} bytes).",
     )
+
+
+def format_traceback(error: BaseException, skip: int = 0) -> str:
+    """A traceback as Lambda's Python runtime words it.
+
+    The runtime formats plain (file, line, function, source) frames, so
+    Python 3.11's ``^^^^`` position markers never appear; only the last
+    exception of a chain is shown. ``skip`` leaves out the outermost frames
+    (the runtime's own).
+    """
+    frames = traceback.extract_tb(error.__traceback__)[skip:]
+    plain = [(f.filename, f.lineno or 0, f.name, f.line) for f in frames]
+    return (
+        "Traceback (most recent call last):\n"
+        + "".join(traceback.format_list(plain))
+        + "".join(traceback.format_exception_only(type(error), error))
+    )
+
+
+def stack_trace(formatted: str | None) -> list[str]:
+    """Lambda's ``stackTrace``: one string per frame, as ``traceback.format_list`` gives.
+
+    ``formatted`` is a whole formatted traceback; its heading and the closing
+    exception line are not frames. Chained exceptions keep only the last chain.
+    """
+    if not formatted:
+        return []
+    frames: list[str] = []
+    for line in formatted.splitlines(keepends=True):
+        if line.startswith("  File "):
+            frames.append(line)
+        elif line.startswith("    ") and frames:
+            frames[-1] += line
+        elif line.startswith("Traceback (most recent call last)"):
+            frames = []
+    return frames
 
 
 def crashed_result(cause: BaseException, started_at: float, ended_at: float) -> InvocationResult:
@@ -125,6 +193,6 @@ def crashed_result(cause: BaseException, started_at: float, ended_at: float) -> 
         Outcome.CRASHED,
         error_type=type(cause).__name__,
         error_message=str(cause),
-        traceback="".join(traceback.format_exception(cause)),
+        traceback=format_traceback(cause),
     )
     return outcome.to_result(started_at, ended_at=ended_at)

@@ -121,11 +121,25 @@ class InvocationResult:
         return (self.ended_at - self.started_at) * 1000.0
 
 
+@dataclass(frozen=True)
+class InvokeOptions:
+    """What a caller of the Invoke API adds to an invocation, beyond its event."""
+
+    qualifier: str | None = None
+    """The version or alias it was invoked with: ``context.invoked_function_arn`` ends in it."""
+    client_context: Mapping[str, Any] | None = None
+    """``X-Amz-Client-Context``, decoded: ``context.client_context``."""
+
+
 class Invoker(Protocol):
     """Runs invocations. ``invoke`` blocks until the run ends and is thread-safe."""
 
     def invoke(
-        self, function: FunctionSpec, event: Mapping[str, Any], request_id: str
+        self,
+        function: FunctionSpec,
+        event: Mapping[str, Any],
+        request_id: str,
+        options: InvokeOptions | None = None,
     ) -> InvocationResult: ...
 
     def reload(self) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import enum
 import json
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -85,6 +86,11 @@ class Tick:
     """The event to deliver; None means "the scheduled event for ``scheduled_at``"."""
     created_at: datetime
     updated_at: datetime
+    request_id: str | None = None
+    """The ``aws_request_id`` every attempt of this delivery gets (None: ticks of an
+    older ledger, which get a new one per attempt)."""
+    event_id: str | None = None
+    """The scheduled event's ``id``, the same in every attempt (None: as above)."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,7 @@ class Attempt:
     """The returned payload as JSON text (cut at 64 KiB, see ``payload_truncated``)."""
     payload_truncated: bool
     logs: str | None = None
-    """What the function printed during the attempt (read by the console's queries)."""
+    """The attempt's log: what the function printed, in Lambda's START/END/REPORT frame."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,8 @@ class NewTick:
     enqueued_at: datetime
     event: dict[str, Any] | None = None
     state: TickState = TickState.PENDING
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,7 @@ def documented_subcommands() -> set[str]:
     text = (ROOT / "docs" / "localbridge.md").read_text()
     block = text[text.index("## Commands") :]
     block = block[block.index("```") : block.index("```", block.index("```") + 3)]
-    return set(re.findall(r"^localbridge (\w+)", block, re.MULTILINE))
+    return set(re.findall(r"^localbridge ([\w-]+)", block, re.MULTILINE))
 
 
 def test_installed_localbridge_command_lists_the_documented_subcommands() -> None:
@@ -153,5 +153,5 @@ def test_installed_localbridge_command_lists_the_documented_subcommands() -> Non
         [str(command), "--help"], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr
-    listed = set(re.findall(r"^ {4}(\w+) ", done.stdout, re.MULTILINE))
+    listed = set(re.findall(r"^ {4}([\w-]+)(?: |$)", done.stdout, re.MULTILINE))
     assert listed == documented_subcommands()

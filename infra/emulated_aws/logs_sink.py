@@ -12,13 +12,13 @@ and a virtual clock may be years back).
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from localbridge.events import log_group_name, new_log_stream_name
-from localbridge.model import FunctionSpec, InvocationResult, Invoker
+from localbridge.invokers.runtime_log import framed
+from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions, Invoker
 
 log = logging.getLogger("emulated_aws")
 
@@ -47,18 +47,15 @@ class MotoLogs:
 
 
 def lambda_log_lines(request_id: str, result: InvocationResult, memory_mb: int) -> list[str]:
-    """The lines Lambda writes for one invocation, output included."""
-    output = [line for line in result.logs.splitlines() if line.strip()]
-    if not result.succeeded:
-        output.append(f"[ERROR] {result.error_type}: {result.error_message}")
-    duration = result.duration_ms
-    return [
-        f"START RequestId: {request_id} Version: $LATEST",
-        *output,
-        f"END RequestId: {request_id}",
-        f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
-        f"Billed Duration: {max(1, math.ceil(duration))} ms\tMemory Size: {memory_mb} MB",
-    ]
+    """The lines Lambda writes for one invocation, output included.
+
+    localbridge's invokers already frame a run's logs as Lambda does
+    (``localbridge.invokers.runtime_log``); a result from elsewhere is framed here.
+    """
+    logs = result.logs
+    if not logs.startswith("START RequestId: "):
+        logs = framed(result, request_id, memory_mb).logs
+    return [line for line in logs.splitlines() if line.strip()]
 
 
 class LoggingInvoker:
@@ -69,9 +66,13 @@ class LoggingInvoker:
         self._writer = writer
 
     def invoke(
-        self, function: FunctionSpec, event: Mapping[str, Any], request_id: str
+        self,
+        function: FunctionSpec,
+        event: Mapping[str, Any],
+        request_id: str,
+        options: InvokeOptions | None = None,
     ) -> InvocationResult:
-        result = self._inner.invoke(function, event, request_id)
+        result = self._inner.invoke(function, event, request_id, options)
         stream = result.log_stream or new_log_stream_name()
         lines = lambda_log_lines(request_id, result, function.memory_mb)
         start_ms = int(result.started_at * 1000)

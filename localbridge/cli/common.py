@@ -111,6 +111,12 @@ def add_lambda_api_options(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_HOST,
         help=f"address of the Lambda Invoke API (default: {DEFAULT_HOST}; 0.0.0.0 in containers)",
     )
+    parser.add_argument(
+        "--show-environment",
+        action="store_true",
+        help="let the Lambda API's ListFunctions/GetFunction show environment values "
+        "(default: names only, values masked: they may be secrets)",
+    )
 
 
 def load(args: argparse.Namespace) -> list[FunctionSpec]:

@@ -1,4 +1,5 @@
-"""``python -m localbridge``: run, list, invoke, replay, next, runs, dlq, console, pause, resume.
+"""``python -m localbridge``: run, list, invoke, replay, next, runs, dlq, console, pause, resume,
+logs, generate-event.
 
 Exit codes: 0 ok, 1 a function failed, 2 bad usage or configuration.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -32,6 +34,7 @@ from localbridge.cli.console import (
     console_services,
 )
 from localbridge.cli.history import cmd_dlq_list, cmd_dlq_purge, cmd_dlq_redrive, cmd_runs
+from localbridge.cli.lambda_tools import add_lambda_commands
 from localbridge.cli.running import (
     cmd_invoke,
     cmd_list,
@@ -41,6 +44,7 @@ from localbridge.cli.running import (
     cmd_serve,
     lambda_api_services,
 )
+from localbridge.events import ACCOUNT_VARIABLE, check_account_id
 from localbridge.ledger.opening import LedgerError, describe
 from localbridge.ledger.owners import LedgerBusyError
 from localbridge.project.config import ConfigError
@@ -61,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_running_commands(commands)
     add_one_off_commands(commands)
     add_history_commands(commands)
+    add_lambda_commands(commands)
     return parser
 
 
@@ -111,6 +116,9 @@ def add_one_off_commands(commands: Commands) -> None:
     invoke.add_argument("name")
     invoke.add_argument(
         "--time", type=parse_time, help="the scheduled time to pretend (default: now)"
+    )
+    invoke.add_argument(
+        "--event", metavar="FILE", help="deliver this event (a JSON file, or - for stdin)"
     )
     add_project_options(invoke)
     invoke.set_defaults(handler=cmd_invoke)
@@ -185,6 +193,11 @@ def configure_logging(verbose: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.verbose)
+    account = os.environ.get(ACCOUNT_VARIABLE)
+    problem = None if account is None else check_account_id(account)
+    if problem is not None:
+        print(f"localbridge: {ACCOUNT_VARIABLE}: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         code: int = args.handler(args)
         return code

@@ -26,6 +26,8 @@ def tick_json(ledger: Ledger, tick: Tick) -> dict[str, Any]:
         "state": tick.state.value,
         "source": tick.source.value,
         "next_attempt_at": display_optional(tick.next_attempt_at),
+        "request_id": tick.request_id,
+        "event_id": tick.event_id,
         "attempts": [
             {
                 "number": a.number,
@@ -39,6 +41,7 @@ def tick_json(ledger: Ledger, tick: Tick) -> dict[str, Any]:
                 "traceback": a.traceback,
                 "payload": a.payload,
                 "payload_truncated": a.payload_truncated,
+                "logs": a.logs,
             }
             for a in ledger.attempts(tick.id)
         ],

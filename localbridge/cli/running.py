@@ -20,6 +20,7 @@ from localbridge.cli.common import (
     print_summary,
     stop_on_signals,
 )
+from localbridge.cli.lambda_tools import read_event
 from localbridge.cli.progress import ProgressBar
 from localbridge.cli.report import table
 from localbridge.clock import Clock, SystemClock
@@ -62,7 +63,10 @@ def lambda_api_services(args: argparse.Namespace) -> list[Service]:
     """
     port = DEFAULT_PORT if args.port is None else args.port
     required = args.port is not None or args.command == "serve"
-    return [LambdaApiService(args.project.resolve(), args.stage, args.host, port, required)]
+    service = LambdaApiService(
+        args.project.resolve(), args.stage, args.host, port, required, args.show_environment
+    )
+    return [service]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -153,10 +157,12 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
+    """Run one function now; its log (with the traceback of a failure) goes to stderr."""
+    event = None if args.event is None else read_event(args.event)
     with open_session(args, SystemClock, fire_schedules=False) as session:
         session.runtime.prepare()
         try:
-            report = session.runtime.invoke_now(args.name, at=args.time)
+            report = session.runtime.invoke_now(args.name, event, at=args.time)
         except UnknownFunctionError as error:
             raise UsageError(str(error)) from None
     result = report.result
@@ -169,8 +175,6 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         f"{args.name} {result.outcome.value}: {result.error_type}: {result.error_message}",
         file=sys.stderr,
     )
-    if result.traceback:
-        print(result.traceback.rstrip(), file=sys.stderr)
     return EXIT_FUNCTION_ERROR
 
 

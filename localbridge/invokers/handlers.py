@@ -6,9 +6,9 @@ Errors are Lambda's own, built in ``localbridge.lambda_errors``.
 
 from __future__ import annotations
 
+import decimal
 import importlib
 import json
-import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +17,8 @@ from localbridge.lambda_errors import HandlerOutcome
 from localbridge.model import Outcome
 
 Handler = Callable[[dict[str, Any], Any], Any]
-_JSON_SCALARS = (str, int, bool)
+# Small enough never to pass the response quota; strings are measured like the rest.
+_JSON_SCALARS = (int, bool)
 
 
 class HandlerLoadError(Exception):
@@ -55,12 +56,25 @@ def call_handler(handler: Handler, event: dict[str, Any], context: Any) -> Handl
         return HandlerOutcome(Outcome.SUCCEEDED, payload=payload)  # already what JSON gives
     try:
         # Round-trip as Lambda does: the caller gets JSON, not Python objects.
-        return HandlerOutcome(Outcome.SUCCEEDED, payload=json.loads(json.dumps(payload)))
+        text = json.dumps(payload, default=_decimal_as_number)
     except (TypeError, ValueError) as error:
         return lambda_errors.marshal_failed(error)
+    if len(text) > lambda_errors.MAX_RESPONSE_BYTES:  # ASCII (json escapes the rest): bytes
+        return lambda_errors.response_too_large()
+    return HandlerOutcome(Outcome.SUCCEEDED, payload=json.loads(text))
+
+
+def _decimal_as_number(value: object) -> object:
+    """Lambda's runtime writes a ``Decimal`` as a JSON number (boto3's DynamoDB numbers)."""
+    if isinstance(value, decimal.Decimal):
+        if value.is_nan():
+            return float("nan")
+        # 5 stays an integer, 1.50 a number with a fraction, as their JSON text would.
+        exponent = value.as_tuple().exponent
+        return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def format_error(error: BaseException) -> str:
     """The traceback from the user's frames on (this module's frame left out)."""
-    tb = error.__traceback__.tb_next if error.__traceback__ else None
-    return "".join(traceback.format_exception(type(error), error, tb))
+    return lambda_errors.format_traceback(error, skip=1)

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from localbridge.events import AwsIdentity
+from localbridge.invokers.runtime_log import framed
 from localbridge.invokers.worker_handle import WorkerProcess
-from localbridge.model import FunctionSpec, InvocationResult
+from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions
 
 DEFAULT_CLOSE_GRACE_S = 30.0
 # Lambda keeps every environment a burst created; on a laptop, a replay with
@@ -58,16 +59,20 @@ class ProcessInvoker:
         self._closed = False
 
     def invoke(
-        self, function: FunctionSpec, event: Mapping[str, Any], request_id: str
+        self,
+        function: FunctionSpec,
+        event: Mapping[str, Any],
+        request_id: str,
+        options: InvokeOptions | None = None,
     ) -> InvocationResult:
         started_at = time.time()
         worker = self._idle_worker(function)
         if worker is None:
             worker, failed = self._start_worker(function, started_at)
             if failed is not None:
-                return failed
+                return framed(failed, request_id, function.memory_mb, worker.max_memory_mb())
         try:
-            return worker.run(event, request_id)
+            return worker.run(event, request_id, options)
         finally:
             self._give_back(worker)
 

@@ -16,6 +16,7 @@ import contextlib
 import importlib
 import json
 import os
+import resource
 import sys
 import threading
 import time
@@ -27,8 +28,15 @@ from localbridge import lambda_errors
 from localbridge.events import AwsIdentity, ContextFields, LambdaContext, new_log_stream_name
 from localbridge.invokers.handlers import Handler, HandlerLoadError, call_handler, load_handler
 from localbridge.invokers.output import OutputCapture, bounded
+from localbridge.invokers.runtime_log import (
+    RuntimeLogHandler,
+    framed,
+    install_root_handler,
+    remove_root_handler,
+    set_request_id,
+)
 from localbridge.lambda_errors import HandlerOutcome
-from localbridge.model import FunctionSpec, InvocationResult
+from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions
 
 
 class ThreadInvoker:
@@ -49,29 +57,44 @@ class ThreadInvoker:
         self._project_first = False
         self._added_to_path = False
         self._output = OutputCapture()
+        self._log_handler: RuntimeLogHandler | None = None
         self._loaded_before = dict(sys.modules)
 
     def invoke(
-        self, function: FunctionSpec, event: Mapping[str, Any], request_id: str
+        self,
+        function: FunctionSpec,
+        event: Mapping[str, Any],
+        request_id: str,
+        options: InvokeOptions | None = None,
     ) -> InvocationResult:
         started_at = time.time()
         try:
             handler = self._handler(function)
         except HandlerLoadError as failure:
-            return failure.outcome.to_result(started_at)
+            return framed(
+                failure.outcome.to_result(started_at), request_id, function.memory_mb, _rss_mb()
+            )
         self._apply_environment(function.environment)
-        fields = ContextFields.for_invocation(function, self.identity, request_id, self.log_stream)
+        fields = ContextFields.for_invocation(
+            function, self.identity, request_id, self.log_stream, options
+        )
+        os.environ["_X_AMZN_TRACE_ID"] = fields.trace_id  # shared by threads: the last run's
         context = LambdaContext(fields, self.time_source)
         # A fresh copy, as Lambda deserialises the event for every run.
         own_event = json.loads(json.dumps(event))
         with self._output.capturing() as printed:
-            began = self.time_source()
-            outcome = _call_in_thread(handler, own_event, context)
-            elapsed_s = self.time_source() - began
+            set_request_id(request_id)
+            try:
+                began = self.time_source()
+                outcome = _call_in_thread(handler, own_event, context)
+                elapsed_s = self.time_source() - began
+            finally:
+                set_request_id(None)
         if elapsed_s > function.timeout_s:
             detail = f"thread mode: it ran {elapsed_s:.2f} s, then returned"
             outcome = lambda_errors.timed_out(function.timeout_s, detail)
-        return outcome.to_result(started_at, bounded(printed))
+        result = outcome.to_result(started_at, bounded(printed))
+        return framed(result, request_id, function.memory_mb, _rss_mb())
 
     def warm(self, functions: Iterable[FunctionSpec]) -> None:
         """Import every function's handler now rather than at its first run."""
@@ -88,8 +111,11 @@ class ThreadInvoker:
             importlib.invalidate_caches()
 
     def close(self) -> None:
-        """Give the process its streams and import path back (imported modules stay)."""
+        """Give the process its streams, root logger and import path back (modules stay)."""
         self._output.uninstall()
+        if self._log_handler is not None:
+            remove_root_handler(self._log_handler)
+            self._log_handler = None
         with self._import_lock:
             if self._added_to_path:
                 root = str(self.project_dir)
@@ -103,6 +129,8 @@ class ThreadInvoker:
         with self._import_lock:
             if not self._project_first:
                 self._output.install()  # before the app exists: its log handler binds stdout
+                if self._log_handler is None:
+                    self._log_handler = install_root_handler(only_in_runs=True)
                 self._put_project_first()
                 self._project_first = True
             handler = load_handler(function.handler)
@@ -149,6 +177,11 @@ def _call_in_thread(handler: Handler, event: dict[str, Any], context: Any) -> Ha
     except SystemExit as exit_:
         status = exit_.code if isinstance(exit_.code, int) else 1 if exit_.code else 0
         return lambda_errors.exited(f"exit status {status}")
+
+
+def _rss_mb() -> int:
+    """This process's peak resident memory (thread mode shares it with localbridge)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 # The standard library and localbridge itself stay loaded whatever the project holds.

@@ -18,15 +18,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from localbridge import lambda_errors
 from localbridge.events import AwsIdentity, ContextFields, log_group_name, new_log_stream_name
+from localbridge.invokers.runtime_log import framed
 from localbridge.lambda_errors import HandlerOutcome
 from localbridge.launch import module_command
-from localbridge.model import FunctionSpec, InvocationResult
+from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions
 
 LOG_LIMIT_BYTES = 64 * 1024
 # Lambda gives the init phase (importing the handler) its own 10 s; a loaded
@@ -36,31 +37,43 @@ INIT_TIMEOUT_S = 30.0
 PASSED_THROUGH = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
+RUNTIME_DIR = str(Path(__file__).resolve().parent)
+"""``LAMBDA_RUNTIME_DIR``: where the runtime lives (``/var/runtime`` on Lambda)."""
+
+
 def lambda_environment(
     function: FunctionSpec, identity: AwsIdentity, project_dir: Path, log_stream: str
 ) -> dict[str, str]:
-    """The worker's whole environment: the function's variables plus Lambda's own."""
-    env = dict(function.environment)
+    """The worker's whole environment: the function's variables plus Lambda's own.
+
+    Lambda's reserved variables win over configuration; the ones Lambda only
+    defaults (``TZ``, ``LANG``, ``PATH``...) take the configured value when there is one.
+    """
+    defaults = {
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "PATH": os.environ.get("PATH", os.defpath),
+    }
+    env = {**defaults, **function.environment}
     env.update({key: os.environ[key] for key in PASSED_THROUGH if key in os.environ})
-    # Lambda's reserved variables cannot be overridden by configuration.
-    env.update(
-        {
-            "AWS_REGION": identity.region,
-            "AWS_DEFAULT_REGION": identity.region,
-            "AWS_EXECUTION_ENV": "AWS_Lambda_python{}.{}".format(*sys.version_info[:2]),
-            "AWS_LAMBDA_FUNCTION_NAME": function.lambda_name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_LOG_GROUP_NAME": log_group_name(function),
-            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
-            "LAMBDA_TASK_ROOT": str(project_dir),
-            "_HANDLER": function.handler,
-            "LANG": "en_US.UTF-8",
-            "TZ": "UTC",
-            "PATH": os.environ.get("PATH", os.defpath),
-            "PYTHONPATH": str(project_dir),
-        }
-    )
+    configured_path = function.environment.get("PYTHONPATH")
+    reserved = {
+        "AWS_REGION": identity.region,
+        "AWS_DEFAULT_REGION": identity.region,
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python{}.{}".format(*sys.version_info[:2]),
+        "AWS_LAMBDA_FUNCTION_NAME": function.lambda_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_LOG_GROUP_NAME": log_group_name(function),
+        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+        "LAMBDA_TASK_ROOT": str(project_dir),
+        "LAMBDA_RUNTIME_DIR": RUNTIME_DIR,
+        "_HANDLER": function.handler,
+        # The project must stay importable; a configured path comes after it.
+        "PYTHONPATH": os.pathsep.join(p for p in (str(project_dir), configured_path) if p),
+    }
+    env.update(reserved)
     return env
 
 
@@ -104,7 +117,8 @@ class WorkerProcess:
         finally:
             os.close(request_read)
             os.close(response_write)
-        self._pending = b""
+        self._responses = ResponseReader(self._response_read)
+        self._max_memory_mb = 0
         self._closed = False
 
     @property
@@ -116,7 +130,7 @@ class WorkerProcess:
 
     def wait_ready(self) -> HandlerOutcome | None:
         """None once the handler is imported; otherwise why the worker is unusable."""
-        line = self._read_line(time.monotonic() + INIT_TIMEOUT_S)
+        line = self._responses.read_line(time.monotonic() + INIT_TIMEOUT_S)
         if line is None:
             self.kill()
             return lambda_errors.init_timed_out(self.function.handler, INIT_TIMEOUT_S)
@@ -127,10 +141,12 @@ class WorkerProcess:
             return None
         return HandlerOutcome.from_json(message["init_error"])
 
-    def run(self, event: Mapping[str, Any], request_id: str) -> InvocationResult:
-        """One invocation, bounded by the function's timeout."""
+    def run(
+        self, event: Mapping[str, Any], request_id: str, options: InvokeOptions | None = None
+    ) -> InvocationResult:
+        """One invocation, bounded by the function's timeout (not by the reply's transfer)."""
         context = ContextFields.for_invocation(
-            self.function, self.identity, request_id, self.log_stream
+            self.function, self.identity, request_id, self.log_stream, options
         )
         request = json.dumps({"event": event, "context": context.to_json()}).encode() + b"\n"
         os.ftruncate(self._log_fd, 0)
@@ -138,16 +154,27 @@ class WorkerProcess:
         deadline = time.monotonic() + self.function.timeout_s
         with contextlib.suppress(BrokenPipeError):  # it died while idle; reading says how
             _write_all(self._request_write, request)
-        line = self._read_line(deadline)
+        line = self._responses.read_line(deadline)
+        ended_at = self._responses.first_byte_at
         if line is None:
             self.kill()
-            outcome = lambda_errors.timed_out(self.function.timeout_s)
+            outcome, ended_at = lambda_errors.timed_out(self.function.timeout_s), time.time()
         elif not line:
             outcome = self._exit_failure()
         else:
             outcome = HandlerOutcome.from_json(json.loads(line))
-        result = outcome.to_result(started_at, self.logs())
+        result = outcome.to_result(started_at, self.logs(), ended_at)
+        result = framed(result, request_id, self.function.memory_mb, self.max_memory_mb())
         return dataclasses.replace(result, log_stream=self.log_stream)
+
+    def max_memory_mb(self) -> int:
+        """The worker's peak resident memory so far (the last reading once it is gone)."""
+        status = Path(f"/proc/{self._popen.pid}/status")
+        with contextlib.suppress(OSError, ValueError):
+            for line in status.read_text(encoding="ascii").splitlines():
+                if line.startswith("VmHWM:"):
+                    self._max_memory_mb = int(line.split()[1]) // 1024
+        return self._max_memory_mb
 
     def logs(self) -> str:
         """What the worker wrote since the run started; the last 64 KiB of it."""
@@ -177,28 +204,45 @@ class WorkerProcess:
         os.close(self._log_fd)
 
     def _exit_failure(self) -> HandlerOutcome:
-        status = self._popen.wait()
-        how = (
-            f"signal: {signal.Signals(-status).name}"
-            if status < 0 and -status in signal.valid_signals()
-            else f"exit status {status}"
-        )
-        return lambda_errors.exited(how)
+        return lambda_errors.exited(lambda_errors.exit_status(self._popen.wait()))
 
-    def _read_line(self, deadline: float) -> bytes | None:
-        """The next response line; b"" when the worker is gone, None at the deadline."""
-        while b"\n" not in self._pending:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            ready, _, _ = select.select([self._response_read], [], [], remaining)
-            if not ready:
-                continue
-            chunk = os.read(self._response_read, 1 << 16)
+
+class ResponseReader:
+    """Reads the worker's reply lines from a pipe, in time linear in their size.
+
+    The deadline bounds the wait for a reply's first byte: by then the
+    function has returned, so a large reply's transfer does not count against
+    its timeout. ``now`` is the monotonic clock (injected in tests).
+    """
+
+    def __init__(self, fd: int, now: Callable[[], float] = time.monotonic) -> None:
+        self._fd = fd
+        self._now = now
+        self._chunks: list[bytes] = []
+        self.first_byte_at: float | None = None
+        """Wall-clock time the last reply began to arrive."""
+
+    def read_line(self, deadline: float) -> bytes | None:
+        """The next line; b"" when the writer is gone, None when nothing came by the deadline."""
+        self.first_byte_at = time.time() if self._chunks else None
+        while not self._chunks or b"\n" not in self._chunks[-1]:
+            if not self._chunks:
+                remaining = deadline - self._now()
+                if remaining <= 0:
+                    return None
+                ready, _, _ = select.select([self._fd], [], [], remaining)
+                if not ready:
+                    continue
+            chunk = os.read(self._fd, 1 << 20)
             if not chunk:
+                self._chunks.clear()
                 return b""
-            self._pending += chunk
-        line, _, self._pending = self._pending.partition(b"\n")
+            if not self._chunks:
+                self.first_byte_at = time.time()
+            self._chunks.append(chunk)
+        data = b"".join(self._chunks)
+        line, _, rest = data.partition(b"\n")
+        self._chunks = [rest] if rest else []
         return line
 
 

@@ -20,6 +20,7 @@ from typing import IO, Any
 from localbridge import launch
 from localbridge.events import ContextFields, LambdaContext
 from localbridge.invokers.handlers import HandlerLoadError, call_handler, load_handler
+from localbridge.invokers.runtime_log import install_root_handler, set_request_id
 
 LOCALBRIDGE_ROOT = str(launch.LOCALBRIDGE_ROOT)
 
@@ -36,6 +37,7 @@ def send(channel: IO[str], message: dict[str, Any]) -> None:
 
 
 def serve(handler_string: str, requests: IO[str], responses: IO[str]) -> int:
+    install_root_handler()  # before the function's modules import: as Lambda's runtime does
     try:
         handler = load_handler(handler_string)
     except HandlerLoadError as failure:
@@ -44,8 +46,11 @@ def serve(handler_string: str, requests: IO[str], responses: IO[str]) -> int:
     send(responses, {"ready": True})
     for line in requests:
         request = json.loads(line)
-        context = LambdaContext(ContextFields.from_json(request["context"]))
-        outcome = call_handler(handler, request["event"], context)
+        fields = ContextFields.from_json(request["context"])
+        os.environ["_X_AMZN_TRACE_ID"] = fields.trace_id
+        set_request_id(fields.aws_request_id)
+        outcome = call_handler(handler, request["event"], LambdaContext(fields))
+        set_request_id(None)
         sys.stdout.flush()
         sys.stderr.flush()
         send(responses, outcome.to_json())

@@ -13,14 +13,13 @@ fails is retried and dead-lettered like a scheduled tick, as Lambda does.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
 from localbridge.events import AwsIdentity, make_event_factory
-from localbridge.model import FunctionSpec, InvocationResult, Invoker
+from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions, Invoker
 from localbridge.runtime.loop import Runtime
 
 log = logging.getLogger("localbridge.lambda_api")
@@ -36,13 +35,24 @@ class RuntimeBackend:
         """The functions served right now (after any reload)."""
         return [function.spec for function in self._runtime.functions()]
 
-    def invoke(self, function: FunctionSpec, event: Mapping[str, Any] | None) -> InvocationResult:
+    def invoke(
+        self,
+        function: FunctionSpec,
+        event: Mapping[str, Any] | None,
+        request_id: str,
+        options: InvokeOptions | None = None,
+    ) -> InvocationResult:
         """``RequestResponse``: run now, wait, no retries; recorded in the ledger."""
-        return self._runtime.invoke_now(function.name, event).result
+        report = self._runtime.invoke_now(
+            function.name, event, request_id=request_id, options=options
+        )
+        return report.result
 
-    def enqueue(self, function: FunctionSpec, event: Mapping[str, Any] | None) -> None:
+    def enqueue(
+        self, function: FunctionSpec, event: Mapping[str, Any] | None, request_id: str
+    ) -> None:
         """``Event``: committed to the ledger before this returns, then run with retries."""
-        self._runtime.enqueue_event(function.name, event)
+        self._runtime.enqueue_event(function.name, event, request_id)
 
 
 class InvokerBackend:
@@ -70,15 +80,23 @@ class InvokerBackend:
     ) -> Mapping[str, Any]:
         return self._build_event(function, self._clock()) if event is None else event
 
-    def invoke(self, function: FunctionSpec, event: Mapping[str, Any] | None) -> InvocationResult:
-        return self._invoker.invoke(function, self.event_for(function, event), str(uuid.uuid4()))
+    def invoke(
+        self,
+        function: FunctionSpec,
+        event: Mapping[str, Any] | None,
+        request_id: str,
+        options: InvokeOptions | None = None,
+    ) -> InvocationResult:
+        return self._invoker.invoke(function, self.event_for(function, event), request_id, options)
 
-    def enqueue(self, function: FunctionSpec, event: Mapping[str, Any] | None) -> None:
+    def enqueue(
+        self, function: FunctionSpec, event: Mapping[str, Any] | None, request_id: str
+    ) -> None:
         payload = self.event_for(function, event)
-        self._async.submit(self._run_async, function, payload)
+        self._async.submit(self._run_async, function, payload, request_id)
 
-    def _run_async(self, function: FunctionSpec, event: Mapping[str, Any]) -> None:
-        result = self.invoke(function, event)
+    def _run_async(self, function: FunctionSpec, event: Mapping[str, Any], request_id: str) -> None:
+        result = self.invoke(function, event, request_id)
         log.log(
             logging.INFO if result.succeeded else logging.WARNING,
             f"{function.name} (Event invocation) {result.outcome.value} "

@@ -1,31 +1,52 @@
-"""The Lambda ``Invoke`` operation, answered for localbridge's functions.
+"""The Lambda API's operations, answered for localbridge's functions.
 
 A pure core, with no HTTP in it: ``LambdaInvokeHandler.handle`` takes the parts
-of a request the operation reads (function name from the path, the
-``X-Amz-Invocation-Type`` and ``X-Amz-Log-Type`` headers, the body) and returns
-status, headers and body exactly as Lambda would, so botocore, the AWS CLI and
-``chalice invoke`` read them as they read Lambda's. Shapes follow botocore's
-``lambda`` service model (``Invoke``, ``ResourceNotFoundException``,
-``InvalidRequestContentException``).
+of an ``Invoke`` request the operation reads (function name from the path, the
+``X-Amz-Invocation-Type``, ``X-Amz-Log-Type`` and ``X-Amz-Client-Context``
+headers, the body) and returns status, headers and body exactly as Lambda
+would, so botocore, the AWS CLI and ``chalice invoke`` read them as they read
+Lambda's; ``LambdaInvokeHandler.get`` answers the read operations
+(``ListFunctions``, ``GetFunction``, ``GetFunctionConfiguration``,
+``GetFunctionEventInvokeConfig``, shaped by ``configuration``). Shapes follow
+botocore's ``lambda`` service model.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
+from urllib.parse import unquote
 
 from localbridge import lambda_errors
 from localbridge.events import AwsIdentity
-from localbridge.model import FunctionSpec, InvocationResult, Outcome
+from localbridge.lambda_api.configuration import LATEST, Describer, ParameterError
+from localbridge.lambda_api.parsing import (
+    arn_scope,
+    find_function,
+    parse_client_context,
+    parse_payload,
+    split_qualifier,
+)
+from localbridge.lambda_errors import stack_trace
+from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions, Outcome
 
-LATEST = "$LATEST"
-RUNTIME = "python3.11"
+__all__ = ["LambdaInvokeHandler", "parse_payload", "split_qualifier", "stack_trace"]
+
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 LOG_TAIL_BYTES = 4096
+MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024
+MAX_ASYNC_PAYLOAD_BYTES = 1024 * 1024
+"""Lambda's quota for an ``Event`` invocation's payload (1 MB since 2025)."""
+FUNCTION_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/?")
+CONFIGURATION_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/configuration/?")
+EVENT_CONFIG_PATH = re.compile(r"/2019-09-25/functions/(?P<name>[^/]+)/event-invoke-config/?")
+LIST_PATH = re.compile(r"/2015-03-31/functions/?")
 
 
 class InvokeBackend(Protocol):
@@ -35,11 +56,22 @@ class InvokeBackend(Protocol):
         """The functions served right now (re-read per request: code reloads)."""
         ...
 
-    def invoke(self, function: FunctionSpec, event: Mapping[str, Any] | None) -> InvocationResult:
-        """Run now and wait; ``None`` means the scheduled event for the current instant."""
+    def invoke(
+        self,
+        function: FunctionSpec,
+        event: Mapping[str, Any] | None,
+        request_id: str,
+        options: InvokeOptions | None = None,
+    ) -> InvocationResult:
+        """Run now and wait; ``None`` means the scheduled event for the current instant.
+
+        ``request_id`` is the function's ``context.aws_request_id``.
+        """
         ...
 
-    def enqueue(self, function: FunctionSpec, event: Mapping[str, Any] | None) -> None:
+    def enqueue(
+        self, function: FunctionSpec, event: Mapping[str, Any] | None, request_id: str
+    ) -> None:
         """Accept an asynchronous invocation (``Event``); return once it is recorded."""
         ...
 
@@ -53,6 +85,8 @@ class InvokeRequest:
     body: bytes = b""
     qualifier: str | None = None
     """The ``Qualifier`` query parameter, when given."""
+    client_context: str | None = None
+    """The ``X-Amz-Client-Context`` header: base64 JSON, when given."""
 
 
 @dataclass(frozen=True)
@@ -75,71 +109,35 @@ def error_response(status: int, error_type: str, body: Mapping[str, str]) -> Inv
     )
 
 
-def parse_payload(body: bytes) -> Mapping[str, Any] | None:
-    """The event to pass, or None when there is no payload (the rule fires "now").
-
-    The functions are scheduled functions: their event is a JSON object, so
-    anything else is refused here rather than failing inside the handler.
-    """
-    if not body.strip():
-        return None
-    try:
-        event = json.loads(body)
-    except UnicodeDecodeError as exc:
-        raise ValueError(
-            f"Could not parse request body into json: not UTF-8 ({exc.reason})"
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"Could not parse request body into json: {exc}") from None
-    if not isinstance(event, dict):
-        raise ValueError(
-            f"The payload is a JSON {type(event).__name__}; these are scheduled functions, "
-            "send a JSON object (an EventBridge event) or no payload at all"
-        )
-    return event
+def invalid_content(message: str) -> InvokeResponse:
+    return error_response(400, "InvalidRequestContentException", {"message": message})
 
 
-def split_qualifier(name: str) -> tuple[str, str | None]:
-    """``name`` as the Invoke API accepts it -> (function name, qualifier or None).
-
-    Accepted forms: ``fn``, ``fn:qualifier``, ``arn:aws:lambda:region:account:function:fn``
-    and the partial ``account:function:fn``, each with an optional ``:qualifier``.
-    """
-    parts = name.split(":")
-    if parts[0] == "arn" and len(parts) in (7, 8) and parts[5] == "function":
-        return parts[6], (parts[7] if len(parts) == 8 else None)
-    if len(parts) in (3, 4) and parts[1] == "function":
-        return parts[2], (parts[3] if len(parts) == 4 else None)
-    if len(parts) == 2:
-        return parts[0], parts[1]
-    return name, None
+def invalid_parameter(message: str) -> InvokeResponse:
+    return error_response(400, "InvalidParameterValueException", {"message": message})
 
 
-def find_function(functions: Sequence[FunctionSpec], name: str) -> FunctionSpec | None:
-    """The function whose deployed name (``<app>-<stage>-<fn>``) or short name is ``name``."""
-    for function in functions:
-        if name in (function.lambda_name, function.name):
-            return function
-    return None
+def unknown_operation(method: str, path: str) -> InvokeResponse:
+    return error_response(
+        404,
+        "UnknownOperationException",
+        {
+            "message": f"{method} {path} is not an operation of this emulator; it answers "
+            "POST /2015-03-31/functions/{FunctionName}/invocations, ListFunctions, "
+            "GetFunction, GetFunctionConfiguration and GetFunctionEventInvokeConfig"
+        },
+    )
 
 
-def stack_trace(formatted: str | None) -> list[str]:
-    """Lambda's ``stackTrace``: one string per frame, as ``traceback.format_list`` gives.
-
-    ``formatted`` is a whole formatted traceback; its heading and the closing
-    exception line are not frames. Chained exceptions keep only the last chain.
-    """
-    if not formatted:
-        return []
-    frames: list[str] = []
-    for line in formatted.splitlines(keepends=True):
-        if line.startswith("  File "):
-            frames.append(line)
-        elif line.startswith("    ") and frames:
-            frames[-1] += line
-        elif line.startswith("Traceback (most recent call last)"):
-            frames = []
-    return frames
+def too_large(length: int, limit: int, operation: str) -> InvokeResponse:
+    return error_response(
+        413,
+        "RequestTooLargeException",
+        {
+            "message": f"Request must be smaller than {limit} bytes for the {operation} "
+            f"operation (got {length})"
+        },
+    )
 
 
 def error_payload(result: InvocationResult, function: FunctionSpec, request_id: str) -> Any:
@@ -151,7 +149,7 @@ def error_payload(result: InvocationResult, function: FunctionSpec, request_id: 
             "errorMessage": f"RequestId: {request_id} Error: {message}",
         }
     if result.outcome is Outcome.CRASHED:
-        message = lambda_errors.exit_message(result.error_message or "the worker died")
+        message = result.error_message or lambda_errors.exit_message("the worker died")
         return {
             "errorType": lambda_errors.EXIT,
             "errorMessage": f"RequestId: {request_id} Error: {message}",
@@ -166,88 +164,108 @@ def error_payload(result: InvocationResult, function: FunctionSpec, request_id: 
 
 @dataclass
 class LambdaInvokeHandler:
-    """Answers ``Invoke`` (and ``ListFunctions``) for the backend's functions."""
+    """Answers ``Invoke`` and the read operations for the backend's functions."""
 
     backend: InvokeBackend
     identity: AwsIdentity
+    show_environment: bool = False
+    """Whether the read operations show environment values (see ``configuration``)."""
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def describer(self) -> Describer:
+        return Describer(self.identity, self.started_at, self.show_environment)
 
     def handle(self, request: InvokeRequest) -> InvokeResponse:
         invocation_type = request.invocation_type or "RequestResponse"
         if invocation_type not in INVOCATION_TYPES:
-            return error_response(
-                400,
-                "InvalidParameterValueException",
-                {
-                    "message": f"X-Amz-Invocation-Type {invocation_type!r} is not one of "
-                    f"{', '.join(INVOCATION_TYPES)}"
-                },
+            return invalid_parameter(
+                f"X-Amz-Invocation-Type {invocation_type!r} is not one of "
+                f"{', '.join(INVOCATION_TYPES)}"
             )
+        if invocation_type == "Event" and len(request.body) > MAX_ASYNC_PAYLOAD_BYTES:
+            return too_large(len(request.body), MAX_ASYNC_PAYLOAD_BYTES, "InvokeAsync")
         function = self.resolve(request.function_name, request.qualifier)
         if isinstance(function, InvokeResponse):
             return function
         try:
             event = parse_payload(request.body)
+            client_context = parse_client_context(request.client_context)
         except ValueError as exc:
-            return error_response(400, "InvalidRequestContentException", {"message": str(exc)})
+            return invalid_content(str(exc))
         request_id = str(uuid.uuid4())
         base = {"x-amzn-RequestId": request_id}
         if invocation_type == "DryRun":
             return InvokeResponse(204, base)
+        _, qualifier = split_qualifier(request.function_name)
+        options = InvokeOptions(qualifier or request.qualifier, client_context)
         try:
             if invocation_type == "Event":
-                self.backend.enqueue(function, event)
+                self.backend.enqueue(function, event, request_id)
                 return InvokeResponse(202, base)
-            result = self.backend.invoke(function, event)
+            result = self.backend.invoke(function, event, request_id, options)
         except LookupError:
             # Removed by a code reload between the lookup above and the run.
             return self.not_found(function.lambda_name, None)
         return self.sync_response(function, result, request_id, request.log_type, base)
 
-    def list_functions(self) -> InvokeResponse:
-        """``ListFunctions``: enough for ``aws lambda list-functions`` and health checks."""
-        functions = [
-            {
-                "FunctionName": function.lambda_name,
-                "FunctionArn": self.identity.function_arn(function),
-                "Handler": function.handler,
-                "Runtime": RUNTIME,
-                "Timeout": function.timeout_s,
-                "MemorySize": function.memory_mb,
-                "Version": LATEST,
-                "Environment": {"Variables": dict(function.environment)},
-            }
-            for function in self.backend.functions()
+    def get(self, path: str, query: Mapping[str, str]) -> InvokeResponse:
+        """The read operations, by path; anything else is an unknown operation."""
+        if LIST_PATH.fullmatch(path):
+            return self.read(lambda: self.describer.list_page(self.backend.functions(), query))
+        routes: list[tuple[re.Pattern[str], Callable[[FunctionSpec], dict[str, Any]]]] = [
+            (CONFIGURATION_PATH, self.describer.configuration),
+            (EVENT_CONFIG_PATH, self.describer.event_invoke_config),
+            (FUNCTION_PATH, self.describer.function),
         ]
-        return InvokeResponse(
-            200, {"Content-Type": "application/json"}, json_body({"Functions": functions})
-        )
+        for pattern, describe in routes:
+            match = pattern.fullmatch(path)
+            if match is None:
+                continue
+            function = self.resolve(unquote(match["name"]), query.get("Qualifier"))
+            if isinstance(function, InvokeResponse):
+                return function
+            return self.read(lambda: describe(function))  # noqa: B023 (called at once)
+        return unknown_operation("GET", path)
+
+    def read(self, answer: Callable[[], dict[str, Any]]) -> InvokeResponse:
+        try:
+            body = answer()
+        except ParameterError as error:
+            return invalid_parameter(str(error))
+        return InvokeResponse(200, {"Content-Type": "application/json"}, json_body(body))
+
+    def list_functions(self) -> InvokeResponse:
+        """``ListFunctions``' first page (kept for callers of the earlier API)."""
+        return self.get("/2015-03-31/functions/", {})
 
     def resolve(self, requested: str, query_qualifier: str | None) -> FunctionSpec | InvokeResponse:
         name, qualifier = split_qualifier(requested)
         if qualifier and query_qualifier and qualifier != query_qualifier:
-            return error_response(
-                400,
-                "InvalidParameterValueException",
-                {
-                    "message": "The derived qualifier from the function name does not match "
-                    "the specified qualifier."
-                },
+            return invalid_parameter(
+                "The derived qualifier from the function name does not match "
+                "the specified qualifier."
             )
         qualifier = qualifier or query_qualifier
-        function = find_function(self.backend.functions(), name)
+        region, account = arn_scope(requested)
+        elsewhere = region not in (None, self.identity.region) or account not in (
+            None, self.identity.account
+        )  # fmt: skip
+        function = None if elsewhere else find_function(self.backend.functions(), name)
         if function is None or qualifier not in (None, LATEST):
+            if elsewhere:
+                return self.not_found_arn(requested)
             return self.not_found(function.lambda_name if function else name, qualifier)
         return function
 
     def not_found(self, name: str, qualifier: str | None) -> InvokeResponse:
-        arn = self.requested_arn(name, qualifier)
+        arn = self.identity.function_name_arn(name)
+        return self.not_found_arn(f"{arn}:{qualifier}" if qualifier else arn)
+
+    def not_found_arn(self, arn: str) -> InvokeResponse:
         return error_response(
             404, "ResourceNotFoundException", {"Message": f"Function not found: {arn}"}
         )
-
-    def requested_arn(self, name: str, qualifier: str | None) -> str:
-        arn = self.identity.function_name_arn(name)
-        return f"{arn}:{qualifier}" if qualifier else arn
 
     def sync_response(
         self,

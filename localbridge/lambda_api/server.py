@@ -1,54 +1,46 @@
-"""The Lambda Invoke API over HTTP on 127.0.0.1 (default port 3001, like ``sam local``).
+"""The Lambda API over HTTP on 127.0.0.1 (default port 3001, like ``sam local``).
 
-``POST /2015-03-31/functions/{FunctionName}/invocations`` is the one route;
-everything it answers is decided by ``LambdaInvokeHandler``. Standard library
-only: a threading server, so a long invocation does not hold up the others.
+``routes`` maps each path to an operation; everything an operation answers is
+decided by ``LambdaInvokeHandler``. Standard library only: a threading
+server, so a long invocation does not hold up the others.
+
+``http.server`` takes the end of a connection for the end of the headers and
+hands a short body on as if whole; this server notices both and runs nothing
+for a request that did not arrive whole.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import socket
 import threading
+import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from localbridge.lambda_api import operation
 from localbridge.lambda_api.operation import (
     InvokeRequest,
     InvokeResponse,
     LambdaInvokeHandler,
     error_response,
+    unknown_operation,
 )
+
+log = logging.getLogger("localbridge.lambda_api")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3001
 INVOKE_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations/?")
-LIST_PATH = re.compile(r"/2015-03-31/functions/?")
 # Lambda's own limit for a synchronous request payload.
-MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
-
-
-def unknown_operation(method: str, path: str) -> InvokeResponse:
-    return error_response(
-        404,
-        "UnknownOperationException",
-        {
-            "message": f"{method} {path} is not an operation of this emulator; it answers "
-            "POST /2015-03-31/functions/{FunctionName}/invocations"
-        },
-    )
+MAX_PAYLOAD_BYTES = operation.MAX_SYNC_PAYLOAD_BYTES
 
 
 def too_large(length: int) -> InvokeResponse:
-    return error_response(
-        413,
-        "RequestTooLargeException",
-        {
-            "message": f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the "
-            f"InvokeFunction operation (got {length})"
-        },
-    )
+    return operation.too_large(length, MAX_PAYLOAD_BYTES, "InvokeFunction")
 
 
 def content_length(header: str | None) -> int | None:
@@ -66,10 +58,36 @@ def bad_length(header: str) -> InvokeResponse:
     )
 
 
+def internal_error(error: BaseException) -> InvokeResponse:
+    return error_response(
+        500,
+        "ServiceException",
+        {"message": f"localbridge failed to answer: {type(error).__name__}: {error}"},
+    )
+
+
 def not_ready() -> InvokeResponse:
     return error_response(
         503, "ServiceException", {"message": "localbridge is starting; retry in a moment"}
     )
+
+
+class _TrackedReader:
+    """The request stream, remembering whether the last line read was the headers' end."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.last_line = b""
+
+    def readline(self, limit: int = -1) -> bytes:
+        self.last_line = self._stream.readline(limit)
+        return self.last_line
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(size)
+
+    def close(self) -> None:
+        self._stream.close()
 
 
 class LambdaApiRequestHandler(BaseHTTPRequestHandler):
@@ -82,7 +100,21 @@ class LambdaApiRequestHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server_version = "localbridge-lambda"
 
+    def setup(self) -> None:
+        super().setup()
+        self.tracked = _TrackedReader(self.rfile)  # type: ignore[arg-type]
+        self.rfile = self.tracked  # type: ignore[assignment]
+
+    def headers_complete(self) -> bool:
+        """Whether the headers ended with their blank line, not with the connection."""
+        if self.tracked.last_line in (b"\r\n", b"\n"):
+            return True
+        self.close_connection = True  # the client is gone: nothing to answer
+        return False
+
     def do_POST(self) -> None:
+        if not self.headers_complete():
+            return
         url = urlsplit(self.path)
         body = self.read_body()
         if body is None:
@@ -97,12 +129,22 @@ class LambdaApiRequestHandler(BaseHTTPRequestHandler):
             log_type=self.headers.get("X-Amz-Log-Type"),
             body=body,
             qualifier=parse_qs(url.query).get("Qualifier", [None])[0],
+            client_context=self.headers.get("X-Amz-Client-Context"),
         )
         handler = self.owner.handler
-        self.send(handler.handle(request) if handler else not_ready())
+        self.answer(lambda: handler.handle(request) if handler else not_ready())
+
+    def answer(self, respond: Any) -> None:
+        """Send what ``respond()`` gives; an error in it is a 500, not a dropped connection."""
+        try:
+            response = respond()
+        except Exception as error:
+            log.exception("the Lambda API failed on %s %s", self.command, self.path)
+            response = internal_error(error)
+        self.send(response)
 
     def read_body(self) -> bytes | None:
-        """The request body, or None once a bad or too large length was answered."""
+        """The request body; None once a bad length was answered or the body fell short."""
         length = content_length(self.headers.get("Content-Length"))
         if length is None:
             self.close_connection = True
@@ -112,24 +154,36 @@ class LambdaApiRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.send(too_large(length))
             return None
-        return self.rfile.read(length) if length else b""
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            self.close_connection = True  # cut off: the client hung up mid-body
+            return None
+        return body
 
     def do_GET(self) -> None:
-        path = urlsplit(self.path).path
+        if not self.headers_complete():
+            return
+        url = urlsplit(self.path)
         handler = self.owner.handler
-        if LIST_PATH.fullmatch(path):
-            self.send(handler.list_functions() if handler else not_ready())
-        else:
-            self.send(unknown_operation("GET", path))
+        query = {key: values[0] for key, values in parse_qs(url.query).items()}
+        if handler is None:
+            self.send(not_ready())
+            return
+        self.answer(lambda: handler.get(url.path, query))
 
     def do_PUT(self) -> None:
+        if not self.headers_complete():
+            return
         self.send(unknown_operation(self.command, urlsplit(self.path).path))
 
     do_DELETE = do_PUT  # noqa: N815
 
     def send(self, response: InvokeResponse) -> None:
         self.send_response(response.status)
-        for name, value in response.headers.items():
+        headers = response.headers
+        if not any(name.lower() == "x-amzn-requestid" for name in headers):
+            headers = {**headers, "x-amzn-RequestId": str(uuid.uuid4())}
+        for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
@@ -143,6 +197,12 @@ class LambdaApiRequestHandler(BaseHTTPRequestHandler):
 def request_handler_class(owner: LambdaApiServer) -> type[BaseHTTPRequestHandler]:
     """An http.server request handler class answering with ``owner.handler``."""
     return type("BoundLambdaApiRequestHandler", (LambdaApiRequestHandler,), {"owner": owner})
+
+
+class _Server(ThreadingHTTPServer):
+    # http.server's backlog of 5 turns a burst of clients away; the kernel caps this.
+    request_queue_size = socket.SOMAXCONN
+    daemon_threads = True
 
 
 @dataclass
@@ -166,8 +226,7 @@ class LambdaApiServer:
     def bind(self) -> LambdaApiServer:
         """Listen on host:port (OSError when taken); requests wait until ``start``."""
         if self._server is None:
-            server = ThreadingHTTPServer((self.host, self.port), request_handler_class(self))
-            server.daemon_threads = True
+            server = _Server((self.host, self.port), request_handler_class(self))
             self._server = server
             self.port = server.server_address[1]
         return self

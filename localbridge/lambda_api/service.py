@@ -34,10 +34,17 @@ class LambdaApiService:
     """
 
     def __init__(
-        self, project_dir: Path, stage: str, host: str, port: int, port_required: bool = True
+        self,
+        project_dir: Path,
+        stage: str,
+        host: str,
+        port: int,
+        port_required: bool = True,
+        show_environment: bool = False,
     ) -> None:
         self.project_dir = project_dir
         self.stage = stage
+        self.show_environment = show_environment
         self.identity = AwsIdentity.from_environment()
         self._server: LambdaApiServer | None = LambdaApiServer(None, host, port)
         try:
@@ -56,7 +63,9 @@ class LambdaApiService:
         if self._server is None:
             return
         backend = RuntimeBackend(runtime)
-        self._server.handler = LambdaInvokeHandler(backend, self.identity)
+        self._server.handler = LambdaInvokeHandler(
+            backend, self.identity, show_environment=self.show_environment
+        )
         # The record first: once the API answers, `chalice invoke` finds it.
         self.write_record(backend.functions(), self._server.url)
         self._server.start()

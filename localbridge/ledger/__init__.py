@@ -1,7 +1,8 @@
 """The run ledger: every tick and every attempt, durably, in one SQLite file.
 
-Owns the schema and its migrations (``schema``), the store (``store``) and
-the mapping of its rows to ``ticks`` records (``rows``). Imports only the
+Owns the schema and its migrations (``schema``), the store (``store``), the
+mapping of its rows to ``ticks`` records (``rows``) and the reader of attempts'
+logs (``attempt_logs``). Imports only the
 shared vocabulary (``ticks``, ``model``, ``instants``).
 """
 

@@ -22,8 +22,12 @@ def read_paused(path: Path) -> frozenset[str]:
     """The paused functions, through a connection opened for this one read.
 
     For the runtime's once-a-second check: nothing stays open between reads.
-    The file exists and is migrated (the runtime's ledger opened it).
+    The file exists and is migrated (the runtime's ledger opened it). An
+    in-memory ledger (``:memory:``) has no file another process could pause
+    through, and a new connection would see an empty database: nothing is paused.
     """
+    if str(path) == ":memory:":
+        return frozenset()
     with closing(sqlite3.connect(path, timeout=30)) as db:
         return frozenset(row[0] for row in db.execute("SELECT function FROM paused"))
 

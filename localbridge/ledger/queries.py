@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from localbridge.instants import format_instant
-from localbridge.ledger.rows import TICK_COLUMNS, attempt_from_row, tick_from_row
+from localbridge.ledger.rows import ATTEMPT_COLUMNS, TICK_COLUMNS, attempt_from_row, tick_from_row
 from localbridge.ticks import Attempt, Tick, TickState
 
 
@@ -73,9 +73,7 @@ class Queries:
     def attempts(self, tick_id: int) -> list[Attempt]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT tick_id, number, started_at, ended_at, lateness_ms, duration_ms, outcome, "
-                "error_type, error_message, traceback, payload, payload_truncated "
-                "FROM attempts WHERE tick_id = ? ORDER BY number",
+                f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE tick_id = ? ORDER BY number",
                 (tick_id,),
             ).fetchall()
         return [attempt_from_row(row) for row in rows]

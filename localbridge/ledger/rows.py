@@ -11,7 +11,11 @@ from localbridge.ticks import Attempt, AttemptOutcome, NewTick, Tick, TickSource
 
 TICK_COLUMNS = (
     "id, function, scheduled_at, state, source, attempts, failures, next_attempt_at, "
-    "enqueued_at, event, created_at, updated_at"
+    "enqueued_at, event, created_at, updated_at, request_id, event_id"
+)
+ATTEMPT_COLUMNS = (
+    "tick_id, number, started_at, ended_at, lateness_ms, duration_ms, outcome, "
+    "error_type, error_message, traceback, payload, payload_truncated, logs"
 )
 
 
@@ -29,6 +33,8 @@ def tick_from_row(row: sqlite3.Row) -> Tick:
         event=None if row[9] is None else json.loads(row[9]),
         created_at=parse_instant(row[10]),
         updated_at=parse_instant(row[11]),
+        request_id=row[12],
+        event_id=row[13],
     )
 
 
@@ -47,6 +53,8 @@ def new_tick(tick_id: int, tick: NewTick, now: datetime) -> Tick:
         event=tick.event,
         created_at=now,
         updated_at=now,
+        request_id=tick.request_id,
+        event_id=tick.event_id,
     )
 
 
@@ -64,4 +72,5 @@ def attempt_from_row(row: sqlite3.Row) -> Attempt:
         traceback=row[9],
         payload=row[10],
         payload_truncated=bool(row[11]),
+        logs=row[12],
     )

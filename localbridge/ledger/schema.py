@@ -55,6 +55,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE attempts ADD COLUMN logs TEXT;
     """,
+    # A delivery keeps its identity across attempts: the scheduled event's
+    # "id" and the function's aws_request_id are chosen once, with the tick.
+    """
+    ALTER TABLE ticks ADD COLUMN request_id TEXT;
+    ALTER TABLE ticks ADD COLUMN event_id TEXT;
+    """,
     # Owners, so a start recovers only the attempts of processes that are gone.
     """
     ALTER TABLE attempts ADD COLUMN owner TEXT;

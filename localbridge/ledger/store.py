@@ -165,6 +165,8 @@ class Ledger(Queries):
                 None if tick.event is None else json.dumps(tick.event),
                 stamp,
                 stamp,
+                tick.request_id,
+                tick.event_id,
             )
             for (function, scheduled_at), tick in by_key.items()
         ]
@@ -174,8 +176,8 @@ class Ledger(Queries):
             before = db.execute("SELECT coalesce(max(id), 0) FROM ticks").fetchone()[0]
             db.executemany(
                 "INSERT INTO ticks (function, scheduled_at, state, source, enqueued_at, "
-                "event, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
+                "event, created_at, updated_at, request_id, event_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 rows,
             )
             new_rows = db.execute(

@@ -23,6 +23,8 @@ from typing import Any
 from localbridge.model import MAX_EVENT_AGE, CatchUp, FunctionSettings
 from localbridge.project.config import ConfigError, StageConfig
 
+MIN_EVENT_AGE_S = 60
+
 
 @dataclass(frozen=True)
 class ReliabilitySettings:
@@ -35,13 +37,15 @@ class ReliabilitySettings:
         return self.functions.get(name, self.defaults)
 
 
-def _seconds(value: Any, key: str, *, maximum: float) -> timedelta:
+def _seconds(value: Any, key: str, *, maximum: float, minimum: float | None = None) -> timedelta:
     # JSON as Python reads it accepts NaN and Infinity, and 1e308 is a number
     # no timedelta can hold: all three are refused here, not at fire time.
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ConfigError(f"{key}: expected a number of seconds, got {value!r}")
     if value <= 0:
         raise ConfigError(f"{key}: must be more than 0 seconds, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{key}: at least {minimum:g} seconds (as in AWS), got {value!r}")
     if value > maximum:
         raise ConfigError(f"{key}: at most {maximum:g} seconds, got {value!r}")
     return timedelta(seconds=value)
@@ -80,7 +84,10 @@ def _max_concurrency(value: Any, key: str) -> int | None:
 _PARSERS = {
     "maximum_retry_attempts": _retry_attempts,
     "retry_delays": _retry_delays,
-    "maximum_event_age": lambda v, k: _seconds(v, k, maximum=MAX_EVENT_AGE.total_seconds()),
+    # AWS's range for MaximumEventAgeInSeconds: 60 s to 6 h.
+    "maximum_event_age": lambda v, k: _seconds(
+        v, k, minimum=MIN_EVENT_AGE_S, maximum=MAX_EVENT_AGE.total_seconds()
+    ),
     "catch_up": _catch_up,
     "max_concurrency": _max_concurrency,
 }

@@ -15,14 +15,15 @@ import functools
 import itertools
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from localbridge.clock import Clock
 from localbridge.events import EventFactory
 from localbridge.lambda_errors import crashed_result
 from localbridge.ledger import Ledger
-from localbridge.model import FunctionSpec, InvocationResult, Invoker
+from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions, Invoker
 from localbridge.runtime.functions import Function
 from localbridge.runtime.outcomes import OutcomeWriter
 from localbridge.runtime.pool import WorkerPool
@@ -175,11 +176,13 @@ class Dispatcher:
         finally:
             self._release_slot(report.tick.function)
 
-    def run_now(self, function: Function, tick: Tick) -> RunReport:
+    def run_now(
+        self, function: Function, tick: Tick, options: InvokeOptions | None = None
+    ) -> RunReport:
         """A synchronous invocation (RequestResponse): no limits, no retries."""
         started = self._clock.now()
         number = self._ledger.begin_attempts([tick], started, [0.0])[0]
-        result = self.invoke(function.spec, tick)
+        result = self.invoke(function.spec, tick, options)
         state = TickState.SUCCEEDED if result.succeeded else TickState.FAILED
         decision = Decision(state)
         self._ledger.finish_attempt(tick.id, number, AttemptEnd(result, self._clock.now(), state))
@@ -204,12 +207,23 @@ class Dispatcher:
         finally:
             self._release_slot(tick.function)
 
-    def invoke(self, spec: FunctionSpec, tick: Tick) -> InvocationResult:
-        """One invocation of ``tick``'s event; an invoker error counts as a crash."""
-        event = tick.event if tick.event is not None else self._build_event(spec, tick.scheduled_at)
+    def invoke(
+        self, spec: FunctionSpec, tick: Tick, options: InvokeOptions | None = None
+    ) -> InvocationResult:
+        """One invocation of ``tick``'s event; an invoker error counts as a crash.
+
+        Every attempt of a tick is the same delivery: the same event ``id``
+        and the same ``aws_request_id``, as in Lambda's asynchronous retries.
+        """
+        event: Mapping[str, Any] = (
+            tick.event
+            if tick.event is not None
+            else self._build_event(spec, tick.scheduled_at, tick.event_id)
+        )
+        request_id = tick.request_id or str(uuid.uuid4())
         started = self._clock.now().timestamp()
         try:
-            return self._invoker.invoke(spec, event, str(uuid.uuid4()))
+            return self._invoker.invoke(spec, event, request_id, options)
         except Exception as error:
             return crashed_result(error, started, self._clock.now().timestamp())
 

@@ -1,4 +1,4 @@
-"""Recording invocations (``invoke``, the Invoke API) as ticks in the ledger.
+"""Recording invocations (``invoke``, the Invoke API) as ticks in the ledger, before they run.
 
 An invocation without a payload gets the scheduled event for an instant, and
 that event - like EventBridge's - carries whole seconds in ``time``; the
@@ -6,11 +6,14 @@ that event - like EventBridge's - carries whole seconds in ``time``; the
 recorded at the whole second its event shows (``this_second``): two within one
 second are one tick with an attempt each, as they are one result to the API.
 An invocation with its own payload is its own delivery and gets its own tick.
+The caller's request id, when it gave one (the Invoke API's
+``x-amzn-RequestId``), is the delivery's ``aws_request_id``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,13 +30,26 @@ def this_second(now: datetime) -> datetime:
     return now.replace(microsecond=0)
 
 
+def new_tick(
+    name: str,
+    instant: datetime,
+    source: TickSource,
+    enqueued_at: datetime,
+    event: Mapping[str, Any] | None,
+    request_id: str | None,
+) -> NewTick:
+    tick = NewTick(name, instant, source, enqueued_at, None if event is None else dict(event))
+    return tick if request_id is None else replace(tick, request_id=request_id)
+
+
 def record_invocation(
     ledger: Ledger,
+    clock: Clock,
     name: str,
     source: TickSource,
     event: Mapping[str, Any] | None,
     at: datetime | None,
-    clock: Clock,
+    request_id: str | None,
 ) -> tuple[Tick, bool]:
     """The tick an invocation runs as, and whether it is new.
 
@@ -41,10 +57,11 @@ def record_invocation(
     ``at`` (default: this second), recorded now or already there.
     """
     now = clock.now()
-    given = None if event is None else dict(event)
-    if at is None and given is not None:
-        return record_given_event(ledger, name, source, given, now), True
-    return record_at(ledger, name, this_second(now) if at is None else at, source, given, now)
+    if at is None and event is not None:
+        return record_given_event(ledger, name, source, event, now, request_id), True
+    at = this_second(now) if at is None else at
+    added = ledger.add_ticks([new_tick(name, at, source, now, event, request_id)], now)
+    return (added[0], True) if added else (tick_at(ledger, name, at), False)
 
 
 def tick_at(ledger: Ledger, name: str, at: datetime) -> Tick:
@@ -52,38 +69,38 @@ def tick_at(ledger: Ledger, name: str, at: datetime) -> Tick:
     return tick
 
 
-def record_at(
+def record_given_event(
     ledger: Ledger,
     name: str,
-    at: datetime,
     source: TickSource,
-    event: dict[str, Any] | None,
+    event: Mapping[str, Any],
     now: datetime,
-) -> tuple[Tick, bool]:
-    """The tick of ``name`` at ``at``: newly recorded (True) or the one already there."""
-    added = ledger.add_ticks([NewTick(name, at, source, now, event)], now)
-    return (added[0], True) if added else (tick_at(ledger, name, at), False)
-
-
-def record_given_event(
-    ledger: Ledger, name: str, source: TickSource, event: dict[str, Any], now: datetime
+    request_id: str | None,
 ) -> Tick:
     """A new tick for a caller's event at ``now`` (nudged by 1 µs until unique)."""
     for offset in range(1000):
         instant = now + offset * INSTANT
-        added = ledger.add_ticks([NewTick(name, instant, source, instant, event)], now)
+        added = ledger.add_ticks([new_tick(name, instant, source, instant, event, request_id)], now)
         if added:
             return added[0]
     raise RuntimeError(f"could not record an invocation of {name} at {now}")
 
 
-def failed_invocations(ledger: Ledger, held: Sequence[NewTick]) -> list[int]:
-    """Of the scheduled instants the ledger already holds, those held only by a failed
-    synchronous invocation: nothing retries it, so the scheduled delivery takes it over."""
+def take_over_failed_invocations(
+    ledger: Ledger, fired: Sequence[NewTick], added: Sequence[Tick], now: datetime
+) -> list[Tick]:
+    """Of the scheduled instants just fired that the ledger already held, those held
+    only by a failed synchronous invocation, reopened as scheduled ticks to run:
+    nothing retries a failed invocation, so the scheduled delivery takes it over."""
+    if len(added) == len(fired):
+        return []
+    recorded = {(tick.function, tick.scheduled_at) for tick in added}
     failed = []
-    for new in held:
+    for new in fired:
         at = new.scheduled_at
+        if (new.function, at) in recorded:
+            continue
         for tick in ledger.ticks_between([new.function], at - INSTANT, at):
             if tick.state is TickState.FAILED and tick.event is None:
                 failed.append(tick.id)
-    return failed
+    return ledger.reopen(failed, TickSource.SCHEDULE, now) if failed else []

@@ -26,11 +26,15 @@ from typing import Any, Protocol
 from localbridge.clock import Clock, Wakeup
 from localbridge.events import EventFactory
 from localbridge.ledger import Ledger
-from localbridge.model import FunctionSpec, Invoker
+from localbridge.model import FunctionSpec, InvokeOptions, Invoker
 from localbridge.runtime.catchup import catch_up_ticks, moved_marks
 from localbridge.runtime.dispatch import Dispatcher
 from localbridge.runtime.functions import Due, Function, UnknownFunctionError, new_rule_mark
-from localbridge.runtime.invocations import INSTANT, failed_invocations, record_invocation
+from localbridge.runtime.invocations import (
+    INSTANT,
+    record_invocation,
+    take_over_failed_invocations,
+)
 from localbridge.runtime.pausing import FireGate
 from localbridge.schedules import parse_schedule
 from localbridge.ticks import (
@@ -140,8 +144,7 @@ class Runtime:
         """Record newly "created" rules (one transaction for all of them).
 
         Only a runtime that fires schedules creates rules: an invocation or a
-        replay is not a scheduled tick and must not move a schedule's state.
-        """
+        replay is not a scheduled tick and moves no schedule's state."""
         marks, self._unsaved_marks = self._unsaved_marks, []
         if marks and self._fire_schedules:
             self.ledger.save_function_marks(marks)
@@ -190,9 +193,8 @@ class Runtime:
     def start(self, resume: bool = True) -> None:
         """``prepare``, resume unfinished ticks, then start firing.
 
-        Unfinished ticks are the driving run's: a process beside a live
-        ``run`` (``serve``, say) leaves them to it. Replay and redrive pass
-        ``resume=False`` and run their own ticks (``run_ticks``).
+        Unfinished ticks are the driving run's: a process beside a live ``run``
+        leaves them to it; replay and redrive run their own (``resume=False``).
         """
         self.prepare()
         with self._lock:
@@ -219,8 +221,7 @@ class Runtime:
     def _resume_unfinished(self) -> None:
         """Pending ticks run now (oldest first); retrying ones at their retry time.
 
-        A tick of a function no longer in the app is dead-lettered when it comes
-        up (the dispatcher buries it), rather than left pending for ever.
+        One of a function no longer in the app is dead-lettered, not left pending.
         """
         now_due = []
         for tick in self.ledger.unfinished():
@@ -284,12 +285,7 @@ class Runtime:
                 marks.append(mark)
                 self._push_next_fire(function, entry.instant)
         added = self.ledger.add_ticks(new_ticks, now, marks)
-        if len(added) == len(new_ticks):
-            return added
-        recorded = {(tick.function, tick.scheduled_at) for tick in added}
-        held = [t for t in new_ticks if (t.function, t.scheduled_at) not in recorded]
-        failed = failed_invocations(self.ledger, held)
-        return added + (self.ledger.reopen(failed, TickSource.SCHEDULE, now) if failed else [])
+        return added + take_over_failed_invocations(self.ledger, new_ticks, added, now)
 
     def _schedule_attempt(self, tick: Tick, instant: datetime) -> None:
         with self._lock:
@@ -318,21 +314,30 @@ class Runtime:
         ordered = sorted(ticks, key=lambda t: (t.scheduled_at, t.id))
         self.dispatcher.submit_many([(tick, now) for tick in ordered])
 
-    def enqueue_event(self, name: str, event: Mapping[str, Any] | None = None) -> Tick:
+    def enqueue_event(
+        self, name: str, event: Mapping[str, Any] | None = None, request_id: str | None = None
+    ) -> Tick:
         """An asynchronous invocation (Lambda's ``Event`` type): recorded, then retried.
 
         Without ``event`` the function gets its scheduled event for this second
-        (``invocations``). Returns once the tick is committed; the run happens
-        on a worker thread.
+        (``invocations``); ``request_id`` (default: a new one) is every attempt's
+        ``aws_request_id``. Returns once the tick is committed.
         """
         self._require(name)
-        tick, new = record_invocation(self.ledger, name, TickSource.EVENT, event, None, self.clock)
+        tick, new = record_invocation(
+            self.ledger, self.clock, name, TickSource.EVENT, event, None, request_id
+        )
         if new:  # else this second's event is already on its way
             self.dispatcher.submit(tick, tick.enqueued_at)
         return tick
 
     def invoke_now(
-        self, name: str, event: Mapping[str, Any] | None = None, at: datetime | None = None
+        self,
+        name: str,
+        event: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
+        request_id: str | None = None,
+        options: InvokeOptions | None = None,
     ) -> RunReport:
         """A synchronous invocation (RequestResponse): runs now, no retries.
 
@@ -341,8 +346,10 @@ class Runtime:
         already has a tick adds an attempt to that tick rather than a second tick.
         """
         function = self._require(name)
-        tick, _ = record_invocation(self.ledger, name, TickSource.INVOKE, event, at, self.clock)
-        return self.dispatcher.run_now(function, tick)
+        tick, _ = record_invocation(
+            self.ledger, self.clock, name, TickSource.INVOKE, event, at, request_id
+        )
+        return self.dispatcher.run_now(function, tick, options)
 
     def reload(self, functions: Sequence[FunctionSpec]) -> None:
         """Serve later runs with new code and schedules; runs in flight finish on the old."""

@@ -47,6 +47,32 @@ class LastDayOfMonth:
 
 
 @dataclass(frozen=True)
+class DaysBeforeLastDay:
+    """``L-3`` in day-of-month: three days before the last day (Quartz's offset from L).
+
+    A month too short for the offset (``L-30`` in February) does not fire, as
+    Quartz skips it.
+    """
+
+    offset: int
+
+    def days(self, year: int, month: int) -> tuple[int, ...]:
+        day = month_length(year, month) - self.offset
+        return (day,) if day >= 1 else ()
+
+
+@dataclass(frozen=True)
+class LastWeekdayOfMonthDay:
+    """``LW`` in day-of-month: the last weekday (MON-FRI) of the month."""
+
+    def days(self, year: int, month: int) -> tuple[int, ...]:
+        last = month_length(year, month)
+        weekday = aws_weekday(year, month, last)
+        # A Saturday last day goes back one day to Friday, a Sunday two.
+        return (last - {7: 1, 1: 2}.get(weekday, 0),)
+
+
+@dataclass(frozen=True)
 class NearestWeekday:
     """``15W``: the weekday (MON-FRI) nearest that day, never leaving the month.
 

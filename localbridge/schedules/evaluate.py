@@ -1,58 +1,104 @@
-"""Enumerate the instants a parsed cron expression selects, in order."""
+"""The next instant a parsed cron expression selects, found by jumping.
+
+A scheduler asks one question again and again: the first selected minute at or
+after a given one. Stepping through minutes (or even hours) one at a time makes
+that cost grow with the gap between fires; here each field is a precomputed
+table instead, ``upto[v]`` = the smallest allowed value >= v (or -1), so every
+field is settled by one lookup and a field that runs out carries into the next
+one up. Days come from the day rule, once per (year, month), and are searched
+the same way. A call costs a handful of lookups whatever the schedule.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from bisect import bisect_left
-from collections.abc import Iterator
 
 from localbridge.schedules.parse import CronSpec
 
 UTC = dt.UTC
+_NONE = -1
+# AWS's years; a table slot per year.
+FIRST_YEAR, LAST_YEAR = 1970, 2199
+
+
+def _upto_table(allowed: tuple[int, ...], high: int) -> tuple[int, ...]:
+    """``table[v]`` = smallest allowed value >= v, for v in 0..high+1 (-1: none left).
+
+    One slot past ``high`` lets a carry (minute 60, hour 24, month 13) read
+    "none left" instead of needing a bounds check.
+    """
+    table = [_NONE] * (high + 2)
+    following = _NONE
+    for value in range(high + 1, -1, -1):
+        if value in allowed:
+            following = value
+        table[value] = following
+    return tuple(table)
 
 
 class CronEvaluator:
-    """Walks years, months, days, hours and minutes of a ``CronSpec``.
+    """``first_at_or_after`` for one ``CronSpec``.
 
-    The selected days of a month are computed once per (year, month) and kept,
-    because the day rules (``L``, ``W``, ``#``) depend on the calendar only.
+    The selected days of a month are computed once per (year, month) and kept
+    as a table like the others, because the day rules (``L``, ``W``, ``#``)
+    depend on the calendar only.
     """
 
     def __init__(self, spec: CronSpec) -> None:
         self._spec = spec
-        self._days: dict[tuple[int, int], tuple[int, ...]] = {}
+        self._minutes = _upto_table(spec.minutes, 59)
+        self._hours = _upto_table(spec.hours, 23)
+        self._months = _upto_table(spec.months, 12)
+        self._years = _upto_table(tuple(y - FIRST_YEAR for y in spec.years), LAST_YEAR - FIRST_YEAR)
+        self._first_minute = spec.minutes[0]
+        self._day_tables: dict[int, tuple[int, ...]] = {}
 
-    def days(self, year: int, month: int) -> tuple[int, ...]:
-        key = (year, month)
-        days = self._days.get(key)
-        if days is None:
-            days = self._days[key] = self._spec.day_rule.days(year, month)
-        return days
+    def _day_table(self, year: int, month: int) -> tuple[int, ...]:
+        key = year * 16 + month
+        table = self._day_tables.get(key)
+        if table is None:
+            days = self._spec.day_rule.days(year, month)
+            table = self._day_tables[key] = _upto_table(days, 31)
+        return table
 
-    def fire_times_from(self, start: dt.datetime) -> Iterator[dt.datetime]:
-        """Every selected minute at or after ``start`` (UTC, whole minute), ascending."""
-        spec = self._spec
-        for year in spec.years[bisect_left(spec.years, start.year) :]:
-            in_start_year = year == start.year
-            for month in spec.months:
-                if in_start_year and month < start.month:
-                    continue
-                in_start_month = in_start_year and month == start.month
-                for day in self.days(year, month):
-                    if in_start_month and day < start.day:
-                        continue
-                    in_start_day = in_start_month and day == start.day
-                    yield from self._times_of_day(year, month, day, start if in_start_day else None)
+    def first_after(self, after: dt.datetime) -> dt.datetime | None:
+        """The first selected minute strictly after ``after`` (UTC), or None when none is left.
 
-    def _times_of_day(
-        self, year: int, month: int, day: int, start: dt.datetime | None
-    ) -> Iterator[dt.datetime]:
-        spec = self._spec
-        for hour in spec.hours:
-            if start is not None and hour < start.hour:
+        It starts from the minute after the one ``after`` falls in; a field may
+        overflow by one (minute 60, hour 24, day 32, month 13), which reads as
+        "the start of the next hour/day/month/year". One loop settles the
+        fields from the year down; a field with nothing left carries into the
+        one above and the loop goes round again.
+        """
+        year, month, day, hour = after.year, after.month, after.day, after.hour
+        minute = after.minute + 1
+        years, months, hours, minutes = self._years, self._months, self._hours, self._minutes
+        first_minute = self._first_minute
+        if year < FIRST_YEAR:
+            year, month, day, hour, minute = FIRST_YEAR, 1, 1, 0, 0
+        while year <= LAST_YEAR:
+            y = years[year - FIRST_YEAR] + FIRST_YEAR
+            if y < FIRST_YEAR:  # no selected year left
+                return None
+            if y != year:
+                year, month, day, hour, minute = y, 1, 1, 0, 0
+            mo = months[month]
+            if mo < 0:
+                year, month, day, hour, minute = year + 1, 1, 1, 0, 0
                 continue
-            in_start_hour = start is not None and hour == start.hour
-            for minute in spec.minutes:
-                if in_start_hour and start is not None and minute < start.minute:
-                    continue
-                yield dt.datetime(year, month, day, hour, minute, tzinfo=UTC)
+            if mo != month:
+                month, day, hour, minute = mo, 1, 0, 0
+            days = self._day_tables.get(year * 16 + month) or self._day_table(year, month)
+            # Within the month, day by selected day, without going back up.
+            while (d := days[day]) >= 0:
+                if d != day:
+                    day, hour, minute = d, 0, 0
+                h = hours[hour]
+                m = minutes[minute] if h == hour else first_minute
+                if m < 0:  # no selected minute left in that hour: the next hour's first
+                    h, m = hours[h + 1], first_minute
+                if h >= 0:
+                    return dt.datetime(year, month, day, h, m, tzinfo=UTC)
+                day, hour, minute = day + 1, 0, 0
+            month, day, hour, minute = month + 1, 1, 0, 0
+        return None

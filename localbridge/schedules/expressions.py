@@ -61,16 +61,31 @@ class CronSchedule(Schedule):
         self.expression = expression
         self.spec = spec
         self.fields = fields
-        self._evaluator = CronEvaluator(spec)
+        # The first selected minute strictly after a UTC instant.
+        self._first_after = CronEvaluator(spec).first_after
+
+    def next_fire_times(self, after: dt.datetime, count: int = 1) -> list[dt.datetime]:
+        if count == 1 and after.tzinfo is UTC:  # what a scheduler asks, in one call
+            moment = self._first_after(after)
+            return [] if moment is None else [moment]
+        if count < 0:
+            raise ValueError(f"count must be zero or more, got {count}")
+        found: list[dt.datetime] = []
+        moment = self._first_after(require_aware(after, "after"))
+        while moment is not None and len(found) < count:
+            found.append(moment)
+            moment = self._first_after(moment) if len(found) < count else None
+        return found
 
     def iter_fire_times(self, after: dt.datetime) -> Iterator[dt.datetime]:
-        after = require_aware(after, "after")
-        first_minute = after.replace(second=0, microsecond=0)
-        try:
-            start = first_minute + dt.timedelta(minutes=1)
-        except OverflowError:
-            return iter(())
-        return self._evaluator.fire_times_from(start)
+        # The first instant is found here, not in the generator, so a naive
+        # ``after`` fails at the call rather than at the first next().
+        return self._chain(self._first_after(require_aware(after, "after")))
+
+    def _chain(self, moment: dt.datetime | None) -> Iterator[dt.datetime]:
+        while moment is not None:
+            yield moment
+            moment = self._first_after(moment)
 
     def describe(self) -> str:
         from localbridge.schedules.describe import describe_cron
@@ -99,11 +114,27 @@ class RateSchedule(Schedule):
         self.interval = interval
         self.anchor = None if anchor is None else require_aware(anchor, "anchor")
 
+    def next_fire_times(self, after: dt.datetime, count: int = 1) -> list[dt.datetime]:
+        if count < 0:
+            raise ValueError(f"count must be zero or more, got {count}")
+        anchor, steps = self._first_step(after)
+        found: list[dt.datetime] = []
+        for k in range(steps, steps + count):
+            try:
+                found.append(anchor + k * self.interval)
+            except OverflowError:
+                break
+        return found
+
     def iter_fire_times(self, after: dt.datetime) -> Iterator[dt.datetime]:
-        after = require_aware(after, "after")
+        return self._fire_times(*self._first_step(after))
+
+    def _first_step(self, after: dt.datetime) -> tuple[dt.datetime, int]:
+        """The anchor and the k of the first instant anchor + k x interval after ``after``."""
+        if after.tzinfo is not UTC:  # UTC, the common case, needs no conversion
+            after = require_aware(after, "after")
         anchor = after if self.anchor is None else self.anchor
-        steps = 1 if after < anchor else (after - anchor) // self.interval + 1
-        return self._fire_times(anchor, steps)
+        return anchor, 1 if after < anchor else (after - anchor) // self.interval + 1
 
     def _fire_times(self, anchor: dt.datetime, steps: int) -> Iterator[dt.datetime]:
         for k in itertools.count(steps):

@@ -2,8 +2,8 @@
 
 Grammar per field (the AWS EventBridge reference): ``,`` lists, ``-`` ranges
 (wrap-around like ``20-2`` or ``NOV-FEB`` allowed except for years), ``*``,
-``/`` steps (``0/15`` means 0, 15, 30, 45), ``?`` in one day field, ``L`` and
-``W`` in day-of-month, ``L`` and ``#`` in day-of-week. Anything else is a
+``/`` steps (``0/15`` means 0, 15, 30, 45), ``?`` in one day field, ``L``,
+``W``, ``LW`` and ``L-n`` in day-of-month, ``L`` and ``#`` in day-of-week. Anything else is a
 ``ScheduleError`` naming the field and the rule.
 """
 
@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 
 from localbridge.schedules.days import (
     DayRule,
+    DaysBeforeLastDay,
     DaysOfMonth,
     DaysOfWeek,
     LastDayOfMonth,
     LastWeekdayOfMonth,
+    LastWeekdayOfMonthDay,
     NearestWeekday,
     NthWeekdayOfMonth,
 )
@@ -168,15 +170,30 @@ class _FieldParser:
         self.check_wildcards(DAY_OF_MONTH, text)
         if text == "L":
             return LastDayOfMonth()
+        if text == "LW":
+            return LastWeekdayOfMonthDay()
+        if text.startswith("L-") and "," not in text:
+            return DaysBeforeLastDay(self.offset_from_last_day(text))
         if text.endswith("W") and _NUMBER.fullmatch(text[:-1]):
             return NearestWeekday(self.value(DAY_OF_MONTH, text[:-1]))
         if "L" in text or "W" in text:
             raise self.fail(
                 DAY_OF_MONTH,
-                f"{text!r}: L (last day) and nW (nearest weekday, e.g. 15W) must stand alone; "
-                "LW and L-n are not part of EventBridge's documented syntax",
+                f"{text!r}: L (last day), LW (last weekday), L-n (n days before the last day, "
+                "e.g. L-3) and nW (nearest weekday, e.g. 15W) must stand alone",
             )
         return DaysOfMonth(self.values(DAY_OF_MONTH, text))
+
+    def offset_from_last_day(self, text: str) -> int:
+        """The n of ``L-n``: 1-30, Quartz's bounds (the 31st is at most 30 days before)."""
+        offset = text.removeprefix("L-")
+        if not _NUMBER.fullmatch(offset) or not 1 <= int(offset) <= 30:
+            raise self.fail(
+                DAY_OF_MONTH,
+                f"{text!r}: the offset in L-n is a whole number of days 1-30 (e.g. L-3, three "
+                "days before the last day of the month)",
+            )
+        return int(offset)
 
     def day_of_week(self, text: str) -> DayRule:
         self.check_wildcards(DAY_OF_WEEK, text)

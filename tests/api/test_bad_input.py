@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.body import MAX_BODY_BYTES
-from tests.api.conftest import JSON
+from tests.api.conftest import JSON, ClientFactory
 
 
 def assert_refused(client: TestClient, response: object, status: int, *words: str) -> None:
@@ -170,3 +170,28 @@ def test_bad_result_id_is_422(client: TestClient, path: str) -> None:
 
     assert response.status_code == 422
     assert "path parameter 'result_id'" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "name"),
+    [
+        ([("Content-Type", "application/json"), ("Content-Type", "text/plain")], "Content-Type"),
+        ([("Content-Type", "application/json")] * 2, "Content-Type"),
+        (
+            [
+                ("Content-Type", "application/json"),
+                ("Authorization", "Bearer s3cret"),
+                ("Authorization", "Bearer other"),
+            ],
+            "Authorization",
+        ),
+    ],
+    ids=["content-type-differing", "content-type-twice", "authorization"],
+)
+def test_repeated_headers_are_400_naming_them(
+    make_client: ClientFactory, headers: list[tuple[str, str]], name: str
+) -> None:
+    with make_client(token="s3cret") as client:
+        response = client.post("/result", content=b'{"a": 1}', headers=headers)
+
+        assert_refused(client, response, 400, f"at most one {name} header")

@@ -18,19 +18,16 @@ import pytest
 import requests
 
 from api.body import MAX_BODY_BYTES
+from tests.api.server import api_server, exchange
 from tests.conftest import ResultsApi
-from tests.support import ROOT, free_port, http_ok, python_env, running, start_process
+from tests.support import ROOT, free_port, python_env
 
 
 @contextmanager
 def api_process(db_path: Path, log_dir: Path, **env: str) -> Iterator[str]:
     """Another ``python -m api`` on a free port over ``db_path``; yields its URL."""
-    port = free_port()
-    variables = {"HOST": "127.0.0.1", "PORT": str(port), "RESULTS_DB": str(db_path), **env}
-    process = start_process(["-m", "api"], log_dir / f"api-{port}.log", env=variables)
-    url = f"http://127.0.0.1:{port}"
-    with running(process, lambda: http_ok(f"{url}/health")):
-        yield url
+    with api_server(db_path, log_dir, **env) as server:
+        yield server.url
 
 
 def post(url: str, body: dict[str, Any], key: str | None = None) -> requests.Response:
@@ -145,6 +142,7 @@ def read_http_response(sock: socket.socket) -> bytes:
     [
         ({"PORT": "web"}, "PORT must be a number"),
         ({"RESULTS_DB": "."}, "cannot open results database"),
+        ({"RESULTS_API_TOKEN": " s3cret "}, "RESULTS_API_TOKEN has whitespace around it"),
     ],
 )
 def test_bad_configuration_exits_with_a_clear_message(env: dict[str, str], message: str) -> None:
@@ -197,3 +195,39 @@ def test_concurrent_posts_are_each_stored_exactly_once(results_api: ResultsApi) 
     assert created_per_key == dict.fromkeys(keys_posted, 1)
     unkeyed = [record["id"] for key, _, record in answers if key is None]
     assert len(stored) == len(set(unkeyed)) + len(keys_posted) == len(unkeyed) + len(keys_posted)
+
+
+def test_an_empty_token_is_said_at_start(tmp_path: Path) -> None:
+    with api_server(tmp_path / "results.db", tmp_path, RESULTS_API_TOKEN="") as server:
+        open_post = post(server.url, {"a": 1})
+        log = server.process.log()
+
+    assert open_post.status_code == 201
+    assert "warning: RESULTS_API_TOKEN is set but empty" in log
+
+
+@pytest.mark.parametrize(
+    ("framing", "reason"),
+    [
+        ("Content-Length: 2\r\nTransfer-Encoding: chunked", "Transfer-Encoding"),
+        ("Transfer-Encoding: chunked\r\nContent-Length: 2", "Content-Length"),
+        ("Content-Length: 2\r\nContent-Length: 3", "Content-Length"),
+    ],
+    ids=["length-then-chunked", "chunked-then-length", "two-lengths"],
+)
+def test_ambiguous_body_framing_is_refused_with_400(
+    results_api: ResultsApi, framing: str, reason: str
+) -> None:
+    port = int(results_api.url.rsplit(":", 1)[1])
+    raw = (
+        "POST /result HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+        f"{framing}\r\n\r\n2\r\n{{}}\r\n0\r\n\r\n"
+    ).encode()
+
+    answer = exchange(port, raw)
+    health = requests.get(f"{results_api.url}/health", timeout=10).json()
+
+    assert answer is not None
+    assert answer.status == 400
+    assert reason in answer.json()["error"]
+    assert health["results"] == 0

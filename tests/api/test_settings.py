@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from api.settings import Settings, SettingsError
+from api.settings import Settings, SettingsError, auth_notice
 
 
 def test_defaults() -> None:
     assert Settings.from_env({}) == Settings(
-        Path("data/results.db"), "127.0.0.1", 5000, None, False
+        Path("data/results.db"), "127.0.0.1", 5000, None, False, 10.0, 30.0
     )
 
 
@@ -22,13 +22,34 @@ def test_every_variable_is_read() -> None:
         "PORT": "8080",
         "RESULTS_API_TOKEN": "t",
         "RESULTS_API_ACCESS_LOG": "true",
+        "RESULTS_API_HEADER_TIMEOUT": "2.5",
+        "RESULTS_API_BODY_TIMEOUT": "60",
     }
 
-    assert Settings.from_env(env) == Settings(Path("/tmp/r.db"), "0.0.0.0", 8080, "t", True)
+    assert Settings.from_env(env) == Settings(
+        Path("/tmp/r.db"), "0.0.0.0", 8080, "t", True, 2.5, 60.0
+    )
 
 
-def test_empty_token_means_no_token() -> None:
-    assert Settings.from_env({"RESULTS_API_TOKEN": ""}).token is None
+def test_empty_token_means_no_token_and_is_said_at_start() -> None:
+    env = {"RESULTS_API_TOKEN": ""}
+
+    assert Settings.from_env(env).token is None
+    assert auth_notice(env).startswith("warning: RESULTS_API_TOKEN is set but empty")
+    assert "open to anyone" in auth_notice({})
+    assert "Bearer" in auth_notice({"RESULTS_API_TOKEN": "t"})
+
+
+@pytest.mark.parametrize("token", [" t0ken", "t0ken ", "t0ken\n", "\tt0ken"])
+def test_token_with_surrounding_whitespace_is_refused(token: str) -> None:
+    with pytest.raises(SettingsError, match="whitespace around it"):
+        Settings.from_env({"RESULTS_API_TOKEN": token})
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "1e9"])
+def test_bad_timeout_is_named(value: str) -> None:
+    with pytest.raises(SettingsError, match="RESULTS_API_BODY_TIMEOUT must be a number"):
+        Settings.from_env({"RESULTS_API_BODY_TIMEOUT": value})
 
 
 @pytest.mark.parametrize("port", ["http", "0", "70000", "-1"])

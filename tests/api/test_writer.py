@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -13,63 +14,140 @@ from fastapi.testclient import TestClient
 from api.errors import ApiError
 from api.service import Posted, ResultService
 from api.storage import Added, NewResult, ResultStore, StoreError
+from api.writer import BatchWriter
 from tests.api.conftest import StepClock
+from tests.support import wait_for
 
 
 class CountingStore(ResultStore):
-    """The real store, also noting how many results each commit held."""
+    """The real store, also noting how many results each commit held.
+
+    While ``hold`` is set, a commit waits for ``release``: posts arriving
+    meanwhile queue up, as they do behind a slow commit.
+    """
 
     batches: list[int]
+    hold: bool
+    release: threading.Event
 
     def add_many(self, batch: Sequence[NewResult]) -> list[Added]:
         self.batches.append(len(batch))
+        if self.hold:
+            self.release.wait(timeout=30)
         return super().add_many(batch)
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[CountingStore]:
     opened = ResultStore.open(tmp_path / "results.db")
-    counting = CountingStore(opened.path, opened._writer, opened._reader)
-    counting.batches = []
+    counting = CountingStore(opened.path, opened._writer)
+    counting.batches, counting.hold, counting.release = [], False, threading.Event()
     yield counting
     counting.close()
 
 
-def test_posts_of_one_loop_turn_share_one_commit(store: CountingStore) -> None:
+def committed_bodies(path: Path) -> list[str]:
+    """What another connection sees: only what was committed."""
+    with sqlite3.connect(path) as conn:
+        return [row[0] for row in conn.execute("SELECT body FROM result ORDER BY id")]
+
+
+def test_posts_queued_behind_a_commit_share_the_next_one(store: CountingStore) -> None:
     service = ResultService(store, StepClock())
+    store.hold = True
 
     async def post_all() -> list[int]:
-        posted = await asyncio.gather(*(service.post({"n": n}, None) for n in range(10)))
+        first = asyncio.ensure_future(service.post({"n": 0}, None))
+        # The first post is inside its commit before the others are posted.
+        await asyncio.to_thread(wait_for, lambda: store.batches == [1], 30, "first commit")
+        rest = [asyncio.ensure_future(service.post({"n": n}, None)) for n in range(1, 10)]
+        await asyncio.sleep(0)  # one loop turn: every post is queued
+        store.release.set()
+        posted = await asyncio.gather(first, *rest)
         return [p.result.id for p in posted]
 
     ids = asyncio.run(post_all())
+    service.close()
 
-    assert store.batches == [10]
+    assert store.batches == [1, 9]
     assert ids == list(range(1, 11))
     assert [r.body for r in store.page(0, 100, None)] == [f'{{"n":{n}}}' for n in range(10)]
 
 
+def test_writer_runs_off_the_event_loop(store: CountingStore) -> None:
+    service = ResultService(store, StepClock())
+    store.hold = True
+
+    async def loop_turns_while_a_commit_waits() -> bool:
+        post = asyncio.ensure_future(service.post({"n": 0}, None))
+        await asyncio.to_thread(wait_for, lambda: store.batches == [1], 30, "commit")
+        # The commit is blocked, yet the event loop still runs other work.
+        turned = await asyncio.wait_for(asyncio.sleep(0, result=True), timeout=5)
+        store.release.set()
+        await post
+        return turned
+
+    assert asyncio.run(loop_turns_while_a_commit_waits())
+    service.close()
+
+
+def test_a_value_sqlite_cannot_hold_fails_only_its_own_post(store: CountingStore) -> None:
+    writer = BatchWriter(store)
+    good = [new_result(f'{{"n":{n}}}') for n in range(3)]
+    # A lone surrogate cannot be bound as text: UnicodeEncodeError, not sqlite3.Error.
+    bad = new_result('{"metric":"\\ud800"}', metric="\ud800")
+
+    async def post_all() -> list[Added | BaseException]:
+        posts = [writer.add(good[0]), writer.add(bad), writer.add(good[1])]
+        return list(await asyncio.gather(*posts, return_exceptions=True))
+
+    async def post_later() -> Added:
+        return await writer.add(good[2])
+
+    first, refused, second = asyncio.run(post_all())
+    later = asyncio.run(post_later())
+    writer.close()
+
+    assert isinstance(refused, UnicodeEncodeError)
+    assert isinstance(first, Added)
+    assert isinstance(second, Added)
+    assert later.created
+    # Every acknowledged post is committed: another connection sees each of them.
+    assert committed_bodies(store.path) == [g.body for g in good]
+
+
+def new_result(body: str, metric: str | None = None) -> NewResult:
+    return NewResult("2022-12-21T00:05:00.000000Z", None, "digest", metric, body)
+
+
 def test_repeated_keys_inside_one_batch(store: CountingStore) -> None:
     service = ResultService(store, StepClock())
+    store.hold = True
 
     async def post_all() -> list[Posted | BaseException]:
+        ahead = asyncio.ensure_future(service.post({"v": 0}, None))
+        await asyncio.to_thread(wait_for, lambda: store.batches == [1], 30, "first commit")
         posts = [
-            service.post({"v": 1}, "k"),
-            service.post({"v": 1}, "k"),
-            service.post({"v": 2}, "k"),
+            asyncio.ensure_future(service.post({"v": 1}, "k")),
+            asyncio.ensure_future(service.post({"v": 1}, "k")),
+            asyncio.ensure_future(service.post({"v": 2}, "k")),
         ]
+        await asyncio.sleep(0)  # one loop turn: the three are queued behind the first
+        store.release.set()
+        await ahead
         return list(await asyncio.gather(*posts, return_exceptions=True))
 
     first, repeat, conflict = asyncio.run(post_all())
+    service.close()
 
-    assert store.batches == [3]
+    assert store.batches == [1, 3]
     assert isinstance(first, Posted)
     assert isinstance(repeat, Posted)
     assert (first.created, repeat.created) == (True, False)
     assert repeat.result == first.result
     assert isinstance(conflict, ApiError)
     assert conflict.status == 409
-    assert store.state().results == 1
+    assert store.state().results == 2
 
 
 def test_a_failing_commit_fails_every_post_of_its_batch(
@@ -83,6 +161,7 @@ def test_a_failing_commit_fails_every_post_of_its_batch(
         return await asyncio.gather(*posts, return_exceptions=True)
 
     outcomes = asyncio.run(post_all())
+    service.close()
 
     assert all(isinstance(outcome, StoreError) for outcome in outcomes)
     assert store.state().results == 0

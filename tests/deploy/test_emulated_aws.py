@@ -134,9 +134,9 @@ def test_log_lines_frame_the_output_as_lambda_does() -> None:
     )
     lines = lambda_log_lines("r1", result, 256)
     assert lines[:3] == ["START RequestId: r1 Version: $LATEST", "a", "b"]
-    assert lines[3] == "[ERROR] ValueError: bad"
-    assert lines[4] == "END RequestId: r1"
-    assert lines[5].startswith("REPORT RequestId: r1\tDuration: 250.00 ms\tBilled Duration: 250 ms")
+    assert lines[3:5] == ["[ERROR] ValueError: bad", "Traceback (most recent call last):"]
+    assert lines[5] == "END RequestId: r1"
+    assert lines[6].startswith("REPORT RequestId: r1\tDuration: 250.00 ms\tBilled Duration: 250 ms")
 
 
 HANDLER = """

@@ -23,6 +23,8 @@ def every_five_minutes(event):
 """
 
 TASKS_PY = """\
+import decimal
+import logging
 import os
 import signal
 import subprocess
@@ -118,6 +120,42 @@ def spawns_child(event):
         out.write(str(child.pid))
     os.replace(pid_file + ".tmp", pid_file)
     threading.Event().wait()
+
+
+@bp.schedule(Rate(10, unit=Rate.HOURS))
+def logs_info(event):
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.INFO)  # as a Lambda function would, to see its INFO records
+    logging.getLogger("tasks").info("weighed %d rows", 3)
+    root.setLevel(level)  # thread mode shares this root logger with the tests
+    return "logged"
+
+
+@bp.schedule(Rate(11, unit=Rate.HOURS))
+def decimals(event):
+    return {"count": decimal.Decimal(3), "mean": decimal.Decimal("72.25"),
+            "list": [decimal.Decimal("1.5")]}
+
+
+@bp.schedule(Rate(12, unit=Rate.HOURS))
+def returns_bytes(event):
+    return "x" * (event.detail["size"] - 2)  # the JSON string's quotes make up the rest
+
+
+@bp.schedule(Rate(13, unit=Rate.HOURS))
+def context_details(event):
+    context = event.context
+    client = context.client_context
+    return {
+        "identity": [context.identity.cognito_identity_id,
+                     context.identity.cognito_identity_pool_id],
+        "client_context": None if client is None else [client.custom, client.env,
+                                                        client.client.app_title],
+        "tenant_id": context.tenant_id,
+        "arn": context.invoked_function_arn,
+        "trace": os.environ["_X_AMZN_TRACE_ID"],
+    }
 
 
 @bp.schedule(Rate(5, unit=Rate.HOURS))

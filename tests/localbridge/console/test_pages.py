@@ -50,7 +50,14 @@ def test_a_run_page_shows_the_attempt_the_payload_and_what_the_function_printed(
         twin = console.get(f"/runs/{tick.id}.json").json()
         (attempt,) = twin["attempts"]
         assert attempt["outcome"] == "succeeded"
-        assert attempt["logs"] == "counting rows for 2022-12-19T01:00:00Z\n"
+        # Framed as Lambda's log stream shows a run: START, the output, END, REPORT.
+        start, printed, end, report = attempt["logs"].splitlines()
+        assert printed == "counting rows for 2022-12-19T01:00:00Z"
+        assert (start[:17], end[:15], report[:18]) == (
+            "START RequestId: ",
+            "END RequestId: ",
+            "REPORT RequestId: ",
+        )
         assert attempt["lateness_ms"] >= 0
         assert console.get("/runs/99999").status_code == 404
 

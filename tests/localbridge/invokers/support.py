@@ -35,6 +35,15 @@ def invoke(invoker: Invoker, function: FunctionSpec, **detail: Any) -> Invocatio
     return invoker.invoke(function, event_for(function, **detail), "req-1")
 
 
+def printed(logs: str) -> str:
+    """What the function printed: its run's log inside Lambda's START ... END frame."""
+    lines = logs.splitlines(keepends=True)
+    assert lines[0].startswith("START RequestId: "), logs
+    end = next(i for i, line in enumerate(lines) if line.startswith("END RequestId: "))
+    assert lines[end + 1].startswith("REPORT RequestId: "), logs
+    return "".join(lines[1:end])
+
+
 def result_of(future: Future[InvocationResult]) -> InvocationResult:
     return future.result(timeout=DEADLINE_S)
 

@@ -7,6 +7,7 @@ sleeps to let time pass.
 
 from __future__ import annotations
 
+import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,13 +15,14 @@ from pathlib import Path
 import pytest
 
 from localbridge.invokers.thread import ThreadInvoker
-from localbridge.model import FunctionSpec, Invoker, Outcome
+from localbridge.model import FunctionSpec, InvokeOptions, Invoker, Outcome
 from tests.localbridge.chalice_project import spec, write_project
 from tests.localbridge.invokers.support import (
     DEADLINE_S,
     IDENTITY,
     event_for,
     invoke,
+    printed,
     result_of,
     started_markers,
     with_reload,
@@ -62,20 +64,89 @@ def test_handler_exception_is_an_error_with_traceback(invoker: Invoker) -> None:
     assert result.payload is None
 
 
-def test_prints_are_the_runs_logs(invoker: Invoker) -> None:
+REPORT = re.compile(
+    r"REPORT RequestId: req-1\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\t"
+    r"Memory Size: 128 MB\tMax Memory Used: \d+ MB\n"
+)
+
+
+def test_prints_are_the_runs_logs_in_lambdas_frame(invoker: Invoker) -> None:
     first = invoke(invoker, spec("echo"))
+
+    start, printed_line, end, report = first.logs.splitlines(keepends=True)
+    assert start == "START RequestId: req-1 Version: $LATEST\n"
+    assert printed_line == "echo ran at 2022-12-19T00:05:00Z\n"
+    assert end == "END RequestId: req-1\n"
+    assert REPORT.fullmatch(report), report
+
+
+def test_a_failed_run_logs_the_runtimes_error_line_and_a_plain_traceback(
+    invoker: Invoker,
+) -> None:
     failed = invoke(invoker, spec("fails"))
 
-    assert first.logs == "echo ran at 2022-12-19T00:05:00Z\n"
-    assert failed.logs == "about to fail\n"
+    said, error, heading, *frames = printed(failed.logs).splitlines()
+    assert said == "about to fail"
+    assert error == "[ERROR] ValueError: no rows for 2022-12-19T00:05:00Z"
+    assert heading == "Traceback (most recent call last):"
+    assert frames[-2].startswith('  File "')
+    assert frames[-2].endswith(", in fails")
+    assert frames[-1] == '    raise ValueError("no rows for " + event.time)'
+    # The runtime formats plain frames: no Python 3.11 position markers.
+    assert "^" not in (failed.traceback or "") + failed.logs
+
+
+def test_the_root_logger_prints_as_on_lambda(invoker: Invoker) -> None:
+    result = invoke(invoker, spec("logs_info"))
+
+    [line] = printed(result.logs).splitlines()
+    level, stamp, request_id, message = line.split("\t")
+    assert (level, request_id, message) == ("[INFO]", "req-1", "weighed 3 rows")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp)
+
+
+def test_a_decimal_is_returned_as_a_number(invoker: Invoker) -> None:
+    result = invoke(invoker, spec("decimals"))
+
+    assert result.outcome is Outcome.SUCCEEDED, result
+    assert result.payload == {"count": 3, "mean": 72.25, "list": [1.5]}
+
+
+def test_a_response_over_six_mb_is_the_function_error_lambda_gives(invoker: Invoker) -> None:
+    result = invoke(invoker, spec("returns_bytes"), size=6 * 1024 * 1024 + 101)
+    just_under = invoke(invoker, spec("returns_bytes"), size=6 * 1024 * 1024 + 90)
+
+    assert result.outcome is Outcome.ERROR
+    assert result.error_type == "Function.ResponseSizeTooLarge"
+    assert result.error_message == (
+        "Response payload size exceeded maximum allowed payload size (6291556 bytes)."
+    )
+    assert just_under.outcome is Outcome.SUCCEEDED
+
+
+def test_the_context_has_identity_client_context_and_tenant_id(invoker: Invoker) -> None:
+    function = spec("context_details")
+    options = InvokeOptions(qualifier="$LATEST", client_context={"custom": {"k": "v"},
+                            "client": {"app_title": "console"}, "env": {"e": "1"}})  # fmt: skip
+
+    bare = invoker.invoke(function, event_for(function), "req-1").payload
+    given = invoker.invoke(function, event_for(function), "req-2", options).payload
+
+    arn = "arn:aws:lambda:eu-west-1:123456789012:function:demo-dev-context_details"
+    assert bare == {"identity": [None, None], "client_context": None, "tenant_id": None,
+                    "arn": arn, "trace": bare["trace"]}  # fmt: skip
+    assert bare["trace"].startswith("Root=1-")
+    assert given["client_context"] == [{"k": "v"}, {"e": "1"}, "console"]
+    assert given["arn"].endswith(":function:demo-dev-context_details:$LATEST")
 
 
 def test_logs_keep_the_last_64_kib(invoker: Invoker) -> None:
     result = invoke(invoker, spec("chatty"))
 
     assert result.payload == "said a lot"
-    assert result.logs.endswith("x" * 1000 + "\n")
-    first_line, _, kept = result.logs.partition("\n")
+    body = printed(result.logs)
+    assert body.endswith("x" * 1000 + "\n")
+    first_line, _, kept = body.partition("\n")
     assert first_line.startswith("[")
     assert first_line.endswith("dropped]")
     assert len(kept) == 64 * 1024
@@ -159,7 +230,8 @@ def test_thread_mode_reports_a_run_past_its_timeout(project: Path) -> None:
 
     assert late.outcome is Outcome.TIMEOUT
     assert (late.error_message or "").startswith("Task timed out after 1.00 seconds")
-    assert late.logs == "about to fail\n"
+    assert printed(late.logs).startswith("about to fail\n")
+    assert "Task timed out after 1.00 seconds" in late.logs
     assert in_time.outcome is Outcome.ERROR
 
 

@@ -20,6 +20,7 @@ from tests.localbridge.invokers.support import (
     DEADLINE_S,
     IDENTITY,
     invoke,
+    printed,
     result_of,
     started_markers,
     with_reload,
@@ -125,8 +126,8 @@ def gone(pid: int) -> bool:
     ("name", "how", "logs"),
     [
         ("exits", "exit status 3", "exiting hard\n"),
-        ("kills_itself", "signal: SIGKILL", ""),
-        ("segfaults", "signal: SIGSEGV", "from a child\n"),
+        ("kills_itself", "signal: killed", ""),
+        ("segfaults", "signal: segmentation fault (core dumped)", "from a child\n"),
     ],
 )
 def test_worker_that_dies_fails_only_that_run(
@@ -140,7 +141,9 @@ def test_worker_that_dies_fails_only_that_run(
 
     assert crashed.outcome is Outcome.CRASHED
     assert crashed.error_message == f"Runtime exited with error: {how}"
-    assert crashed.logs == logs
+    assert printed(crashed.logs) == (
+        f"{logs}RequestId: req-1 Error: Runtime exited with error: {how}\nRuntime.ExitError\n"
+    )
     assert after.outcome is Outcome.SUCCEEDED
     assert after.payload != before  # a fresh worker
 
@@ -150,7 +153,15 @@ def test_worker_sees_only_its_configured_and_lambda_environment(
 ) -> None:
     monkeypatch.setenv("LEAKED_FROM_PARENT", "secret")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing-key")
-    function = spec("echo", CONFIGURED="yes", AWS_REGION="configured-region")
+    function = spec(
+        "echo",
+        CONFIGURED="yes",
+        AWS_REGION="configured-region",
+        PYTHONPATH="/extra",
+        TZ="Europe/Paris",
+        LANG="C.UTF-8",
+        PATH="/configured/bin:/usr/bin",
+    )
 
     payload = invoke(process_invoker, function).payload
     environ = payload["environ"]
@@ -163,8 +174,22 @@ def test_worker_sees_only_its_configured_and_lambda_environment(
     assert environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "128"
     assert environ["AWS_LAMBDA_LOG_STREAM_NAME"] == payload["log_stream"]
     assert environ["LAMBDA_TASK_ROOT"] == payload["cwd"] == str(project.resolve())
-    assert environ["PYTHONPATH"] == str(project.resolve())
-    assert environ["TZ"] == "UTC"
+    assert environ["PYTHONPATH"] == f"{project.resolve()}:/extra"
+    # Lambda only defaults these: a configured value stands.
+    assert (environ["TZ"], environ["LANG"]) == ("Europe/Paris", "C.UTF-8")
+    assert environ["PATH"] == "/configured/bin:/usr/bin"
+    assert environ["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
+    assert Path(environ["LAMBDA_RUNTIME_DIR"]).is_dir()
+    assert environ["_X_AMZN_TRACE_ID"].startswith("Root=1-")
+    assert environ["_HANDLER"] == "tasks.echo"
+
+
+def test_lambdas_defaults_apply_when_nothing_is_configured(
+    process_invoker: ProcessInvoker,
+) -> None:
+    environ = invoke(process_invoker, spec("echo")).payload["environ"]
+
+    assert (environ["TZ"], environ["LANG"]) == (":UTC", "en_US.UTF-8")
 
 
 def test_a_localbridge_package_in_the_project_does_not_shadow_the_running_one(

@@ -26,10 +26,12 @@ def test_sync_invocations_return_the_result_and_async_ones_are_retried(tmp_path:
         backend = RuntimeBackend(runtime)
         functions = {spec.name: spec for spec in backend.functions()}
         assert sorted(functions) == ["hourly", "raises"]
-        result = backend.invoke(functions["hourly"], None)
+        result = backend.invoke(functions["hourly"], None, "sync-request")
         assert result.payload == {"time": "2022-12-19T00:00:30Z"}
-        backend.enqueue(functions["raises"], None)
+        assert result.logs.startswith("START RequestId: sync-request ")
+        backend.enqueue(functions["raises"], None, "async-request")
         (tick,) = [t for t in runtime.ledger.find("raises") if t.source is TickSource.EVENT]
+        assert tick.request_id == "async-request"
         wait_for_state(runtime.ledger, "raises", tick.scheduled_at, TickState.RETRYING)
         clock.set(T0 + timedelta(seconds=30))
         wait_for_state(runtime.ledger, "raises", tick.scheduled_at, TickState.RETRYING, attempts=2)

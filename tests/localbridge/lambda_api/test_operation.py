@@ -143,7 +143,11 @@ def test_record_of_a_real_deployment_is_left_alone(tmp_path: Path) -> None:
     ("outcome", "error_type", "message_part"),
     [
         (Outcome.TIMEOUT, "Sandbox.Timedout", "Task timed out after 60.00 seconds"),
-        (Outcome.CRASHED, "Runtime.ExitError", "Runtime exited with error: signal: SIGKILL"),
+        (
+            Outcome.CRASHED,
+            "Runtime.ExitError",
+            "RequestId: req-1 Error: Runtime exited with error: signal: killed",
+        ),
         (Outcome.ERROR, "ValueError", "no rows"),
     ],
 )
@@ -156,8 +160,11 @@ def test_failed_runs_are_reported_with_lambdas_error_types(
         1.0,
         None,
         "ValueError",
-        "signal: SIGKILL" if outcome is Outcome.CRASHED else "no rows",
+        # As the invokers word it (lambda_errors.exited): the prefix once only.
+        "Runtime exited with error: signal: killed" if outcome is Outcome.CRASHED else "no rows",
     )
     payload = error_payload(result, JOB, "req-1")
     assert payload["errorType"] == error_type
     assert message_part in payload["errorMessage"]
+    assert payload["errorMessage"].count("Runtime exited with error") <= 1
+    assert payload["errorMessage"].count("Runtime exited with error") <= 1

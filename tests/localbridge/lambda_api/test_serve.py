@@ -117,6 +117,8 @@ def test_event_invocation_is_queued_into_the_ledger_and_runs(
     # The 202 comes once the tick is committed: it is in the ledger already.
     [tick] = served.ticks()
     assert (tick.function, tick.source) == ("average_weight_last_week", TickSource.EVENT)
+    # Every attempt of it runs with the request id the caller was given.
+    assert tick.request_id == response["ResponseMetadata"]["RequestId"]
 
     def succeeded() -> bool:
         return [t.state for t in served.ticks()] == [TickState.SUCCEEDED]
@@ -154,8 +156,12 @@ def test_run_serves_the_api_beside_the_timer(
     process = start_process(args, tmp_path / "run.log", env=FAKE_AWS_CREDENTIALS, cwd=project)
     with running(process, lambda: answering(port)):
         client = aws_client("lambda", f"http://127.0.0.1:{port}")
-        names = {f["FunctionName"] for f in client.list_functions()["Functions"]}
+        listed = client.list_functions()["Functions"]
+        names = {f["FunctionName"] for f in listed}
         assert names == {spec.lambda_name for spec in discover(project, "local")}
+        # --env values (a token, say) are not handed to whoever asks.
+        variables = listed[0]["Environment"]["Variables"]
+        assert variables["RESULTS_API_URL"] == "****"
         # The data file is absent: the function error comes back the Lambda way.
         response = client.invoke(FunctionName="registrations_per_day")
         assert response["FunctionError"] == "Unhandled"

@@ -224,7 +224,7 @@ def test_oversized_or_garbled_length_is_refused_unread(
 
 def test_unknown_operation_is_named(emulator: Emulator) -> None:
     response = requests.get(
-        f"{emulator.url}/2015-03-31/functions/registrations_per_day", timeout=10
+        f"{emulator.url}/2019-09-30/functions/registrations_per_day/concurrency", timeout=10
     )
     assert response.status_code == 404
     assert response.headers["x-amzn-ErrorType"] == "UnknownOperationException"

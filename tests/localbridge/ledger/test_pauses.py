@@ -56,3 +56,14 @@ def test_the_check_rereads_the_ledger_once_its_copy_is_a_second_old(tmp_path: Pa
     store.resume(["a"])
     assert check.refresh() == frozenset()  # told in-process: at once
     store.close()
+
+
+def test_an_in_memory_ledger_has_nothing_paused() -> None:
+    # A second connection to ":memory:" is a new, empty database: reading the
+    # table there would fail, and no other process can pause through it.
+    ledger = Ledger.open(Path(":memory:"))
+    try:
+        assert read_paused(Path(":memory:")) == frozenset()
+        assert not PauseCheck(Path(":memory:")).is_paused("a")
+    finally:
+        ledger.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from localbridge.instants import format_instant
 from localbridge.ledger.schema import MIGRATIONS, LedgerError
 from localbridge.ledger.store import Ledger
 from localbridge.model import InvocationResult, Outcome
@@ -150,6 +151,44 @@ def test_the_schema_is_migrated_once_and_states_are_stored_as_values(tmp_path: P
         assert db.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert db.execute("SELECT state, source FROM ticks").fetchall() == [("pending", "schedule")]
+
+
+def test_a_ledger_of_the_first_schema_is_upgraded_keeping_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(MIGRATIONS[0] + "PRAGMA user_version = 1;")
+        db.execute(
+            "INSERT INTO ticks (function, scheduled_at, state, source, enqueued_at, created_at, "
+            "updated_at) VALUES ('daily', ?, 'dead', 'schedule', ?, ?, ?)",
+            (format_instant(T0),) * 4,
+        )
+        db.execute("INSERT INTO attempts (tick_id, number, started_at, lateness_ms) "
+                   "VALUES (1, 1, ?, 0)", (format_instant(T0),))  # fmt: skip
+    ledger = Ledger.open(path)
+    try:
+        [tick] = ledger.find("daily")
+        [attempt] = ledger.attempts(tick.id)
+    finally:
+        ledger.close()
+    assert (tick.state, tick.request_id, tick.event_id) == (TickState.DEAD, None, None)
+    assert attempt.logs is None
+
+
+def test_new_ticks_get_their_delivery_ids_and_attempts_keep_their_logs(tmp_path: Path) -> None:
+    ledger = Ledger.open(tmp_path / "ledger.db")
+    try:
+        [tick] = ledger.add_ticks([scheduled("daily", T0)], T0)
+        number = ledger.begin_attempt(tick.id, T0, 0.0)
+        result = InvocationResult(Outcome.ERROR, 0.0, 1.0, error_type="E", logs="START ...\n")
+        ledger.finish_attempt(tick.id, number, AttemptEnd(result, T0, TickState.RETRYING))
+        [stored] = ledger.find("daily")
+        [attempt] = ledger.attempts(tick.id)
+    finally:
+        ledger.close()
+    assert stored.request_id == tick.request_id
+    assert stored.event_id == tick.event_id
+    assert len({tick.request_id, tick.event_id}) == 2
+    assert attempt.logs == "START ...\n"
 
 
 def test_a_ledger_from_a_newer_version_is_refused(tmp_path: Path) -> None:

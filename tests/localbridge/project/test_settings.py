@@ -79,6 +79,8 @@ def test_a_stage_without_a_localbridge_section_means_defaults(tmp_path: Path) ->
         ({"defaults": {"retry_delays": []}}, "defaults.retry_delays"),
         ({"defaults": {"retry_delays": [1, -2]}}, "defaults.retry_delays[1]"),
         ({"defaults": {"maximum_event_age": 7 * 3600}}, "defaults.maximum_event_age"),
+        ({"defaults": {"maximum_event_age": 59}}, "at least 60 seconds"),
+        ({"defaults": {"maximum_event_age": 0.5}}, "defaults.maximum_event_age"),
         ({"defaults": {"max_concurrency": 0}}, "defaults.max_concurrency"),
         ({"default": {}}, "localbridge.default"),
         ([1, 2], "stages.local.localbridge"),

@@ -178,6 +178,35 @@ LAST_DAY = [
     ("cron(0 0 ? * L *)", "2022-12-18T00:00", ["2022-12-24T00:00", "2022-12-31T00:00"]),
 ]
 
+# LW and L-n: Quartz's forms, which EventBridge accepts (see the schedules guide).
+LAST_WEEKDAY_AND_OFFSETS = [
+    # LW: Dec 31 2022 is a Saturday -> Friday 30; Jan 31 2023 a Tuesday stays;
+    # Apr 30 2023 a Sunday -> Friday 28.
+    (
+        "cron(0 21 LW * ? *)",
+        "2022-12-01T00:00",
+        ["2022-12-30T21:00", "2023-01-31T21:00", "2023-02-28T21:00", "2023-03-31T21:00"],
+    ),
+    ("cron(0 21 LW 4 ? *)", "2023-01-01T00:00", ["2023-04-28T21:00"]),
+    # A fire on the day itself is strictly after an earlier minute of it.
+    ("cron(30 9 LW * ? *)", "2022-12-30T09:29", ["2022-12-30T09:30", "2023-01-31T09:30"]),
+    # L-3: three days before the last day, leap years included.
+    (
+        "cron(0 0 L-3 * ? *)",
+        "2023-01-31T00:00",
+        ["2023-02-25T00:00", "2023-03-28T00:00", "2023-04-27T00:00"],
+    ),
+    ("cron(0 0 L-3 2 ? *)", "2023-03-01T00:00", ["2024-02-26T00:00", "2025-02-25T00:00"]),
+    # L-1 is the day before the last.
+    ("cron(0 0 L-1 12 ? 2022)", "2022-01-01T00:00", ["2022-12-30T00:00"]),
+    # L-30 is the 1st of a 31-day month; shorter months do not fire.
+    (
+        "cron(0 0 L-30 * ? 2023)",
+        "2023-01-01T00:00",
+        ["2023-03-01T00:00", "2023-05-01T00:00", "2023-07-01T00:00", "2023-08-01T00:00"],
+    ),
+]
+
 NEAREST_WEEKDAY = [
     # Jan 15 2023 is a Sunday -> Monday 16; Apr 15 2023 a Saturday -> Friday 14.
     (
@@ -212,6 +241,7 @@ CASES = (
     + LISTS_RANGES_STEPS_NAMES
     + MONTH_AND_YEAR_ENDS
     + LAST_DAY
+    + LAST_WEEKDAY_AND_OFFSETS
     + NEAREST_WEEKDAY
     + NTH_WEEKDAY
 )

@@ -19,6 +19,8 @@ DESCRIPTIONS = [
     ("cron(0 9 ? * 3#2 *)", "At 09:00, on the second Tuesday of the month"),
     ("cron(0 9 15W * ? *)", "At 09:00, on the weekday nearest day 15 of the month"),
     ("cron(0 9 L * ? *)", "At 09:00, on the last day of the month"),
+    ("cron(0 21 LW * ? *)", "At 21:00, on the last weekday of the month"),
+    ("cron(0 0 L-3 * ? *)", "At 00:00, 3 days before the last day of the month"),
     (
         "cron(0 0 1 1 ? 2023-2024)",
         "At 00:00, on day 1 of the month, only in January, 2023 through 2024",

@@ -93,7 +93,7 @@ def field(
 @st.composite
 def day_fields(draw: st.DrawFn) -> tuple[str, str, DayTest]:
     """(day-of-month, day-of-week, which dates they select)."""
-    kind = draw(st.sampled_from(["dom", "dow", "L", "nW", "nL", "#", "SAT"]))
+    kind = draw(st.sampled_from(["dom", "dow", "L", "LW", "L-n", "nW", "nL", "#", "SAT"]))
     # Month edges are where nW and #5 go wrong, so they come up more often.
     n = draw(st.one_of(st.sampled_from([1, 2, 28, 29, 30, 31]), st.integers(1, 31)))
     w, k = draw(st.integers(1, 7)), draw(st.one_of(st.just(5), st.integers(1, 5)))
@@ -106,6 +106,12 @@ def day_fields(draw: st.DrawFn) -> tuple[str, str, DayTest]:
         return "?", dow.text, lambda d: aws_weekday(d) in dow.values
     if kind == "L":
         return "L", "?", lambda d: d.day == month_length(d)
+    if kind == "LW":
+        # The last of the month's MON-FRI dates.
+        return "LW", "?", lambda d: nearest_weekday(d, month_length(d))
+    if kind == "L-n":
+        offset = min(n, 30)
+        return f"L-{offset}", "?", lambda d: d.day == month_length(d) - offset
     if kind == "nW":
         return f"{n}W", "?", lambda d: nearest_weekday(d, n)
     if kind == "nL":

@@ -154,6 +154,15 @@ def _is_nearest_weekday(day: dt.date, target: int) -> bool:
 DAY_RULES: dict[str, Callable[[dt.date, int, int], bool]] = {
     "L ?": lambda day, n, k: day.day == _month_length(day),
     "{n}W ?": lambda day, n, k: _is_nearest_weekday(day, n),
+    "LW ?": lambda day, n, k: (
+        day.day
+        == max(
+            d
+            for d in range(1, _month_length(day) + 1)
+            if _aws_weekday(day.replace(day=d)) not in (1, 7)
+        )
+    ),
+    "L-{n} ?": lambda day, n, k: day.day == _month_length(day) - n,
     "? {w}L": lambda day, w, k: _aws_weekday(day) == w and day.day + 7 > _month_length(day),
     "? {w}#{k}": lambda day, w, k: _aws_weekday(day) == w and (day.day - 1) // 7 + 1 == k,
     "? L": lambda day, n, k: _aws_weekday(day) == 7,
@@ -171,6 +180,8 @@ DAY_RULES: dict[str, Callable[[dt.date, int, int], bool]] = {
 def test_day_rules_match_their_definitions(
     template: str, n: int, w: int, k: int, start: dt.date
 ) -> None:
+    if template.startswith("L-"):
+        n = min(n, 30)  # L-n goes up to 30 (the 1st of a 31-day month)
     day_fields = template.format(n=n, w=w, k=k)
     dom, dow = day_fields.split()
     number = n if "{n}" in template else w

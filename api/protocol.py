@@ -1,0 +1,159 @@
+"""The HTTP/1.1 protocol the API serves with: uvicorn's httptools protocol, bounded in time.
+
+uvicorn times out idle keep-alive connections, but not a request that stops
+arriving: a client sending half its headers or half its body would hold the
+connection forever. Here every request must deliver its headers within
+``header_timeout`` seconds of its first byte (or of the connection opening) and
+its body within ``body_timeout`` seconds of its headers; otherwise it is
+answered 408 (when nothing was answered yet) and closed.
+
+An early answer (401, 413, ... sent before the body was read) leaves the body
+coming. Closing then would reset the connection, and clients that send the
+whole body before reading the answer (urllib, http.client) would see the reset
+instead of the status. So the rest of the body is read and dropped, and a close
+the request cycle asks for (``Connection: close``) waits until the body has
+arrived: a lingering close, bounded by ``drain_limit`` bytes and the body
+timeout. A request the parser refuses (e.g. Content-Length with
+Transfer-Encoding, a duplicate Content-Length) gets a JSON 400 naming the
+parser's reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+log = logging.getLogger(__name__)
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_BODY_TIMEOUT = 30.0
+DRAIN_LIMIT = 16 * 1024 * 1024
+
+
+class LingeringTransport:
+    """The transport as a request cycle sees it: a close asked for while the request
+    body is still arriving is put off until the body has arrived (or a bound hits)."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: BoundedHttpProtocol):
+        self._transport = transport
+        self._protocol = protocol
+
+    def close(self) -> None:
+        if self._protocol.body_pending:
+            self._protocol.close_after_body = True
+        else:
+            self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class BoundedHttpProtocol(HttpToolsProtocol):
+    """HttpToolsProtocol with header and body timeouts and a bounded drain of unread bodies."""
+
+    header_timeout = DEFAULT_HEADER_TIMEOUT
+    body_timeout = DEFAULT_BODY_TIMEOUT
+    drain_limit = DRAIN_LIMIT
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline: asyncio.TimerHandle | None = None
+        self._drained = 0
+        self.body_pending = False  # headers in, body not yet complete
+        self.close_after_body = False
+
+    @classmethod
+    def configured(
+        cls, header_timeout: float, body_timeout: float, drain_limit: int = DRAIN_LIMIT
+    ) -> type[BoundedHttpProtocol]:
+        """This protocol with other bounds (uvicorn instantiates the class it is given)."""
+        bounds = {
+            "header_timeout": header_timeout,
+            "body_timeout": body_timeout,
+            "drain_limit": drain_limit,
+        }
+        return type(cls.__name__, (cls,), bounds)
+
+    def _arm(self, seconds: float, what: str) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(seconds, self._timed_out, what, seconds)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _timed_out(self, what: str, seconds: float) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        log.debug("%s: closing, %s not received within %s s", self.client, what, seconds)
+        if self.cycle is None or self.cycle.response_complete or not self.cycle.response_started:
+            message = f"the request's {what} did not arrive within {seconds:g} s; send it faster"
+            self._answer_and_close(408, message)
+        else:
+            self.transport.close()
+
+    def _answer_and_close(self, status: int, message: str) -> None:
+        body = json.dumps({"error": message}).encode()
+        reason = {400: b"Bad Request", 408: b"Request Timeout"}[status]
+        head = b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n" % (status, reason)
+        head += b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
+        self.transport.write(head + body)
+        self.transport.close()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm(self.header_timeout, "headers")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._unsupported_upgrade_warning()
+        except httptools.HttpParserError as error:
+            # Mid-answer, a 400 would corrupt the answer on the wire: only close.
+            cycle = self.cycle
+            if cycle is not None and cycle.response_started and not cycle.response_complete:
+                self.transport.close()
+                return
+            self._answer_and_close(400, f"malformed HTTP request: {error}")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._drained = 0
+        self._arm(self.header_timeout, "headers")
+
+    def on_headers_complete(self) -> None:
+        self._arm(self.body_timeout, "body")
+        self.body_pending, self.close_after_body = True, False
+        super().on_headers_complete()
+        # Only a cycle that will close the connection needs its close put off;
+        # a kept-alive one lets the parser drop the rest of an unread body.
+        if self.cycle is not None and not self.cycle.keep_alive:
+            self.cycle.transport = LingeringTransport(self.transport, self)  # type: ignore[assignment]
+
+    def on_body(self, body: bytes) -> None:
+        if self.cycle is not None and self.cycle.response_complete:
+            # Answered already: the rest of the body is read only to be dropped.
+            self._drained += len(body)
+            if self._drained > self.drain_limit:
+                self.transport.close()
+            return
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        self.body_pending = False
+        super().on_message_complete()
+        if self.close_after_body:
+            self.transport.close()
