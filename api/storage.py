@@ -88,7 +88,7 @@ class Filter:
     until: str | None = None
 
     def where(self, after_id: int) -> tuple[str, list[object]]:
-        clauses, params = ["id > ?"], [after_id]
+        clauses, params = ["id > ?"], list[object]([after_id])
         for clause, value in (
             ("metric = ?", self.metric),
             ("received_at >= ?", self.since),
