@@ -88,7 +88,8 @@ class Filter:
     until: str | None = None
 
     def where(self, after_id: int) -> tuple[str, list[object]]:
-        clauses, params = ["id > ?"], list[object]([after_id])
+        clauses = ["id > ?"]
+        params: list[object] = [after_id]
         for clause, value in (
             ("metric = ?", self.metric),
             ("received_at >= ?", self.since),
