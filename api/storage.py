@@ -33,6 +33,25 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "CREATE INDEX result_by_metric ON result (metric, id)",
     ),
+    # AUTOINCREMENT: once results can be deleted, a plain INTEGER PRIMARY KEY
+    # would give the id of a deleted newest result to the next post, and a
+    # client holding that id would read another result under it.
+    (
+        """
+        CREATE TABLE result_v2 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            received_at TEXT NOT NULL,
+            idempotency_key TEXT UNIQUE,
+            body_digest TEXT NOT NULL,
+            metric TEXT,
+            body TEXT NOT NULL
+        )
+        """,
+        "INSERT INTO result_v2 SELECT * FROM result",
+        "DROP TABLE result",
+        "ALTER TABLE result_v2 RENAME TO result",
+        "CREATE INDEX result_by_metric ON result (metric, id)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # What the migrations above produce; a file claiming their version must have it.
