@@ -10,7 +10,9 @@ from fastapi.testclient import TestClient
 
 def post_five(client: TestClient) -> list[dict[str, object]]:
     metrics = ["a", "b", "a", "b", "a"]
-    return [client.post("/result", json={"metric": m, "n": n}).json() for n, m in enumerate(metrics)]
+    return [
+        client.post("/result", json={"metric": m, "n": n}).json() for n, m in enumerate(metrics)
+    ]
 
 
 def ids(client: TestClient, **params: object) -> list[int]:
@@ -78,4 +80,6 @@ def test_until_before_since_is_422(client: TestClient) -> None:
     )
 
     assert response.status_code == 422
-    assert "'until'" in response.json()["error"] and "'since'" in response.json()["error"]
+    error = response.json()["error"]
+    assert "'until'" in error
+    assert "'since'" in error
