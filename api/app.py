@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from api.handlers import install_error_handlers
+from api.metrics import ApiMetrics, measured
 from api.post import PostEndpoint
 from api.routes import add_routes, document_post
 from api.service import ApiContext, Clock, ResultService, system_clock
@@ -22,10 +23,14 @@ from api.storage import ResultStore
 
 
 class ResultsApp:
-    """The results API as one ASGI app; ``fastapi`` serves all but POST /result."""
+    """The results API as one ASGI app; ``fastapi`` serves all but POST /result.
 
-    def __init__(self, fastapi: FastAPI):
+    Every HTTP request is counted and timed in ``metrics`` (api/metrics.py).
+    """
+
+    def __init__(self, fastapi: FastAPI, metrics: ApiMetrics):
         self.fastapi = fastapi
+        self.metrics = metrics
         self.post = PostEndpoint(lambda: self.context)
 
     @property
@@ -34,10 +39,12 @@ class ResultsApp:
         return context
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/result" and scope["method"] == "POST":
-            await self.post(scope, receive, send)
+        if scope["type"] != "http":
+            await self.fastapi(scope, receive, send)  # the lifespan
+        elif scope["path"] == "/result" and scope["method"] == "POST":
+            await measured(self.post, self.metrics, "/result", scope, receive, send)
         else:
-            await self.fastapi(scope, receive, send)
+            await measured(self.fastapi, self.metrics, None, scope, receive, send)
 
 
 def create_app(settings: Settings, clock: Clock = system_clock) -> ResultsApp:
@@ -54,6 +61,8 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> ResultsApp:
             service.close()
             store.close()
 
+    metrics = ApiMetrics()  # one registry per app: nothing shared between instances
+
     app = FastAPI(
         title="metric-jobs results API",
         summary="Stores the JSON results metric jobs post, and returns them.",
@@ -63,4 +72,8 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> ResultsApp:
     install_error_handlers(app)
     add_routes(app)
     document_post(app)
-    return ResultsApp(app)
+    app.state.metrics = metrics
+    results = ResultsApp(app, metrics)
+    # Read at scrape time, through the context the lifespan sets.
+    metrics.count_results(lambda: results.context.service.count())
+    return results

@@ -18,7 +18,10 @@ from api.responses import error
 from api.storage import StoreError
 
 log = logging.getLogger(__name__)
-ROUTES = "GET /result, POST /result, GET /result/{id}, GET /health, GET /docs"
+ROUTES = (
+    "GET /result, POST /result, GET /result/{id}, DELETE /result/{id}, GET /health,"
+    " GET /metrics, GET /docs"
+)
 # Served in front of FastAPI's router (api/app.py), so its routes do not list them.
 FRONT_ROUTES = {"/result": {"POST"}}
 

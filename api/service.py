@@ -11,7 +11,7 @@ from json.encoder import encode_basestring_ascii as quote
 from typing import Any
 
 from api.errors import ApiError
-from api.storage import NewResult, ResultStore, StoredResult, StoreState
+from api.storage import Filter, NewResult, ResultStore, StoredResult, StoreState
 from api.writer import BatchWriter
 
 Clock = Callable[[], datetime]
@@ -52,6 +52,32 @@ def check_idempotency_key(key: str) -> str:
             f" got {key[:40]!r}; a key such as 'registrations_per_day/2022-12-21T00:05:00Z'",
         )
     return key
+
+
+def parse_instant(name: str, text: str) -> str:
+    """Query parameter ``name`` as an ISO 8601 instant, in the stored ``received_at`` form."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+        if moment.tzinfo is None:
+            raise ValueError("no time zone")
+        return rfc3339(moment)
+    except (ValueError, OverflowError) as error:
+        raise ApiError(
+            422,
+            f"query parameter {name!r}: {text[:60]!r} is not an ISO 8601 instant ({error});"
+            " give a date, time and zone such as 2022-12-21T00:00:00Z",
+        ) from None
+
+
+def time_filter(metric: str | None, since: str | None, until: str | None) -> Filter:
+    """The filter of GET /result: ``received_at`` in [since, until), either end open."""
+    start = None if since is None else parse_instant("since", since)
+    end = None if until is None else parse_instant("until", until)
+    if start is not None and end is not None and end <= start:
+        raise ApiError(
+            422, f"query parameter 'until' ({until}) must be later than 'since' ({since})"
+        )
+    return Filter(metric, start, end)
 
 
 @dataclass(frozen=True)
@@ -130,9 +156,17 @@ class ResultService:
         return found
 
     def page(
-        self, after_id: int, limit: int, metric: str | None, max_bytes: int | None = None
+        self, after_id: int, limit: int, only: Filter, max_bytes: int | None = None
     ) -> list[StoredResult]:
-        return self._store.page(after_id, limit, metric, max_bytes)
+        return self._store.page(after_id, limit, only, max_bytes)
+
+    def delete(self, result_id: int) -> None:
+        """Delete one result; its idempotency key is free again (docs/results-api.md)."""
+        if not self._store.delete(result_id):
+            raise ApiError(404, f"no result with id {result_id}; GET /result lists stored ids")
+
+    def count(self) -> int:
+        return self._store.count()
 
     def state(self) -> StoreState:
         return self._store.state()

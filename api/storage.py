@@ -33,6 +33,25 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "CREATE INDEX result_by_metric ON result (metric, id)",
     ),
+    # AUTOINCREMENT: once results can be deleted, a plain INTEGER PRIMARY KEY
+    # would give the id of a deleted newest result to the next post, and a
+    # client holding that id would read another result under it.
+    (
+        """
+        CREATE TABLE result_v2 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            received_at TEXT NOT NULL,
+            idempotency_key TEXT UNIQUE,
+            body_digest TEXT NOT NULL,
+            metric TEXT,
+            body TEXT NOT NULL
+        )
+        """,
+        "INSERT INTO result_v2 SELECT * FROM result",
+        "DROP TABLE result",
+        "ALTER TABLE result_v2 RENAME TO result",
+        "CREATE INDEX result_by_metric ON result (metric, id)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # What the migrations above produce; a file claiming their version must have it.
@@ -73,6 +92,32 @@ class Added:
     result: StoredResult
     body_digest: str
     created: bool
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which results a page holds: one metric, and ``received_at`` in [since, until).
+
+    ``since`` and ``until`` are in the stored form (``rfc3339`` in api/service.py),
+    which sorts as text in time order, so they compare as text.
+    """
+
+    metric: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def where(self, after_id: int) -> tuple[str, list[object]]:
+        clauses = ["id > ?"]
+        params: list[object] = [after_id]
+        for clause, value in (
+            ("metric = ?", self.metric),
+            ("received_at >= ?", self.since),
+            ("received_at < ?", self.until),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        return " AND ".join(clauses), params
 
 
 @dataclass(frozen=True)
@@ -256,18 +301,26 @@ class ResultStore:
             found = row.fetchone()
         return None if found is None else StoredResult(*found)
 
+    def delete(self, result_id: int) -> bool:
+        """Delete one result (its idempotency key goes with it); False when there is none."""
+        with self._write_lock:
+            try:
+                # One statement outside a transaction: SQLite commits it on its own.
+                deleted = self._writer.execute("DELETE FROM result WHERE id = ?", (result_id,))
+                return deleted.rowcount == 1
+            except sqlite3.Error as error:
+                self._roll_back()
+                raise StoreError(f"cannot delete from {self.path}: {error}") from error
+
     def page(
-        self, after_id: int, limit: int, metric: str | None, max_bytes: int | None = None
+        self, after_id: int, limit: int, only: Filter | None = None, max_bytes: int | None = None
     ) -> list[StoredResult]:
-        """Up to ``limit`` results with id above ``after_id``, oldest first.
+        """Up to ``limit`` results with id above ``after_id`` that pass ``only``, oldest first.
 
         With ``max_bytes``, stops after the result that brings the bodies to that
         size (so at least one is returned): callers page on from the last id.
         """
-        where = "id > ?"
-        params: list[object] = [after_id]
-        if metric is not None:
-            where, params = "metric = ? AND id > ?", [metric, after_id]
+        where, params = (only or Filter()).where(after_id)
         found: list[StoredResult] = []
         size = 0
         with self._reader() as reader:
@@ -283,6 +336,11 @@ class ResultStore:
             finally:
                 cursor.close()  # ends the read transaction now, not when collected
         return found
+
+    def count(self) -> int:
+        with self._reader() as reader:
+            count: int = reader.execute("SELECT count(*) FROM result").fetchone()[0]
+        return count
 
     def state(self) -> StoreState:
         with self._reader() as reader:

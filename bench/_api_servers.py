@@ -58,6 +58,9 @@ def branch(ref: str, workdir: Path) -> Server | None:
         tar.extractall(tree, filter="data")
     hidden = tree / "_hidden"
     hidden.mkdir()
-    for module in ("uvloop", "httptools"):
-        (hidden / f"{module}.py").write_text(HIDE)
-    return Server(f"{ref} (as shipped: asyncio + h11)", ("-m", "api"), tree, f"{hidden}:{tree}")
+    # Hidden only from a ref that ships without them: one that imports them
+    # (api/protocol.py) would not start at all.
+    if not (tree / "api" / "protocol.py").exists():
+        for module in ("uvloop", "httptools"):
+            (hidden / f"{module}.py").write_text(HIDE)
+    return Server(f"{ref} (as shipped)", ("-m", "api"), tree, f"{hidden}:{tree}")

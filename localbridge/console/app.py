@@ -16,7 +16,7 @@ from urllib.parse import unquote
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from localbridge.console import pages, views
+from localbridge.console import pages, results, views
 from localbridge.console.actions import ActionError, Actions, Done
 from localbridge.console.guard import ForbiddenError, check_action
 from localbridge.console.layout import error_page
@@ -88,6 +88,7 @@ class Console:
         registry: CollectorRegistry,
         token: str,
         results_api_url: Callable[[], str | None],
+        results_api_token: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.reader = reader
         self.source = source
@@ -95,6 +96,7 @@ class Console:
         self.token = token
         self.actions = Actions(reader, pauses, source)
         self._results_api_url = results_api_url
+        self._results_api_token = results_api_token
         self.local_changes = 0
         """Bumped by actions this connection commits (``data_version`` misses those)."""
 
@@ -131,7 +133,7 @@ class Console:
             return self._render(view, as_json, lambda v: pages.dlq_page(v, token))
         if base == "/results":
             view = views.results_view(self._results_api_url())
-            return self._render(view, as_json, pages.results_page)
+            return self._render(view, as_json, lambda v: pages.results_page(v, token))
         if match := RUN_PATH.fullmatch(base):
             tick = self.reader.tick(int(match["id"]))
             if tick is None:
@@ -207,6 +209,21 @@ class Console:
             return self.actions.redrive(tick_ids, every)
         if path == "/actions/purge":
             return self.actions.purge(tick_ids, every)
+        if path == "/actions/delete-result":
+            return self._delete_result(tick_ids)
         raise ActionError(
-            404, f"no action {path}; actions are pause, resume, invoke, redrive, purge"
+            404,
+            f"no action {path}; actions are pause, resume, invoke, redrive, purge, delete-result",
         )
+
+    def _delete_result(self, ids: list[int]) -> Done:
+        """Delete one record from the results API (``id`` is its id there, not a run's)."""
+        if len(ids) != 1:
+            raise ActionError(400, "delete one result: send one 'id' field")
+        url = self._results_api_url()
+        if url is None:
+            raise ActionError(409, "no results API: the stage sets no RESULTS_API_URL")
+        problem = results.delete_record(url, ids[0], self._results_api_token())
+        if problem is not None:
+            raise ActionError(*problem)
+        return Done(f"deleted result {ids[0]}", "/results")

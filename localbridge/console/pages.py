@@ -226,7 +226,7 @@ def dlq_page(view: View, token: str) -> str:
     return page("Dead letters", "/dlq", view.get("clock"), "", live)
 
 
-def _metric(metric: View) -> str:
+def _metric(metric: View, token: str) -> str:
     points = [
         ChartPoint(
             p["period"],
@@ -246,21 +246,22 @@ def _metric(metric: View) -> str:
             if r["run"] else escape(r["idempotency_key"] or "-"),
             escape(r["received_at"]),
             f"<code>{escape(r['result'])}</code>",
+            action("/actions/delete-result", "Delete", token, "/results", id=r["id"]),
         ]
         for r in metric["records"]
     ]  # fmt: skip
-    header = [metric["period_field"], metric["value_field"], "run", "received", "result"]
+    header = [metric["period_field"], metric["value_field"], "run", "received", "result", ""]
     return (
         f'<section class="metric" id="metric-{escape(metric["metric"])}">'
         f"<h2>{escape(title)}</h2>{chart}{table(header, rows, 'no records')}</section>"
     )
 
 
-def results_page(view: View) -> str:
+def results_page(view: View, token: str) -> str:
     source = view["results_api_url"]
     body = f'<p class="note">from the results API at <code>{escape(source or "-")}</code></p>'
     live = f'<p class="problem">{escape(view["error"])}</p>' if view["error"] else ""
-    live += "".join(_metric(m) for m in view["metrics"])
+    live += "".join(_metric(m, token) for m in view["metrics"])
     if not view["metrics"] and not view["error"]:
         live += '<p class="note">no results yet</p>'
     return page("Results", "/results", view.get("clock"), body, live)

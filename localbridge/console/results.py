@@ -82,6 +82,27 @@ def fetch_records(base_url: str, session: requests.Session | None = None) -> lis
         after = page[-1]["id"]
 
 
+def delete_record(base_url: str, record_id: int, token: str | None) -> tuple[int, str] | None:
+    """``DELETE /result/{id}`` with the bearer token when known: None when deleted,
+    else the status the console answers and a sentence that says what to do."""
+    url = f"{base_url.rstrip('/')}/result/{record_id}"
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = requests.delete(url, headers=headers, timeout=TIMEOUT_S)
+    except requests.RequestException as error:
+        return 502, f"the results API at {base_url} did not answer ({error})"
+    if response.status_code == 204:
+        return None
+    if response.status_code == 401:
+        return 502, (
+            f"the results API refused to delete result {record_id} without its token:"
+            " set RESULTS_API_TOKEN in the stage's environment"
+        )
+    if response.status_code == 404:
+        return 404, f"no result {record_id} in the results API (deleted already?)"
+    return 502, f"DELETE {url} answered {response.status_code}: {response.text[:200]}"
+
+
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 

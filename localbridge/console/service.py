@@ -9,6 +9,7 @@ metrics from the runtime's report listener.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,6 +37,19 @@ def results_url_of(source: Source, explicit: str | None) -> Callable[[], str | N
     return url
 
 
+def results_token_of(source: Source) -> Callable[[], str | None]:
+    """The ``RESULTS_API_TOKEN`` the stage gives its functions, else this process's."""
+
+    def token() -> str | None:
+        if isinstance(source, RuntimeSource):
+            for function in source.runtime.functions():
+                if found := function.spec.environment.get("RESULTS_API_TOKEN"):
+                    return found
+        return os.environ.get("RESULTS_API_TOKEN") or None
+
+    return token
+
+
 def open_console(ledger: Path, source_of: Callable[[LedgerReader], Source],
                  results_api_url: str | None) -> tuple[Console, Callable[[], None]]:  # fmt: skip
     """A ``Console`` over ``ledger``, and what closes it."""
@@ -46,7 +60,7 @@ def open_console(ledger: Path, source_of: Callable[[LedgerReader], Source],
     if isinstance(source, RuntimeSource):
         source.runtime.dispatcher.add_report_listener(metrics.observe)
     url = results_url_of(source, results_api_url)
-    console = Console(reader, pauses, source, registry, new_token(), url)
+    console = Console(reader, pauses, source, registry, new_token(), url, results_token_of(source))
 
     def close() -> None:
         pauses.close()

@@ -131,7 +131,7 @@ def test_unknown_route_is_404(client: TestClient) -> None:
     [
         ("DELETE", "/result", "GET, POST"),
         ("PUT", "/result", "GET, POST"),
-        ("POST", "/result/1", "GET"),
+        ("POST", "/result/1", "DELETE, GET"),
         ("POST", "/health", "GET"),
     ],
 )
@@ -169,7 +169,7 @@ def test_bad_result_id_is_422(client: TestClient, path: str) -> None:
     response = client.get(path)
 
     assert response.status_code == 422
-    assert "path parameter 'result_id'" in response.json()["error"]
+    assert "path parameter 'id'" in response.json()["error"]
 
 
 @pytest.mark.parametrize(

@@ -104,7 +104,7 @@ def test_health_reports_the_store(client: TestClient, tmp_path: Path) -> None:
 def test_openapi_docs_are_served(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
 
-    assert set(spec["paths"]) == {"/result", "/result/{result_id}", "/health"}
+    assert set(spec["paths"]) == {"/result", "/result/{id}", "/health", "/metrics"}
     assert set(spec["paths"]["/result"]) == {"get", "post"}
     post = spec["paths"]["/result"]["post"]
     assert {"201", "200", "409", "413", "415"} <= set(post["responses"])

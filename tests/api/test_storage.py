@@ -90,3 +90,37 @@ def test_two_stores_on_one_file_keep_one_row_per_key(tmp_path: Path) -> None:
 
     assert [a.created for a in added] == [True, False, True, True]
     assert count == 3
+
+
+def test_a_version_1_file_migrates_keeping_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "results.db"
+    with sqlite3.connect(path) as conn:
+        for statement in MIGRATIONS[0]:
+            conn.execute(statement)
+        conn.execute(
+            "INSERT INTO result VALUES (7, '2022-12-21T00:05:00.000000Z', 'k', 'd1', 'm', '{}')"
+        )
+        conn.execute("PRAGMA user_version = 1")
+    conn.close()
+
+    store = ResultStore.open(path)
+    kept = store.page(0, 10)
+    added = store.add(new(key="k2"))
+    store.close()
+
+    assert [(r.id, r.idempotency_key) for r in kept] == [(7, "k")]
+    assert added.result.id == 8
+    assert user_version(path) == SCHEMA_VERSION
+
+
+def test_the_id_of_a_deleted_newest_result_is_never_given_again(tmp_path: Path) -> None:
+    store = ResultStore.open(tmp_path / "results.db")
+    first = store.add(new(key="a")).result.id
+    newest = store.add(new(key="b")).result.id
+
+    assert store.delete(newest) is True
+    assert store.delete(newest) is False
+    again = store.add(new(key="b")).result.id
+    store.close()
+
+    assert (first, newest, again) == (1, 2, 3)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.storage import NewResult, ResultStore
+from api.storage import SCHEMA_VERSION, NewResult, ResultStore
 from tests.support import ROOT, free_port, python_env
 
 
@@ -55,7 +55,7 @@ def test_a_file_claiming_the_schema_without_its_table_is_refused(tmp_path: Path)
     db = tmp_path / "results.db"
     with sqlite3.connect(db) as conn:
         conn.execute("CREATE TABLE other (x)")
-        conn.execute("PRAGMA user_version = 1")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     finished = start_api(db)
 
@@ -66,7 +66,14 @@ def test_a_file_claiming_the_schema_without_its_table_is_refused(tmp_path: Path)
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/health"), ("GET", "/result"), ("GET", "/result/1"), ("POST", "/result")],
+    [
+        ("GET", "/health"),
+        ("GET", "/result"),
+        ("GET", "/result/1"),
+        ("POST", "/result"),
+        ("DELETE", "/result/1"),
+        ("GET", "/metrics"),
+    ],
 )
 def test_a_store_failing_while_serving_is_503_on_every_path(
     client: TestClient, tmp_path: Path, method: str, path: str

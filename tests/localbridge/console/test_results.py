@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from localbridge.ticks import NewTick, TickSource
+from tests.api.server import api_server
 from tests.conftest import ResultsApi
 from tests.localbridge.console.support import console_over
 from tests.localbridge.runtime.harness import EVERY_MINUTE
@@ -62,3 +64,52 @@ def test_an_unreachable_results_api_is_said_on_the_page(tmp_path: Path) -> None:
         assert "the results API at http://127.0.0.1:9 did not answer" in page.text
     with console_over(tmp_path / "none", EVERY_MINUTE) as console:
         assert "no results API" in console.get("/results").text
+
+
+def record_ids(api_url: str) -> list[int]:
+    return [r["id"] for r in requests.get(f"{api_url}/result", timeout=10).json()]
+
+
+def test_a_result_row_is_deleted_with_the_stage_token(tmp_path: Path) -> None:
+    token = {"Authorization": "Bearer s3cret"}
+    with api_server(tmp_path / "results.db", tmp_path, RESULTS_API_TOKEN="s3cret") as api:
+        for day in ("2022-12-18", "2022-12-19"):
+            body = {"metric": "registrations", "date": day, "count": 1}
+            assert requests.post(f"{api.url}/result", json=body, headers=token,
+                                 timeout=10).status_code == 201  # fmt: skip
+        kept, junk = record_ids(api.url)
+        with console_over(tmp_path / "c", EVERY_MINUTE, results_api_url=api.url,
+                          env={"RESULTS_API_TOKEN": "s3cret"}) as console:  # fmt: skip
+            page = console.get("/results").text
+            assert page.count('action="/actions/delete-result"') == 2
+            assert f'name="id" value="{junk}"' in page
+
+            deleted = console.act("/actions/delete-result", id=junk, next="/results")
+
+            assert deleted.status_code == 303
+            assert deleted.headers["Location"] == "/results"
+            assert record_ids(api.url) == [kept]
+            again = console.act("/actions/delete-result", id=junk)
+            assert again.status_code == 404
+            assert f"no result {junk}" in again.text
+            forged = console.post("/actions/delete-result", {"id": kept},
+                                  **{"Sec-Fetch-Site": "cross-site"})  # fmt: skip
+            assert forged.status_code == 403
+        assert record_ids(api.url) == [kept]
+
+
+def test_without_the_token_the_console_says_what_to_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RESULTS_API_TOKEN", raising=False)  # the console's fallback
+    with api_server(tmp_path / "results.db", tmp_path, RESULTS_API_TOKEN="s3cret") as api:
+        body = {"metric": "registrations", "date": "2022-12-18", "count": 1}
+        requests.post(f"{api.url}/result", json=body,
+                      headers={"Authorization": "Bearer s3cret"}, timeout=10)  # fmt: skip
+        (only,) = record_ids(api.url)
+        with console_over(tmp_path / "c", EVERY_MINUTE, results_api_url=api.url) as console:
+            refused = console.act("/actions/delete-result", id=only)
+
+            assert refused.status_code == 502
+            assert "set RESULTS_API_TOKEN" in refused.text
+        assert record_ids(api.url) == [only]

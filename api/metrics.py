@@ -1,0 +1,123 @@
+"""Prometheus metrics of one app instance, served at ``GET /metrics``.
+
+The names are a contract (docs/results-api.md): ``results_api_requests_total``
+and ``results_api_request_duration_seconds`` by method and route template,
+``results_api_results`` read from the store at scrape time. Each app has its
+own ``CollectorRegistry`` (made in ``create_app``), so two apps in one process
+(tests, benchmarks) never share counts.
+
+The middleware runs on every request, the POST fast path included, so it does
+the least it can: the route of POST /result is known without routing, the
+other routes' templates are read from the scope Starlette's router fills in,
+and the counter's children are cached per label set instead of looked up
+through ``labels()`` (a lock and a tuple build) each time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from time import perf_counter
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.types import Message, Receive, Scope, Send
+
+# Every path no route serves shares one label value: a scan of random paths
+# must not create a series per path.
+UNMATCHED = "unmatched"
+# Methods outside these share one label value, for the same reason.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "OTHER"
+# POSTs take about a millisecond, reads of large pages up to seconds.
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class ResultCount(Collector):
+    """``results_api_results``: the stored results, counted when scraped."""
+
+    def __init__(self, count: Callable[[], int]):
+        self._count = count
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        """The name alone, so registering does not read the store (it may not be open yet)."""
+        yield GaugeMetricFamily("results_api_results", "Results stored in the database.")
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(
+            "results_api_results", "Results stored in the database.", value=self._count()
+        )
+
+
+class ApiMetrics:
+    """The registry and the request metrics of one app."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._requests = Counter(
+            "results_api_requests_total",
+            "HTTP requests answered, by method, route template and status.",
+            ("method", "route", "status"),
+            registry=self.registry,
+        )
+        self._duration = Histogram(
+            "results_api_request_duration_seconds",
+            "Time from a request's arrival at the app to its last response byte.",
+            ("method", "route"),
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def count_results(self, count: Callable[[], int]) -> None:
+        """Report ``count()`` as ``results_api_results`` at each scrape."""
+        self.registry.register(ResultCount(count))
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        if method not in METHODS:
+            method = OTHER_METHOD
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self._requests.labels(method, route, str(status)),
+                self._duration.labels(method, route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def exposition(self) -> bytes:
+        """The text format; collects ``results_api_results`` (a store read): not on the loop."""
+        return generate_latest(self.registry)
+
+
+def route_of(scope: Scope) -> str:
+    """The route template the router matched (``/result/{result_id}``), else UNMATCHED."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else UNMATCHED
+
+
+async def measured(
+    app: Callable[[Scope, Receive, Send], object],
+    metrics: ApiMetrics,
+    route: str | None,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+) -> None:
+    """Run ``app`` and record the request; ``route`` None: read it from the scope after."""
+    started = perf_counter()
+    status = 500  # what the client sees when the app fails before answering
+
+    async def send_status(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        await send(message)
+
+    try:
+        await app(scope, receive, send_status)  # type: ignore[misc]
+    finally:
+        metrics.observe(scope["method"], route or route_of(scope), status, perf_counter() - started)
