@@ -108,8 +108,9 @@ def add_lambda_api_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load(args: argparse.Namespace) -> list[FunctionSpec]:
-    return load_functions(args.project, args.stage, parse_env_overrides(args.env))
+def load(args: argparse.Namespace, in_process: bool = False) -> list[FunctionSpec]:
+    """The project's functions; ``in_process`` (one-shot commands) imports the app here."""
+    return load_functions(args.project, args.stage, parse_env_overrides(args.env), in_process)
 
 
 @dataclass
