@@ -1,6 +1,6 @@
 """localbridge's runtime: firing lateness, fan-out, ledger overhead, a year's replay.
 
-``python -m bench runtime [lateness] [fanout] [ledger] [week] [replay]`` (default: all).
+``python -m bench runtime [lateness] [fanout] [ledger] [week] [start] [replay]`` (default: all).
 
 - lateness: a function due every minute under a virtual clock (1200x), >= 200
   ticks per mode; lateness is from the instant the clock shows the scheduled
@@ -15,6 +15,10 @@
   ``rate(1 minute)`` function (10,080 runs) in both modes, beside the floor:
   the same handler called 10,080 times plus the rows written in one
   transaction; and the traced memory peak of 1 day against 7 days.
+- start: ``localbridge list`` on the shipped project, and the first tick of
+  ``run`` (thread mode, a virtual clock 1 ms before a fire instant) from
+  spawning it to the attempt's row in the ledger, beside the floor: one
+  interpreter importing the app and localbridge's command line.
 - replay: ``python -m localbridge replay`` of all of 2022 for both jobs in
   worker processes, against the original data when present and a running
   results API (417 invocations).
@@ -294,6 +298,79 @@ def report_replay_week() -> None:
     )
 
 
+# -- start: list, first tick -------------------------------------------------------
+
+
+def timed_command(command: list[str], env: dict[str, str]) -> float:
+    began = time.perf_counter()
+    subprocess.run(command, env=env, cwd=ROOT, check=True, capture_output=True)
+    return time.perf_counter() - began
+
+
+def first_tick_after_start(env: dict[str, str]) -> float:
+    """Seconds from spawning ``run`` (thread mode) to the first attempt's row in the ledger."""
+    for _ in range(5):
+        seconds = first_tick_or_none(env)
+        if seconds is not None:
+            return seconds
+    raise RuntimeError("run fired nothing in 5 tries")
+
+
+def first_tick_or_none(env: dict[str, str]) -> float | None:
+    """``first_tick_after_start`` once; None when the instant passed before ``run`` was up.
+
+    The virtual clock starts 1 ms before ``registrations_per_day`` is due, so
+    the first tick is due as soon as ``run`` can fire it; when the clock has
+    passed it before the rule is registered, the rule is new and nothing fires.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        ledger_path = Path(scratch) / "ledger.db"
+        command = [
+            sys.executable, "-m", "localbridge", "run", "--project", str(ROOT), "--mode",
+            "thread", "--ledger", str(ledger_path), "--clock-start", "2022-12-19T00:04:59.999Z",
+            "--port", "0", "--console-port", "0", "--env", "RESULTS_API_URL=http://127.0.0.1:9",
+        ]  # fmt: skip
+        began = time.perf_counter()
+        process = subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            if not wait_until(lambda: attempt_recorded(ledger_path), 15, poll=0.005):
+                return None
+            return time.perf_counter() - began
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+def attempt_recorded(ledger_path: Path) -> bool:
+    if not ledger_path.exists():
+        return False
+    try:
+        with sqlite3.connect(ledger_path, timeout=0.1) as db:
+            count: int = db.execute("SELECT count(*) FROM attempts").fetchone()[0]
+            return count > 0
+    except sqlite3.Error:
+        return False  # not created yet
+
+
+def report_start(rounds: int = 5) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    listing = [sys.executable, "-m", "localbridge", "list", "--project", str(ROOT)]
+    # The floor: one interpreter importing the app and localbridge's command line.
+    floor = [sys.executable, "-c", "import localbridge.cli.main, app"]
+    lists, floors, firsts = [], [], []
+    for _ in range(rounds):
+        lists.append(timed_command(listing, env))
+        floors.append(timed_command(floor, env))
+        firsts.append(first_tick_after_start(env))
+    print(
+        f"start (median of {rounds}): `localbridge list` {statistics.median(lists) * 1000:.0f} ms, "
+        f"first tick after `run` starts {statistics.median(firsts) * 1000:.0f} ms; floor (one "
+        f"interpreter importing the app and localbridge) {statistics.median(floors) * 1000:.0f} ms"
+    )
+
+
 # -- replay of 2022 --------------------------------------------------------------
 
 
@@ -304,12 +381,12 @@ def free_port() -> int:
         return port
 
 
-def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+def wait_until(condition: Callable[[], bool], timeout: float, poll: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return True
-        time.sleep(0.05)  # polling interval while a server starts
+        time.sleep(poll)  # polling interval while a server starts
     return False
 
 
@@ -368,7 +445,7 @@ def replay_year(concurrency: int) -> tuple[float, float, int, str]:
 
 
 def main(argv: list[str]) -> int:
-    parts = argv or ["lateness", "fanout", "ledger", "week", "replay"]
+    parts = argv or ["lateness", "fanout", "ledger", "week", "start", "replay"]
     print(
         f"localbridge runtime benchmarks, {os.cpu_count()} cores, Python {sys.version.split()[0]}"
     )
@@ -394,6 +471,8 @@ def main(argv: list[str]) -> int:
         print(f"ledger writes per invocation (file, WAL): {ledger_overhead() * 1000:.0f} us")
     if "week" in parts:
         report_replay_week()
+    if "start" in parts:
+        report_start()
     if "replay" in parts:
         for concurrency in (1, 4):
             wall, span, stored, data = replay_year(concurrency)
