@@ -52,8 +52,22 @@ class Background:
                 # Its own session: Ctrl-C in this terminal later does not reach it.
                 start_new_session=True,
             )
+        self._wait_for_exec(process)
         self.pid_file.write_text(f"{process.pid}\n")
         return process.pid
+
+    def _wait_for_exec(self, process: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
+        """Return once the child runs ``python -m <module>`` (or has exited).
+
+        Between fork and exec, ``/proc/<pid>/cmdline`` still shows this
+        process's command line, so ``pid()`` would take a child that is only
+        slow to start (a busy machine) for one that already exited.
+        """
+        deadline = time.monotonic() + timeout_s
+        while process.poll() is None and not runs_module(process.pid, self.module):
+            if time.monotonic() > deadline:
+                return  # wait_ready reports it with the log
+            time.sleep(0.005)  # exec takes milliseconds; poll for it
 
     def pid(self) -> int | None:
         """The recorded pid while that process runs and is still ``python -m <module>``."""

@@ -98,6 +98,7 @@ def ensure_api(engine: Embedded) -> None:
         "HOST": "127.0.0.1",
         "PORT": str(parts.port),
         "RESULTS_DB": engine.environ.get("RESULTS_DB", "data/results.db"),
+        "PYTHONUNBUFFERED": "1",  # its log shows why, should it stop while starting
     }
     pid = api.start([], env, engine.project_dir)
     api.wait_ready(lambda: answers(f"{url}/health"), READY_TIMEOUT_S)
