@@ -3,6 +3,9 @@
 The app itself is imported in a short-lived subprocess
 (``localbridge.project.discover_main``): the scheduler never imports user code, so a
 broken edit cannot take it down and a re-discovery always sees fresh code.
+One-shot commands (``list``) import it in their own interpreter instead
+(``in_process``): they have nothing to protect, and a second interpreter
+would double their start-up time.
 Stage settings are merged here with Chalice's own ``Config``, so the merge
 order is exactly the one ``chalice deploy`` uses.
 """
