@@ -1,6 +1,6 @@
 """localbridge's runtime: firing lateness, fan-out, ledger overhead, a year's replay.
 
-``python -m bench runtime [lateness] [fanout] [ledger] [replay]`` (default: all).
+``python -m bench runtime [lateness] [fanout] [ledger] [week] [start] [replay]`` (default: all).
 
 - lateness: a function due every minute under a virtual clock (1200x), >= 200
   ticks per mode; lateness is from the instant the clock shows the scheduled
@@ -11,6 +11,14 @@
   with the ledger in memory and in a file on disk.
 - ledger: the ledger writes of one invocation (record the tick, open the
   attempt, close it) on a file on disk.
+- week: ``replay`` (in-process, ``--concurrency 4``) of 7 days of a no-op
+  ``rate(1 minute)`` function (10,080 runs) in both modes, beside the floor:
+  the same handler called 10,080 times plus the rows written in one
+  transaction; and the traced memory peak of 1 day against 7 days.
+- start: ``localbridge list`` on the shipped project, and the first tick of
+  ``run`` (thread mode, a virtual clock 1 ms before a fire instant) from
+  spawning it to the attempt's row in the ledger, beside the floor: one
+  interpreter importing the app and localbridge's command line.
 - replay: ``python -m localbridge replay`` of all of 2022 for both jobs in
   worker processes, against the original data when present and a running
   results API (417 invocations).
@@ -18,26 +26,31 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
 
-from localbridge.clock import ManualClock, VirtualClock
+from localbridge.clock import ManualClock, SystemClock, VirtualClock
+from localbridge.instants import format_instant
 from localbridge.ledger.store import Ledger
 from localbridge.model import FunctionSpec, InvocationResult, Outcome
 from localbridge.project.loading import load_functions
 from localbridge.runtime.assemble import Mode, make_invoker, make_runtime, warm
+from localbridge.runtime.replay import replay
 from localbridge.ticks import AttemptEnd, NewTick, Tick, TickSource, TickState
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -192,6 +205,172 @@ def ledger_overhead(invocations: int = 2000) -> float:
     return statistics.median(rounds)
 
 
+# -- replay of a week of rate(1 minute) -----------------------------------------
+
+WEEK = timedelta(days=7)
+
+
+def week_functions(project: Path) -> list[FunctionSpec]:
+    (project / "noop.py").write_text("def handler(event, context):\n    return None\n")
+    return [FunctionSpec("every_minute", "noop.handler", "rate(1 minute)", "bench", "local")]
+
+
+def replay_week(mode: Mode, period: timedelta = WEEK, trace: bool = False) -> tuple[float, int]:
+    """(seconds for ``replay`` of ``period``, peak traced bytes when ``trace``)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        project = write_project(Path(scratch) / "p", STAMP_APP)
+        functions = week_functions(project)
+        ledger = Ledger.open(Path(scratch) / "ledger.db")
+        invoker = make_invoker(mode, project)
+        warm(invoker, functions)
+        runtime = make_runtime(
+            functions, ledger, invoker, SystemClock(), fire_schedules=False, overall_limit=4
+        )
+        if trace:
+            tracemalloc.start()
+        began = time.perf_counter()
+        summary = replay(runtime, ["every_minute"], START, START + period, threading.Event())
+        elapsed = time.perf_counter() - began
+        peak = tracemalloc.get_traced_memory()[1] if trace else 0
+        tracemalloc.stop()
+        runtime.stop(5)
+        invoker.close()
+        ledger.close()
+        expected = int(period / timedelta(minutes=1))
+        assert summary.states[TickState.SUCCEEDED] == expected, summary.states
+        return elapsed, peak
+
+
+def replay_floor(runs: int = int(WEEK / timedelta(minutes=1))) -> float:
+    """The same handler called ``runs`` times plus the rows written in one transaction."""
+    with tempfile.TemporaryDirectory() as scratch:
+        project = write_project(Path(scratch) / "p", STAMP_APP)
+        week_functions(project)
+        sys.path.insert(0, str(project))
+        try:
+            handler = importlib.import_module("noop").handler
+        finally:
+            sys.path.remove(str(project))
+            sys.modules.pop("noop", None)
+        ledger = Ledger.open(Path(scratch) / "ledger.db")
+        ledger.close()
+        db = sqlite3.connect(Path(scratch) / "ledger.db", isolation_level=None)
+        began = time.perf_counter()
+        rows = []
+        for n in range(runs):
+            instant = format_instant(START + timedelta(minutes=n + 1))
+            handler({"time": instant}, None)
+            rows.append(("every_minute", instant, "succeeded", "replay", instant, instant, instant))
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany(
+            "INSERT INTO ticks (function, scheduled_at, state, source, enqueued_at, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        db.executemany(
+            "INSERT INTO attempts (tick_id, number, started_at, ended_at, lateness_ms, outcome) "
+            "VALUES (?, 1, ?, ?, 0, 'succeeded')",
+            [(n + 1, row[1], row[1]) for n, row in enumerate(rows)],
+        )
+        db.execute("COMMIT")
+        elapsed = time.perf_counter() - began
+        db.close()
+        return elapsed
+
+
+def report_replay_week() -> None:
+    runs = int(WEEK / timedelta(minutes=1))
+    floor = replay_floor()
+    thread, _ = replay_week(Mode.THREAD)
+    process, _ = replay_week(Mode.PROCESS)
+    print(
+        f"replay of 7 days of rate(1 minute) ({runs:,} no-op runs): thread mode {thread:.2f} s "
+        f"({runs / thread:.0f} runs/s, {thread / floor:.1f}x the floor), process mode "
+        f"{process:.2f} s ({process / thread:.2f}x thread mode); floor (handler called "
+        f"{runs:,} times + rows in one transaction) {floor:.2f} s"
+    )
+    _, day_peak = replay_week(Mode.THREAD, timedelta(days=1), trace=True)
+    _, week_peak = replay_week(Mode.THREAD, WEEK, trace=True)
+    per_tick = (week_peak - day_peak) / (runs - runs / 7)
+    print(
+        f"replay memory (traced peak): 1 day {day_peak / 1e6:.1f} MB, 7 days "
+        f"{week_peak / 1e6:.1f} MB: {per_tick:.0f} bytes per extra tick"
+    )
+
+
+# -- start: list, first tick -------------------------------------------------------
+
+
+def timed_command(command: list[str], env: dict[str, str]) -> float:
+    began = time.perf_counter()
+    subprocess.run(command, env=env, cwd=ROOT, check=True, capture_output=True)
+    return time.perf_counter() - began
+
+
+def first_tick_after_start(env: dict[str, str]) -> float:
+    """Seconds from spawning ``run`` (thread mode) to the first attempt's row in the ledger."""
+    for _ in range(5):
+        seconds = first_tick_or_none(env)
+        if seconds is not None:
+            return seconds
+    raise RuntimeError("run fired nothing in 5 tries")
+
+
+def first_tick_or_none(env: dict[str, str]) -> float | None:
+    """``first_tick_after_start`` once; None when the instant passed before ``run`` was up.
+
+    The virtual clock starts 1 ms before ``registrations_per_day`` is due, so
+    the first tick is due as soon as ``run`` can fire it; when the clock has
+    passed it before the rule is registered, the rule is new and nothing fires.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        ledger_path = Path(scratch) / "ledger.db"
+        command = [
+            sys.executable, "-m", "localbridge", "run", "--project", str(ROOT), "--mode",
+            "thread", "--ledger", str(ledger_path), "--clock-start", "2022-12-19T00:04:59.999Z",
+            "--port", "0", "--console-port", "0", "--env", "RESULTS_API_URL=http://127.0.0.1:9",
+        ]  # fmt: skip
+        began = time.perf_counter()
+        process = subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            if not wait_until(lambda: attempt_recorded(ledger_path), 15, poll=0.005):
+                return None
+            return time.perf_counter() - began
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+def attempt_recorded(ledger_path: Path) -> bool:
+    if not ledger_path.exists():
+        return False
+    try:
+        with sqlite3.connect(ledger_path, timeout=0.1) as db:
+            count: int = db.execute("SELECT count(*) FROM attempts").fetchone()[0]
+            return count > 0
+    except sqlite3.Error:
+        return False  # not created yet
+
+
+def report_start(rounds: int = 5) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    listing = [sys.executable, "-m", "localbridge", "list", "--project", str(ROOT)]
+    # The floor: one interpreter importing the app and localbridge's command line.
+    floor = [sys.executable, "-c", "import localbridge.cli.main, app"]
+    lists, floors, firsts = [], [], []
+    for _ in range(rounds):
+        lists.append(timed_command(listing, env))
+        floors.append(timed_command(floor, env))
+        firsts.append(first_tick_after_start(env))
+    print(
+        f"start (median of {rounds}): `localbridge list` {statistics.median(lists) * 1000:.0f} ms, "
+        f"first tick after `run` starts {statistics.median(firsts) * 1000:.0f} ms; floor (one "
+        f"interpreter importing the app and localbridge) {statistics.median(floors) * 1000:.0f} ms"
+    )
+
+
 # -- replay of 2022 --------------------------------------------------------------
 
 
@@ -202,12 +381,12 @@ def free_port() -> int:
         return port
 
 
-def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+def wait_until(condition: Callable[[], bool], timeout: float, poll: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return True
-        time.sleep(0.05)  # polling interval while a server starts
+        time.sleep(poll)  # polling interval while a server starts
     return False
 
 
@@ -266,7 +445,7 @@ def replay_year(concurrency: int) -> tuple[float, float, int, str]:
 
 
 def main(argv: list[str]) -> int:
-    parts = argv or ["lateness", "fanout", "ledger", "replay"]
+    parts = argv or ["lateness", "fanout", "ledger", "week", "start", "replay"]
     print(
         f"localbridge runtime benchmarks, {os.cpu_count()} cores, Python {sys.version.split()[0]}"
     )
@@ -290,6 +469,10 @@ def main(argv: list[str]) -> int:
                 )
     if "ledger" in parts:
         print(f"ledger writes per invocation (file, WAL): {ledger_overhead() * 1000:.0f} us")
+    if "week" in parts:
+        report_replay_week()
+    if "start" in parts:
+        report_start()
     if "replay" in parts:
         for concurrency in (1, 4):
             wall, span, stored, data = replay_year(concurrency)

@@ -119,8 +119,10 @@ def add_lambda_api_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load(args: argparse.Namespace) -> list[FunctionSpec]:
-    specs = load_functions(args.project, args.stage, parse_env_overrides(args.env))
+def load(args: argparse.Namespace, in_process: bool = False) -> list[FunctionSpec]:
+    """The project's functions; ``in_process`` (one-shot commands) imports the app here."""
+    overrides = parse_env_overrides(args.env)
+    specs = load_functions(args.project, args.stage, overrides, in_process)
     return with_retry_options(args, specs)
 
 

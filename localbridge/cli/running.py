@@ -122,7 +122,7 @@ def cmd_run(
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    functions = load(args)
+    functions = load(args, in_process=True)  # one-shot: no second interpreter
     now = datetime.now(UTC)
     marks, states, paused = {}, {}, frozenset[str]()
     if args.ledger.exists():

@@ -47,6 +47,19 @@ class Queries:
             "ORDER BY scheduled_at, id",
         )
 
+    def states_between(
+        self, functions: Sequence[str], after: datetime, through: datetime
+    ) -> dict[TickState, int]:
+        """How many of ``functions``' ticks in (after, through] are in each state."""
+        marks = ", ".join("?" for _ in functions)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT state, count(*) FROM ticks WHERE function IN ({marks}) "
+                "AND scheduled_at > ? AND scheduled_at <= ? GROUP BY state",
+                (*functions, format_instant(after), format_instant(through)),
+            ).fetchall()
+        return {TickState(row[0]): row[1] for row in rows}
+
     def find(
         self,
         function: str | None = None,

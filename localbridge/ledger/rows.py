@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from localbridge.instants import parse_instant, parse_optional
-from localbridge.ticks import Attempt, AttemptOutcome, NewTick, Tick, TickSource, TickState
+from localbridge.instants import format_instant, parse_instant, parse_optional
+from localbridge.ticks import (
+    Attempt,
+    AttemptEnd,
+    AttemptOutcome,
+    NewTick,
+    Tick,
+    TickSource,
+    TickState,
+    payload_text,
+)
+
+Rows = list[tuple[Any, ...]]
 
 TICK_COLUMNS = (
     "id, function, scheduled_at, state, source, attempts, failures, next_attempt_at, "
@@ -74,3 +87,30 @@ def attempt_from_row(row: sqlite3.Row) -> Attempt:
         payload_truncated=bool(row[11]),
         logs=row[12],
     )
+
+
+def outcome_rows(finished: Sequence[tuple[int, int, AttemptEnd]]) -> tuple[Rows, Rows]:
+    """The ``attempts`` and ``ticks`` updates that record finished attempts."""
+    attempt_rows, tick_rows = [], []
+    for tick_id, number, end in finished:
+        result = end.result
+        payload, truncated = payload_text(result.payload)
+        stamp = format_instant(end.ended_at)
+        next_at = None if end.next_attempt_at is None else format_instant(end.next_attempt_at)
+        attempt_rows.append(
+            (
+                stamp,
+                result.duration_ms,
+                AttemptOutcome.of(result.outcome).value,
+                result.error_type,
+                result.error_message,
+                result.traceback,
+                payload,
+                int(truncated),
+                result.logs or None,
+                tick_id,
+                number,
+            )
+        )
+        tick_rows.append((end.state.value, int(not result.succeeded), next_at, stamp, tick_id))
+    return attempt_rows, tick_rows

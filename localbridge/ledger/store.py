@@ -31,16 +31,14 @@ from localbridge.ledger.owners import (
     this_process,
 )
 from localbridge.ledger.queries import Queries
-from localbridge.ledger.rows import TICK_COLUMNS, new_tick, tick_from_row
+from localbridge.ledger.rows import TICK_COLUMNS, Rows, new_tick, outcome_rows, tick_from_row
 from localbridge.ticks import (
     AttemptEnd,
-    AttemptOutcome,
     FunctionMark,
     NewTick,
     Tick,
     TickSource,
     TickState,
-    payload_text,
 )
 
 DEFAULT_LEDGER = Path("data/localbridge.db")
@@ -219,26 +217,44 @@ class Ledger(Queries):
         self, ticks: Sequence[Tick], started_at: datetime, lateness_ms: Sequence[float]
     ) -> list[int]:
         """``begin_attempt`` for many ticks in one transaction (one run per tick at a time)."""
-        stamp = format_instant(started_at)
+        return self.finish_and_begin([], ticks, started_at, lateness_ms)
+
+    def finish_and_begin(
+        self,
+        finished: Sequence[tuple[int, int, AttemptEnd]],
+        ticks: Sequence[Tick],
+        started_at: datetime,
+        lateness_ms: Sequence[float],
+    ) -> list[int]:
+        """``finish_attempts(finished)`` and ``begin_attempts(ticks, ...)`` in one transaction.
+
+        The runtime records runs that ended and opens the ones taking their
+        places with one commit rather than one each.
+        """
+        stamp = format_instant(started_at) if ticks else ""
         numbers = [tick.attempts + 1 for tick in ticks]
         owner = None if self.owner is None else self.owner.token
+        attempt_rows, tick_rows = outcome_rows(finished)
         with self._transaction() as db:
-            db.executemany(
-                "UPDATE ticks SET state = ?, attempts = ?, next_attempt_at = NULL, updated_at = ? "
-                "WHERE id = ?",
-                [
-                    (TickState.RUNNING.value, number, stamp, tick.id)
-                    for tick, number in zip(ticks, numbers, strict=True)
-                ],
-            )
-            db.executemany(
-                "INSERT INTO attempts (tick_id, number, started_at, lateness_ms, owner) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [
-                    (tick.id, number, stamp, lateness, owner)
-                    for tick, number, lateness in zip(ticks, numbers, lateness_ms, strict=True)
-                ],
-            )
+            if finished:
+                self._write_finishes(db, attempt_rows, tick_rows)
+            if ticks:
+                db.executemany(
+                    "UPDATE ticks SET state = ?, attempts = ?, next_attempt_at = NULL, "
+                    "updated_at = ? WHERE id = ?",
+                    [
+                        (TickState.RUNNING.value, number, stamp, tick.id)
+                        for tick, number in zip(ticks, numbers, strict=True)
+                    ],
+                )
+                db.executemany(
+                    "INSERT INTO attempts (tick_id, number, started_at, lateness_ms, owner) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (tick.id, number, stamp, lateness, owner)
+                        for tick, number, lateness in zip(ticks, numbers, lateness_ms, strict=True)
+                    ],
+                )
         return numbers
 
     def finish_attempt(self, tick_id: int, number: int, end: AttemptEnd) -> None:
@@ -246,41 +262,21 @@ class Ledger(Queries):
 
     def finish_attempts(self, finished: Sequence[tuple[int, int, AttemptEnd]]) -> None:
         """Record the outcomes of attempts, and their ticks' next states, in one transaction."""
-        attempt_rows, tick_rows = [], []
-        for tick_id, number, end in finished:
-            result = end.result
-            payload, truncated = payload_text(result.payload)
-            stamp = format_instant(end.ended_at)
-            next_at = None if end.next_attempt_at is None else format_instant(end.next_attempt_at)
-            attempt_rows.append(
-                (
-                    stamp,
-                    result.duration_ms,
-                    AttemptOutcome.of(result.outcome).value,
-                    result.error_type,
-                    result.error_message,
-                    result.traceback,
-                    payload,
-                    int(truncated),
-                    result.logs or None,
-                    tick_id,
-                    number,
-                )
-            )
-            failed = int(not result.succeeded)
-            tick_rows.append((end.state.value, failed, next_at, stamp, tick_id))
-        with self._transaction() as db:
-            db.executemany(
-                "UPDATE attempts SET ended_at = ?, duration_ms = ?, outcome = ?, error_type = ?, "
-                "error_message = ?, traceback = ?, payload = ?, payload_truncated = ?, logs = ? "
-                "WHERE tick_id = ? AND number = ?",
-                attempt_rows,
-            )
-            db.executemany(
-                "UPDATE ticks SET state = ?, failures = failures + ?, next_attempt_at = ?, "
-                "updated_at = ? WHERE id = ?",
-                tick_rows,
-            )
+        self.finish_and_begin(finished, [], datetime.min, [])
+
+    @staticmethod
+    def _write_finishes(db: sqlite3.Connection, attempt_rows: Rows, tick_rows: Rows) -> None:
+        db.executemany(
+            "UPDATE attempts SET ended_at = ?, duration_ms = ?, outcome = ?, error_type = ?, "
+            "error_message = ?, traceback = ?, payload = ?, payload_truncated = ?, logs = ? "
+            "WHERE tick_id = ? AND number = ?",
+            attempt_rows,
+        )
+        db.executemany(
+            "UPDATE ticks SET state = ?, failures = failures + ?, next_attempt_at = ?, "
+            "updated_at = ? WHERE id = ?",
+            tick_rows,
+        )
 
     def set_state(
         self, tick_id: int, state: TickState, now: datetime, next_attempt_at: datetime | None = None

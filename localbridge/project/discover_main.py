@@ -9,6 +9,7 @@ stderr).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -38,25 +39,55 @@ def scheduled_functions(app: Any) -> list[dict[str, str]]:
     return found
 
 
-def main(project_dir: str) -> int:
+class AppImportError(Exception):
+    """The app failed to import or defines no ``app``; the message says why."""
+
+
+def import_app(project_dir: str) -> Any:
+    """Import ``app.py`` from ``project_dir`` and return its ``app``."""
     sys.path.insert(0, project_dir)
+    try:
+        module = importlib.import_module("app")
+    except BaseException:
+        raise AppImportError(traceback.format_exc()) from None
+    app = getattr(module, "app", None)
+    if app is None:
+        raise AppImportError("app.py defines no `app`: Chalice needs `app = Chalice(app_name=...)`")
+    return app
+
+
+def describe(app: Any) -> dict[str, Any]:
+    """The JSON answer: the app's name and its scheduled functions."""
+    return {"app_name": app.app_name, "functions": scheduled_functions(app)}
+
+
+def discover_here(project_dir: str) -> dict[str, Any]:
+    """``main``'s answer from this interpreter, for one-shot commands (``list``).
+
+    The app's prints go to stderr, as in ``main``; the working directory and
+    import path are given back afterwards.
+    """
+    cwd, path = os.getcwd(), list(sys.path)
+    os.chdir(project_dir)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            return describe(import_app(project_dir))
+    finally:
+        os.chdir(cwd)
+        sys.path[:] = path
+
+
+def main(project_dir: str) -> int:
     os.chdir(project_dir)
     # Keep stdout for the JSON answer: the app's own prints go to stderr.
     answer = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     try:
-        module = importlib.import_module("app")
-    except BaseException:
-        traceback.print_exc()
+        app = import_app(project_dir)
+    except AppImportError as error:
+        print(str(error).rstrip(), file=sys.stderr)
         return IMPORT_FAILED
-    app = getattr(module, "app", None)
-    if app is None:
-        print(
-            "app.py defines no `app`: Chalice needs `app = Chalice(app_name=...)`", file=sys.stderr
-        )
-        return IMPORT_FAILED
-    functions = scheduled_functions(app)
-    json.dump({"app_name": app.app_name, "functions": functions}, answer)
+    json.dump(describe(app), answer)
     answer.close()
     return 0
 

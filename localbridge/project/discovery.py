@@ -3,6 +3,9 @@
 The app itself is imported in a short-lived subprocess
 (``localbridge.project.discover_main``): the scheduler never imports user code, so a
 broken edit cannot take it down and a re-discovery always sees fresh code.
+One-shot commands (``list``) import it in their own interpreter instead
+(``in_process``): they have nothing to protect, and a second interpreter
+would double their start-up time.
 Stage settings are merged here with Chalice's own ``Config``, so the merge
 order is exactly the one ``chalice deploy`` uses.
 """
@@ -21,6 +24,7 @@ from chalice.config import Config
 from localbridge.launch import module_command
 from localbridge.model import FunctionSpec
 from localbridge.project.config import ConfigError, StageConfig, read_stage_config
+from localbridge.project.discover_main import AppImportError, discover_here
 
 # (Chalice's default when config.json says nothing, Lambda's lowest, highest).
 TIMEOUT_LIMITS = (60, 1, 900)
@@ -35,16 +39,20 @@ def discover(
     stage: str,
     env_overrides: Mapping[str, str] | None = None,
     config: StageConfig | None = None,
+    in_process: bool = False,
 ) -> list[FunctionSpec]:
     """Every scheduled function of the app in ``project_dir``, as ``stage`` deploys it.
 
     ``config`` is the stage's configuration when the caller has read it
     already (``loading.load_functions`` does, so a load reads it once).
+    ``in_process`` imports the app in this interpreter: for one-shot
+    commands, which a broken app cannot harm and which a second interpreter
+    would only slow down.
     """
     project_dir = require_app(project_dir)
     if config is None:
         config = read_stage_config(project_dir, stage)
-    found = import_scheduled_functions(project_dir)
+    found = import_here(project_dir) if in_process else import_scheduled_functions(project_dir)
     app_name = config.app_name or found["app_name"]
     return [
         function_spec(entry, str(app_name), config, env_overrides or {})
@@ -61,6 +69,17 @@ def require_app(project_dir: Path) -> Path:
             "or point --project at it"
         )
     return project_dir
+
+
+def import_here(project_dir: Path) -> dict[str, Any]:
+    """``import_scheduled_functions``'s answer, importing the app in this interpreter."""
+    try:
+        return discover_here(str(project_dir))
+    except AppImportError as error:
+        raise ConfigError(
+            f"{project_dir / 'app.py'} failed to import; fix the error below:\n"
+            f"{str(error).rstrip()}"
+        ) from None
 
 
 def import_scheduled_functions(project_dir: Path) -> dict[str, Any]:

@@ -24,11 +24,14 @@ __all__ = ["ConfigError", "load_functions"]
 
 
 def load_functions(
-    project_dir: Path, stage: str, env_overrides: Mapping[str, str]
+    project_dir: Path, stage: str, env_overrides: Mapping[str, str], in_process: bool = False
 ) -> list[FunctionSpec]:
-    """Every scheduled function, as ``stage`` deploys it, with its reliability settings."""
+    """Every scheduled function, as ``stage`` deploys it, with its reliability settings.
+
+    ``in_process``: see ``discovery.discover``.
+    """
     config = read_stage_config(require_app(project_dir), stage)
-    specs = discover(project_dir, stage, dict(env_overrides), config)
+    specs = discover(project_dir, stage, dict(env_overrides), config, in_process)
     for spec in specs:
         try:
             parse_schedule(spec.expression)

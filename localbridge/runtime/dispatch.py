@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import functools
 import itertools
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +34,10 @@ from localbridge.ticks import AttemptEnd, Decision, RunReport, Tick, TickState
 
 Waiting = tuple[int, Tick, datetime]
 """A tick waiting for room under a limit: (arrival order, tick, when it was due)."""
+Runnable = tuple[Tick, Function, float]
+"""An admitted tick about to run: (tick, its function, lateness in ms)."""
+
+log = logging.getLogger("localbridge")
 
 
 class Dispatcher:
@@ -60,7 +65,7 @@ class Dispatcher:
         self._on_dead = on_dead
         self._overall_limit = overall_limit
         self._pool = WorkerPool(max_workers)
-        self._outcomes = OutcomeWriter(ledger, self._recorded)
+        self._outcomes = OutcomeWriter(self._settle)
         self._lock = threading.Condition()
         self._running: collections.Counter[str] = collections.Counter()
         self._in_flight = 0
@@ -121,10 +126,14 @@ class Dispatcher:
             admitted.append((tick, due))
         return admitted
 
-    def _release_slot(self, function_name: str) -> None:
+    def _release(self, function_name: str) -> None:
+        self._running[function_name] -= 1
+        self._in_flight -= 1
+
+    def _release_slots(self, function_names: Sequence[str]) -> None:
         with self._lock:
-            self._running[function_name] -= 1
-            self._in_flight -= 1
+            for name in function_names:
+                self._release(name)
             admitted = self._admit_waiting()
             self._lock.notify_all()
         self._start(admitted)
@@ -133,10 +142,13 @@ class Dispatcher:
 
     def _start(self, admitted: Sequence[tuple[Tick, datetime]]) -> None:
         """Open the attempts in one transaction, then hand each to a worker thread."""
-        if not admitted:
-            return
-        now = self._clock.now()
-        runnable: list[tuple[Tick, Function, float]] = []
+        runnable = self._runnable(admitted, self._clock.now())
+        if runnable:
+            self._launch(runnable, self._ledger.begin_attempts(*self._begin_args(runnable)))
+
+    def _runnable(self, admitted: Sequence[tuple[Tick, datetime]], now: datetime) -> list[Runnable]:
+        """The admitted ticks that may still run, with their lateness; buries the others."""
+        runnable: list[Runnable] = []
         for tick, due in admitted:
             function = self._lookup(tick.function)
             if function is None:
@@ -146,11 +158,12 @@ class Dispatcher:
             else:
                 lateness = max(0.0, (now - due).total_seconds() / self._clock.speed * 1000.0)
                 runnable.append((tick, function, lateness))
-        if not runnable:
-            return
-        numbers = self._ledger.begin_attempts(
-            [tick for tick, _, _ in runnable], now, [lateness for _, _, lateness in runnable]
-        )
+        return runnable
+
+    def _begin_args(self, runnable: Sequence[Runnable]) -> tuple[list[Tick], datetime, list[float]]:
+        return [r[0] for r in runnable], self._clock.now(), [r[2] for r in runnable]
+
+    def _launch(self, runnable: Sequence[Runnable], numbers: Sequence[int]) -> None:
         for (tick, function, lateness), number in zip(runnable, numbers, strict=True):
             self._pool.submit(functools.partial(self._attempt, tick, function, number, lateness))
 
@@ -160,21 +173,46 @@ class Dispatcher:
             ended = self._clock.now()
             decision = after_attempt(tick, result.outcome, function.settings, ended)
         except BaseException:
-            self._release_slot(tick.function)
+            self._release_slots([tick.function])
             raise
         self._outcomes.put(RunReport(tick, number, lateness_ms, result, decision, ended))
 
-    def _recorded(self, report: RunReport) -> None:
-        """After the outcome is committed: log it, tell the runtime, free the slot.
+    def _settle(self, batch: Sequence[RunReport]) -> None:
+        """Record finished runs and open the runs taking their slots, in one commit.
 
-        The slot goes last: once none is taken, everything about the finished
-        runs has happened (``wait_idle`` relies on it).
+        Then log them and tell the runtime; the finished runs' slots are
+        released last: once none is taken, everything about the finished runs
+        has happened (``wait_idle`` relies on it).
         """
+        names = [report.tick.function for report in batch]
+        with self._lock:
+            for name in names:
+                self._release(name)
+            admitted = self._admit_waiting()
+            for name in names:  # still held until the runtime has been told
+                self._take_slot(name)
+        runnable = self._runnable(admitted, self._clock.now())
+        numbers: list[int] | None = None
         try:
-            self._report(report)
-            self._on_finished(report)
+            numbers = self._ledger.finish_and_begin(
+                [report.end for report in batch], *self._begin_args(runnable)
+            )
+        except Exception:
+            # The attempts stay "running": the next start retries them.
+            log.exception("could not record %d outcome(s) in the ledger", len(batch))
+        for report in batch:
+            try:
+                self._report(report)
+                self._on_finished(report)
+            except Exception:
+                log.exception("error after recording %s", report.tick.function)
+        try:
+            if numbers is not None:
+                self._launch(runnable, numbers)
+            elif runnable:
+                self._launch(runnable, self._ledger.begin_attempts(*self._begin_args(runnable)))
         finally:
-            self._release_slot(report.tick.function)
+            self._release_slots(names)
 
     def run_now(
         self, function: Function, tick: Tick, options: InvokeOptions | None = None
@@ -205,7 +243,7 @@ class Dispatcher:
         try:
             self._on_dead(tick, reason)
         finally:
-            self._release_slot(tick.function)
+            self._release_slots([tick.function])
 
     def invoke(
         self, spec: FunctionSpec, tick: Tick, options: InvokeOptions | None = None

@@ -1,56 +1,57 @@
-"""Recording finished attempts in the ledger, many per transaction, from one thread."""
+"""Recording finished attempts in the ledger, many per transaction."""
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections.abc import Callable
 
-from localbridge.ledger import Ledger
 from localbridge.ticks import RunReport
 
 log = logging.getLogger("localbridge")
 
 
 class OutcomeWriter:
-    """Records finished attempts from one thread, many per transaction.
+    """Hands finished attempts to ``settle``, many at a time, from one thread at a time.
 
-    Worker threads hand over an outcome and move on; this thread commits
-    whatever has queued up in one transaction, then calls ``after_commit`` for
-    each - so a retry is scheduled, a slot freed or a waiter told only once the
-    outcome is durable. Under a burst (10,000 functions due at once) that is a
-    few dozen commits instead of 10,000, and no worker waits on the disk.
+    The worker thread that hands over an outcome while nobody is writing
+    becomes the writer: it passes everything queued up to ``settle`` (the
+    dispatcher), which records it in one transaction - together with the
+    attempts that take the slots it frees - and only then schedules retries,
+    frees slots and tells waiters; it keeps writing until nothing is left.
+    Workers that hand over an outcome meanwhile just queue it and move on.
+    Under a burst (10,000 functions due at once) that is a few dozen commits
+    instead of 10,000; in a steady stream no thread is woken to write.
     """
 
-    def __init__(
-        self, ledger: Ledger, after_commit: Callable[[RunReport], None], batch_limit: int = 2000
-    ) -> None:
-        self._ledger = ledger
-        self._after_commit = after_commit
+    def __init__(self, settle: Callable[[list[RunReport]], None], batch_limit: int = 2000) -> None:
+        self._settle = settle
         self._batch_limit = batch_limit
-        self._queue: queue.SimpleQueue[RunReport] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._write, name="localbridge-ledger", daemon=True)
-        self._thread.start()
+        self._lock = threading.Lock()
+        self._queued: list[RunReport] = []
+        self._writing = False
 
     def put(self, report: RunReport) -> None:
-        self._queue.put(report)
+        with self._lock:
+            self._queued.append(report)
+            if self._writing:
+                return  # the writer takes it in its next batch
+            self._writing = True
+        self._write()
 
     def _write(self) -> None:
         while True:
-            batch = [self._queue.get()]
-            while len(batch) < self._batch_limit:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            with self._lock:
+                batch = self._queued[: self._batch_limit]
+                del self._queued[: self._batch_limit]
+                if not batch:
+                    self._writing = False
+                    return
             try:
-                self._ledger.finish_attempts([report.end for report in batch])
+                self._settle(batch)
             except Exception:
-                # The attempts stay "running": the next start retries them.
-                log.exception("could not record %d outcome(s) in the ledger", len(batch))
-            for report in batch:
-                try:
-                    self._after_commit(report)
-                except Exception:
-                    log.exception("error after recording %s", report.tick.function)
+                log.exception("error while recording %d outcome(s)", len(batch))
+            except BaseException:
+                with self._lock:
+                    self._writing = False  # the next outcome handed over writes
+                raise

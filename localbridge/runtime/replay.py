@@ -10,16 +10,17 @@ the same for dead-lettered ticks, with their original scheduled time.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from localbridge.runtime.catchup import missed_instants
 from localbridge.runtime.loop import Runtime
-from localbridge.schedules import parse_schedule
+from localbridge.schedules import Schedule, parse_schedule
 from localbridge.ticks import FINAL_STATES, NewTick, Tick, TickSource, TickState
 
 
@@ -33,7 +34,12 @@ class Progress(Protocol):
     def finish(self) -> None: ...
 
 
+CHUNK = 1024
+"""Ticks a replay records (and hands to the dispatcher) at a time."""
+
 ProgressFactory = Callable[[int], Progress]
+Planned = tuple[datetime, str]
+"""A tick a replay plans: (instant, function)."""
 """Given the batch's number of ticks, the ``Progress`` to report to."""
 
 
@@ -52,10 +58,16 @@ class BatchSummary:
 class _Completion:
     """Tracks a set of ticks until each reaches a final state."""
 
-    def __init__(self, tick_ids: Iterable[int], progress: Progress | None) -> None:
-        self._outstanding = set(tick_ids)
+    def __init__(self, progress: Progress | None) -> None:
+        self._outstanding: set[int] = set()
         self._progress = progress
         self._condition = threading.Condition()
+        self._below = 1
+
+    def add(self, tick_ids: Iterable[int]) -> None:
+        """Track these too (before they can run, so no final state is missed)."""
+        with self._condition:
+            self._outstanding.update(tick_ids)
 
     def __call__(self, tick: Tick, state: TickState) -> None:
         if state not in FINAL_STATES:
@@ -64,53 +76,81 @@ class _Completion:
             if tick.id not in self._outstanding:
                 return
             self._outstanding.discard(tick.id)
-            self._condition.notify_all()
+            # Wake the waiter only when it has something to do: a wake-up per
+            # tick costs a thread switch per run.
+            if len(self._outstanding) < self._below:
+                self._condition.notify_all()
         if self._progress is not None:
             self._progress.advance(failed=state is not TickState.SUCCEEDED)
 
-    def wait(self, stop: threading.Event, poll: float = 0.2) -> bool:
-        """True once every tick is final; False if ``stop`` was set first."""
+    def wait(self, stop: threading.Event, below: int = 1, poll: float = 0.2) -> bool:
+        """True once fewer than ``below`` ticks are outstanding; False if ``stop`` came first."""
         with self._condition:
-            while self._outstanding:
+            self._below = below
+            while len(self._outstanding) >= below:
                 if stop.is_set():
                     return False
                 # Bounded so a stop request (Ctrl-C) is noticed promptly.
                 self._condition.wait(poll)
-        return True
+        return not stop.is_set()
 
 
 def replay_instants(
     runtime: Runtime, names: Sequence[str], start: datetime, end: datetime
-) -> list[tuple[datetime, str]]:
-    """Every (instant, function) in (start, end], oldest first."""
-    instants: list[tuple[datetime, str]] = []
+) -> Iterator[Planned]:
+    """Every (instant, function) in (start, end], oldest first, computed as it is read."""
+    streams = []
     for name in names:
         function = runtime.function(name)
         assert function is not None
         schedule = parse_schedule(function.spec.expression, anchor=start)
-        instants.extend((instant, name) for instant in missed_instants(schedule, start, end))
-    return sorted(instants)
+        streams.append(_planned(name, _instants(schedule, start, end)))
+    return heapq.merge(*streams)
 
 
-def _drive(
-    runtime: Runtime,
-    to_run: Sequence[Tick],
-    already_done: int,
-    stop: threading.Event,
-    progress: Progress | None,
-) -> bool:
-    completion = _Completion((tick.id for tick in to_run), progress)
-    runtime.add_listener(completion)
-    if progress is not None:
-        progress.start(already_done)
-    # Only these: other unfinished ticks are the driving run's to resume.
-    runtime.start(resume=False)
-    runtime.run_ticks(to_run)
-    try:
-        return completion.wait(stop)
-    finally:
-        if progress is not None:
-            progress.finish()
+def _planned(name: str, instants: Iterator[datetime]) -> Iterator[Planned]:
+    # Its own function: a generator expression in the loop would see the last name.
+    return ((instant, name) for instant in instants)
+
+
+def _instants(schedule: Schedule, after: datetime, through: datetime) -> Iterator[datetime]:
+    while True:
+        batch = schedule.next_fire_times(after, count=CHUNK)
+        for instant in batch:
+            if instant > through:
+                return
+            yield instant
+        if len(batch) < CHUNK:
+            return
+        after = batch[-1]
+
+
+def _chunks(planned: Iterator[Planned], size: int) -> Iterator[list[Planned]]:
+    while chunk := list(itertools.islice(planned, size)):
+        yield chunk
+
+
+def _record_chunk(runtime: Runtime, chunk: Sequence[Planned], now: datetime) -> list[Tick]:
+    """Record a chunk's ticks; the ones to run: new ones and finished ones not succeeded.
+
+    Ticks already pending are not among them: ``replay`` runs those first.
+    """
+    ledger = runtime.ledger
+    new = ledger.add_ticks([NewTick(name, at, TickSource.REPLAY, now) for at, name in chunk], now)
+    if len(new) == len(chunk):
+        return new
+    keys = {(name, at) for at, name in chunk} - {(t.function, t.scheduled_at) for t in new}
+    names = sorted({name for name, _ in keys})
+    earliest = min(at for _, at in keys)
+    existing = ledger.ticks_between(names, earliest - timedelta(microseconds=1), chunk[-1][0])
+    finished = [
+        t.id
+        for t in existing
+        if (t.function, t.scheduled_at) in keys
+        and t.state in FINAL_STATES
+        and t.state is not TickState.SUCCEEDED
+    ]
+    return new + ledger.reopen(finished, TickSource.REPLAY, now)
 
 
 def replay(
@@ -120,26 +160,51 @@ def replay(
     end: datetime,
     stop: threading.Event,
     progress: ProgressFactory | None = None,
+    chunk_size: int = CHUNK,
 ) -> BatchSummary:
-    """Run every tick of ``names`` in (start, end] that has not succeeded yet."""
+    """Run every tick of ``names`` in (start, end] that has not succeeded yet.
+
+    The period is recorded and run ``chunk_size`` ticks at a time, so memory
+    stays flat however long it is; ticks that succeeded before are not run again.
+    """
     runtime.prepare()
     now = runtime.clock.now()
-    planned = replay_instants(runtime, names, start, end)
-    runtime.ledger.add_ticks(
-        [NewTick(name, instant, TickSource.REPLAY, now) for instant, name in planned], now
-    )
-    ticks = runtime.ledger.ticks_between(names, start, end)
-    finished = [
-        t.id for t in ticks if t.state in FINAL_STATES and t.state is not TickState.SUCCEEDED
+    total = sum(1 for _ in replay_instants(runtime, names, start, end))
+    done = runtime.ledger.states_between(names, start, end).get(TickState.SUCCEEDED, 0)
+    bar = None if progress is None else progress(total)
+    completion = _Completion(bar)
+    # Pending ticks of the period (an interrupted replay's) run first. A tick
+    # still running after recovery is a live process's (a `run` beside this
+    # replay): it is that process's to finish, not run twice.
+    wanted = set(names)
+    resumed = [
+        t
+        for t in runtime.ledger.unfinished()
+        if t.function in wanted and start < t.scheduled_at <= end
     ]
-    runtime.ledger.reopen(finished, TickSource.REPLAY, now)
-    ticks = runtime.ledger.ticks_between(names, start, end)
-    # A tick still running after recovery is a live process's (a `run`
-    # beside this replay): it is that process's to finish, not run twice.
-    to_run = [t for t in ticks if t.state in (TickState.PENDING, TickState.RETRYING)]
-    done = sum(t.state is TickState.SUCCEEDED for t in ticks)
-    _drive(runtime, to_run, done, stop, None if progress is None else progress(len(ticks)))
-    states = Counter(t.state for t in runtime.ledger.ticks_between(names, start, end))
+    completion.add(t.id for t in resumed)
+    runtime.add_listener(completion)
+    if bar is not None:
+        bar.start(done)
+    # Only these: other unfinished ticks are the driving run's to resume.
+    runtime.start(resume=False)
+    runtime.run_ticks(resumed)
+    try:
+        for chunk in _chunks(replay_instants(runtime, names, start, end), chunk_size):
+            # Keep at most two chunks in flight: enough to never starve the workers.
+            if not completion.wait(stop, below=chunk_size):
+                break
+            to_run = _record_chunk(runtime, chunk, now)
+            completion.add(t.id for t in to_run)
+            runtime.run_ticks(to_run)
+        completion.wait(stop)
+    finally:
+        if bar is not None:
+            bar.finish()
+    states = Counter(runtime.ledger.states_between(names, start, end))
+    unrecorded = total - sum(states.values())  # a stop came before they were recorded
+    if unrecorded > 0:
+        states[TickState.PENDING] += unrecorded
     return BatchSummary(states, done)
 
 
@@ -147,6 +212,12 @@ def redrive(runtime: Runtime, dead: Sequence[Tick], stop: threading.Event) -> Ba
     """Run dead-lettered ticks again, with their original scheduled time."""
     runtime.prepare()
     reopened = runtime.ledger.reopen([t.id for t in dead], TickSource.REDRIVE, runtime.clock.now())
-    _drive(runtime, reopened, 0, stop, None)
+    completion = _Completion(None)
+    completion.add(tick.id for tick in reopened)
+    runtime.add_listener(completion)
+    # Only these: other unfinished ticks are the driving run's to resume.
+    runtime.start(resume=False)
+    runtime.run_ticks(reopened)
+    completion.wait(stop)
     states = Counter(t.state for t in (runtime.ledger.get(tick.id) for tick in reopened) if t)
     return BatchSummary(states, 0)

@@ -92,6 +92,26 @@ def test_list_shows_expression_description_timeout_and_next_times(tmp_path: Path
     assert hourly.count(":00:00Z") == 3
 
 
+def test_list_imports_the_app_itself_keeping_its_prints_off_the_table(tmp_path: Path) -> None:
+    chatty = '\nprint("hello from app.py")\n'
+    project = write_project(tmp_path / "p", HOURLY, chatty)
+    done = localbridge("list", "--ledger", "l.db", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert "hello from app.py" not in done.stdout
+    assert "hello from app.py" in done.stderr
+    assert done.stdout.splitlines()[1].startswith("hourly")
+
+
+def test_list_of_an_app_that_fails_to_import_exits_2_with_its_traceback(tmp_path: Path) -> None:
+    broken = '\nraise ValueError("broken at import")\n'
+    project = write_project(tmp_path / "p", HOURLY, broken)
+    done = localbridge("list", "--ledger", "l.db", cwd=project)
+    assert done.returncode == 2
+    assert "failed to import" in done.stderr
+    assert "ValueError: broken at import" in done.stderr
+    assert done.stdout == ""
+
+
 @pytest.mark.parametrize(
     ("settings", "named"),
     [

@@ -12,6 +12,7 @@ from localbridge.ticks import AttemptOutcome, TickSource, TickState
 from tests.localbridge.runtime.harness import (
     EVERY_MINUTE,
     FLAKY,
+    HOURLY,
     T0,
     started_runtime,
     write_project,
@@ -35,6 +36,23 @@ def test_replay_runs_every_instant_in_the_half_open_period_oldest_first(tmp_path
             START + timedelta(minutes=m) for m in range(1, 31)
         ]
         assert {t.source for t in ticks} == {TickSource.REPLAY}
+
+
+def test_replay_of_several_functions_runs_each_at_its_own_instants(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", EVERY_MINUTE, HOURLY)
+    end = START + timedelta(hours=3)
+    with started_runtime(
+        project, tmp_path / "l.db", SystemClock(), start=False, fire_schedules=False
+    ) as runtime:
+        # Chunks of 16 ticks: the period takes a dozen, one function's run split across them.
+        names = ["every_minute", "hourly"]
+        summary = replay(runtime, names, START, end, threading.Event(), chunk_size=16)
+        assert summary.states == {TickState.SUCCEEDED: 180 + 3}
+        hourly = runtime.ledger.find("hourly")
+        assert [t.scheduled_at for t in hourly] == [
+            START.replace(minute=0) + timedelta(hours=h) for h in range(1, 4)
+        ]
+        assert len(runtime.ledger.find("every_minute")) == 180
 
 
 def test_a_replay_run_again_invokes_no_succeeded_tick(tmp_path: Path) -> None:
