@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from localbridge.console.app import Console, Response
@@ -24,69 +24,73 @@ POLL_S = 0.25
 HEARTBEAT_S = 15.0
 
 
-def handler_class(owner: ConsoleServer) -> type[BaseHTTPRequestHandler]:
-    class ConsoleRequestHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-        server_version = "localbridge-console"
+class ConsoleRequestHandler(BaseHTTPRequestHandler):
+    """One request to the console; ``handler_class`` binds it to its server."""
 
-        def do_GET(self) -> None:
-            url = urlsplit(self.path)
-            if url.path == "/events":
-                self.stream_events()
-                return
-            self.send(owner.console.get(url.path, parse_qs(url.query)))
+    owner: ClassVar[ConsoleServer]
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server_version = "localbridge-console"
 
-        def do_POST(self) -> None:
-            length_text = self.headers.get("Content-Length") or "0"
-            if not length_text.isdigit() or int(length_text) > MAX_FORM_BYTES:
-                self.close_connection = True
-                self.send(owner.console.error(413, "an action's form is at most 64 KiB"))
-                return
-            body = self.rfile.read(int(length_text)).decode("utf-8", "replace")
-            headers = {name: value for name, value in self.headers.items()}
-            form = parse_qs(body, keep_blank_values=True)
-            self.send(owner.console.post(urlsplit(self.path).path, headers, form))
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if url.path == "/events":
+            self.stream_events()
+            return
+        self.send(self.owner.console.get(url.path, parse_qs(url.query)))
 
-        def send(self, response: Response) -> None:
-            self.send_response(response.status)
-            self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(len(response.body)))
-            self.send_header("Cache-Control", "no-store")
-            # No other site may frame the console (clickjacking the buttons).
-            self.send_header("X-Frame-Options", "DENY")
-            for name, value in response.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(response.body)
-
-        def stream_events(self) -> None:
-            """Server-sent events: one ``data:`` line each time the ledger changes."""
+    def do_POST(self) -> None:
+        length_text = self.headers.get("Content-Length") or "0"
+        if not length_text.isdigit() or int(length_text) > MAX_FORM_BYTES:
             self.close_connection = True
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            seen = owner.console.changes()
-            quiet = 0.0
-            try:
-                self.wfile.write(b"retry: 1000\n\n")
-                self.wfile.flush()
-                while not owner.stopping.wait(POLL_S):
-                    now = owner.console.changes()
-                    quiet += POLL_S
-                    if now != seen or quiet >= HEARTBEAT_S:
-                        message = b"data: change\n\n" if now != seen else b": still here\n\n"
-                        self.wfile.write(message)
-                        self.wfile.flush()
-                        seen, quiet = now, 0.0
-            except (BrokenPipeError, ConnectionResetError):
-                return  # the page went away
+            self.send(self.owner.console.error(413, "an action's form is at most 64 KiB"))
+            return
+        body = self.rfile.read(int(length_text)).decode("utf-8", "replace")
+        headers = {name: value for name, value in self.headers.items()}
+        form = parse_qs(body, keep_blank_values=True)
+        self.send(self.owner.console.post(urlsplit(self.path).path, headers, form))
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # page views are not worth a log line beside the runs
+    def send(self, response: Response) -> None:
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.send_header("Cache-Control", "no-store")
+        # No other site may frame the console (clickjacking the buttons).
+        self.send_header("X-Frame-Options", "DENY")
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(response.body)
 
-    return ConsoleRequestHandler
+    def stream_events(self) -> None:
+        """Server-sent events: one ``data:`` line each time the ledger changes."""
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        seen = self.owner.console.changes()
+        quiet = 0.0
+        try:
+            self.wfile.write(b"retry: 1000\n\n")
+            self.wfile.flush()
+            while not self.owner.stopping.wait(POLL_S):
+                now = self.owner.console.changes()
+                quiet += POLL_S
+                if now != seen or quiet >= HEARTBEAT_S:
+                    message = b"data: change\n\n" if now != seen else b": still here\n\n"
+                    self.wfile.write(message)
+                    self.wfile.flush()
+                    seen, quiet = now, 0.0
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the page went away
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # page views are not worth a log line beside the runs
+
+
+def handler_class(owner: ConsoleServer) -> type[BaseHTTPRequestHandler]:
+    return type("BoundConsoleRequestHandler", (ConsoleRequestHandler,), {"owner": owner})
 
 
 class ConsoleServer:

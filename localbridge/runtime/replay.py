@@ -153,6 +153,22 @@ def _record_chunk(runtime: Runtime, chunk: Sequence[Planned], now: datetime) -> 
     return new + ledger.reopen(finished, TickSource.REPLAY, now)
 
 
+def _unfinished_in_period(
+    runtime: Runtime, names: Sequence[str], start: datetime, end: datetime
+) -> list[Tick]:
+    """Pending ticks of the period (an interrupted replay's): they run first.
+
+    A tick still running after recovery is a live process's (a `run` beside
+    this replay): it is that process's to finish, not run twice.
+    """
+    wanted = set(names)
+    return [
+        t
+        for t in runtime.ledger.unfinished()
+        if t.function in wanted and start < t.scheduled_at <= end
+    ]
+
+
 def replay(
     runtime: Runtime,
     names: Sequence[str],
@@ -173,15 +189,7 @@ def replay(
     done = runtime.ledger.states_between(names, start, end).get(TickState.SUCCEEDED, 0)
     bar = None if progress is None else progress(total)
     completion = _Completion(bar)
-    # Pending ticks of the period (an interrupted replay's) run first. A tick
-    # still running after recovery is a live process's (a `run` beside this
-    # replay): it is that process's to finish, not run twice.
-    wanted = set(names)
-    resumed = [
-        t
-        for t in runtime.ledger.unfinished()
-        if t.function in wanted and start < t.scheduled_at <= end
-    ]
+    resumed = _unfinished_in_period(runtime, names, start, end)
     completion.add(t.id for t in resumed)
     runtime.add_listener(completion)
     if bar is not None:

@@ -74,60 +74,75 @@ def test_a_person_watches_redrives_and_pauses_a_run(tmp_path: Path, live_run: Li
                     "the weekly run to fail without its data")  # fmt: skip
     shutil.copy(live_run.data_ready, live_run.data)
     with browser_page(tmp_path / "profile") as page:
-        page.goto(live_run.url)
-        rows = page.locator("#live tbody tr")
-        assert rows.count() == 2
-        weekly = rows.filter(has_text="average_weight_last_week")
-        assert "cron(0 1 ? * MON *)" in weekly.inner_text()
-        assert "At 01:00, only on Monday" in weekly.inner_text()
-        assert "2022-12-26T01:00:00Z" in weekly.inner_text()  # the next Monday's fire
+        see_the_functions(page, live_run)
+        weekly_run = redrive_the_dead_letters(page, live_run, dead)
+        see_week_50_on_the_chart(page, live_run, weekly_run)
+        pause_and_resume_the_daily_function(page, live_run)
 
-        # The dead letters, and a redrive that makes them succeed.
-        page.click("text=Dead letters")
-        page.wait_for_selector(f'a[href="/runs/{dead[0].id}"]')
-        assert "no such file; set REGISTRATIONS_DB" in page.inner_text("#live")
-        page.click("text=Redrive all")
-        page.wait_for_selector("text=the dead-letter queue is empty")
-        weekly_run = wait_for(
-            lambda: live_run.ticks("average_weight_last_week", TickState.SUCCEEDED), 30,
-            "the redriven weekly run to succeed")  # fmt: skip
-        page.goto(f"{live_run.url}runs/{weekly_run[0].id}")
-        payload = page.locator("pre.payload").inner_text()
-        assert json.loads(payload)["week"] == "2022-W50"  # the run's output, as shown
 
-        # The week-50 value on the chart, linked back to its run.
-        page.click("text=Results")
-        chart = page.locator("#metric-average_weight svg")
-        chart.wait_for()
-        assert "2022-W50" in chart.inner_html()
-        assert ">2,575.76<" in chart.inner_html()
-        save_screenshot(page, "console-results.png")
-        page.locator("#metric-average_weight svg a").first.click()
-        page.wait_for_url(re.compile(rf"/runs/{weekly_run[0].id}$"))
+def see_the_functions(page: Any, live_run: LiveRun) -> None:
+    page.goto(live_run.url)
+    rows = page.locator("#live tbody tr")
+    assert rows.count() == 2
+    weekly = rows.filter(has_text="average_weight_last_week")
+    assert "cron(0 1 ? * MON *)" in weekly.inner_text()
+    assert "At 01:00, only on Monday" in weekly.inner_text()
+    assert "2022-12-26T01:00:00Z" in weekly.inner_text()  # the next Monday's fire
 
-        # Pause: the daily function's runs stop while the clock goes on.
-        page.goto(live_run.url)
-        save_screenshot(page, "console-functions.png")
-        daily_row = page.locator("#live tbody tr", has_text="registrations_per_day")
-        daily_row.get_by_role("button", name="Pause").click()
-        page.locator("#live tbody tr", has_text="registrations_per_day").get_by_text(
-            "paused", exact=True
-        ).wait_for()
-        before = len(live_run.ticks("registrations_per_day"))
-        paused_at = live_run.clock()
-        # A day and an hour: at least one daily instant passes while paused.
-        wait_for(lambda: live_run.clock() > paused_at + timedelta(days=1, hours=1), 30,
-                 "a virtual day to pass")  # fmt: skip
-        assert len(live_run.ticks("registrations_per_day")) == before
-        page.goto(f"{live_run.url}runs?function=registrations_per_day")
-        assert page.locator("#live tbody tr").count() == before
 
-        page.goto(live_run.url)
-        page.locator("#live tbody tr", has_text="registrations_per_day").get_by_role(
-            "button", name="Resume"
-        ).click()
-        wait_for(lambda: len(live_run.ticks("registrations_per_day")) > before, 30,
-                 "runs to start again after resume")  # fmt: skip
-        # No catch-up: the first run after the resume is after the pause ended.
-        resumed = live_run.ticks("registrations_per_day")[before]
-        assert resumed.scheduled_at > paused_at + timedelta(days=1, hours=1)
+def redrive_the_dead_letters(page: Any, live_run: LiveRun, dead: list[Any]) -> list[Any]:
+    """The dead letters, and a redrive that makes them succeed."""
+
+    page.click("text=Dead letters")
+    page.wait_for_selector(f'a[href="/runs/{dead[0].id}"]')
+    assert "no such file; set REGISTRATIONS_DB" in page.inner_text("#live")
+    page.click("text=Redrive all")
+    page.wait_for_selector("text=the dead-letter queue is empty")
+    weekly_run = wait_for(
+        lambda: live_run.ticks("average_weight_last_week", TickState.SUCCEEDED), 30,
+        "the redriven weekly run to succeed")  # fmt: skip
+    page.goto(f"{live_run.url}runs/{weekly_run[0].id}")
+    payload = page.locator("pre.payload").inner_text()
+    assert json.loads(payload)["week"] == "2022-W50"  # the run's output, as shown
+    return weekly_run
+
+
+def see_week_50_on_the_chart(page: Any, live_run: LiveRun, weekly_run: list[Any]) -> None:
+    """The week-50 value on the chart, linked back to its run."""
+    page.click("text=Results")
+    chart = page.locator("#metric-average_weight svg")
+    chart.wait_for()
+    assert "2022-W50" in chart.inner_html()
+    assert ">2,575.76<" in chart.inner_html()
+    save_screenshot(page, "console-results.png")
+    page.locator("#metric-average_weight svg a").first.click()
+    page.wait_for_url(re.compile(rf"/runs/{weekly_run[0].id}$"))
+
+
+def pause_and_resume_the_daily_function(page: Any, live_run: LiveRun) -> None:
+    """Pause: the daily function's runs stop while the clock goes on; no catch-up."""
+    page.goto(live_run.url)
+    save_screenshot(page, "console-functions.png")
+    daily_row = page.locator("#live tbody tr", has_text="registrations_per_day")
+    daily_row.get_by_role("button", name="Pause").click()
+    page.locator("#live tbody tr", has_text="registrations_per_day").get_by_text(
+        "paused", exact=True
+    ).wait_for()
+    before = len(live_run.ticks("registrations_per_day"))
+    paused_at = live_run.clock()
+    # A day and an hour: at least one daily instant passes while paused.
+    wait_for(lambda: live_run.clock() > paused_at + timedelta(days=1, hours=1), 30,
+             "a virtual day to pass")  # fmt: skip
+    assert len(live_run.ticks("registrations_per_day")) == before
+    page.goto(f"{live_run.url}runs?function=registrations_per_day")
+    assert page.locator("#live tbody tr").count() == before
+
+    page.goto(live_run.url)
+    page.locator("#live tbody tr", has_text="registrations_per_day").get_by_role(
+        "button", name="Resume"
+    ).click()
+    wait_for(lambda: len(live_run.ticks("registrations_per_day")) > before, 30,
+             "runs to start again after resume")  # fmt: skip
+    # No catch-up: the first run after the resume is after the pause ended.
+    resumed = live_run.ticks("registrations_per_day")[before]
+    assert resumed.scheduled_at > paused_at + timedelta(days=1, hours=1)
