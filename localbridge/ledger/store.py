@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
 from localbridge.instants import format_instant, parse_instant
+from localbridge.ledger.connect import immediate_transaction
 from localbridge.ledger.opening import connect
 from localbridge.ledger.owners import (
     LeaseKeeper,
@@ -96,16 +97,8 @@ class Ledger(Queries):
         mine = None if self.owner is None else self.owner.token
         return next((o for o in owners if o.drives and o.token != mine), None)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate_transaction(self._db, self._lock)
 
     # -- functions ---------------------------------------------------------
 
