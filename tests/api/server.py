@@ -70,7 +70,7 @@ def exchange(port: int, raw: bytes, timeout: float = 10.0) -> Answer | None:
 
 def read_answer(sock: socket.socket, head: bool = False) -> Answer | None:
     """One HTTP response (Content-Length or chunked framing; no body when answering
-    a HEAD request); None on a bare close."""
+    a HEAD request); None on a close before the whole answer arrived."""
     stream = sock.makefile("rb")
     try:
         status_line = stream.readline()
@@ -78,7 +78,9 @@ def read_answer(sock: socket.socket, head: bool = False) -> Answer | None:
             return None
         status = int(status_line.split()[1])
         headers: dict[str, str] = {}
-        while (line := stream.readline()) not in {b"\r\n", b"\n", b""}:
+        while (line := stream.readline()) not in {b"\r\n", b"\n"}:
+            if not line:
+                return None  # cut off inside the headers (the server died): no answer
             name, _, value = line.decode("latin-1").partition(":")
             headers[name.strip().lower()] = value.strip()
         if head:
@@ -90,7 +92,10 @@ def read_answer(sock: socket.socket, head: bool = False) -> Answer | None:
                 stream.readline()
             stream.readline()
         else:
-            body = stream.read(int(headers.get("content-length", "0")))
+            length = int(headers.get("content-length", "0"))
+            body = stream.read(length)
+            if len(body) < length:
+                return None  # cut off inside the body: the client never got the answer
         return Answer(status, headers, body)
     except ConnectionResetError:
         return None
