@@ -225,21 +225,13 @@ class Ledger(Queries):
         places with one commit rather than one each.
         """
         stamp = format_instant(started_at) if ticks else ""
-        numbers = [tick.attempts + 1 for tick in ticks]
         owner = None if self.owner is None else self.owner.token
         attempt_rows, tick_rows = outcome_rows(finished)
         with self._transaction() as db:
             if finished:
                 self._write_finishes(db, attempt_rows, tick_rows)
+            numbers = self._mark_running(db, ticks, stamp) if ticks else []
             if ticks:
-                db.executemany(
-                    "UPDATE ticks SET state = ?, attempts = ?, next_attempt_at = NULL, "
-                    "updated_at = ? WHERE id = ?",
-                    [
-                        (TickState.RUNNING.value, number, stamp, tick.id)
-                        for tick, number in zip(ticks, numbers, strict=True)
-                    ],
-                )
                 db.executemany(
                     "INSERT INTO attempts (tick_id, number, started_at, lateness_ms, owner) "
                     "VALUES (?, ?, ?, ?, ?)",
@@ -248,6 +240,37 @@ class Ledger(Queries):
                         for tick, number, lateness in zip(ticks, numbers, lateness_ms, strict=True)
                     ],
                 )
+        return numbers
+
+    @staticmethod
+    def _mark_running(db: sqlite3.Connection, ticks: Sequence[Tick], stamp: str) -> list[int]:
+        """Mark ``ticks`` running; their new attempt numbers.
+
+        A tick's ``attempts`` as the caller read it is right unless another
+        process began an attempt of it since (two synchronous invocations of
+        one second's tick). The update is conditional on it; when any tick
+        moved on, every number of the batch is taken from the attempts already
+        recorded, inside this transaction, so none is given twice.
+        """
+        running = TickState.RUNNING.value
+        cursor = db.executemany(
+            "UPDATE ticks SET state = ?, attempts = attempts + 1, next_attempt_at = NULL, "
+            "updated_at = ? WHERE id = ? AND attempts = ?",
+            [(running, stamp, tick.id, tick.attempts) for tick in ticks],
+        )
+        if cursor.rowcount == len(ticks):
+            return [tick.attempts + 1 for tick in ticks]
+        numbers = []
+        for tick in ticks:
+            (last,) = db.execute(
+                "SELECT COALESCE(MAX(number), 0) FROM attempts WHERE tick_id = ?", (tick.id,)
+            ).fetchone()
+            db.execute(
+                "UPDATE ticks SET state = ?, attempts = ?, next_attempt_at = NULL, updated_at = ? "
+                "WHERE id = ?",
+                (running, last + 1, stamp, tick.id),
+            )
+            numbers.append(last + 1)
         return numbers
 
     def finish_attempt(self, tick_id: int, number: int, end: AttemptEnd) -> None:

@@ -197,3 +197,23 @@ def test_a_ledger_from_a_newer_version_is_refused(tmp_path: Path) -> None:
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(LedgerError, match="newer than this localbridge"):
         Ledger.open(path)
+
+
+def test_two_processes_starting_one_tick_at_once_get_distinct_attempt_numbers(
+    tmp_path: Path,
+) -> None:
+    """Two synchronous invocations of one second's tick (an ``invoke`` beside the
+    Invoke API) each read the tick before either began its attempt: both held
+    ``attempts == 0``. Each must still get its own attempt number."""
+    first_process = open_ledger(tmp_path)
+    second_process = open_ledger(tmp_path)
+    (tick,) = first_process.add_ticks([scheduled("daily", T0)], T0)
+    stale_copy = second_process.get(tick.id)
+    assert stale_copy is not None
+    first = first_process.begin_attempts([tick], T0, [0.0])
+    second = second_process.begin_attempts([stale_copy], T0, [0.0])
+    assert (first, second) == ([1], [2])
+    assert [attempt.number for attempt in first_process.attempts(tick.id)] == [1, 2]
+    current = first_process.get(tick.id)
+    assert current is not None
+    assert current.attempts == 2
