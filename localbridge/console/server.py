@@ -11,11 +11,12 @@ whenever the ledger changes (checked every ``POLL_S`` seconds).
 from __future__ import annotations
 
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from localbridge.console.app import Console, Response
+from localbridge.http_server import BackgroundHttpServer
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3000
@@ -101,8 +102,7 @@ class ConsoleServer:
         self.port = port
         self.console: Console
         self.stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: BackgroundHttpServer | None = None
 
     @property
     def url(self) -> str:
@@ -110,26 +110,16 @@ class ConsoleServer:
 
     def bind(self) -> None:
         """Listen now (OSError when the port is taken); requests wait for ``start``."""
-        server = ThreadingHTTPServer((self.host, self.port), handler_class(self))
-        server.daemon_threads = True
-        self._server = server
-        self.port = server.server_address[1]
+        self._server = BackgroundHttpServer(self.host, self.port, handler_class(self))
+        self.port = self._server.port
 
     def start(self, console: Console) -> None:
         assert self._server is not None, "bind() first"
         self.console = console
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="localbridge-console", daemon=True
-        )
-        self._thread.start()
+        self._server.serve("localbridge-console")
 
     def stop(self) -> None:
         self.stopping.set()
         if self._server is not None:
-            if self._thread is not None:
-                self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None

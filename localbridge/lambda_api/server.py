@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
-import threading
 import uuid
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, BinaryIO
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from localbridge.http_server import BackgroundHttpServer
 from localbridge.lambda_api import operation
 from localbridge.lambda_api.operation import (
     InvokeRequest,
@@ -199,12 +198,6 @@ def request_handler_class(owner: LambdaApiServer) -> type[BaseHTTPRequestHandler
     return type("BoundLambdaApiRequestHandler", (LambdaApiRequestHandler,), {"owner": owner})
 
 
-class _Server(ThreadingHTTPServer):
-    # http.server's backlog of 5 turns a burst of clients away; the kernel caps this.
-    request_queue_size = socket.SOMAXCONN
-    daemon_threads = True
-
-
 @dataclass
 class LambdaApiServer:
     """The Invoke API served from a background thread until ``stop()``.
@@ -216,8 +209,7 @@ class LambdaApiServer:
     handler: LambdaInvokeHandler | None
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
+    _server: BackgroundHttpServer | None = None
 
     @property
     def url(self) -> str:
@@ -226,24 +218,17 @@ class LambdaApiServer:
     def bind(self) -> LambdaApiServer:
         """Listen on host:port (OSError when taken); requests wait until ``start``."""
         if self._server is None:
-            server = _Server((self.host, self.port), request_handler_class(self))
-            self._server = server
-            self.port = server.server_address[1]
+            self._server = BackgroundHttpServer(self.host, self.port, request_handler_class(self))
+            self.port = self._server.port
         return self
 
     def start(self) -> LambdaApiServer:
         server = self.bind()._server
         assert server is not None
-        self._thread = threading.Thread(target=server.serve_forever, name="lambda-api", daemon=True)
-        self._thread.start()
+        server.serve("lambda-api")
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            if self._thread is not None:
-                self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
