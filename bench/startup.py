@@ -75,9 +75,17 @@ def attempt_recorded(ledger_path: Path) -> bool:
 
 def report_start(rounds: int = 5) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # Measured as any start after the first: with the modules' bytecode cached.
+    # uv installs without compiling it, and with PYTHONDONTWRITEBYTECODE set
+    # every start would compile the app, localbridge and their dependencies
+    # (about 2x slower here); the untimed round below writes the caches.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     listing = [sys.executable, "-m", "localbridge", "list", "--project", str(ROOT)]
     # The floor: one interpreter importing the app and localbridge's command line.
     floor = [sys.executable, "-c", "import localbridge.cli.main, app"]
+    timed_command(listing, env)
+    timed_command(floor, env)
+    first_tick_after_start(env)
     lists, floors, firsts = [], [], []
     for _ in range(rounds):
         lists.append(timed_command(listing, env))

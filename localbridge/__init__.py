@@ -36,19 +36,19 @@ when a module imports one of a higher layer.
 
 Public API: ``parse_schedule``, ``ScheduleError``, ``Schedule``, ``Runtime``
 and the clocks (``SystemClock``, ``VirtualClock``, ``ManualClock``). This file
-stays light, because every worker process imports it: ``Runtime`` and the
-clocks are loaded on first use.
+stays light, because every worker process and every command imports it
+(``localbridge list`` and ``run`` before anything else): each public name is
+loaded on first use.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from localbridge.schedules import Schedule, ScheduleError, parse_schedule
-
 if TYPE_CHECKING:
     from localbridge.clock import ManualClock, SystemClock, VirtualClock
     from localbridge.runtime.loop import Runtime
+    from localbridge.schedules import Schedule, ScheduleError, parse_schedule
 
 __all__ = [
     "ManualClock",
@@ -61,6 +61,9 @@ __all__ = [
 ]
 
 _LAZY = {
+    "parse_schedule": "localbridge.schedules",
+    "Schedule": "localbridge.schedules",
+    "ScheduleError": "localbridge.schedules",
     "Runtime": "localbridge.runtime.loop",
     "SystemClock": "localbridge.clock",
     "VirtualClock": "localbridge.clock",

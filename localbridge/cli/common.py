@@ -1,31 +1,33 @@
-"""What the commands share: exit codes, argument types, options, and a session
-(the runtime with its invoker and ledger) to run them in."""
+"""What the commands share: exit codes, argument types and options, a clock and a
+stop signal. Light on purpose: building the parser imports only this (and the
+small shared vocabulary), so a command imports what it runs and no more;
+``session`` holds the runtime the running commands share.
+"""
 
 from __future__ import annotations
 
 import argparse
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from localbridge.clock import Clock, SystemClock, VirtualClock
 from localbridge.instants import parse_user_instant
-from localbridge.lambda_api.server import DEFAULT_HOST, DEFAULT_PORT
-from localbridge.ledger.store import DEFAULT_LEDGER, Ledger
-from localbridge.model import MAX_EVENT_AGE, MAX_RETRY_ATTEMPTS, FunctionSpec, Invoker
-from localbridge.project.discovery import parse_env_overrides
-from localbridge.project.loading import load_functions
-from localbridge.runtime.assemble import Mode, make_invoker, make_runtime, warm
-from localbridge.runtime.loop import Runtime
-from localbridge.runtime.replay import BatchSummary
+from localbridge.lambda_api import DEFAULT_HOST, DEFAULT_PORT
+from localbridge.ledger.store import DEFAULT_LEDGER
+from localbridge.model import MAX_RETRY_ATTEMPTS
+
+if TYPE_CHECKING:
+    from localbridge.runtime.replay import BatchSummary
 
 EXIT_OK, EXIT_FUNCTION_ERROR, EXIT_USAGE = 0, 1, 2
 DEFAULT_GRACE_S = 10.0
+MODES = ("process", "thread")
+"""``--mode``'s values (``runtime.assemble.Mode``, which the session makes of it)."""
 MAX_NUMBER = 1e9
 """The largest number an option takes: a billion times real speed, seconds, or runs."""
 
@@ -81,9 +83,8 @@ def add_project_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--mode",
-        type=Mode,
-        choices=list(Mode),
-        default=Mode.PROCESS,
+        choices=MODES,
+        default=MODES[0],
         help="process: isolated warm workers, like Lambda (default); thread: in-process",
     )
     add_ledger_option(parser)
@@ -119,13 +120,6 @@ def add_lambda_api_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load(args: argparse.Namespace, in_process: bool = False) -> list[FunctionSpec]:
-    """The project's functions; ``in_process`` (one-shot commands) imports the app here."""
-    overrides = parse_env_overrides(args.env)
-    specs = load_functions(args.project, args.stage, overrides, in_process)
-    return with_retry_options(args, specs)
-
-
 def add_retry_options(parser: argparse.ArgumentParser) -> None:
     """``--retries``/``--retry-delay``: a backfill that fails fast, for this command only."""
     parser.add_argument(
@@ -140,50 +134,6 @@ def add_retry_options(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="seconds before each retry (default: the function's retry_delays, 60 and 120)",
     )
-
-
-def with_retry_options(args: argparse.Namespace, specs: list[FunctionSpec]) -> list[FunctionSpec]:
-    retries, delay = getattr(args, "retries", None), getattr(args, "retry_delay", None)
-    if retries is None and delay is None:
-        return specs
-    if delay is not None and delay > MAX_EVENT_AGE.total_seconds():
-        raise UsageError(
-            f"--retry-delay {delay:g}: at most {MAX_EVENT_AGE.total_seconds():g} seconds "
-            "(the maximum event age; a later retry could never run)"
-        )
-    changes: dict[str, Any] = {}
-    if retries is not None:
-        changes["maximum_retry_attempts"] = retries
-    if delay is not None:
-        changes["retry_delays"] = (timedelta(seconds=delay),)
-    return [replace(spec, settings=replace(spec.settings, **changes)) for spec in specs]
-
-
-@dataclass
-class Session:
-    """A runtime with its invoker and ledger, closed together."""
-
-    runtime: Runtime
-    invoker: Invoker
-    ledger: Ledger
-
-
-@contextmanager
-def open_session(
-    args: argparse.Namespace, clock: Callable[[], Clock], **options: Any
-) -> Iterator[Session]:
-    """Load and warm everything first, then start the clock: a virtual clock
-    must not run ahead while workers start."""
-    functions = load(args)
-    ledger = Ledger.open(args.ledger)
-    invoker = make_invoker(args.mode, args.project)
-    try:
-        warm(invoker, functions)
-        runtime = make_runtime(functions, ledger, invoker, clock(), **options)
-        yield Session(runtime, invoker, ledger)
-    finally:
-        invoker.close()
-        ledger.close()
 
 
 @contextmanager

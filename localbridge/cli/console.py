@@ -5,35 +5,21 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from localbridge.cli.common import EXIT_OK, UsageError, load, port_number, stop_on_signals
-from localbridge.console.server import DEFAULT_HOST, DEFAULT_PORT
-from localbridge.console.service import ConsoleService, bind_server, serve_ledger
+from localbridge.cli.common import EXIT_OK, UsageError, stop_on_signals
+from localbridge.console import DEFAULT_PORT
 from localbridge.ledger.browse import LedgerReader
 from localbridge.ledger.pauses import PauseStore
 from localbridge.project.config import ConfigError
-from localbridge.runtime.loop import Service
 
-
-def add_console_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--console-port",
-        type=port_number,
-        default=None,
-        help=f"port of the web console (default: {DEFAULT_PORT}; skipped with a warning when "
-        "the default is busy; 0 picks a free port)",
-    )
-    parser.add_argument(
-        "--console-host", default=DEFAULT_HOST, help=f"address of the console ({DEFAULT_HOST})"
-    )
-    parser.add_argument(
-        "--results-api",
-        metavar="URL",
-        help="the results API the console charts (default: the stage's RESULTS_API_URL)",
-    )
+if TYPE_CHECKING:
+    from localbridge.runtime.loop import Service
 
 
 def console_services(args: argparse.Namespace) -> list[Service]:
+    from localbridge.console.service import ConsoleService
+
     port = DEFAULT_PORT if args.console_port is None else args.console_port
     required = args.console_port is not None
     return [ConsoleService(args.console_host, port, required, args.results_api)]
@@ -43,6 +29,8 @@ def cmd_console(args: argparse.Namespace) -> int:
     """Browse a ledger (no timer, nothing runs) until Ctrl-C."""
     if not args.ledger.exists():
         raise UsageError(f"no ledger at {args.ledger}: nothing has run yet (or pass --ledger)")
+    from localbridge.console.service import bind_server, serve_ledger
+
     port = DEFAULT_PORT if args.console_port is None else args.console_port
     server = bind_server(args.console_host, port, required=True)
     assert server is not None
@@ -57,6 +45,8 @@ def cmd_console(args: argparse.Namespace) -> int:
 
 def known_functions(args: argparse.Namespace) -> list[str]:
     """The project's functions, and any other the ledger has seen."""
+    from localbridge.cli.session import load
+
     try:
         names = {spec.name for spec in load(args)}
     except ConfigError:
@@ -108,17 +98,3 @@ def cmd_resume(args: argparse.Namespace) -> int:
     for name in names:
         print(f"{name}: resumed" + ("" if name in changed else " (was not paused)"))
     return EXIT_OK
-
-
-def add_pause_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from localbridge.cli.common import add_project_options
-
-    for name, verb, handler in (
-        ("pause", "stop firing (like disabling the rule); holds across restarts", cmd_pause),
-        ("resume", "fire again from the next instant (no catch-up)", cmd_resume),
-    ):
-        command = commands.add_parser(name, help=verb)
-        command.add_argument("names", nargs="*", metavar="NAME")
-        command.add_argument("--all", action="store_true", help="every function")
-        add_project_options(command)
-        command.set_defaults(handler=handler)

@@ -10,7 +10,6 @@ from localbridge.cli.common import (
     EXIT_FUNCTION_ERROR,
     EXIT_OK,
     UsageError,
-    open_session,
     print_summary,
     stop_on_signals,
 )
@@ -18,7 +17,6 @@ from localbridge.cli.report import table, tick_json
 from localbridge.clock import SystemClock
 from localbridge.instants import display_instant
 from localbridge.ledger.store import Ledger
-from localbridge.runtime.replay import redrive
 from localbridge.ticks import Tick, TickState
 
 
@@ -89,6 +87,10 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
 
 
 def cmd_dlq_redrive(args: argparse.Namespace) -> int:
+    # Only redrive runs functions: `runs` and `dlq list` need none of this.
+    from localbridge.cli.session import open_session
+    from localbridge.runtime.replay import redrive
+
     with (
         stop_on_signals() as stop,
         open_session(args, SystemClock, fire_schedules=False) as session,

@@ -20,11 +20,6 @@ from typing import Any
 from localbridge.cli.common import (
     EXIT_OK,
     UsageError,
-    add_ledger_option,
-    add_project_options,
-    load,
-    parse_time,
-    positive_float,
     stop_on_signals,
 )
 from localbridge.events import AwsIdentity, scheduled_event
@@ -34,25 +29,6 @@ from localbridge.model import FunctionSpec
 
 # The rule a generated event names when no function is given (SAM's sample does the same).
 SAMPLE_FUNCTION = FunctionSpec("my-schedule", "app.handler", "rate(1 hour)", "app", "dev")
-
-
-def add_lambda_commands(commands: Any) -> None:
-    """logs and generate-event."""
-    logs = commands.add_parser("logs", help="each run's log, as Lambda's log stream shows it")
-    logs.add_argument("name", help="the function (its Chalice name)")
-    logs.add_argument("--since", type=parse_time, help="only runs started at or after this")
-    logs.add_argument("--follow", action="store_true", help="keep printing new runs' logs")
-    logs.add_argument("--poll", type=positive_float, default=0.5, help=argparse.SUPPRESS)
-    add_ledger_option(logs)
-    logs.set_defaults(handler=cmd_logs)
-
-    generate = commands.add_parser(
-        "generate-event", help="print the scheduled event EventBridge would send"
-    )
-    generate.add_argument("name", nargs="?", help="the function whose rule fires (optional)")
-    generate.add_argument("--time", type=parse_time, help="the scheduled time (default: now)")
-    add_project_options(generate)
-    generate.set_defaults(handler=cmd_generate_event)
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
@@ -95,6 +71,8 @@ def cmd_generate_event(args: argparse.Namespace) -> int:
 
 
 def find(args: argparse.Namespace) -> FunctionSpec:
+    from localbridge.cli.session import load
+
     functions = load(args)
     for function in functions:
         if args.name in (function.name, function.lambda_name):

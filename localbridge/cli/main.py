@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from localbridge.cli import commands as handlers
 from localbridge.cli.common import (
     DEFAULT_GRACE_S,
     EXIT_USAGE,
@@ -24,36 +25,19 @@ from localbridge.cli.common import (
     add_project_options,
     add_retry_options,
     parse_time,
+    port_number,
     positive_float,
     positive_int,
 )
-from localbridge.cli.console import (
-    add_console_options,
-    add_pause_commands,
-    cmd_console,
-    console_services,
-)
-from localbridge.cli.history import cmd_dlq_list, cmd_dlq_purge, cmd_dlq_redrive, cmd_runs
-from localbridge.cli.lambda_tools import add_lambda_commands
-from localbridge.cli.running import (
-    cmd_invoke,
-    cmd_list,
-    cmd_next,
-    cmd_replay,
-    cmd_run,
-    cmd_serve,
-    lambda_api_services,
-)
+from localbridge.console import DEFAULT_HOST as CONSOLE_HOST
+from localbridge.console import DEFAULT_PORT as CONSOLE_PORT
 from localbridge.events import ACCOUNT_VARIABLE, check_account_id
 from localbridge.ledger.opening import LedgerError, describe
 from localbridge.ledger.owners import LedgerBusyError
 from localbridge.project.config import ConfigError
-from localbridge.runtime.loop import Service
 from localbridge.ticks import TickState
 
-# `cmd_run` is public: front ends embed the runtime with extra services
-# (`cmd_run(args, services=...)`), so `localbridge.cli` re-exports it.
-__all__ = ["build_parser", "cmd_run", "main"]
+__all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,19 +74,19 @@ def add_running_commands(commands: Commands) -> None:
     )
     add_lambda_api_options(run)
     add_console_options(run)
-    run.set_defaults(handler=lambda args: cmd_run(args, run_services))
+    run.set_defaults(handler=handlers.run)
 
     console = commands.add_parser("console", help="the web console over a ledger (no timer)")
     add_ledger_option(console)
     add_console_options(console)
-    console.set_defaults(handler=cmd_console)
+    console.set_defaults(handler=handlers.console)
     add_pause_commands(commands)
 
     serve = commands.add_parser("serve", help="the Lambda Invoke API alone (no timer)")
     add_project_options(serve)
     add_lambda_api_options(serve)
     serve.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S)
-    serve.set_defaults(handler=cmd_serve, clock_start=None, speed=1.0)
+    serve.set_defaults(handler=handlers.serve, clock_start=None, speed=1.0)
 
 
 def add_one_off_commands(commands: Commands) -> None:
@@ -110,7 +94,7 @@ def add_one_off_commands(commands: Commands) -> None:
 
     listing = commands.add_parser("list", help="the scheduled functions and their next fire times")
     add_project_options(listing)
-    listing.set_defaults(handler=cmd_list)
+    listing.set_defaults(handler=handlers.listing)
 
     invoke = commands.add_parser("invoke", help="run one function now and print its payload")
     invoke.add_argument("name")
@@ -121,7 +105,7 @@ def add_one_off_commands(commands: Commands) -> None:
         "--event", metavar="FILE", help="deliver this event (a JSON file, or - for stdin)"
     )
     add_project_options(invoke)
-    invoke.set_defaults(handler=cmd_invoke)
+    invoke.set_defaults(handler=handlers.invoke)
 
     replay_cmd = commands.add_parser("replay", help="run every scheduled instant in (from, to]")
     replay_cmd.add_argument("--from", dest="start", type=parse_time, required=True)
@@ -131,13 +115,13 @@ def add_one_off_commands(commands: Commands) -> None:
     replay_cmd.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S)
     add_retry_options(replay_cmd)
     add_project_options(replay_cmd)
-    replay_cmd.set_defaults(handler=cmd_replay)
+    replay_cmd.set_defaults(handler=handlers.replay)
 
     next_cmd = commands.add_parser("next", help="the next fire times of a schedule expression")
     next_cmd.add_argument("expression")
     next_cmd.add_argument("--after", type=parse_time, help="default: now")
     next_cmd.add_argument("-n", type=positive_int, default=1, help="how many (default 1)")
-    next_cmd.set_defaults(handler=cmd_next)
+    next_cmd.set_defaults(handler=handlers.next_fires)
 
 
 def add_history_commands(commands: Commands) -> None:
@@ -150,14 +134,14 @@ def add_history_commands(commands: Commands) -> None:
     runs.add_argument("--limit", type=positive_int, default=50, help="latest N (default 50)")
     runs.add_argument("--json", action="store_true")
     add_ledger_option(runs)
-    runs.set_defaults(handler=cmd_runs)
+    runs.set_defaults(handler=handlers.runs)
 
     dlq = commands.add_parser("dlq", help="the dead-letter queue")
     dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
     dlq_list = dlq_commands.add_parser("list", help="dead ticks")
     dlq_list.add_argument("name", nargs="?")
     add_ledger_option(dlq_list)
-    dlq_list.set_defaults(handler=cmd_dlq_list)
+    dlq_list.set_defaults(handler=handlers.dlq_list)
     dlq_redrive = dlq_commands.add_parser("redrive", help="run dead ticks again")
     target = dlq_redrive.add_mutually_exclusive_group()
     target.add_argument("--id", type=int)
@@ -165,7 +149,7 @@ def add_history_commands(commands: Commands) -> None:
     dlq_redrive.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S)
     add_retry_options(dlq_redrive)
     add_project_options(dlq_redrive)
-    dlq_redrive.set_defaults(handler=cmd_dlq_redrive)
+    dlq_redrive.set_defaults(handler=handlers.dlq_redrive)
     dlq_purge = dlq_commands.add_parser("purge", help="delete dead ticks for good")
     target = dlq_purge.add_mutually_exclusive_group()
     target.add_argument("--id", type=int)
@@ -173,12 +157,56 @@ def add_history_commands(commands: Commands) -> None:
     target.add_argument("--all", action="store_true", help="every dead tick")
     dlq_purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     add_ledger_option(dlq_purge)
-    dlq_purge.set_defaults(handler=cmd_dlq_purge)
+    dlq_purge.set_defaults(handler=handlers.dlq_purge)
 
 
-def run_services(args: argparse.Namespace) -> list[Service]:
-    """What ``run`` serves beside the runtime: the Lambda Invoke API and the console."""
-    return [*lambda_api_services(args), *console_services(args)]
+def add_console_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--console-port",
+        type=port_number,
+        default=None,
+        help=f"port of the web console (default: {CONSOLE_PORT}; skipped with a warning when "
+        "the default is busy; 0 picks a free port)",
+    )
+    parser.add_argument(
+        "--console-host", default=CONSOLE_HOST, help=f"address of the console ({CONSOLE_HOST})"
+    )
+    parser.add_argument(
+        "--results-api",
+        metavar="URL",
+        help="the results API the console charts (default: the stage's RESULTS_API_URL)",
+    )
+
+
+def add_pause_commands(subcommands: Commands) -> None:
+    for name, verb, handler in (
+        ("pause", "stop firing (like disabling the rule); holds across restarts", handlers.pause),
+        ("resume", "fire again from the next instant (no catch-up)", handlers.resume),
+    ):
+        command = subcommands.add_parser(name, help=verb)
+        command.add_argument("names", nargs="*", metavar="NAME")
+        command.add_argument("--all", action="store_true", help="every function")
+        add_project_options(command)
+        command.set_defaults(handler=handler)
+
+
+def add_lambda_commands(subcommands: Commands) -> None:
+    """logs and generate-event."""
+    logs = subcommands.add_parser("logs", help="each run's log, as Lambda's log stream shows it")
+    logs.add_argument("name", help="the function (its Chalice name)")
+    logs.add_argument("--since", type=parse_time, help="only runs started at or after this")
+    logs.add_argument("--follow", action="store_true", help="keep printing new runs' logs")
+    logs.add_argument("--poll", type=positive_float, default=0.5, help=argparse.SUPPRESS)
+    add_ledger_option(logs)
+    logs.set_defaults(handler=handlers.logs)
+
+    generate = subcommands.add_parser(
+        "generate-event", help="print the scheduled event EventBridge would send"
+    )
+    generate.add_argument("name", nargs="?", help="the function whose rule fires (optional)")
+    generate.add_argument("--time", type=parse_time, help="the scheduled time (default: now)")
+    add_project_options(generate)
+    generate.set_defaults(handler=handlers.generate_event)
 
 
 def configure_logging(verbose: bool) -> None:

@@ -9,35 +9,36 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import TYPE_CHECKING
 
 from localbridge.cli.common import (
     EXIT_FUNCTION_ERROR,
     EXIT_OK,
     UsageError,
-    load,
     make_clock,
-    open_session,
     print_summary,
     stop_on_signals,
 )
 from localbridge.cli.lambda_tools import read_event
 from localbridge.cli.progress import ProgressBar
 from localbridge.cli.report import table
+from localbridge.cli.session import load, open_session
 from localbridge.clock import Clock, SystemClock
 from localbridge.instants import display_instant, whole_seconds
-from localbridge.lambda_api.server import DEFAULT_PORT
-from localbridge.lambda_api.service import LambdaApiService
+from localbridge.lambda_api import DEFAULT_PORT
 from localbridge.ledger.pauses import read_paused
 from localbridge.ledger.store import Ledger
+from localbridge.project.config import parse_env_overrides
+from localbridge.project.pending import PendingLoad
 from localbridge.project.watch import SourceWatcher
-from localbridge.runtime.functions import UnknownFunctionError
-from localbridge.runtime.loop import Runtime, Service
-from localbridge.runtime.replay import replay
 from localbridge.schedules import ScheduleError, parse_schedule
+
+if TYPE_CHECKING:
+    from localbridge.runtime.loop import Runtime, Service
 
 # -- run -------------------------------------------------------------------
 
-ServiceFactory = Callable[[argparse.Namespace], Sequence[Service]]
+ServiceFactory = Callable[[argparse.Namespace], Sequence["Service"]]
 
 
 def describe_start(runtime: Runtime, clock: Clock, args: argparse.Namespace) -> None:
@@ -61,6 +62,8 @@ def lambda_api_services(args: argparse.Namespace) -> list[Service]:
     ``run`` goes on without it when the default port is busy; ``serve``, which
     is nothing but the API, and any explicit ``--port`` fail instead.
     """
+    from localbridge.lambda_api.service import LambdaApiService
+
     port = DEFAULT_PORT if args.port is None else args.port
     required = args.port is not None or args.command == "serve"
     service = LambdaApiService(
@@ -69,25 +72,32 @@ def lambda_api_services(args: argparse.Namespace) -> list[Service]:
     return [service]
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    """The Lambda Invoke API with the runtime's ledger and retries, but no timer."""
-    return cmd_run(args, lambda_api_services, fire_schedules=False)
-
-
 def cmd_run(
-    args: argparse.Namespace, services: ServiceFactory | None = None, fire_schedules: bool = True
+    args: argparse.Namespace,
+    services: ServiceFactory | None = None,
+    fire_schedules: bool = True,
+    pending: PendingLoad | None = None,
 ) -> int:
+    """``run`` (``serve``: no ``fire_schedules``); ``pending``: the app's discovery, begun."""
     # Services are made (and take their ports) before the clock starts: a busy
     # port fails here, and at --speed 172800 even a millisecond is minutes of
     # virtual time a rule created later would not fire for.
     began = datetime.now(UTC)
-    started = list(services(args)) if services else []
+    # The app is imported in its subprocess while this process takes its ports,
+    # imports the runtime and opens the ledger (open_session).
+    if pending is None:
+        pending = PendingLoad(args.project, args.stage, parse_env_overrides(args.env))
+    try:
+        started = list(services(args)) if services else []
+    except BaseException:
+        pending.close()
+        raise
     # Signals first: a stop requested while starting up is honoured once running.
     clock_end = getattr(args, "clock_end", None)
     options = {"fire_schedules": fire_schedules, "fire_until": clock_end}
     with (
         stop_on_signals() as stop,
-        open_session(args, partial(make_clock, args, began), **options) as session,
+        open_session(args, partial(make_clock, args, began), pending, **options) as session,
     ):
         runtime = session.runtime
         clock = runtime.clock
@@ -161,6 +171,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     event = None if args.event is None else read_event(args.event)
     with open_session(args, SystemClock, fire_schedules=False) as session:
         session.runtime.prepare()
+        from localbridge.runtime.functions import UnknownFunctionError
+
         try:
             report = session.runtime.invoke_now(args.name, event, at=args.time)
         except UnknownFunctionError as error:
@@ -190,6 +202,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--to {args.to.isoformat()} must be after --from {args.start.isoformat()}"
         )
+    from localbridge.runtime.replay import replay
+
     logging.getLogger("localbridge.runs").setLevel(logging.WARNING)  # the bar shows progress
     options = {"fire_schedules": False, "overall_limit": args.concurrency}
     with stop_on_signals() as stop, open_session(args, SystemClock, **options) as session:

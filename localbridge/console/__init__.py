@@ -15,3 +15,8 @@ the shared vocabulary; ``cli`` imports it. One role per module:
 - ``sources``: the runtime (``run``) or only a ledger (``console``) behind it all;
 - ``service``: the console as a service of ``run``, or on its own.
 """
+
+# Here rather than in ``server``, so the command line can name them without
+# importing an HTTP server.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 3000

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-from localbridge.console.app import Console, Response
+from localbridge.console import DEFAULT_HOST as DEFAULT_HOST  # public here too
+from localbridge.console import DEFAULT_PORT as DEFAULT_PORT
 from localbridge.http_server import BackgroundHttpServer
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 3000
+if TYPE_CHECKING:
+    from localbridge.console.app import Console, Response
+
 MAX_FORM_BYTES = 64 * 1024
 POLL_S = 0.25
 HEARTBEAT_S = 15.0

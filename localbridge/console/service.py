@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from localbridge.console.app import Console
-from localbridge.console.guard import new_token
-from localbridge.console.metrics import make_registry
 from localbridge.console.server import ConsoleServer
 from localbridge.console.sources import LedgerSource, RuntimeSource, Source
 from localbridge.ledger.browse import LedgerReader
 from localbridge.ledger.pauses import PauseStore
 from localbridge.project.config import ConfigError
-from localbridge.runtime.loop import Runtime
+
+if TYPE_CHECKING:
+    from localbridge.console.app import Console
+    from localbridge.runtime.loop import Runtime
 
 log = logging.getLogger("localbridge")
 
@@ -53,6 +55,12 @@ def results_token_of(source: Source) -> Callable[[], str | None]:
 def open_console(ledger: Path, source_of: Callable[[LedgerReader], Source],
                  results_api_url: str | None) -> tuple[Console, Callable[[], None]]:  # fmt: skip
     """A ``Console`` over ``ledger``, and what closes it."""
+    # The pages, their HTTP client and the metrics' registry are imported
+    # when a console opens: `run` opens it once its first tick is scheduled.
+    from localbridge.console.app import Console
+    from localbridge.console.guard import new_token
+    from localbridge.console.metrics import make_registry
+
     reader = LedgerReader(ledger)
     pauses = PauseStore.open(ledger)
     source = source_of(reader)
@@ -67,6 +75,16 @@ def open_console(ledger: Path, source_of: Callable[[LedgerReader], Source],
         reader.close()
 
     return console, close
+
+
+def import_http_client() -> None:
+    """Import the console's slowest dependency, its HTTP client (requests).
+
+    ``run`` makes its services while the app is imported in the discovery
+    subprocess, and this process would otherwise only wait for the answer:
+    a background thread spends that wait here instead of after the first tick.
+    """
+    import localbridge.console.results  # noqa: F401
 
 
 def bind_server(host: str, port: int, required: bool) -> ConsoleServer | None:
@@ -94,6 +112,10 @@ class ConsoleService:
         self._server = bind_server(host, port, required)
         self._results_api_url = results_api_url
         self._close: Callable[[], None] | None = None
+        if self._server is not None:
+            threading.Thread(
+                target=import_http_client, name="localbridge-console-import", daemon=True
+            ).start()
 
     @property
     def url(self) -> str | None:

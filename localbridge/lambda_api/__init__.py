@@ -7,3 +7,8 @@ beside ``localbridge run``; ``deployed_record`` writes the
 ``.chalice/deployed`` file ``chalice invoke`` reads. May import ``runtime``
 and everything below it; never ``cli``.
 """
+
+# Here rather than in ``server``, so the command line can name them without
+# importing the server.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 3001

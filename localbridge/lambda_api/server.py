@@ -20,6 +20,8 @@ from typing import Any, BinaryIO
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from localbridge.http_server import BackgroundHttpServer
+from localbridge.lambda_api import DEFAULT_HOST as DEFAULT_HOST  # public here too
+from localbridge.lambda_api import DEFAULT_PORT as DEFAULT_PORT
 from localbridge.lambda_api import operation
 from localbridge.lambda_api.operation import (
     InvokeRequest,
@@ -31,8 +33,6 @@ from localbridge.lambda_api.operation import (
 
 log = logging.getLogger("localbridge.lambda_api")
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 3001
 INVOKE_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations/?")
 # Lambda's own limit for a synchronous request payload.
 MAX_PAYLOAD_BYTES = operation.MAX_SYNC_PAYLOAD_BYTES

@@ -11,9 +11,14 @@ project from running as configured (exit code 2 in the CLI).
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+# What Lambda accepts as an environment variable name.
+ENV_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
 class ConfigError(ValueError):
@@ -67,3 +72,30 @@ def read_stage_config(project_dir: Path, stage: str) -> StageConfig:
     if not isinstance(stages[stage], dict):
         raise ConfigError(f"stages.{stage} in {path}: expected an object, got {stages[stage]!r}")
     return StageConfig(path, stage, document)
+
+
+def require_app(project_dir: Path) -> Path:
+    """``project_dir``, resolved, once it is known to hold an ``app.py``."""
+    project_dir = project_dir.resolve()
+    if not (project_dir / "app.py").is_file():
+        raise ConfigError(
+            f"no app.py in {project_dir}: run from the Chalice project's directory "
+            "or point --project at it"
+        )
+    return project_dir
+
+
+def parse_env_overrides(assignments: Iterable[str]) -> dict[str, str]:
+    """``["KEY=VALUE", ...]`` (from repeated ``--env``) as a dict; later ones win."""
+    parsed: dict[str, str] = {}
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        if not sep:
+            raise ConfigError(f"--env {assignment!r}: expected KEY=VALUE")
+        if not ENV_NAME.fullmatch(key):
+            raise ConfigError(
+                f"--env {assignment!r}: {key!r} is not a valid variable name "
+                "(a letter, then letters, digits or underscores)"
+            )
+        parsed[key] = value
+    return parsed

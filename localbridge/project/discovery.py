@@ -1,8 +1,9 @@
 """Find a Chalice app's scheduled functions and the settings a stage deploys them with.
 
 The app itself is imported in a short-lived subprocess
-(``localbridge.project.discover_main``): the scheduler never imports user code, so a
-broken edit cannot take it down and a re-discovery always sees fresh code.
+(``localbridge.project.discover_main``, started by ``pending.DiscoveryProcess``):
+the scheduler never imports user code, so a broken edit cannot take it down
+and a re-discovery always sees fresh code.
 One-shot commands (``list``) import it in their own interpreter instead
 (``in_process``): they have nothing to protect, and a second interpreter
 would double their start-up time.
@@ -13,25 +14,25 @@ order is exactly the one ``chalice deploy`` uses.
 from __future__ import annotations
 
 import json
-import re
-import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from chalice.config import Config
 
-from localbridge.launch import module_command
 from localbridge.model import FunctionSpec
-from localbridge.project.config import ConfigError, StageConfig, read_stage_config
+from localbridge.project.config import (
+    ConfigError,
+    StageConfig,
+    read_stage_config,
+    require_app,
+)
 from localbridge.project.discover_main import AppImportError, discover_here
+from localbridge.project.pending import DiscoveryProcess
 
 # (Chalice's default when config.json says nothing, Lambda's lowest, highest).
 TIMEOUT_LIMITS = (60, 1, 900)
 MEMORY_LIMITS = (128, 128, 10240)
-DISCOVERY_TIMEOUT_S = 60.0
-# What Lambda accepts as an environment variable name.
-ENV_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
 def discover(
@@ -53,22 +54,17 @@ def discover(
     if config is None:
         config = read_stage_config(project_dir, stage)
     found = import_here(project_dir) if in_process else import_scheduled_functions(project_dir)
+    return function_specs(found, config, env_overrides or {})
+
+
+def function_specs(
+    found: Mapping[str, Any], config: StageConfig, env_overrides: Mapping[str, str]
+) -> list[FunctionSpec]:
+    """The discovered functions (``found``: discover_main's answer) as ``config`` deploys them."""
     app_name = config.app_name or found["app_name"]
     return [
-        function_spec(entry, str(app_name), config, env_overrides or {})
-        for entry in found["functions"]
+        function_spec(entry, str(app_name), config, env_overrides) for entry in found["functions"]
     ]
-
-
-def require_app(project_dir: Path) -> Path:
-    """``project_dir``, resolved, once it is known to hold an ``app.py``."""
-    project_dir = project_dir.resolve()
-    if not (project_dir / "app.py").is_file():
-        raise ConfigError(
-            f"no app.py in {project_dir}: run from the Chalice project's directory "
-            "or point --project at it"
-        )
-    return project_dir
 
 
 def import_here(project_dir: Path) -> dict[str, Any]:
@@ -83,34 +79,9 @@ def import_here(project_dir: Path) -> dict[str, Any]:
 
 
 def import_scheduled_functions(project_dir: Path) -> dict[str, Any]:
-    """Run ``_discover_main`` on the project and return its JSON answer."""
-    try:
-        done = subprocess.run(
-            module_command("localbridge.project.discover_main", str(project_dir)),
-            cwd=project_dir,
-            capture_output=True,
-            text=True,
-            timeout=DISCOVERY_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise ConfigError(
-            f"importing {project_dir / 'app.py'} took more than {DISCOVERY_TIMEOUT_S:.0f} s: "
-            "does it do work at import time?"
-        ) from None
-    if done.returncode != 0:
-        raise ConfigError(
-            f"{project_dir / 'app.py'} failed to import; fix the error below:\n"
-            f"{done.stderr.rstrip()}"
-        )
-    try:
-        answer: dict[str, Any] = json.loads(done.stdout)
-    except json.JSONDecodeError:
-        raise ConfigError(
-            f"importing {project_dir / 'app.py'} ended the process before it could list "
-            f"the functions (does it exit at import time?):\n{done.stderr.rstrip()}"
-        ) from None
-    return answer
+    """Run ``discover_main`` on the project and return its JSON answer."""
+    with DiscoveryProcess(project_dir) as discovery:
+        return discovery.answer()
 
 
 def function_spec(
@@ -160,19 +131,3 @@ def lambda_limit(value: Any, limits: tuple[int, int, int], setting: str, where: 
             f"from {lowest} to {highest}"
         )
     return value
-
-
-def parse_env_overrides(assignments: Iterable[str]) -> dict[str, str]:
-    """``["KEY=VALUE", ...]`` (from repeated ``--env``) as a dict; later ones win."""
-    parsed: dict[str, str] = {}
-    for assignment in assignments:
-        key, sep, value = assignment.partition("=")
-        if not sep:
-            raise ConfigError(f"--env {assignment!r}: expected KEY=VALUE")
-        if not ENV_NAME.fullmatch(key):
-            raise ConfigError(
-                f"--env {assignment!r}: {key!r} is not a valid variable name "
-                "(a letter, then letters, digits or underscores)"
-            )
-        parsed[key] = value
-    return parsed

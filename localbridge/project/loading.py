@@ -6,6 +6,11 @@ expression and attaches each function's reliability settings (``settings``).
 Everything that can be wrong with a project (an expression EventBridge would
 reject, a bad ``localbridge`` setting) is found here, at startup, and reported
 as a ``ConfigError`` naming the function, expression or key: exit code 2.
+
+``pending.PendingLoad`` is the same load in two steps, for ``run``: the
+discovery subprocess starts when it is made and the caller collects the
+functions later, doing its own work (imports, the ledger, the services'
+ports) while the app is imported.
 """
 
 from __future__ import annotations
@@ -15,12 +20,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from localbridge.model import FunctionSpec
-from localbridge.project.config import ConfigError, read_stage_config
-from localbridge.project.discovery import discover, require_app
+from localbridge.project.config import ConfigError, StageConfig, read_stage_config, require_app
+from localbridge.project.discovery import discover
+from localbridge.project.pending import PendingLoad
 from localbridge.project.settings import load_settings
 from localbridge.schedules import ScheduleError, parse_schedule
 
-__all__ = ["ConfigError", "load_functions"]
+__all__ = ["ConfigError", "PendingLoad", "load_functions"]
 
 
 def load_functions(
@@ -30,8 +36,16 @@ def load_functions(
 
     ``in_process``: see ``discovery.discover``.
     """
+    if not in_process:
+        with PendingLoad(project_dir, stage, env_overrides) as pending:
+            return pending.functions()
     config = read_stage_config(require_app(project_dir), stage)
     specs = discover(project_dir, stage, dict(env_overrides), config, in_process)
+    return validated(specs, config)
+
+
+def validated(specs: list[FunctionSpec], config: StageConfig) -> list[FunctionSpec]:
+    """``specs`` once every expression parses, with their reliability settings attached."""
     for spec in specs:
         try:
             parse_schedule(spec.expression)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from localbridge.model import FunctionSpec
-from localbridge.project.config import ConfigError
-from localbridge.project.discovery import discover, parse_env_overrides
+from localbridge.project.config import ConfigError, parse_env_overrides
+from localbridge.project.discovery import discover
 from tests.localbridge.chalice_project import CONFIG, write_project
 
 

@@ -1,0 +1,93 @@
+"""The runtime the running commands share (run, serve, invoke, replay, dlq redrive):
+the project's functions, the ledger and the invoker, opened and closed together.
+
+``load`` gives the project's functions with the command's retry options;
+``open_session`` puts the runtime together. ``run`` starts discovering the
+app first (``commands.start_load``) and hands the pending load over, so the
+app is imported in its subprocess while this process imports the runtime,
+opens the ledger and takes its ports.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from localbridge.cli.common import UsageError
+from localbridge.clock import Clock
+from localbridge.ledger.store import Ledger
+from localbridge.model import MAX_EVENT_AGE, FunctionSpec, Invoker
+from localbridge.project.config import parse_env_overrides
+from localbridge.project.loading import load_functions
+from localbridge.project.pending import PendingLoad
+
+if TYPE_CHECKING:
+    from localbridge.runtime.loop import Runtime
+
+
+def load(args: argparse.Namespace, in_process: bool = False) -> list[FunctionSpec]:
+    """The project's functions; ``in_process`` (one-shot commands) imports the app here."""
+    overrides = parse_env_overrides(args.env)
+    specs = load_functions(args.project, args.stage, overrides, in_process)
+    return with_retry_options(args, specs)
+
+
+def with_retry_options(args: argparse.Namespace, specs: list[FunctionSpec]) -> list[FunctionSpec]:
+    retries, delay = getattr(args, "retries", None), getattr(args, "retry_delay", None)
+    if retries is None and delay is None:
+        return specs
+    if delay is not None and delay > MAX_EVENT_AGE.total_seconds():
+        raise UsageError(
+            f"--retry-delay {delay:g}: at most {MAX_EVENT_AGE.total_seconds():g} seconds "
+            "(the maximum event age; a later retry could never run)"
+        )
+    changes: dict[str, Any] = {}
+    if retries is not None:
+        changes["maximum_retry_attempts"] = retries
+    if delay is not None:
+        changes["retry_delays"] = (timedelta(seconds=delay),)
+    return [replace(spec, settings=replace(spec.settings, **changes)) for spec in specs]
+
+
+@dataclass
+class Session:
+    """A runtime with its invoker and ledger, closed together."""
+
+    runtime: Runtime
+    invoker: Invoker
+    ledger: Ledger
+
+
+@contextmanager
+def open_session(
+    args: argparse.Namespace,
+    clock: Callable[[], Clock],
+    pending: PendingLoad | None = None,
+    **options: Any,
+) -> Iterator[Session]:
+    """Load and warm everything first, then start the clock: a virtual clock
+    must not run ahead while workers start.
+
+    The ledger opens and the invoker is made while the app is discovered
+    (``pending``, or a load begun here); the functions are awaited after that.
+    """
+    # The runtime's modules are imported here, while discovery runs, not
+    # when the command line is parsed.
+    from localbridge.runtime.assemble import Mode, make_invoker, make_runtime, warm
+
+    if pending is None:
+        pending = PendingLoad(args.project, args.stage, parse_env_overrides(args.env))
+    with ExitStack() as stack:
+        loading = stack.enter_context(pending)
+        ledger = Ledger.open(args.ledger)
+        stack.callback(ledger.close)
+        invoker = make_invoker(Mode(args.mode), args.project)
+        stack.callback(invoker.close)
+        functions = with_retry_options(args, loading.functions())
+        warm(invoker, functions)
+        runtime = make_runtime(functions, ledger, invoker, clock(), **options)
+        yield Session(runtime, invoker, ledger)
