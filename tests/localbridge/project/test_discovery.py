@@ -10,6 +10,8 @@ import pytest
 from localbridge.model import FunctionSpec
 from localbridge.project.config import ConfigError, parse_env_overrides
 from localbridge.project.discovery import discover
+from localbridge.project.loading import load_functions
+from localbridge.project.pending import PendingLoad
 from tests.localbridge.chalice_project import CONFIG, write_project
 
 
@@ -180,3 +182,31 @@ def test_a_localbridge_package_in_the_project_does_not_shadow_the_running_one(
     (project / "localbridge" / "__init__.py").write_text("raise ImportError('not this one')\n")
 
     assert "echo" in by_name(discover(project, "dev"))
+
+
+def test_a_pending_load_gives_the_same_functions_as_a_load(tmp_path: Path) -> None:
+    project = write_project(tmp_path)
+    overrides = {"EXTRA": "x"}
+    with PendingLoad(project, "dev", overrides) as pending:
+        functions = pending.functions()
+    assert functions == load_functions(project, "dev", overrides)
+    assert {"EXTRA": "x"}.items() <= by_name(functions)["every_five_minutes"].environment.items()
+
+
+def test_a_pending_load_nobody_asks_ends_its_subprocess(tmp_path: Path) -> None:
+    """``run`` failing before it asks (a busy port, a bad ledger) leaves no discovery behind."""
+    project = write_project(tmp_path)
+    # An app that never finishes importing: only close() can end its discovery.
+    (project / "app.py").write_text("import threading\nthreading.Event().wait()\n")
+    pending = PendingLoad(project, "dev", {})
+    process = pending._process._process
+    assert process is not None
+    assert process.poll() is None
+    pending.close()
+    assert process.returncode is not None  # killed and reaped
+    pending.close()  # twice is harmless
+
+
+def test_a_pending_load_of_a_project_without_app_fails_before_starting(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"no app\.py in"):
+        PendingLoad(tmp_path, "dev", {})
