@@ -72,6 +72,14 @@ def lambda_api_services(args: argparse.Namespace) -> list[Service]:
     return [service]
 
 
+def prepare(services: Sequence[Service]) -> None:
+    """What services can do before they start (``ConsoleService.prepare``: an import)."""
+    for service in services:
+        prepare_service = getattr(service, "prepare", None)
+        if prepare_service is not None:
+            prepare_service()
+
+
 def cmd_run(
     args: argparse.Namespace,
     services: ServiceFactory | None = None,
@@ -97,7 +105,9 @@ def cmd_run(
     options = {"fire_schedules": fire_schedules, "fire_until": clock_end}
     with (
         stop_on_signals() as stop,
-        open_session(args, partial(make_clock, args, began), pending, **options) as session,
+        open_session(
+            args, partial(make_clock, args, began), pending, partial(prepare, started), **options
+        ) as session,
     ):
         runtime = session.runtime
         clock = runtime.clock

@@ -11,6 +11,7 @@ opens the ledger and takes its ports.
 from __future__ import annotations
 
 import argparse
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
@@ -67,13 +68,16 @@ def open_session(
     args: argparse.Namespace,
     clock: Callable[[], Clock],
     pending: PendingLoad | None = None,
+    meanwhile: Callable[[], object] | None = None,
     **options: Any,
 ) -> Iterator[Session]:
     """Load and warm everything first, then start the clock: a virtual clock
     must not run ahead while workers start.
 
     The ledger opens and the invoker is made while the app is discovered
-    (``pending``, or a load begun here); the functions are awaited after that.
+    (``pending``, or a load begun here); the functions are awaited after that,
+    with ``meanwhile`` running on a background thread during the wait (started
+    only then, so it does not compete with this thread's own work first).
     """
     # The runtime's modules are imported here, while discovery runs, not
     # when the command line is parsed.
@@ -87,6 +91,8 @@ def open_session(
         stack.callback(ledger.close)
         invoker = make_invoker(Mode(args.mode), args.project)
         stack.callback(invoker.close)
+        if meanwhile is not None:
+            threading.Thread(target=meanwhile, name="localbridge-meanwhile", daemon=True).start()
         functions = with_retry_options(args, loading.functions())
         warm(invoker, functions)
         runtime = make_runtime(functions, ledger, invoker, clock(), **options)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,9 +79,9 @@ def open_console(ledger: Path, source_of: Callable[[LedgerReader], Source],
 def import_http_client() -> None:
     """Import the console's slowest dependency, its HTTP client (requests).
 
-    ``run`` makes its services while the app is imported in the discovery
-    subprocess, and this process would otherwise only wait for the answer:
-    a background thread spends that wait here instead of after the first tick.
+    ``run`` calls this (``ConsoleService.prepare``) on a background thread
+    while it waits for the app's discovery subprocess, time it would
+    otherwise spend idle, rather than after the first tick.
     """
     import localbridge.console.results  # noqa: F401
 
@@ -112,10 +111,11 @@ class ConsoleService:
         self._server = bind_server(host, port, required)
         self._results_api_url = results_api_url
         self._close: Callable[[], None] | None = None
+
+    def prepare(self) -> None:
+        """What can be done before ``start`` on another thread: the slowest import."""
         if self._server is not None:
-            threading.Thread(
-                target=import_http_client, name="localbridge-console-import", daemon=True
-            ).start()
+            import_http_client()
 
     @property
     def url(self) -> str | None:
