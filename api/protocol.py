@@ -34,6 +34,45 @@ DEFAULT_BODY_TIMEOUT = 30.0
 DRAIN_LIMIT = 16 * 1024 * 1024
 
 
+class CoalescingTransport:
+    """A connection's transport that sends a response's head together with its body.
+
+    uvicorn writes the status line and headers, then the body: two send calls
+    and two TCP segments per answer, and a client reading the head before the
+    body. Here the first write is held and goes out with the next one (one
+    ``writelines``, a single send); a write that nothing follows in the same
+    event-loop step is sent at the end of that step, and anything held goes
+    out before a close. Every write of the connection passes through here, so
+    the order of the bytes is kept.
+    """
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop):
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is None:
+            self._held = data
+            self._loop.call_soon(self.flush)
+        else:
+            self._held = None
+            self._transport.writelines((held, data))
+
+    def flush(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class LingeringTransport:
     """The transport as a request cycle sees it: a close asked for while the request
     body is still arriving is put off until the body has arrived (or a bound hits)."""
@@ -107,7 +146,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        coalescing = CoalescingTransport(transport, self.loop)
+        super().connection_made(coalescing)  # type: ignore[arg-type]
         self._arm(self.header_timeout, "headers")
 
     def connection_lost(self, exc: Exception | None) -> None:
