@@ -49,6 +49,9 @@ def main(env: Mapping[str, str]) -> int:
         access_log=settings.access_log,
         # Bound to a chosen address and reading no client address: no proxy headers.
         proxy_headers=False,
+        # No "server: uvicorn" on every answer: bytes and a header check per
+        # response that tell a client nothing it needs.
+        server_header=False,
         log_level="info",
     )
     return 0
