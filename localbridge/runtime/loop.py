@@ -38,7 +38,6 @@ from localbridge.runtime.invocations import (
 from localbridge.runtime.pausing import FireGate
 from localbridge.schedules import parse_schedule
 from localbridge.ticks import (
-    Decision,
     FunctionMark,
     NewTick,
     RunReport,
@@ -293,15 +292,17 @@ class Runtime:
         self._wakeup.set()
 
     def _attempt_finished(self, report: RunReport) -> None:
-        decision: Decision = report.decision
+        decision = report.decision
         if decision.state is TickState.RETRYING and decision.next_attempt_at is not None:
             self._schedule_attempt(report.tick, decision.next_attempt_at)
-        for listener in self._listeners:
-            listener(report.tick, decision.state)
+        self.notify(report.tick, decision.state)
 
     def _tick_buried(self, tick: Tick, reason: str) -> None:
-        for listener in self._listeners:
-            listener(tick, TickState.DEAD)
+        self.notify(tick, TickState.DEAD)
+
+    def notify(self, tick: Tick, state: TickState) -> None:
+        for listener in self._listeners:  # also called by replay's workers, for their attempts
+            listener(tick, state)
 
     # -- driving it from outside -------------------------------------------
 
