@@ -197,8 +197,10 @@ def replay(
     done = runtime.ledger.states_between(names, start, end).get(TickState.SUCCEEDED, 0)
     bar = None if progress is None else progress(total)
     functions = {name: _function(runtime, name) for name in names}
-    feed = Feed(functions, stop, runtime.clock.now)
-    feed.add(_unfinished_in_period(runtime, names, start, end), now)
+    planned = replay_instants(runtime, names, start, end)
+    chunks = (_record_chunk(runtime, chunk, now) for chunk in _chunks(planned, chunk_size))
+    feed = Feed(functions, stop, runtime.clock.now, chunks, low=chunk_size)
+    feed.add(_unfinished_in_period(runtime, names, start, end))
     if bar is not None:
         bar.start(done)
     # Only these: other unfinished ticks are the driving run's to resume.
@@ -206,19 +208,14 @@ def replay(
     workers = ReplayWorkers(runtime, feed, functions, stop, bar)
     workers.start(runtime.dispatcher.overall_limit or DEFAULT_CONCURRENCY)
     try:
-        for chunk in _chunks(replay_instants(runtime, names, start, end), chunk_size):
-            # Keep at most two chunks in flight: enough to never starve the workers.
-            if not feed.wait_below(chunk_size):
-                break
-            feed.add(_record_chunk(runtime, chunk, now), runtime.clock.now())
-        feed.close()
-        feed.wait_below(1)
+        feed.wait_done()
     finally:
-        feed.close()
         # A stop lets each worker end the run in hand (``runtime.stop`` bounds the rest).
         workers.join(None if not stop.is_set() else STOP_WAIT_S)
         if bar is not None:
             bar.finish()
+    if feed.failure is not None:
+        raise feed.failure
     states = Counter(runtime.ledger.states_between(names, start, end))
     unrecorded = total - sum(states.values())  # a stop came before they were recorded
     if unrecorded > 0:

@@ -25,7 +25,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
@@ -56,48 +56,63 @@ class Progress(Protocol):
 class Feed:
     """The ticks of a replay to run, oldest first, with each function's limit respected.
 
-    A worker holds one slot of each function in its batch while it runs the
-    batch (one run at a time); the overall limit is the number of workers.
-    Ticks waiting for a retry come back at their time. ``outstanding`` counts
-    ticks handed over and not yet in a final state.
+    The period comes from ``chunks``: an iterator that records the next chunk
+    of ticks in the ledger and yields those to run. A worker that finds fewer
+    than ``low`` ticks queued records the next chunk itself (one at a time),
+    so the queue never holds more than about two chunks and no other thread
+    sits between the ledger and the runs. A worker holds one slot of each
+    function in its batch while it runs the batch (one run at a time); the
+    overall limit is the number of workers. Ticks waiting for a retry come
+    back at their time. ``outstanding`` counts ticks handed over and not yet
+    in a final state.
     """
 
     def __init__(
-        self, functions: Mapping[str, Function], stop: threading.Event, now: Callable[[], datetime]
+        self,
+        functions: Mapping[str, Function],
+        stop: threading.Event,
+        now: Callable[[], datetime],
+        chunks: Iterator[Sequence[Tick]],
+        low: int,
     ) -> None:
         self._functions = functions
         self._stop = stop
         self._now = now
+        self._chunks: Iterator[Sequence[Tick]] | None = chunks
+        self._low = low
         self._lock = threading.Condition()
         self._queues: dict[str, deque[Entry]] = {name: deque() for name in functions}
+        self._queued = 0
         self._retries: list[tuple[datetime, int, Tick]] = []
         self._order = itertools.count()
         self._running = dict.fromkeys(functions, 0)
         self._outstanding = 0
-        self._closed = False
+        self._refilling = False
+        self._waiting = 0
+        self.failure: BaseException | None = None
+        """What recording a chunk raised; the replay raises it again."""
         self._mean_s = dict.fromkeys(functions, BATCH_BUDGET_S)
 
     # -- the replay's side ----------------------------------------------------
 
-    def add(self, ticks: Iterable[Tick], handed_at: datetime) -> None:
+    def add(self, ticks: Iterable[Tick]) -> None:
+        handed_at = self._now()
         with self._lock:
             for tick in ticks:
                 self._queues[tick.function].append((tick, handed_at))
+                self._queued += 1
                 self._outstanding += 1
             self._lock.notify_all()
 
-    def close(self) -> None:
-        """No more ticks will be added: workers end once the last is final."""
+    def wait_done(self, poll: float = 0.2) -> bool:
+        """True once every tick is recorded and final; False on a stop (or a failure)."""
         with self._lock:
-            self._closed = True
-            self._lock.notify_all()
-
-    def wait_below(self, count: int, poll: float = 0.2) -> bool:
-        """True once fewer than ``count`` ticks are outstanding; False on a stop."""
-        with self._lock:
-            while self._outstanding >= count and not self._stop.is_set():
+            while not self._over() and not self._stop.is_set():
                 self._lock.wait(poll)  # bounded: a stop (Ctrl-C) is seen promptly
-        return not self._stop.is_set()
+        return not self._stop.is_set() and self.failure is None
+
+    def _over(self) -> bool:
+        return self._chunks is None and self._outstanding == 0 and not self._refilling
 
     # -- the workers' side -----------------------------------------------------
 
@@ -110,16 +125,49 @@ class Feed:
         with self._lock:
             for name in done:
                 self._running[name] -= 1
-            self._lock.notify_all()
-            while not self._stop.is_set():
+            if self._waiting:
+                self._lock.notify_all()
+        while True:
+            batch = self._next(block)
+            if batch is not None:
+                return batch
+            self._refill()
+
+    def _next(self, block: bool) -> list[Entry] | None:
+        """The next batch; None when the caller is to record the next chunk first."""
+        with self._lock:
+            while not self._stop.is_set() and self.failure is None:
+                if self._chunks is not None and not self._refilling and self._queued < self._low:
+                    self._refilling = True
+                    return None
                 self._requeue_due_retries()
                 batch = self._batch()
-                if batch or not block or (self._closed and self._outstanding == 0):
+                if batch or not block or self._over():
                     for name in {tick.function for tick, _ in batch}:
                         self._running[name] += 1
+                    self._queued -= len(batch)
                     return batch
+                self._waiting += 1
                 self._lock.wait(self._wait_s())
+                self._waiting -= 1
+            self._lock.notify_all()
             return []
+
+    def _refill(self) -> None:
+        """Record the next chunk (outside the lock: the others keep taking meanwhile)."""
+        assert self._chunks is not None
+        chunk: Sequence[Tick] | None = None
+        try:
+            chunk = next(self._chunks, None)
+        except BaseException as error:
+            self.failure = error
+        if chunk:
+            self.add(chunk)
+        with self._lock:
+            if chunk is None:
+                self._chunks = None
+            self._refilling = False
+            self._lock.notify_all()
 
     def _has_room(self, name: str, taken: set[str]) -> bool:
         if name in taken:
@@ -151,6 +199,7 @@ class Feed:
         while self._retries and self._retries[0][0] <= now:
             at, _, tick = heapq.heappop(self._retries)
             self._queues[tick.function].appendleft((tick, at))
+            self._queued += 1
 
     def _wait_s(self) -> float:
         if not self._retries:
@@ -168,7 +217,8 @@ class Feed:
         if count:
             with self._lock:
                 self._outstanding -= count
-                self._lock.notify_all()
+                if self._over():  # the waiters are the replay and idle workers, for the end
+                    self._lock.notify_all()
 
     def observe(self, name: str, seconds: float) -> None:
         """A run of ``name`` took ``seconds``: batch sizes follow the recent mean."""
