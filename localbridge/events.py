@@ -133,7 +133,8 @@ def log_group_name(function: FunctionSpec) -> str:
 def new_trace_id(now: float | None = None) -> str:
     """An X-Ray trace header like the one Lambda puts in ``_X_AMZN_TRACE_ID`` (not sampled)."""
     epoch = int(time.time() if now is None else now)
-    return f"Root=1-{epoch:08x}-{new_hex(24)};Parent={new_hex(16)};Sampled=0"
+    digits = new_hex(40)  # the root's 24 and the parent's 16, in one draw
+    return f"Root=1-{epoch:08x}-{digits[:24]};Parent={digits[24:]};Sampled=0"
 
 
 _NO_OPTIONS = InvokeOptions()

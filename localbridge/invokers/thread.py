@@ -82,14 +82,15 @@ class ThreadInvoker:
         context = LambdaContext(fields, self.time_source)
         # A fresh copy, as Lambda deserialises the event for every run.
         own_event = json_copy(event)
-        with self._output.capturing() as printed:
-            set_request_id(request_id)
-            try:
-                began = self.time_source()
-                outcome = _call_in_thread(handler, own_event, context)
-                elapsed_s = self.time_source() - began
-            finally:
-                set_request_id(None)
+        printed = self._output.start()
+        set_request_id(request_id)
+        try:
+            began = self.time_source()
+            outcome = _call_in_thread(handler, own_event, context)
+            elapsed_s = self.time_source() - began
+        finally:
+            set_request_id(None)
+            self._output.stop()
         if elapsed_s > function.timeout_s:
             detail = f"thread mode: it ran {elapsed_s:.2f} s, then returned"
             outcome = lambda_errors.timed_out(function.timeout_s, detail)
@@ -204,7 +205,8 @@ def _plain_copy(value: Any) -> Any:
         for key, item in value.items():
             if type(key) is not str:
                 raise _NotPlainError
-            copied[key] = _plain_copy(item)
+            # Scalars inline: most of an event's values, and a call each adds up.
+            copied[key] = item if type(item) in _SCALARS else _plain_copy(item)
         return copied
     if kind is list:
         return [_plain_copy(item) for item in value]

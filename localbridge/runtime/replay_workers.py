@@ -186,10 +186,12 @@ class Feed:
                 break
             entry = heads[0] if len(heads) == 1 else min(heads, key=_age)
             name = entry[0].function
-            self._queues[name].popleft()
-            batch.append(entry)
+            queue = self._queues[name]
             taken.add(name)
             size = min(size, max(1, int(BATCH_BUDGET_S / max(self._mean_s[name], 1e-6))))
+            # The only function with ticks to take: take its share at once.
+            count = min(size - len(batch), len(queue)) if len(heads) == 1 else 1
+            batch.extend(queue.popleft() for _ in range(count))
         return batch
 
     def _requeue_due_retries(self) -> None:
