@@ -106,12 +106,17 @@ def report_line(
 
 
 def framed(
-    result: InvocationResult, request_id: str, memory_mb: int, max_memory_mb: int | None = None
+    result: InvocationResult,
+    request_id: str,
+    memory_mb: int,
+    max_memory_mb: int | None = None,
+    log_stream: str | None = None,
 ) -> InvocationResult:
     """``result`` with its logs as Lambda's log stream shows the run.
 
     ``memory_mb`` is the function's configured size; ``max_memory_mb`` what
-    it used at most, when known.
+    it used at most, when known; ``log_stream`` the stream it ran in (default:
+    the result's).
     """
     body = result.logs if not result.logs or result.logs.endswith("\n") else result.logs + "\n"
     logs = (
@@ -131,5 +136,5 @@ def framed(
         result.error_message,
         result.traceback,
         logs,
-        result.log_stream,
+        log_stream or result.log_stream,
     )

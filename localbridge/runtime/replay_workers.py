@@ -28,8 +28,11 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
+from localbridge.ids import new_uuid
+from localbridge.lambda_errors import crashed_result
+from localbridge.model import FunctionSpec, InvocationResult
 from localbridge.runtime.functions import Function
 from localbridge.runtime.loop import Runtime
 from localbridge.runtime.retries import after_attempt, is_expired
@@ -51,6 +54,16 @@ Finished = tuple[RunReport, Function]
 
 class Progress(Protocol):
     def advance(self, failed: bool = False) -> None: ...
+
+
+@runtime_checkable
+class BatchInvoker(Protocol):
+    """An invoker that runs several invocations of one function in one hand-over
+    (process mode: one message to a worker process, not one per run)."""
+
+    def invoke_batch(
+        self, function: FunctionSpec, runs: Sequence[tuple[Mapping[str, Any], str]]
+    ) -> list[InvocationResult]: ...
 
 
 class Feed:
@@ -250,6 +263,8 @@ class ReplayWorkers:
         self._stop = stop
         self._progress = progress
         self._threads: list[threading.Thread] = []
+        invoker = runtime.invoker
+        self._batches = invoker if isinstance(invoker, BatchInvoker) else None
 
     def start(self, count: int) -> None:
         for number in range(1, count + 1):
@@ -316,19 +331,53 @@ class ReplayWorkers:
 
     def _run(self, runnable: Sequence[Runnable], numbers: Sequence[int]) -> list[Finished]:
         finished: list[Finished] = []
-        invoke = self._runtime.dispatcher.invoke
-        for index, (tick, function, lateness) in enumerate(runnable):
+        index = 0
+        while index < len(runnable):
             if self._stop.is_set():
                 self._give_back(runnable[index:], numbers[index:])
                 break
+            group = runnable[index : index + self._group_size(runnable, index)]
             began = time.perf_counter()
-            result = invoke(function.spec, tick)
-            self._feed.observe(tick.function, time.perf_counter() - began)
+            results = self._invoke(group)
+            self._feed.observe(group[0][0].function, (time.perf_counter() - began) / len(group))
             ended = self._clock.now()
-            decision = after_attempt(tick, result.outcome, function.settings, ended)
-            report = RunReport(tick, numbers[index], lateness, result, decision, ended)
-            finished.append((report, function))
+            for (tick, function, lateness), result in zip(group, results, strict=True):
+                decision = after_attempt(tick, result.outcome, function.settings, ended)
+                report = RunReport(tick, numbers[index], lateness, result, decision, ended)
+                finished.append((report, function))
+                index += 1
         return finished
+
+    def _group_size(self, runnable: Sequence[Runnable], index: int) -> int:
+        """How many runs from ``index`` on go to the invoker together: one, or with a
+        batch invoker, those of the same function in a row."""
+        if self._batches is None:
+            return 1
+        name, end = runnable[index][0].function, index + 1
+        while end < len(runnable) and runnable[end][0].function == name:
+            end += 1
+        return end - index
+
+    def _invoke(self, group: Sequence[Runnable]) -> list[InvocationResult]:
+        """The group's results, as ``Dispatcher.invoke`` gives each (same event, same ids)."""
+        dispatcher = self._runtime.dispatcher
+        if self._batches is None or len(group) == 1:
+            return [dispatcher.invoke(function.spec, tick) for tick, function, _ in group]
+        spec = group[0][1].spec
+        runs = [
+            (
+                tick.event
+                if tick.event is not None
+                else dispatcher.build_event(spec, tick.scheduled_at, tick.event_id),
+                tick.request_id or new_uuid(),
+            )
+            for tick, _, _ in group
+        ]
+        started = time.time()
+        try:
+            return self._batches.invoke_batch(spec, runs)
+        except Exception as error:
+            return [crashed_result(error, started, time.time())] * len(group)
 
     def _give_back(self, runnable: Sequence[Runnable], numbers: Sequence[int]) -> None:
         """A stop came before these ran: their attempts were never made."""
