@@ -21,7 +21,8 @@ from typing import Protocol
 
 from localbridge.runtime.functions import Function
 from localbridge.runtime.loop import Runtime
-from localbridge.runtime.replay_workers import Feed, ReplayWorkers
+from localbridge.runtime.replay_feed import Feed
+from localbridge.runtime.replay_workers import ReplayWorkers
 from localbridge.schedules import Schedule, parse_schedule
 from localbridge.ticks import FINAL_STATES, NewTick, Tick, TickSource, TickState
 
