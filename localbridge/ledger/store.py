@@ -146,13 +146,15 @@ class Ledger(Queries):
         """
         stamp = format_instant(now)
         by_key = {(t.function, format_instant(t.scheduled_at)): t for t in ticks}
+        # A batch's ticks mostly share one enqueued_at (a replay's chunk): format it once.
+        enqueued = {moment: format_instant(moment) for moment in {t.enqueued_at for t in ticks}}
         rows = [
             (
                 function,
                 scheduled_at,
                 tick.state.value,
                 tick.source.value,
-                format_instant(tick.enqueued_at),
+                enqueued[tick.enqueued_at],
                 None if tick.event is None else json.dumps(tick.event),
                 stamp,
                 stamp,
