@@ -75,6 +75,15 @@ def scheduled_event(
     return _event(identity, identity.rule_arn(function), scheduled_at, event_id)
 
 
+def _utc(scheduled_at: datetime) -> datetime:
+    # UTC already (every tick's instant): no conversion per event.
+    return (
+        scheduled_at
+        if scheduled_at.tzinfo is UTC
+        else require_aware(scheduled_at, "scheduled time")
+    )
+
+
 def _event(
     identity: AwsIdentity, rule_arn: str, scheduled_at: datetime, event_id: str | None
 ) -> dict[str, Any]:
@@ -84,7 +93,7 @@ def _event(
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": identity.account,
-        "time": whole_seconds(require_aware(scheduled_at, "scheduled time")),
+        "time": whole_seconds(_utc(scheduled_at)),
         "region": identity.region,
         "resources": [rule_arn],
         "detail": {},

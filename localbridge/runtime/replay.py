@@ -112,7 +112,7 @@ def replay_instants(
         assert function is not None
         schedule = parse_schedule(function.spec.expression, anchor=start)
         streams.append(_planned(name, _instants(schedule, start, end)))
-    return heapq.merge(*streams)
+    return streams[0] if len(streams) == 1 else heapq.merge(*streams)
 
 
 def _planned(name: str, instants: Iterator[datetime]) -> Iterator[Planned]:
