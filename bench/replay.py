@@ -10,7 +10,7 @@
   (the machine is shared: absolute times move with its load, ratios less);
   each figure is the median of the rounds, each ratio the median of the
   rounds' ratios. The load average is printed with them.
-- memory: the traced (``tracemalloc``) peak of replaying 1 day against 7 days.
+- memory: the traced (``tracemalloc``) peak of replaying 1, 7 and 28 days.
 - year: ``python -m localbridge replay`` of all of 2022 for both jobs in
   worker processes, against the original data when present and a running
   results API (417 invocations).
@@ -156,13 +156,14 @@ def report_week(rounds: int = ROUNDS) -> None:
 
 
 def report_memory() -> None:
-    _, day_peak = replay_week(Mode.THREAD, timedelta(days=1), trace=True)
-    _, week_peak = replay_week(Mode.THREAD, WEEK, trace=True)
-    per_tick = (week_peak - day_peak) / (RUNS - RUNS / 7)
-    print(
-        f"replay memory (traced peak, thread mode): 1 day {day_peak / 1e6:.2f} MB, 7 days "
-        f"{week_peak / 1e6:.2f} MB: {per_tick:.0f} bytes per extra tick"
-    )
+    """The traced peak for 1, 7 and 28 days: flat when nothing is held per tick."""
+    peaks = {
+        days: replay_week(Mode.THREAD, timedelta(days=days), trace=True)[1] for days in (1, 7, 28)
+    }
+    extra_ticks = (28 - 1) * RUNS / 7
+    per_tick = (peaks[28] - peaks[1]) / extra_ticks
+    shown = ", ".join(f"{days} days {peak / 1e6:.2f} MB" for days, peak in peaks.items())
+    print(f"replay memory (traced peak, thread mode): {shown}: {per_tick:.1f} bytes per extra tick")
 
 
 # -- replay of 2022 --------------------------------------------------------------

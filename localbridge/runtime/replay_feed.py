@@ -80,9 +80,16 @@ class Feed:
     def wait_done(self, poll: float = 0.2) -> bool:
         """True once every tick is recorded and final; False on a stop (or a failure)."""
         with self._lock:
-            while not self._over() and not self._stop.is_set():
+            while not self._over() and not self._stop.is_set() and self.failure is None:
                 self._lock.wait(poll)  # bounded: a stop (Ctrl-C) is seen promptly
         return not self._stop.is_set() and self.failure is None
+
+    def fail(self, error: BaseException) -> None:
+        """Something the replay cannot go on from: every worker ends, the replay raises it."""
+        with self._lock:
+            if self.failure is None:
+                self.failure = error
+            self._lock.notify_all()
 
     def _over(self) -> bool:
         return self._chunks is None and self._outstanding == 0 and not self._refilling
@@ -133,7 +140,7 @@ class Feed:
         try:
             chunk = next(self._chunks, None)
         except BaseException as error:
-            self.failure = error
+            self.fail(error)
         if chunk:
             self.add(chunk)
         with self._lock:

@@ -97,6 +97,14 @@ class ReplayWorkers:
         return not any(thread.is_alive() for thread in self._threads)
 
     def _work(self) -> None:
+        try:
+            self._work_until_done()
+        except BaseException as error:
+            # Not a run's failure (those are outcomes): a bug, or the ledger gone.
+            log.exception("a replay worker stopped")
+            self._feed.fail(error)
+
+    def _work_until_done(self) -> None:
         finished: list[Finished] = []
         names: set[str] = set()
         while True:
