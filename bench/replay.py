@@ -125,8 +125,13 @@ def load() -> str:
 
 
 def report_week(rounds: int = ROUNDS) -> None:
-    """Interleaved rounds of floor, thread mode and process mode; medians."""
-    runs: dict[str, list[float]] = {"floor": [], "thread": [], "process": []}
+    """Interleaved rounds of floor, thread mode and process mode; medians.
+
+    Beside the wall times, this process's CPU time for the floor and thread
+    mode: on a shared machine it moves less with the load than the wall does.
+    """
+    walls: dict[str, list[float]] = {"floor": [], "thread": [], "process": []}
+    cpus: dict[str, list[float]] = {"floor": [], "thread": [], "process": []}
     measure: dict[str, Callable[[], float]] = {
         "floor": replay_floor,
         "thread": lambda: replay_week(Mode.THREAD)[0],
@@ -135,24 +140,30 @@ def report_week(rounds: int = ROUNDS) -> None:
     before = load()
     for _ in range(rounds):
         for name, run in measure.items():
-            runs[name].append(run())
-    floor, thread, process = (statistics.median(runs[n]) for n in ("floor", "thread", "process"))
-    over_floor = statistics.median(
-        t / f for t, f in zip(runs["thread"], runs["floor"], strict=True)
-    )
-    over_thread = statistics.median(
-        p / t for p, t in zip(runs["process"], runs["thread"], strict=True)
-    )
+            cpu = time.process_time()
+            walls[name].append(run())
+            cpus[name].append(time.process_time() - cpu)
+    thread, process, floor = (statistics.median(walls[n]) for n in ("thread", "process", "floor"))
     print(
         f"replay of 7 days of rate(1 minute) ({RUNS:,} no-op runs, --concurrency {CONCURRENCY}, "
         f"median of {rounds} interleaved rounds; {before} before, {load()} after):\n"
-        f"  thread mode  {thread:.2f} s ({RUNS / thread:,.0f} runs/s), {over_floor:.1f}x the floor"
-        f"  [rounds: {', '.join(f'{t:.2f}' for t in runs['thread'])}]\n"
-        f"  process mode {process:.2f} s ({RUNS / process:,.0f} runs/s), {over_thread:.2f}x "
-        f"thread mode  [rounds: {', '.join(f'{p:.2f}' for p in runs['process'])}]\n"
-        f"  floor (handler called {RUNS:,} times + rows in one transaction) {floor:.2f} s"
-        f"  [rounds: {', '.join(f'{f:.2f}' for f in runs['floor'])}]"
+        f"  thread mode  {thread:.2f} s ({RUNS / thread:,.0f} runs/s), "
+        f"{ratio(walls, 'thread', 'floor'):.1f}x the floor, {_rounds(walls['thread'])}; "
+        f"CPU {statistics.median(cpus['thread']):.2f} s, {ratio(cpus, 'thread', 'floor'):.1f}x\n"
+        f"  process mode {process:.2f} s ({RUNS / process:,.0f} runs/s), "
+        f"{ratio(walls, 'process', 'thread'):.2f}x thread mode, {_rounds(walls['process'])}\n"
+        f"  floor (handler called {RUNS:,} times + rows in one transaction) {floor:.2f} s, "
+        f"{_rounds(walls['floor'])}; CPU {statistics.median(cpus['floor']):.2f} s"
     )
+
+
+def ratio(figures: dict[str, list[float]], top: str, bottom: str) -> float:
+    """The median of the rounds' ratios (each round's pair measured minutes apart)."""
+    return statistics.median(t / b for t, b in zip(figures[top], figures[bottom], strict=True))
+
+
+def _rounds(values: list[float]) -> str:
+    return "rounds " + " / ".join(f"{v:.2f}" for v in values)
 
 
 def report_memory() -> None:
