@@ -178,10 +178,14 @@ class Feed:
         if not self._retries:
             return
         now = self._now()
+        due: list[Entry] = []
         while self._retries and self._retries[0][0] <= now:
             at, _, tick = heapq.heappop(self._retries)
+            due.append((tick, at))
+        # Ahead of their functions' queues (they are older), still in their own order.
+        for tick, at in reversed(due):
             self._queues[tick.function].appendleft((tick, at))
-            self._queued += 1
+        self._queued += len(due)
 
     def _wait_s(self) -> float:
         if not self._retries:

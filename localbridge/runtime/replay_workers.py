@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from localbridge.ids import new_uuid
@@ -42,7 +42,6 @@ log = logging.getLogger("localbridge")
 
 Runnable = tuple[Tick, Function, float]
 """A tick about to run: (tick, its function, lateness in ms)."""
-Finished = tuple[RunReport, Function]
 
 
 class Progress(Protocol):
@@ -105,7 +104,7 @@ class ReplayWorkers:
             self._feed.fail(error)
 
     def _work_until_done(self) -> None:
-        finished: list[Finished] = []
+        finished: list[RunReport] = []
         names: set[str] = set()
         while True:
             # Holding outcomes to record, never wait: another worker may be waiting for them.
@@ -131,7 +130,7 @@ class ReplayWorkers:
         return runnable
 
     def _record(
-        self, finished: Sequence[Finished], runnable: Sequence[Runnable]
+        self, finished: Sequence[RunReport], runnable: Sequence[Runnable]
     ) -> list[int] | None:
         """Record the outcomes and open the next attempts in one transaction; their numbers.
 
@@ -140,7 +139,7 @@ class ReplayWorkers:
         """
         try:
             numbers = self._ledger.finish_and_begin(
-                [report.end for report, _ in finished],
+                [report.end for report in finished],
                 [tick for tick, _, _ in runnable],
                 self._clock.now(),
                 [lateness for _, _, lateness in runnable],
@@ -152,8 +151,8 @@ class ReplayWorkers:
         self._settle(finished)
         return numbers
 
-    def _run(self, runnable: Sequence[Runnable], numbers: Sequence[int]) -> list[Finished]:
-        finished: list[Finished] = []
+    def _run(self, runnable: Sequence[Runnable], numbers: Sequence[int]) -> list[RunReport]:
+        finished: list[RunReport] = []
         index = 0
         while index < len(runnable):
             if self._stop.is_set():
@@ -163,11 +162,13 @@ class ReplayWorkers:
             began = time.perf_counter()
             results = self._invoke(group)
             self._feed.observe(group[0][0].function, (time.perf_counter() - began) / len(group))
-            ended = self._clock.now()
+            now, last = self._clock.now(), results[-1].ended_at
             for (tick, function, lateness), result in zip(group, results, strict=True):
+                # A run of a batch ended before the batch did, by the worker's clock.
+                ended = now - timedelta(seconds=(last - result.ended_at) * self._clock.speed)
                 decision = after_attempt(tick, result.outcome, function.settings, ended)
                 report = RunReport(tick, numbers[index], lateness, result, decision, ended)
-                finished.append((report, function))
+                finished.append(report)
                 index += 1
         return finished
 
@@ -213,10 +214,10 @@ class ReplayWorkers:
             # They stay running: the next start recovers them as interrupted.
             log.exception("could not give back %d unstarted attempt(s)", len(runnable))
 
-    def _settle(self, finished: Sequence[Finished]) -> None:
+    def _settle(self, finished: Sequence[RunReport]) -> None:
         """Log and tell what the ledger now holds; queue the retries."""
         final = 0
-        for report, _ in finished:
+        for report in finished:
             tick, decision = report.tick, report.decision
             try:
                 self._runtime.dispatcher.report(report)
