@@ -13,14 +13,15 @@ from __future__ import annotations
 import random
 
 _bits = random.getrandbits
-_VERSION_4 = (0xFFFFFFFF_FFFF_0FFF_3FFF_FFFFFFFFFFFF, 0x00000000_0000_4000_8000_000000000000)
+_bytes = random.randbytes
+# The variant digit of a version 4 UUID is 8, 9, a or b: the random digit's low two bits.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 def new_uuid() -> str:
     """A random (version 4) UUID as text, e.g. ``1b4e28ba-2fa1-41d2-883f-0016d3cca427``."""
-    clear, version = _VERSION_4
-    h = f"{(_bits(128) & clear) | version:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = _bytes(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 def new_hex(digits: int) -> str:

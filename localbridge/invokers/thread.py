@@ -209,7 +209,7 @@ def _plain_copy(value: Any) -> Any:
             copied[key] = item if type(item) in _SCALARS else _plain_copy(item)
         return copied
     if kind is list:
-        return [_plain_copy(item) for item in value]
+        return [item if type(item) in _SCALARS else _plain_copy(item) for item in value]
     if kind in _SCALARS:
         return value
     # Floats (nan, -0.0 spellings), tuples, other mappings: JSON decides.

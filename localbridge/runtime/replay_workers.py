@@ -164,8 +164,9 @@ class ReplayWorkers:
             self._feed.observe(group[0][0].function, (time.perf_counter() - began) / len(group))
             now, last = self._clock.now(), results[-1].ended_at
             for (tick, function, lateness), result in zip(group, results, strict=True):
-                # A run of a batch ended before the batch did, by the worker's clock.
-                ended = now - timedelta(seconds=(last - result.ended_at) * self._clock.speed)
+                ended = now
+                if result is not results[-1]:  # it ended before the batch did
+                    ended -= timedelta(seconds=(last - result.ended_at) * self._clock.speed)
                 decision = after_attempt(tick, result.outcome, function.settings, ended)
                 report = RunReport(tick, numbers[index], lateness, result, decision, ended)
                 finished.append(report)
