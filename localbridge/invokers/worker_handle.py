@@ -205,7 +205,9 @@ class WorkerProcess:
             result = outcome.to_result(run["started_at"], logs, run["ended_at"])
             self._max_memory_mb = run["max_rss_kb"] // 1024  # as /proc would say, unread
             results.append(self._framed(result, request_id, self._max_memory_mb))
-            started_at, log_start = run["ended_at"], run["log_end"] or log_start
+            end = run["log_end"]  # None: its stdout was gone; the slice ran to the file's end
+            started_at = run["ended_at"]
+            log_start = end if end is not None else os.fstat(self._log_fd).st_size
         return results
 
     def _lost_run(
