@@ -38,6 +38,7 @@ from localbridge.runtime.invocations import (
 from localbridge.runtime.pausing import FireGate
 from localbridge.schedules import parse_schedule
 from localbridge.ticks import (
+    Decision,
     FunctionMark,
     NewTick,
     RunReport,
@@ -105,7 +106,7 @@ class Runtime:
             self.function,
             build_event,
             on_finished=self._attempt_finished,
-            on_dead=self._tick_buried,
+            on_dead=lambda tick, reason: self.notify(tick, TickState.DEAD),
             max_workers=max_workers,
             overall_limit=overall_limit,
         )
@@ -292,13 +293,10 @@ class Runtime:
         self._wakeup.set()
 
     def _attempt_finished(self, report: RunReport) -> None:
-        decision = report.decision
+        decision: Decision = report.decision
         if decision.state is TickState.RETRYING and decision.next_attempt_at is not None:
             self._schedule_attempt(report.tick, decision.next_attempt_at)
         self.notify(report.tick, decision.state)
-
-    def _tick_buried(self, tick: Tick, reason: str) -> None:
-        self.notify(tick, TickState.DEAD)
 
     def notify(self, tick: Tick, state: TickState) -> None:
         for listener in self._listeners:  # also called by replay's workers, for their attempts
