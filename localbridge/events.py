@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from localbridge.ids import new_hex, new_uuid
 from localbridge.instants import require_aware, whole_seconds
 from localbridge.model import FunctionSpec, InvokeOptions
 
@@ -71,15 +72,30 @@ def scheduled_event(
     ``event_id`` is the delivery's id: every attempt of one delivery (a retry,
     a redrive) carries the same one, as EventBridge's do.
     """
+    return _event(identity, identity.rule_arn(function), scheduled_at, event_id)
+
+
+def _utc(scheduled_at: datetime) -> datetime:
+    # UTC already (every tick's instant): no conversion per event.
+    return (
+        scheduled_at
+        if scheduled_at.tzinfo is UTC
+        else require_aware(scheduled_at, "scheduled time")
+    )
+
+
+def _event(
+    identity: AwsIdentity, rule_arn: str, scheduled_at: datetime, event_id: str | None
+) -> dict[str, Any]:
     return {
         "version": "0",
-        "id": event_id or str(uuid.uuid4()),
+        "id": event_id or new_uuid(),
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": identity.account,
-        "time": whole_seconds(require_aware(scheduled_at, "scheduled time")),
+        "time": whole_seconds(_utc(scheduled_at)),
         "region": identity.region,
-        "resources": [identity.rule_arn(function)],
+        "resources": [rule_arn],
         "detail": {},
     }
 
@@ -99,11 +115,16 @@ def make_event_factory(identity: AwsIdentity | None = None) -> EventFactory:
     every tick, the Invoke API for an invocation without a payload ("now").
     """
     chosen = identity or AwsIdentity.from_environment()
+    rule_arns: dict[str, str] = {}  # per rule name: built once, not once per event
 
     def build(
         function: FunctionSpec, instant: datetime, event_id: str | None = None, /
     ) -> dict[str, Any]:
-        return scheduled_event(function, instant, chosen, event_id)
+        rule = function.rule_name
+        arn = rule_arns.get(rule)
+        if arn is None:
+            arn = rule_arns.setdefault(rule, chosen.rule_arn(function))
+        return _event(chosen, arn, instant, event_id)
 
     return build
 
@@ -121,7 +142,11 @@ def log_group_name(function: FunctionSpec) -> str:
 def new_trace_id(now: float | None = None) -> str:
     """An X-Ray trace header like the one Lambda puts in ``_X_AMZN_TRACE_ID`` (not sampled)."""
     epoch = int(time.time() if now is None else now)
-    return f"Root=1-{epoch:08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
+    digits = new_hex(40)  # the root's 24 and the parent's 16, in one draw
+    return f"Root=1-{epoch:08x}-{digits[:24]};Parent={digits[24:]};Sampled=0"
+
+
+_NO_OPTIONS = InvokeOptions()
 
 
 @dataclass(frozen=True)
@@ -147,14 +172,16 @@ class ContextFields:
         log_stream: str,
         options: InvokeOptions | None = None,
     ) -> ContextFields:
-        chosen = options or InvokeOptions()
+        chosen = options or _NO_OPTIONS
         client_context = None if chosen.client_context is None else dict(chosen.client_context)
+        name = function.lambda_name
+        arn = identity.function_name_arn(name)
         return cls(
-            function_name=function.lambda_name,
-            invoked_function_arn=identity.function_arn(function, chosen.qualifier),
+            function_name=name,
+            invoked_function_arn=f"{arn}:{chosen.qualifier}" if chosen.qualifier else arn,
             memory_limit_in_mb=function.memory_mb,
             aws_request_id=request_id,
-            log_group_name=log_group_name(function),
+            log_group_name=f"/aws/lambda/{name}",
             log_stream_name=log_stream,
             timeout_ms=function.timeout_s * 1000,
             client_context=client_context,

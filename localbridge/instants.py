@@ -70,6 +70,8 @@ def parse_user_instant(text: str) -> datetime:
 
 def format_instant(moment: datetime) -> str:
     """The ledger's text: fixed-width UTC with microseconds, which sorts as time does."""
+    if moment.tzinfo is UTC:  # the common case, written per ledger row: no conversion
+        return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
     naive = require_aware(moment, "instant").replace(tzinfo=None)
     return naive.isoformat(timespec="microseconds") + "Z"
 
@@ -85,7 +87,8 @@ def parse_optional(text: str | None) -> datetime | None:
 
 def whole_seconds(moment: datetime) -> str:
     """``2022-12-19T00:05:00Z``: EventBridge's ``time`` field (UTC, whole seconds)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    utc_moment = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    return utc_moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def display_instant(moment: datetime) -> str:

@@ -77,12 +77,21 @@ class OutputCapture:
     @contextmanager
     def capturing(self) -> Iterator[list[str]]:
         """Within the block, this thread's prints land in the yielded list."""
-        buffer: list[str] = []
-        self._local.buffer = buffer
+        buffer = self.start()
         try:
             yield buffer
         finally:
-            self._local.buffer = None
+            self.stop()
+
+    def start(self) -> list[str]:
+        """From now on this thread's prints land in the list returned (``capturing``
+        without a context manager's cost, for the per-run path)."""
+        buffer: list[str] = []
+        self._local.buffer = buffer
+        return buffer
+
+    def stop(self) -> None:
+        self._local.buffer = None
 
 
 def bounded(buffer: list[str]) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,31 @@ class ProcessInvoker:
             return worker.run(event, request_id, options)
         finally:
             self._give_back(worker)
+
+    def invoke_batch(
+        self, function: FunctionSpec, runs: Sequence[tuple[Mapping[str, Any], str]]
+    ) -> list[InvocationResult]:
+        """``invoke`` for each ``(event, request id)``, oldest first, in as few messages as
+        the runs allow: one per worker, the rest going to a fresh worker when a run
+        timed out or crashed (replay's batches: two pipe trips per batch, not per run)."""
+        results: list[InvocationResult] = []
+        while len(results) < len(runs):
+            rest = runs[len(results) :]
+            if len(rest) == 1:
+                results.append(self.invoke(function, *rest[0]))
+                continue
+            worker = self._idle_worker(function)
+            if worker is None:
+                worker, failed = self._start_worker(function, time.time())
+                if failed is not None:
+                    memory = worker.max_memory_mb()
+                    results.append(framed(failed, rest[0][1], function.memory_mb, memory))
+                    continue
+            try:
+                results.extend(worker.run_batch(rest))
+            finally:
+                self._give_back(worker)
+        return results
 
     def warm(self, functions: Iterable[FunctionSpec]) -> None:
         """Start one worker for each function that has none idle (in parallel)."""

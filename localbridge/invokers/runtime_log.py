@@ -16,7 +16,6 @@ import math
 import sys
 import threading
 import time
-from dataclasses import replace
 
 from localbridge import lambda_errors
 from localbridge.model import InvocationResult, Outcome
@@ -107,12 +106,17 @@ def report_line(
 
 
 def framed(
-    result: InvocationResult, request_id: str, memory_mb: int, max_memory_mb: int | None = None
+    result: InvocationResult,
+    request_id: str,
+    memory_mb: int,
+    max_memory_mb: int | None = None,
+    log_stream: str | None = None,
 ) -> InvocationResult:
     """``result`` with its logs as Lambda's log stream shows the run.
 
     ``memory_mb`` is the function's configured size; ``max_memory_mb`` what
-    it used at most, when known.
+    it used at most, when known; ``log_stream`` the stream it ran in (default:
+    the result's).
     """
     body = result.logs if not result.logs or result.logs.endswith("\n") else result.logs + "\n"
     logs = (
@@ -121,4 +125,16 @@ def framed(
         f"END RequestId: {request_id}\n"
         f"{report_line(result, request_id, memory_mb, max_memory_mb)}"
     )
-    return replace(result, logs=logs)
+    # Not dataclasses.replace: this runs once per invocation, and replace costs
+    # several times a plain construction.
+    return InvocationResult(
+        result.outcome,
+        result.started_at,
+        result.ended_at,
+        result.payload,
+        result.error_type,
+        result.error_message,
+        result.traceback,
+        logs,
+        log_stream or result.log_stream,
+    )

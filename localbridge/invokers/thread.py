@@ -81,15 +81,16 @@ class ThreadInvoker:
         os.environ["_X_AMZN_TRACE_ID"] = fields.trace_id  # shared by threads: the last run's
         context = LambdaContext(fields, self.time_source)
         # A fresh copy, as Lambda deserialises the event for every run.
-        own_event = json.loads(json.dumps(event))
-        with self._output.capturing() as printed:
-            set_request_id(request_id)
-            try:
-                began = self.time_source()
-                outcome = _call_in_thread(handler, own_event, context)
-                elapsed_s = self.time_source() - began
-            finally:
-                set_request_id(None)
+        own_event = json_copy(event)
+        printed = self._output.start()
+        set_request_id(request_id)
+        try:
+            began = self.time_source()
+            outcome = _call_in_thread(handler, own_event, context)
+            elapsed_s = self.time_source() - began
+        finally:
+            set_request_id(None)
+            self._output.stop()
         if elapsed_s > function.timeout_s:
             detail = f"thread mode: it ran {elapsed_s:.2f} s, then returned"
             outcome = lambda_errors.timed_out(function.timeout_s, detail)
@@ -177,6 +178,42 @@ def _call_in_thread(handler: Handler, event: dict[str, Any], context: Any) -> Ha
     except SystemExit as exit_:
         status = exit_.code if isinstance(exit_.code, int) else 1 if exit_.code else 0
         return lambda_errors.exited(f"exit status {status}")
+
+
+def json_copy(event: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``json.loads(json.dumps(event))`` gives, without the text in between when
+    the event holds only plain JSON values (a scheduled event: a few microseconds less
+    per run)."""
+    try:
+        return _plain_copy(event)  # type: ignore[no-any-return]
+    except _NotPlainError:
+        copied: dict[str, Any] = json.loads(json.dumps(event))
+        return copied
+
+
+class _NotPlainError(Exception):
+    pass
+
+
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def _plain_copy(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        copied = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotPlainError
+            # Scalars inline: most of an event's values, and a call each adds up.
+            copied[key] = item if type(item) in _SCALARS else _plain_copy(item)
+        return copied
+    if kind is list:
+        return [item if type(item) in _SCALARS else _plain_copy(item) for item in value]
+    if kind in _SCALARS:
+        return value
+    # Floats (nan, -0.0 spellings), tuples, other mappings: JSON decides.
+    raise _NotPlainError
 
 
 def _rss_mb() -> int:

@@ -9,7 +9,6 @@ it, so even a run that crashes or is killed keeps what it printed.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import select
@@ -18,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -164,8 +163,74 @@ class WorkerProcess:
         else:
             outcome = HandlerOutcome.from_json(json.loads(line))
         result = outcome.to_result(started_at, self.logs(), ended_at)
-        result = framed(result, request_id, self.function.memory_mb, self.max_memory_mb())
-        return dataclasses.replace(result, log_stream=self.log_stream)
+        return self._framed(result, request_id, self.max_memory_mb())
+
+    def run_batch(self, runs: Sequence[tuple[Mapping[str, Any], str]]) -> list[InvocationResult]:
+        """Several invocations ``(event, request id)`` in one message, one after the other.
+
+        Each is bounded by the function's timeout from the end of the one
+        before (as the parent saw it) and judged by the times the worker
+        measured; each gets its own slice of the log. The list stops at the
+        first run that timed out or crashed: the worker is gone, and the runs
+        after it were never started.
+        """
+        function = self.function
+        contexts = [
+            ContextFields.for_invocation(function, self.identity, request_id, self.log_stream)
+            for _, request_id in runs
+        ]
+        message = {
+            "runs": [
+                {"event": e, "context": c.to_json()}
+                for (e, _), c in zip(runs, contexts, strict=True)
+            ]
+        }
+        os.ftruncate(self._log_fd, 0)
+        started_at = time.time()
+        with contextlib.suppress(BrokenPipeError):  # it died while idle; reading says how
+            _write_all(self._request_write, json.dumps(message).encode() + b"\n")
+        results: list[InvocationResult] = []
+        log_start = 0
+        for _, request_id in runs:
+            line = self._responses.read_line(time.monotonic() + function.timeout_s)
+            if not line:
+                results.append(self._lost_run(line, started_at, log_start, request_id))
+                break
+            reply = json.loads(line)
+            run = reply.pop("run")
+            outcome = HandlerOutcome.from_json(reply)
+            if run["ended_at"] - run["started_at"] > function.timeout_s:
+                outcome = lambda_errors.timed_out(function.timeout_s)
+            logs = self._log_slice(log_start, run["log_end"])
+            result = outcome.to_result(run["started_at"], logs, run["ended_at"])
+            self._max_memory_mb = run["max_rss_kb"] // 1024  # as /proc would say, unread
+            results.append(self._framed(result, request_id, self._max_memory_mb))
+            end = run["log_end"]  # None: its stdout was gone; the slice ran to the file's end
+            started_at = run["ended_at"]
+            log_start = end if end is not None else os.fstat(self._log_fd).st_size
+        return results
+
+    def _lost_run(
+        self, line: bytes | None, started_at: float, log_start: int, request_id: str
+    ) -> InvocationResult:
+        """The run of a batch during which the worker timed out (None) or died (b"")."""
+        if line is None:
+            self.kill()
+            outcome = lambda_errors.timed_out(self.function.timeout_s)
+        else:
+            outcome = self._exit_failure()
+        result = outcome.to_result(started_at, self._log_slice(log_start, None), time.time())
+        return self._framed(result, request_id, self.max_memory_mb())
+
+    def _framed(self, result: InvocationResult, request_id: str, memory: int) -> InvocationResult:
+        return framed(result, request_id, self.function.memory_mb, memory, self.log_stream)
+
+    def _log_slice(self, start: int, end: int | None) -> str:
+        """The log from ``start`` to ``end`` (None: the end of the file); its last 64 KiB."""
+        stop = os.fstat(self._log_fd).st_size if end is None else end
+        first = max(start, stop - LOG_LIMIT_BYTES)
+        text = os.pread(self._log_fd, stop - first, first).decode("utf-8", "replace")
+        return f"[{first - start} earlier bytes dropped]\n{text}" if first > start else text
 
     def max_memory_mb(self) -> int:
         """The worker's peak resident memory so far (the last reading once it is gone)."""

@@ -4,7 +4,9 @@ Started by ``localbridge.invokers.worker_handle`` with the arguments ``HANDLER
 REQUEST_FD RESPONSE_FD``, the function's environment and the project
 directory as cwd. It imports the handler once (Lambda's init phase),
 says ``ready``, then serves one JSON line per invocation on REQUEST_FD with
-one JSON line on RESPONSE_FD, until REQUEST_FD closes. Everything the
+one JSON line on RESPONSE_FD, until REQUEST_FD closes. A line of several
+invocations (``{"runs": [...]}``, a replay's batch) gets a line per run as
+each ends, with the run's times, peak memory and where its output ends. Everything the
 function prints goes to this process's stdout/stderr, which the parent reads
 as the run's logs.
 """
@@ -14,13 +16,16 @@ from __future__ import annotations
 import io
 import json
 import os
+import resource
 import sys
+import time
 from typing import IO, Any
 
 from localbridge import launch
 from localbridge.events import ContextFields, LambdaContext
-from localbridge.invokers.handlers import HandlerLoadError, call_handler, load_handler
+from localbridge.invokers.handlers import Handler, HandlerLoadError, call_handler, load_handler
 from localbridge.invokers.runtime_log import install_root_handler, set_request_id
+from localbridge.lambda_errors import HandlerOutcome
 
 LOCALBRIDGE_ROOT = str(launch.LOCALBRIDGE_ROOT)
 
@@ -46,15 +51,43 @@ def serve(handler_string: str, requests: IO[str], responses: IO[str]) -> int:
     send(responses, {"ready": True})
     for line in requests:
         request = json.loads(line)
-        fields = ContextFields.from_json(request["context"])
-        os.environ["_X_AMZN_TRACE_ID"] = fields.trace_id
-        set_request_id(fields.aws_request_id)
-        outcome = call_handler(handler, request["event"], LambdaContext(fields))
-        set_request_id(None)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        send(responses, outcome.to_json())
+        if "runs" not in request:
+            send(responses, run_one(handler, request).to_json())
+            continue
+        # A batch: a reply per run as it ends, with what the parent cannot see
+        # from outside when several runs share one message.
+        for run in request["runs"]:
+            started_at = time.time()
+            outcome = run_one(handler, run)
+            ended_at = time.time()
+            reply = outcome.to_json()
+            reply["run"] = {
+                "started_at": started_at,
+                "ended_at": ended_at,
+                "log_end": log_end(),
+                "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            }
+            send(responses, reply)
     return 0
+
+
+def run_one(handler: Handler, request: dict[str, Any]) -> HandlerOutcome:
+    fields = ContextFields.from_json(request["context"])
+    os.environ["_X_AMZN_TRACE_ID"] = fields.trace_id
+    set_request_id(fields.aws_request_id)
+    outcome = call_handler(handler, request["event"], LambdaContext(fields))
+    set_request_id(None)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return outcome
+
+
+def log_end() -> int | None:
+    """Where this run's output ends in the log file (stdout's size, output flushed)."""
+    try:
+        return os.fstat(1).st_size
+    except OSError:  # the function closed its stdout: the parent reads to the end
+        return None
 
 
 def main(argv: list[str]) -> int:

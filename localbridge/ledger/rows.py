@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from localbridge.instants import format_instant, parse_instant, parse_optional
+from localbridge.model import Outcome
 from localbridge.ticks import (
     Attempt,
     AttemptEnd,
@@ -89,6 +90,11 @@ def attempt_from_row(row: sqlite3.Row) -> Attempt:
     )
 
 
+# Looked up once per row written, rather than converting the enums each time.
+_OUTCOME_TEXT = {outcome: AttemptOutcome.of(outcome).value for outcome in Outcome}
+_STATE_TEXT = {state: state.value for state in TickState}
+
+
 def outcome_rows(finished: Sequence[tuple[int, int, AttemptEnd]]) -> tuple[Rows, Rows]:
     """The ``attempts`` and ``ticks`` updates that record finished attempts."""
     attempt_rows, tick_rows = [], []
@@ -101,7 +107,7 @@ def outcome_rows(finished: Sequence[tuple[int, int, AttemptEnd]]) -> tuple[Rows,
             (
                 stamp,
                 result.duration_ms,
-                AttemptOutcome.of(result.outcome).value,
+                _OUTCOME_TEXT[result.outcome],
                 result.error_type,
                 result.error_message,
                 result.traceback,
@@ -112,5 +118,6 @@ def outcome_rows(finished: Sequence[tuple[int, int, AttemptEnd]]) -> tuple[Rows,
                 number,
             )
         )
-        tick_rows.append((end.state.value, int(not result.succeeded), next_at, stamp, tick_id))
+        failed = int(not result.succeeded)
+        tick_rows.append((_STATE_TEXT[end.state], failed, next_at, stamp, tick_id))
     return attempt_rows, tick_rows

@@ -146,13 +146,15 @@ class Ledger(Queries):
         """
         stamp = format_instant(now)
         by_key = {(t.function, format_instant(t.scheduled_at)): t for t in ticks}
+        # A batch's ticks mostly share one enqueued_at (a replay's chunk): format it once.
+        enqueued = {moment: format_instant(moment) for moment in {t.enqueued_at for t in ticks}}
         rows = [
             (
                 function,
                 scheduled_at,
                 tick.state.value,
                 tick.source.value,
-                format_instant(tick.enqueued_at),
+                enqueued[tick.enqueued_at],
                 None if tick.event is None else json.dumps(tick.event),
                 stamp,
                 stamp,
@@ -272,6 +274,24 @@ class Ledger(Queries):
             )
             numbers.append(last + 1)
         return numbers
+
+    def abandon_attempts(self, opened: Sequence[tuple[int, int]], now: datetime) -> None:
+        """Take back attempts ``(tick id, number)`` opened but never started (a stop
+        came first): their rows go, their ticks are pending again with one attempt fewer."""
+        stamp = format_instant(now)
+        with self._transaction() as db:
+            db.executemany(
+                "DELETE FROM attempts WHERE tick_id = ? AND number = ? AND outcome IS NULL",
+                opened,
+            )
+            db.executemany(
+                "UPDATE ticks SET state = ?, attempts = attempts - 1, updated_at = ? "
+                "WHERE id = ? AND attempts = ? AND state = ?",
+                [
+                    (TickState.PENDING.value, stamp, tick_id, number, TickState.RUNNING.value)
+                    for tick_id, number in opened
+                ],
+            )
 
     def finish_attempt(self, tick_id: int, number: int, end: AttemptEnd) -> None:
         self.finish_attempts([(tick_id, number, end)])

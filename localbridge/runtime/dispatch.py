@@ -232,6 +232,18 @@ class Dispatcher:
         """Told of every finished attempt, scheduled or synchronous (the metrics)."""
         self._report_listeners.append(listener)
 
+    def report(self, report: RunReport) -> None:
+        """Log an attempt run elsewhere (replay's workers) and tell the report listeners."""
+        self._report(report)
+
+    @property
+    def overall_limit(self) -> int | None:
+        return self._overall_limit
+
+    @property
+    def build_event(self) -> EventFactory:
+        return self._build_event
+
     def _report(self, report: RunReport) -> None:
         log_run(report)
         for listener in self._report_listeners:

@@ -106,7 +106,7 @@ class Runtime:
             self.function,
             build_event,
             on_finished=self._attempt_finished,
-            on_dead=self._tick_buried,
+            on_dead=lambda tick, reason: self.notify(tick, TickState.DEAD),
             max_workers=max_workers,
             overall_limit=overall_limit,
         )
@@ -296,12 +296,11 @@ class Runtime:
         decision: Decision = report.decision
         if decision.state is TickState.RETRYING and decision.next_attempt_at is not None:
             self._schedule_attempt(report.tick, decision.next_attempt_at)
-        for listener in self._listeners:
-            listener(report.tick, decision.state)
+        self.notify(report.tick, decision.state)
 
-    def _tick_buried(self, tick: Tick, reason: str) -> None:
-        for listener in self._listeners:
-            listener(tick, TickState.DEAD)
+    def notify(self, tick: Tick, state: TickState) -> None:
+        for listener in self._listeners:  # also called by replay's workers, for their attempts
+            listener(tick, state)
 
     # -- driving it from outside -------------------------------------------
 

@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from localbridge.runtime.functions import Function
 from localbridge.runtime.loop import Runtime
+from localbridge.runtime.replay_feed import Feed
+from localbridge.runtime.replay_workers import ReplayWorkers
 from localbridge.schedules import Schedule, parse_schedule
 from localbridge.ticks import FINAL_STATES, NewTick, Tick, TickSource, TickState
 
@@ -34,8 +37,12 @@ class Progress(Protocol):
     def finish(self) -> None: ...
 
 
-CHUNK = 1024
-"""Ticks a replay records (and hands to the dispatcher) at a time."""
+CHUNK = 256
+"""Ticks a replay records (and hands to its workers) at a time."""
+DEFAULT_CONCURRENCY = 4
+"""Runs at once of a replay whose runtime sets no overall limit (the CLI's default)."""
+STOP_WAIT_S = 10.0
+"""After a stop, how long to wait for the runs in hand before returning."""
 
 ProgressFactory = Callable[[int], Progress]
 Planned = tuple[datetime, str]
@@ -105,7 +112,7 @@ def replay_instants(
         assert function is not None
         schedule = parse_schedule(function.spec.expression, anchor=start)
         streams.append(_planned(name, _instants(schedule, start, end)))
-    return heapq.merge(*streams)
+    return streams[0] if len(streams) == 1 else heapq.merge(*streams)
 
 
 def _planned(name: str, instants: Iterator[datetime]) -> Iterator[Planned]:
@@ -180,40 +187,47 @@ def replay(
 ) -> BatchSummary:
     """Run every tick of ``names`` in (start, end] that has not succeeded yet.
 
-    The period is recorded and run ``chunk_size`` ticks at a time, so memory
-    stays flat however long it is; ticks that succeeded before are not run again.
+    The period is recorded ``chunk_size`` ticks at a time, at most two chunks
+    ahead of the runs, so memory stays flat however long it is; ticks that
+    succeeded before are not run again. The runs take place on the runtime's
+    overall limit of ``ReplayWorkers`` (``DEFAULT_CONCURRENCY`` without one).
     """
     runtime.prepare()
     now = runtime.clock.now()
     total = sum(1 for _ in replay_instants(runtime, names, start, end))
     done = runtime.ledger.states_between(names, start, end).get(TickState.SUCCEEDED, 0)
     bar = None if progress is None else progress(total)
-    completion = _Completion(bar)
-    resumed = _unfinished_in_period(runtime, names, start, end)
-    completion.add(t.id for t in resumed)
-    runtime.add_listener(completion)
+    functions = {name: _function(runtime, name) for name in names}
+    planned = replay_instants(runtime, names, start, end)
+    chunks = (_record_chunk(runtime, chunk, now) for chunk in _chunks(planned, chunk_size))
+    feed = Feed(functions, stop, runtime.clock.now, chunks, low=chunk_size)
+    feed.add(_unfinished_in_period(runtime, names, start, end))
     if bar is not None:
         bar.start(done)
     # Only these: other unfinished ticks are the driving run's to resume.
     runtime.start(resume=False)
-    runtime.run_ticks(resumed)
+    workers = ReplayWorkers(runtime, feed, functions, stop, bar)
+    workers.start(runtime.dispatcher.overall_limit or DEFAULT_CONCURRENCY)
     try:
-        for chunk in _chunks(replay_instants(runtime, names, start, end), chunk_size):
-            # Keep at most two chunks in flight: enough to never starve the workers.
-            if not completion.wait(stop, below=chunk_size):
-                break
-            to_run = _record_chunk(runtime, chunk, now)
-            completion.add(t.id for t in to_run)
-            runtime.run_ticks(to_run)
-        completion.wait(stop)
+        feed.wait_done()
     finally:
+        # A stop lets each worker end the run in hand (``runtime.stop`` bounds the rest).
+        workers.join(None if not stop.is_set() else STOP_WAIT_S)
         if bar is not None:
             bar.finish()
+    if feed.failure is not None:
+        raise feed.failure
     states = Counter(runtime.ledger.states_between(names, start, end))
     unrecorded = total - sum(states.values())  # a stop came before they were recorded
     if unrecorded > 0:
         states[TickState.PENDING] += unrecorded
     return BatchSummary(states, done)
+
+
+def _function(runtime: Runtime, name: str) -> Function:
+    function = runtime.function(name)
+    assert function is not None, f"no function {name}"
+    return function
 
 
 def redrive(runtime: Runtime, dead: Sequence[Tick], stop: threading.Event) -> BatchSummary:

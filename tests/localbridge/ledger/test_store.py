@@ -217,3 +217,21 @@ def test_two_processes_starting_one_tick_at_once_get_distinct_attempt_numbers(
     current = first_process.get(tick.id)
     assert current is not None
     assert current.attempts == 2
+
+
+def test_attempts_opened_but_never_started_are_given_back(tmp_path: Path) -> None:
+    ledger = open_ledger(tmp_path)
+    ticks = ledger.add_ticks([scheduled("f", T0 + timedelta(minutes=n)) for n in range(3)], T0)
+    numbers = ledger.begin_attempts(ticks, T0, [0.0] * 3)
+    end = AttemptEnd(result(Outcome.SUCCEEDED), T0, TickState.SUCCEEDED)
+    ledger.finish_attempt(ticks[0].id, numbers[0], end)
+
+    # A stop came after the first ran: the other two never started.
+    ledger.abandon_attempts([(t.id, n) for t, n in zip(ticks, numbers, strict=True)], T0)
+
+    first, *rest = (ledger.get(t.id) for t in ticks)
+    assert first is not None
+    assert first.state is TickState.SUCCEEDED  # what ran stays
+    assert [len(ledger.attempts(t.id)) for t in ticks] == [1, 0, 0]
+    assert [(t.state, t.attempts) for t in rest if t] == [(TickState.PENDING, 0)] * 2
+    assert ledger.begin_attempts(ticks[1:], T0, [0.0, 0.0]) == [1, 1]  # numbered afresh

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import timedelta
 from pathlib import Path
 
 from localbridge.clock import SystemClock
-from localbridge.runtime.replay import redrive, replay
+from localbridge.runtime.assemble import Mode
+from localbridge.runtime.replay import BatchSummary, redrive, replay
 from localbridge.ticks import AttemptOutcome, TickSource, TickState
 from tests.localbridge.runtime.harness import (
     EVERY_MINUTE,
     FLAKY,
+    GATED,
     HOURLY,
     T0,
     started_runtime,
     write_project,
 )
+from tests.support import PROCESS_START_S, wait_for
 
 START = T0.replace(second=0)
 END = START + timedelta(minutes=30)
@@ -108,3 +112,60 @@ def test_dead_ticks_are_redriven_with_their_original_time(tmp_path: Path) -> Non
             assert tick.source is TickSource.REDRIVE
             last = runtime.ledger.attempts(tick.id)[-1]
             assert last.payload == f'{{"time": "{tick.scheduled_at:%Y-%m-%dT%H:%M:%SZ}"}}'
+
+
+def test_replay_in_worker_processes_keeps_each_runs_event_and_log(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", EVERY_MINUTE)
+    with started_runtime(
+        project, tmp_path / "l.db", SystemClock(), Mode.PROCESS, start=False,
+        fire_schedules=False, overall_limit=2,
+    ) as runtime:  # fmt: skip
+        summary = replay(runtime, ["every_minute"], START, END, threading.Event())
+        assert summary.states == {TickState.SUCCEEDED: 30}
+        for tick in runtime.ledger.find("every_minute", limit=100):
+            (attempt,) = runtime.ledger.attempts(tick.id)
+            assert attempt.payload == f'{{"time": "{tick.scheduled_at:%Y-%m-%dT%H:%M:%SZ}"}}'
+            assert attempt.logs is not None
+            lines = attempt.logs.splitlines()
+            assert lines[0] == f"START RequestId: {tick.request_id} Version: $LATEST"
+            assert lines[1:3] == [
+                f"END RequestId: {tick.request_id}",
+                lines[2],  # REPORT, checked below
+            ]
+            assert lines[2].startswith(f"REPORT RequestId: {tick.request_id}\tDuration: ")
+            assert len(lines) == 3
+
+
+def test_replay_keeps_a_functions_concurrency_limit(tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    settings = {"functions": {"gated": {"max_concurrency": 1}}}
+    project = write_project(
+        tmp_path / "p", GATED, localbridge=settings, environment={"GATE": str(gate)}
+    )
+    stop = threading.Event()
+    with started_runtime(
+        project, tmp_path / "l.db", SystemClock(), start=False, fire_schedules=False,
+        overall_limit=4,
+    ) as runtime:  # fmt: skip
+        summary: list[BatchSummary] = []
+        end = START + timedelta(minutes=3)
+        thread = threading.Thread(
+            target=lambda: summary.append(replay(runtime, ["gated"], START, end, stop))
+        )
+        thread.start()
+        try:
+            wait_for(lambda: started(tmp_path) == 1, PROCESS_START_S, "the first run to start")
+            # Four workers, three ticks, a limit of one: the others wait for it.
+            assert runtime.ledger.counts().get(TickState.RUNNING) == 1
+        finally:
+            gate.touch()
+            thread.join(PROCESS_START_S)
+        assert summary[0].states == {TickState.SUCCEEDED: 3}
+        attempts = [runtime.ledger.attempts(t.id)[0] for t in runtime.ledger.find("gated")]
+        for before, after in itertools.pairwise(attempts):
+            assert before.ended_at is not None
+            assert after.started_at >= before.ended_at  # one at a time
+
+
+def started(directory: Path) -> int:
+    return len(list(directory.glob("started-*")))

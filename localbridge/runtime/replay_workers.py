@@ -1,0 +1,254 @@
+"""Replay's own workers: N threads, each running a few ticks per ledger transaction.
+
+A replay knows its ticks in advance, so it does not need the dispatcher's
+hand-offs (a worker thread per run, a writer per batch of outcomes). Here
+each of ``--concurrency`` threads takes a batch of ticks from the ``Feed``,
+opens their attempts in one transaction - together with recording the
+outcomes of its previous batch - and runs them one after the other in its own
+thread (in process mode, in one message to a worker process). A batch is as
+long as its function's runs allow within ``replay_feed.BATCH_BUDGET_S`` (at
+most ``MAX_BATCH`` runs), so a slow function gets a transaction per run and a
+no-op one a transaction per 64 runs.
+
+The guarantees are the dispatcher's: every attempt is committed as running
+before its function starts and its outcome after it ends (a kill -9 leaves
+rows ``recover_interrupted`` reopens); a stop lets each worker finish the run
+in hand and gives back the attempts it opened but did not start; retries wait
+for their time in the feed, and every attempt is logged and told to the
+runtime's listeners.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
+
+from localbridge.ids import new_uuid
+from localbridge.lambda_errors import crashed_result
+from localbridge.model import FunctionSpec, InvocationResult
+from localbridge.runtime.functions import Function
+from localbridge.runtime.loop import Runtime
+from localbridge.runtime.replay_feed import Entry, Feed
+from localbridge.runtime.retries import after_attempt, is_expired
+from localbridge.runtime.runlog import log_buried
+from localbridge.ticks import FINAL_STATES, RunReport, Tick, TickState
+
+log = logging.getLogger("localbridge")
+
+Runnable = tuple[Tick, Function, float]
+"""A tick about to run: (tick, its function, lateness in ms)."""
+
+
+class Progress(Protocol):
+    def advance(self, failed: bool = False) -> None: ...
+
+
+@runtime_checkable
+class BatchInvoker(Protocol):
+    """An invoker that runs several invocations of one function in one hand-over
+    (process mode: one message to a worker process, not one per run)."""
+
+    def invoke_batch(
+        self, function: FunctionSpec, runs: Sequence[tuple[Mapping[str, Any], str]]
+    ) -> list[InvocationResult]: ...
+
+
+class ReplayWorkers:
+    """``count`` threads running the feed's ticks through the runtime's invoker and ledger."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        feed: Feed,
+        functions: Mapping[str, Function],
+        stop: threading.Event,
+        progress: Progress | None = None,
+    ) -> None:
+        self._runtime = runtime
+        self._ledger = runtime.ledger
+        self._clock = runtime.clock
+        self._feed = feed
+        self._functions = functions
+        self._stop = stop
+        self._progress = progress
+        self._threads: list[threading.Thread] = []
+        invoker = runtime.invoker
+        self._batches = invoker if isinstance(invoker, BatchInvoker) else None
+
+    def start(self, count: int) -> None:
+        for number in range(1, count + 1):
+            thread = threading.Thread(
+                target=self._work, name=f"localbridge-replay-{number}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait (real seconds) for every worker to end; False when some still run."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._threads)
+
+    def _work(self) -> None:
+        try:
+            self._work_until_done()
+        except BaseException as error:
+            # Not a run's failure (those are outcomes): a bug, or the ledger gone.
+            log.exception("a replay worker stopped")
+            self._feed.fail(error)
+
+    def _work_until_done(self) -> None:
+        finished: list[RunReport] = []
+        names: set[str] = set()
+        while True:
+            # Holding outcomes to record, never wait: another worker may be waiting for them.
+            batch = self._feed.take(names, block=not finished)
+            names = {tick.function for tick, _ in batch}
+            if not batch and not finished:
+                return
+            runnable = self._runnable(batch)
+            numbers = self._record(finished, runnable)
+            finished = [] if numbers is None else self._run(runnable, numbers)
+
+    def _runnable(self, batch: Sequence[Entry]) -> list[Runnable]:
+        """The batch's ticks with their lateness; buries those too old to run."""
+        now = self._clock.now()
+        runnable: list[Runnable] = []
+        for tick, due in batch:
+            function = self._functions[tick.function]
+            if is_expired(tick, function.settings, now):
+                self._bury(tick, now)
+            else:
+                lateness = max(0.0, (now - due).total_seconds() / self._clock.speed * 1000.0)
+                runnable.append((tick, function, lateness))
+        return runnable
+
+    def _record(
+        self, finished: Sequence[RunReport], runnable: Sequence[Runnable]
+    ) -> list[int] | None:
+        """Record the outcomes and open the next attempts in one transaction; their numbers.
+
+        None when the ledger refused: the outcomes' attempts stay running and
+        the batch's ticks pending, for the next replay to recover and run.
+        """
+        try:
+            numbers = self._ledger.finish_and_begin(
+                [report.end for report in finished],
+                [tick for tick, _, _ in runnable],
+                self._clock.now(),
+                [lateness for _, _, lateness in runnable],
+            )
+        except Exception:
+            log.exception("could not record %d replay outcome(s) in the ledger", len(finished))
+            self._feed.settled(len(finished) + len(runnable))
+            return None
+        self._settle(finished)
+        return numbers
+
+    def _run(self, runnable: Sequence[Runnable], numbers: Sequence[int]) -> list[RunReport]:
+        finished: list[RunReport] = []
+        index = 0
+        while index < len(runnable):
+            if self._stop.is_set():
+                self._give_back(runnable[index:], numbers[index:])
+                break
+            group = runnable[index : index + self._group_size(runnable, index)]
+            began = time.perf_counter()
+            results = self._invoke(group)
+            self._feed.observe(group[0][0].function, (time.perf_counter() - began) / len(group))
+            now, last = self._clock.now(), results[-1].ended_at
+            for (tick, function, lateness), result in zip(group, results, strict=True):
+                ended = now
+                if result is not results[-1]:  # it ended before the batch did
+                    ended -= timedelta(seconds=(last - result.ended_at) * self._clock.speed)
+                decision = after_attempt(tick, result.outcome, function.settings, ended)
+                report = RunReport(tick, numbers[index], lateness, result, decision, ended)
+                finished.append(report)
+                index += 1
+        return finished
+
+    def _group_size(self, runnable: Sequence[Runnable], index: int) -> int:
+        """How many runs from ``index`` on go to the invoker together: one, or with a
+        batch invoker, those of the same function in a row."""
+        if self._batches is None:
+            return 1
+        name, end = runnable[index][0].function, index + 1
+        while end < len(runnable) and runnable[end][0].function == name:
+            end += 1
+        return end - index
+
+    def _invoke(self, group: Sequence[Runnable]) -> list[InvocationResult]:
+        """The group's results, as ``Dispatcher.invoke`` gives each (same event, same ids)."""
+        dispatcher = self._runtime.dispatcher
+        if self._batches is None or len(group) == 1:
+            return [dispatcher.invoke(function.spec, tick) for tick, function, _ in group]
+        spec = group[0][1].spec
+        runs = [
+            (
+                tick.event
+                if tick.event is not None
+                else dispatcher.build_event(spec, tick.scheduled_at, tick.event_id),
+                tick.request_id or new_uuid(),
+            )
+            for tick, _, _ in group
+        ]
+        started = time.time()
+        try:
+            return self._batches.invoke_batch(spec, runs)
+        except Exception as error:
+            return [crashed_result(error, started, time.time())] * len(group)
+
+    def _give_back(self, runnable: Sequence[Runnable], numbers: Sequence[int]) -> None:
+        """A stop came before these ran: their attempts were never made."""
+        try:
+            opened = [
+                (tick.id, number) for (tick, _, _), number in zip(runnable, numbers, strict=True)
+            ]
+            self._ledger.abandon_attempts(opened, self._clock.now())
+        except Exception:
+            # They stay running: the next start recovers them as interrupted.
+            log.exception("could not give back %d unstarted attempt(s)", len(runnable))
+
+    def _settle(self, finished: Sequence[RunReport]) -> None:
+        """Log and tell what the ledger now holds; queue the retries."""
+        final = 0
+        for report in finished:
+            tick, decision = report.tick, report.decision
+            try:
+                self._runtime.dispatcher.report(report)
+                self._runtime.notify(tick, decision.state)
+            except Exception:
+                log.exception("error after recording %s", tick.function)
+            if decision.state is TickState.RETRYING and decision.next_attempt_at is not None:
+                failures = tick.failures + 1
+                retry = replace(
+                    tick,
+                    state=TickState.RETRYING,
+                    attempts=report.attempt,
+                    failures=failures,
+                    next_attempt_at=decision.next_attempt_at,
+                )
+                self._feed.retry_later(retry, decision.next_attempt_at)
+            elif decision.state in FINAL_STATES:
+                final += 1
+                if self._progress is not None:
+                    self._progress.advance(failed=decision.state is not TickState.SUCCEEDED)
+        self._feed.settled(final)
+
+    def _bury(self, tick: Tick, now: datetime) -> None:
+        reason = "older than maximum_event_age before it could run"
+        try:
+            self._ledger.set_state(tick.id, TickState.DEAD, now)
+            log_buried(tick, reason)
+            self._runtime.notify(tick, TickState.DEAD)
+        except Exception:
+            log.exception("could not dead-letter %s", tick.function)
+        if self._progress is not None:
+            self._progress.advance(failed=True)
+        self._feed.settled(1)
