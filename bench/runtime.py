@@ -1,14 +1,9 @@
-"""localbridge's runtime: firing lateness, fan-out, ledger overhead, a year's replay.
+"""localbridge's runtime: ledger overhead, a week's and a year's replay, start.
 
-``python -m bench runtime [lateness] [fanout] [ledger] [week] [start] [replay]`` (default: all).
+``python -m bench runtime [lateness] [burst] [ledger] [week] [start] [replay]`` (default: all).
 
-- lateness: a function due every minute under a virtual clock (1200x), >= 200
-  ticks per mode; lateness is from the instant the clock shows the scheduled
-  time to the handler's first line (``time.monotonic()``, system-wide on
-  Linux, so worker processes can report it), computed from unclipped values.
-- fanout: 10,000 no-op functions all due at the same minute (thread mode);
-  time from the clock reaching that minute until the last handler started,
-  with the ledger in memory and in a file on disk.
+- lateness, burst (or ``fanout``): the live firing path, now ``python -m bench
+  live`` (beside their floors); named here, they run there (one round).
 - ledger: the ledger writes of one invocation (record the tick, open the
   attempt, close it) on a file on disk.
 - week: ``replay`` (in-process, ``--concurrency 4``) of 7 days of a no-op
@@ -27,7 +22,6 @@
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import sqlite3
 import statistics
@@ -37,148 +31,24 @@ import tempfile
 import threading
 import time
 import tracemalloc
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import requests
 
-from bench import startup
+from bench import live, startup
+from bench._common import STAMP_APP, START, write_project
 from bench.startup import free_port, wait_until
-from localbridge.clock import ManualClock, SystemClock, VirtualClock
+from localbridge.clock import SystemClock
 from localbridge.instants import format_instant
 from localbridge.ledger.store import Ledger
 from localbridge.model import FunctionSpec, InvocationResult, Outcome
-from localbridge.project.loading import load_functions
 from localbridge.runtime.assemble import Mode, make_invoker, make_runtime, warm
 from localbridge.runtime.replay import replay
-from localbridge.ticks import AttemptEnd, NewTick, Tick, TickSource, TickState
+from localbridge.ticks import AttemptEnd, NewTick, TickSource, TickState
 
 ROOT = Path(__file__).resolve().parents[1]
 ORIGINAL_DB = ROOT.parent / "shared" / "data" / "registration.sqlite"
-START = datetime(2022, 12, 19, tzinfo=UTC)
-
-STAMP_APP = """\
-import time
-
-from chalice import Chalice, Cron
-
-app = Chalice(app_name="bench")
-
-
-@app.schedule(Cron("*", "*", "*", "*", "?", "*"))
-def stamp(event):
-    return time.monotonic()
-"""
-
-
-def write_project(root: Path, app_source: str) -> Path:
-    (root / ".chalice").mkdir(parents=True, exist_ok=True)
-    config = {"version": "2.0", "app_name": "bench", "stages": {"local": {}}}
-    (root / ".chalice" / "config.json").write_text(json.dumps(config))
-    (root / "app.py").write_text(app_source)
-    return root
-
-
-def percentile(samples: Sequence[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
-
-
-def summary_ms(samples: Sequence[float]) -> str:
-    return (
-        f"p50 {statistics.median(samples):7.2f} ms  p99 {percentile(samples, 0.99):7.2f} ms  "
-        f"max {max(samples):7.2f} ms  min {min(samples):6.2f} ms  (n={len(samples)})"
-    )
-
-
-class Settled:
-    """Counts ticks that reached a final state; wakes a waiter at ``target``."""
-
-    def __init__(self, target: int) -> None:
-        self.target = target
-        self.count = 0
-        self.done = threading.Event()
-        self._lock = threading.Lock()
-
-    def __call__(self, tick: Tick, state: TickState) -> None:
-        if state in (TickState.RETRYING, TickState.RUNNING):
-            return
-        with self._lock:
-            self.count += 1
-            if self.count >= self.target:
-                self.done.set()
-
-
-# -- lateness ------------------------------------------------------------------
-
-
-def lateness(mode: Mode, ticks: int = 220, speed: float = 1200.0) -> list[float]:
-    with tempfile.TemporaryDirectory() as scratch:
-        project = write_project(Path(scratch) / "p", STAMP_APP)
-        functions = load_functions(project, "local", {})
-        ledger = Ledger.open(Path(scratch) / "ledger.db")
-        invoker = make_invoker(mode, project)
-        warm(invoker, functions)
-        clock = VirtualClock(START, speed)
-        settled = Settled(ticks)
-        runtime = make_runtime(functions, ledger, invoker, clock, listeners=[settled])
-        runtime.start()
-        settled.done.wait(ticks * 60 / speed + 60)
-        runtime.stop(5)
-        invoker.close()
-        samples = []
-        for tick in ledger.find("stamp")[:ticks]:
-            attempt = ledger.attempts(tick.id)[0]
-            if attempt.payload is not None:
-                started = float(attempt.payload)
-                samples.append((started - clock.monotonic_at(tick.scheduled_at)) * 1000)
-        ledger.close()
-        return samples
-
-
-# -- fan-out -------------------------------------------------------------------
-
-
-def noop_functions(project: Path, count: int) -> list[FunctionSpec]:
-    (project / "noop.py").write_text(
-        "import time\n\n\ndef handler(event, context):\n    return time.monotonic()\n"
-    )
-    return [
-        FunctionSpec(f"noop_{n}", "noop.handler", "cron(* * * * ? *)", "bench", "local")
-        for n in range(count)
-    ]
-
-
-def fanout(count: int, ledger_path: Path | None) -> tuple[float, float]:
-    """(seconds until every handler started, seconds until every run was recorded)."""
-    with tempfile.TemporaryDirectory() as scratch:
-        project = write_project(Path(scratch) / "p", STAMP_APP)
-        functions = noop_functions(project, count)
-        ledger = Ledger.open(ledger_path or Path(":memory:"))
-        invoker = make_invoker(Mode.THREAD, project)
-        warm(invoker, functions[:1])
-        due = START + timedelta(minutes=1)
-        clock = ManualClock(due - timedelta(seconds=30))
-        settled = Settled(count)
-        runtime = make_runtime(functions, ledger, invoker, clock, listeners=[settled])
-        runtime.start()
-        began = time.monotonic()
-        clock.set(due)
-        settled.done.wait(120)
-        recorded = time.monotonic() - began
-        runtime.stop(5)
-        invoker.close()
-        starts = [
-            float(a.payload)
-            for t in ledger.find(state=TickState.SUCCEEDED)
-            for a in ledger.attempts(t.id)
-            if a.payload is not None
-        ]
-        ledger.close()
-        assert len(starts) == count, f"only {len(starts)} of {count} ran"
-        return max(starts) - began, recorded
-
 
 # -- ledger overhead -------------------------------------------------------------
 
@@ -357,28 +227,15 @@ def replay_year(concurrency: int) -> tuple[float, float, int, str]:
 
 
 def main(argv: list[str]) -> int:
-    parts = argv or ["lateness", "fanout", "ledger", "week", "start", "replay"]
+    # lateness and the burst are ``bench live``'s (``make bench`` runs it); named
+    # here, they are passed on to it.
+    parts = argv or ["ledger", "week", "start", "replay"]
     print(
         f"localbridge runtime benchmarks, {os.cpu_count()} cores, Python {sys.version.split()[0]}"
     )
-    if "lateness" in parts:
-        for mode in (Mode.THREAD, Mode.PROCESS):
-            samples = lateness(mode)
-            negative = sum(1 for s in samples if s < 0)
-            print(
-                f"firing lateness, {mode.value:7} mode: {summary_ms(samples)}  negative: {negative}"
-            )
-    if "fanout" in parts:
-        with tempfile.TemporaryDirectory() as scratch:
-            for label, path in [
-                ("ledger in memory", None),
-                ("ledger on disk", Path(scratch) / "l.db"),
-            ]:
-                started, recorded = fanout(10_000, path)
-                print(
-                    f"10,000 functions due at once, thread mode, {label}: all started after "
-                    f"{started:.2f} s, all recorded after {recorded:.2f} s"
-                )
+    live_parts = [p for p in parts if p in ("lateness", "burst", "fanout")]
+    if live_parts:
+        live.main(["burst" if p == "fanout" else p for p in live_parts] + ["--rounds", "1"])
     if "ledger" in parts:
         print(f"ledger writes per invocation (file, WAL): {ledger_overhead() * 1000:.0f} us")
     if "week" in parts:
