@@ -136,7 +136,8 @@ class Dispatcher:
         now = self._clock.now()
         lateness = max(0.0, (now - due).total_seconds() / self._clock.speed * 1000.0)
         ticks = [tick for tick, _ in admitted]
-        self._outcomes.queue_fired(Fired(ticks, now, [lateness] * len(ticks), marks, dropped))
+        if ticks or marks or dropped:
+            self._outcomes.queue_fired(Fired(ticks, now, [lateness] * len(ticks), marks, dropped))
         attempt = self._attempt
         self._pool.submit_many(
             [

@@ -37,7 +37,8 @@ class OutcomeWriter:
 
     Runs come first: while ``starting()`` (runs handed over that no thread has
     taken yet) nobody becomes the writer, for up to ``YIELD_LIMIT_S``: the
-    thread that finds no run waiting writes everything queued. Writing
+    thread that finds no run waiting writes everything queued (or, when the
+    limit is up, the next thread to hand something over, or a timer's). Writing
     competes with the runs for the interpreter, and a worker that writes
     takes its next run later: in a burst, recording the first runs while the
     last waited to start made the last start later.
@@ -74,7 +75,19 @@ class OutcomeWriter:
         now = time.monotonic()
         if self._deferred_since is None:
             self._deferred_since = now
+            # Whoever hands something over next writes; should nothing be handed
+            # over (the runs taken are long), this writes when the limit is up.
+            timer = threading.Timer(YIELD_LIMIT_S, self._write_deferred)
+            timer.daemon = True
+            timer.start()
         return now - self._deferred_since < YIELD_LIMIT_S
+
+    def _write_deferred(self) -> None:
+        with self._lock:
+            if self._writing or not (self._fired or self._queued):
+                return
+            self._writing = True
+        self._write()
 
     def queue_fired(self, fired: Fired) -> None:
         """Queue a fire before its runs are handed over (so before any of their
