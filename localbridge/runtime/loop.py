@@ -105,7 +105,6 @@ class Runtime(Invocations):
         self._unsaved_marks: list[FunctionMark] = []
         self._finished = threading.Condition(self._lock)
         self._armed: Armed | None = None  # the loop thread's alone
-        self._lead = arm_lead(clock.speed)
         self.dispatcher = Dispatcher(
             ledger,
             invoker,
@@ -252,7 +251,8 @@ class Runtime(Invocations):
             with self._lock:
                 if self._stopping:
                     return
-                wake = next_wake(self._heap, self._armed, self._lead)
+                lead = arm_lead(self.clock.speed, len(self._functions))
+                wake = next_wake(self._heap, self._armed, lead)
             self.clock.wait_until(wake, self._wakeup)
 
     def _run_due(self, now: datetime) -> None:
@@ -266,7 +266,8 @@ class Runtime(Invocations):
             with self._lock:
                 top = self._heap[0] if self._heap else None
                 arming = top is not None and top.tick_id is None and armed is None
-                if top is None or top.instant > (now + self._lead if arming else now):
+                lead = arm_lead(self.clock.speed, len(self._functions)) if arming else None
+                if top is None or top.instant > (now if lead is None else now + lead):
                     return
                 entries = [heapq.heappop(self._heap)] if top.tick_id else pop_instant(self._heap)
             if top.tick_id is not None:

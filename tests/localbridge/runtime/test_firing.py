@@ -19,7 +19,8 @@ from tests.localbridge.runtime.harness import (
 from tests.support import wait_for
 
 FIRST = T0 + timedelta(seconds=30)  # 00:01:00, the first every-minute tick after T0
-SECOND = timedelta(seconds=1)
+AHEAD = timedelta(milliseconds=10)
+"""Within the lead (50 ms for one function) at which an instant's ticks are written."""
 
 
 def written_ahead(ledger: Ledger) -> Tick:
@@ -32,7 +33,7 @@ def written_ahead(ledger: Ledger) -> Tick:
 
 def test_a_tick_is_written_ahead_of_its_instant_and_runs_only_at_it(tmp_path: Path) -> None:
     project = write_project(tmp_path / "p", EVERY_MINUTE)
-    clock = manual_clock(FIRST - SECOND)
+    clock = manual_clock(FIRST - AHEAD)
     with started_runtime(project, tmp_path / "l.db", clock) as runtime:
         tick = written_ahead(runtime.ledger)
         assert runtime.dispatcher.in_flight == 0
@@ -48,10 +49,10 @@ def test_a_tick_is_written_ahead_of_its_instant_and_runs_only_at_it(tmp_path: Pa
 def test_after_a_stop_a_tick_written_ahead_runs_at_its_instant_not_before(tmp_path: Path) -> None:
     project = write_project(tmp_path / "p", EVERY_MINUTE)
     ledger_path = tmp_path / "l.db"
-    with started_runtime(project, ledger_path, manual_clock(FIRST - 2 * SECOND)) as runtime:
+    with started_runtime(project, ledger_path, manual_clock(FIRST - 2 * AHEAD)) as runtime:
         tick = written_ahead(runtime.ledger)
     # Stopped (or killed) before the instant: the row stays pending.
-    clock = manual_clock(FIRST - SECOND)
+    clock = manual_clock(FIRST - AHEAD)
     with started_runtime(project, ledger_path, clock) as runtime:
         # Resuming is done when start returns: nothing was handed over early.
         assert runtime.dispatcher.in_flight == 0
@@ -66,9 +67,10 @@ def test_after_a_stop_a_tick_written_ahead_runs_at_its_instant_not_before(tmp_pa
 def test_a_tick_written_ahead_whose_instant_passed_while_down_runs_once(tmp_path: Path) -> None:
     project = write_project(tmp_path / "p", EVERY_MINUTE)
     ledger_path = tmp_path / "l.db"
-    with started_runtime(project, ledger_path, manual_clock(FIRST - SECOND)) as runtime:
+    with started_runtime(project, ledger_path, manual_clock(FIRST - AHEAD)) as runtime:
         tick = written_ahead(runtime.ledger)
-    with started_runtime(project, ledger_path, manual_clock(FIRST + 5 * SECOND)) as runtime:
+    later = manual_clock(FIRST + timedelta(seconds=5))
+    with started_runtime(project, ledger_path, later) as runtime:
         done = wait_for_state(runtime.ledger, "every_minute", FIRST, TickState.SUCCEEDED)
         assert runtime.dispatcher.wait_idle(5)
         assert done.id == tick.id
@@ -78,11 +80,11 @@ def test_a_tick_written_ahead_whose_instant_passed_while_down_runs_once(tmp_path
 def test_a_function_paused_after_its_tick_was_written_does_not_fire(tmp_path: Path) -> None:
     project = write_project(tmp_path / "p", EVERY_MINUTE)
     ledger_path = tmp_path / "l.db"
-    clock = manual_clock(FIRST - SECOND)
+    clock = manual_clock(FIRST - AHEAD)
     with started_runtime(project, ledger_path, clock) as runtime:
         written_ahead(runtime.ledger)
         pauses = PauseStore.open(ledger_path)
-        pauses.pause(["every_minute"], FIRST - SECOND)
+        pauses.pause(["every_minute"], FIRST - AHEAD)
         pauses.close()
         runtime.gate.pauses.refresh()  # as the console does; `pause` elsewhere: within 1 s
         clock.set(FIRST)
