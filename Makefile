@@ -15,6 +15,12 @@ STAMP := $(VENV)/.installed-$(LOCK_SUM)
 # uv installs from the lock; pip, the one installer a fresh venv has, installs uv
 # at the lock's version (its `# installer` line).
 UV_PIP := $(BIN)/uv pip install --python $(PY)
+# Tests start hundreds of interpreters: let Python keep its bytecode cache even
+# where the environment turns it off (gitignored __pycache__ directories).
+unexport PYTHONDONTWRITEBYTECODE
+# `make test`'s pytest workers (most tests wait on real processes and sockets,
+# so two per core-pair finish sooner; 1 runs the suite in one process).
+TEST_WORKERS ?= 2
 
 STAGE ?= dev
 FN ?= registrations_per_day
@@ -66,7 +72,8 @@ help: ## list the targets and the variables they take
 		TIME "make invoke: its scheduled time, e.g. 2022-12-19T01:00:00Z (empty: now)" \
 		STAGE "make deploy, make destroy: the Chalice stage (now $(STAGE))" \
 		ENGINE "make deploy-local: auto, localstack or embedded (now $(ENGINE))" \
-		ENDPOINT_PORT "make deploy-local: the emulated AWS endpoint's port (now $(ENDPOINT_PORT))"
+		ENDPOINT_PORT "make deploy-local: the emulated AWS endpoint's port (now $(ENDPOINT_PORT))" \
+		TEST_WORKERS "make test: pytest's worker processes (now $(TEST_WORKERS); 1: one process)"
 
 $(VENV)/.uv-$(LOCK_SUM): requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -109,7 +116,7 @@ typecheck: $(STAMP) ## mypy --strict
 test: $(STAMP) ## run the whole test suite (lint and typecheck included)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 check: lint typecheck test ## everything CI checks
 

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import requests
 
-from bench.runtime import STAMP_APP, START, write_project
+from bench._common import STAMP_APP, START, write_project
 from bench.startup import free_port, wait_until
 from localbridge.clock import SystemClock
 from localbridge.instants import format_instant

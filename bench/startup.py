@@ -1,4 +1,4 @@
-"""``bench runtime start``: how long until ``localbridge list`` answers and ``run`` fires.
+"""``bench startup``: how long until ``localbridge list`` answers and ``run`` fires.
 
 Each figure beside its floor, measured in the same run: one interpreter
 importing the app and localbridge's command line.
@@ -112,3 +112,9 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def main(argv: list[str]) -> int:
+    """``python -m bench startup``: ``make bench`` runs every public module's ``main``."""
+    report_start()
+    return 0

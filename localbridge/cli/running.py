@@ -119,7 +119,7 @@ def cmd_run(
         describe_start(runtime, clock, args)
         for service in started:
             service.start(runtime)
-        watcher = SourceWatcher(args.project.resolve(), reload)
+        watcher = SourceWatcher(args.project.resolve(), reload, baseline=pending.sources)
         watcher.start()
         # Bounded waits so signal handlers run promptly in the main thread.
         while not stop.wait(0.5):

@@ -6,6 +6,7 @@ logs (``attempt_logs``). Imports only the
 shared vocabulary (``ticks``, ``model``, ``instants``).
 """
 
+from localbridge.ledger.fired import Fired
 from localbridge.ledger.store import DEFAULT_LEDGER, Ledger
 
-__all__ = ["DEFAULT_LEDGER", "Ledger"]
+__all__ = ["DEFAULT_LEDGER", "Fired", "Ledger"]

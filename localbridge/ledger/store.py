@@ -21,6 +21,7 @@ from pathlib import Path
 
 from localbridge.instants import format_instant, parse_instant
 from localbridge.ledger.connect import immediate_transaction
+from localbridge.ledger.fired import Fired, Renumbered, attempt_rows, delete_unfired, renumbered
 from localbridge.ledger.opening import connect
 from localbridge.ledger.owners import (
     LeaseKeeper,
@@ -43,6 +44,9 @@ from localbridge.ticks import (
 )
 
 DEFAULT_LEDGER = Path("data/localbridge.db")
+INSERT_ATTEMPT = (
+    "INSERT INTO attempts (tick_id, number, started_at, lateness_ms, owner) VALUES (?, ?, ?, ?, ?)"
+)
 
 
 class Ledger(Queries):
@@ -53,6 +57,7 @@ class Ledger(Queries):
         self.path = path
         self.owner: Owner | None = None
         self._lease: LeaseKeeper | None = None
+        self._renumbered: Renumbered = {}
 
     @classmethod
     def open(cls, path: Path) -> Ledger:
@@ -220,29 +225,47 @@ class Ledger(Queries):
         ticks: Sequence[Tick],
         started_at: datetime,
         lateness_ms: Sequence[float],
+        fired: Sequence[Fired] = (),
     ) -> list[int]:
         """``finish_attempts(finished)`` and ``begin_attempts(ticks, ...)`` in one transaction.
 
         The runtime records runs that ended and opens the ones taking their
-        places with one commit rather than one each.
+        places with one commit rather than one each; ``fired`` (runs that
+        started at their instant from ticks written ahead) goes first, so
+        an outcome never precedes its attempt's row.
         """
         stamp = format_instant(started_at) if ticks else ""
         owner = None if self.owner is None else self.owner.token
-        attempt_rows, tick_rows = outcome_rows(finished)
+        finished_rows, tick_rows = outcome_rows(finished)
         with self._transaction() as db:
+            for record in fired:
+                self._write_fired(db, record, owner)
             if finished:
-                self._write_finishes(db, attempt_rows, tick_rows)
+                self._write_finishes(db, self._renumber(finished_rows), tick_rows)
             numbers = self._mark_running(db, ticks, stamp) if ticks else []
             if ticks:
                 db.executemany(
-                    "INSERT INTO attempts (tick_id, number, started_at, lateness_ms, owner) "
-                    "VALUES (?, ?, ?, ?, ?)",
+                    INSERT_ATTEMPT,
                     [
                         (tick.id, number, stamp, lateness, owner)
                         for tick, number, lateness in zip(ticks, numbers, lateness_ms, strict=True)
                     ],
                 )
         return numbers
+
+    def _write_fired(self, db: sqlite3.Connection, fired: Fired, owner: str | None) -> None:
+        if fired.ticks:
+            numbers = self._mark_running(db, fired.ticks, format_instant(fired.started_at))
+            self._renumbered.update(renumbered(fired.ticks, numbers))
+            db.executemany(INSERT_ATTEMPT, attempt_rows(fired, numbers, owner))
+        delete_unfired(db, fired.dropped)
+        self._upsert_marks(db, fired.marks)
+
+    def _renumber(self, rows: Rows) -> Rows:
+        """Outcome rows with the attempt numbers ``_write_fired`` had to change (rare)."""
+        if not self._renumbered:
+            return rows
+        return [(*row[:-1], self._renumbered.pop((row[-2], row[-1]), row[-1])) for row in rows]
 
     @staticmethod
     def _mark_running(db: sqlite3.Connection, ticks: Sequence[Tick], stamp: str) -> list[int]:

@@ -19,6 +19,7 @@ from typing import Any
 from localbridge.launch import module_command
 from localbridge.model import FunctionSpec
 from localbridge.project.config import ConfigError, read_stage_config, require_app
+from localbridge.project.watch import Snapshot, snapshot
 
 DISCOVERY_TIMEOUT_S = 60.0
 
@@ -33,6 +34,9 @@ class PendingLoad:
 
     def __init__(self, project_dir: Path, stage: str, env_overrides: Mapping[str, str]) -> None:
         project_dir = require_app(project_dir)
+        # What this load reads, as it was before reading: the watcher's baseline,
+        # so an edit made while the app loads (or before the watcher starts) reloads.
+        self.sources: Snapshot = snapshot(project_dir)
         self._config = read_stage_config(project_dir, stage)
         self._overrides = dict(env_overrides)
         self._process = DiscoveryProcess(project_dir)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 log = logging.getLogger("localbridge")
 
-Snapshot = dict[Path, float]
+Snapshot = dict[Path, int]
 
 
 def snapshot(project_dir: Path) -> Snapshot:
@@ -34,19 +34,26 @@ class SourceWatcher:
     """Calls ``on_change`` (on its own thread) after files under the project change."""
 
     def __init__(
-        self, project_dir: Path, on_change: Callable[[], None], interval: float = 1.0
+        self,
+        project_dir: Path,
+        on_change: Callable[[], None],
+        interval: float = 1.0,
+        baseline: Snapshot | None = None,
     ) -> None:
+        """``baseline``: the sources as the running code was loaded from them
+        (default: as they are at ``start``)."""
         self._project_dir = project_dir
         self._on_change = on_change
         self._interval = interval
         self._stop = threading.Event()
+        self._baseline = baseline
         self._last: Snapshot = {}
         self._thread = threading.Thread(target=self._watch, name="localbridge-reload", daemon=True)
 
     def start(self) -> None:
-        # The baseline is taken here, not on the thread: an edit made right
-        # after ``start`` returns must count as a change.
-        self._last = snapshot(self._project_dir)
+        # The baseline is taken here at the latest, not on the thread: an edit
+        # made right after ``start`` returns must count as a change.
+        self._last = snapshot(self._project_dir) if self._baseline is None else self._baseline
         self._thread.start()
 
     def stop(self) -> None:

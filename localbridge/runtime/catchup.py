@@ -100,8 +100,9 @@ def moved_marks(
     marks: Mapping[str, FunctionMark], functions: Iterable[str], through: datetime
 ) -> list[FunctionMark]:
     """The marks of ``functions`` moved on to ``through`` (never back)."""
+    names = set(functions)  # once: 10,000 functions made this 10^8 set builds
     return [
         FunctionMark(m.name, m.expression, m.anchor, max(m.scheduled_through, through))
         for m in marks.values()
-        if m.name in set(functions)
+        if m.name in names
     ]

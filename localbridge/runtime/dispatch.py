@@ -23,19 +23,20 @@ from typing import Any
 from localbridge.clock import Clock
 from localbridge.events import EventFactory
 from localbridge.lambda_errors import crashed_result
-from localbridge.ledger import Ledger
+from localbridge.ledger import Fired, Ledger
 from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions, Invoker
 from localbridge.runtime.functions import Function
 from localbridge.runtime.outcomes import OutcomeWriter
 from localbridge.runtime.pool import WorkerPool
 from localbridge.runtime.retries import after_attempt, is_expired
 from localbridge.runtime.runlog import log_buried, log_run
-from localbridge.ticks import AttemptEnd, Decision, RunReport, Tick, TickState
+from localbridge.ticks import AttemptEnd, Decision, FunctionMark, RunReport, Tick, TickState
 
 Waiting = tuple[int, Tick, datetime]
 """A tick waiting for room under a limit: (arrival order, tick, when it was due)."""
 Runnable = tuple[Tick, Function, float]
 """An admitted tick about to run: (tick, its function, lateness in ms)."""
+Event = Mapping[str, Any]
 
 log = logging.getLogger("localbridge")
 
@@ -65,7 +66,7 @@ class Dispatcher:
         self._on_dead = on_dead
         self._overall_limit = overall_limit
         self._pool = WorkerPool(max_workers)
-        self._outcomes = OutcomeWriter(self._settle)
+        self._outcomes = OutcomeWriter(self._settle, starting=lambda: self._pool.starting)
         self._lock = threading.Condition()
         self._running: collections.Counter[str] = collections.Counter()
         self._in_flight = 0
@@ -75,10 +76,10 @@ class Dispatcher:
 
     # -- admission ---------------------------------------------------------
 
-    def _has_room(self, function_name: str) -> bool:
+    def _has_room(self, function_name: str, function: Function | None = None) -> bool:
         if self._overall_limit is not None and self._in_flight >= self._overall_limit:
             return False
-        function = self._lookup(function_name)
+        function = function or self._lookup(function_name)
         limit = function.settings.max_concurrency if function else None
         return limit is None or self._running[function_name] < limit
 
@@ -105,6 +106,57 @@ class Dispatcher:
                     self._take_slot(tick.function)
                     admitted.append((tick, due))
         self._start(admitted)
+
+    def start_fired(
+        self,
+        runs: Sequence[tuple[Tick, Function]],
+        due: datetime,
+        events: Mapping[int, Event],
+        marks: Sequence[FunctionMark] = (),
+        dropped: Sequence[int] = (),
+    ) -> None:
+        """Start ticks written ahead of their instant ``due``, now: handed to workers
+        first, recorded after (``Fired``, written by ``let_start`` or the first
+        run to finish), with ``marks`` and the ``dropped`` rows.
+
+        ``events`` holds the events built ahead, by tick id. A tick a limit
+        holds waits as any other, and is recorded when it begins.
+        """
+        admitted = []
+        with self._lock:
+            if not self._accepting:
+                return  # the ticks stay pending: the next start runs them
+            for tick, function in runs:
+                if self._waiting.get(tick.function) or not self._has_room(tick.function, function):
+                    entry = (next(self._arrivals), tick, due)
+                    self._waiting.setdefault(tick.function, collections.deque()).append(entry)
+                else:
+                    self._take_slot(tick.function)
+                    admitted.append((tick, function))
+        now = self._clock.now()
+        lateness = max(0.0, (now - due).total_seconds() / self._clock.speed * 1000.0)
+        ticks = [tick for tick, _ in admitted]
+        if ticks or marks or dropped:
+            self._outcomes.queue_fired(Fired(ticks, now, [lateness] * len(ticks), marks, dropped))
+        attempt = self._attempt
+        self._pool.submit_many(
+            [
+                functools.partial(
+                    attempt, tick, fn, tick.attempts + 1, lateness, events.get(tick.id)
+                )
+                for tick, fn in admitted
+            ]
+        )
+
+    def let_start(self, timeout: float) -> None:
+        """Let the runs ``start_fired`` handed over start before recording them.
+
+        Waits (real seconds, at most ``timeout``) until the workers took them:
+        meanwhile this thread, which would write the ledger, leaves them the
+        interpreter (a commit here delayed a lone run's first line by 0.4 ms).
+        """
+        self._pool.wait_taken(timeout)
+        self._outcomes.flush()
 
     def _take_slot(self, function_name: str) -> None:
         self._running[function_name] += 1
@@ -164,12 +216,23 @@ class Dispatcher:
         return [r[0] for r in runnable], self._clock.now(), [r[2] for r in runnable]
 
     def _launch(self, runnable: Sequence[Runnable], numbers: Sequence[int]) -> None:
-        for (tick, function, lateness), number in zip(runnable, numbers, strict=True):
-            self._pool.submit(functools.partial(self._attempt, tick, function, number, lateness))
+        self._pool.submit_many(
+            [
+                functools.partial(self._attempt, tick, function, number, lateness)
+                for (tick, function, lateness), number in zip(runnable, numbers, strict=True)
+            ]
+        )
 
-    def _attempt(self, tick: Tick, function: Function, number: int, lateness_ms: float) -> None:
+    def _attempt(
+        self,
+        tick: Tick,
+        function: Function,
+        number: int,
+        lateness_ms: float,
+        event: Event | None = None,
+    ) -> None:
         try:
-            result = self.invoke(function.spec, tick)
+            result = self.invoke(function.spec, tick, event=event)
             ended = self._clock.now()
             decision = after_attempt(tick, result.outcome, function.settings, ended)
         except BaseException:
@@ -177,8 +240,8 @@ class Dispatcher:
             raise
         self._outcomes.put(RunReport(tick, number, lateness_ms, result, decision, ended))
 
-    def _settle(self, batch: Sequence[RunReport]) -> None:
-        """Record finished runs and open the runs taking their slots, in one commit.
+    def _settle(self, fired: Sequence[Fired], batch: Sequence[RunReport]) -> None:
+        """Record fires, finished runs and the runs taking their slots, in one commit.
 
         Then log them and tell the runtime; the finished runs' slots are
         released last: once none is taken, everything about the finished runs
@@ -195,10 +258,11 @@ class Dispatcher:
         numbers: list[int] | None = None
         try:
             numbers = self._ledger.finish_and_begin(
-                [report.end for report in batch], *self._begin_args(runnable)
+                [report.end for report in batch], *self._begin_args(runnable), fired=fired
             )
         except Exception:
-            # The attempts stay "running": the next start retries them.
+            # The attempts stay "running" (or the fired ticks "pending"): the
+            # next start retries them.
             log.exception("could not record %d outcome(s) in the ledger", len(batch))
         for report in batch:
             try:
@@ -257,19 +321,27 @@ class Dispatcher:
         finally:
             self._release_slots([tick.function])
 
+    def event_of(self, spec: FunctionSpec, tick: Tick) -> Event:
+        """The event every attempt of ``tick`` gets (built ahead for a tick written ahead)."""
+        if tick.event is not None:
+            return tick.event
+        return self._build_event(spec, tick.scheduled_at, tick.event_id)
+
     def invoke(
-        self, spec: FunctionSpec, tick: Tick, options: InvokeOptions | None = None
+        self,
+        spec: FunctionSpec,
+        tick: Tick,
+        options: InvokeOptions | None = None,
+        event: Event | None = None,
     ) -> InvocationResult:
         """One invocation of ``tick``'s event; an invoker error counts as a crash.
 
         Every attempt of a tick is the same delivery: the same event ``id``
         and the same ``aws_request_id``, as in Lambda's asynchronous retries.
+        ``event``: the tick's event, when it was built ahead.
         """
-        event: Mapping[str, Any] = (
-            tick.event
-            if tick.event is not None
-            else self._build_event(spec, tick.scheduled_at, tick.event_id)
-        )
+        if event is None:
+            event = self.event_of(spec, tick)
         request_id = tick.request_id or str(uuid.uuid4())
         started = self._clock.now().timestamp()
         try:

@@ -8,11 +8,12 @@ here, not in ``model``, because the shared vocabulary sits below ``schedules``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from localbridge.model import FunctionSettings, FunctionSpec
-from localbridge.schedules import Schedule
+from localbridge.schedules import Schedule, parse_schedule
 from localbridge.ticks import FunctionMark
 
 
@@ -45,6 +46,14 @@ def new_rule_mark(spec: FunctionSpec, created: datetime, old: FunctionMark | Non
     # minute it was created in.
     anchor = created.replace(second=0, microsecond=0)
     return FunctionMark(spec.name, spec.expression, anchor, through)
+
+
+@functools.lru_cache(maxsize=4096)
+def anchored_schedule(expression: str, anchor: datetime) -> Schedule:
+    """``parse_schedule``, once per expression and anchor: a schedule is immutable,
+    and building its evaluator costs about 0.6 ms (10,000 functions sharing one
+    expression took 6 s to start)."""
+    return parse_schedule(expression, anchor=anchor)
 
 
 class UnknownFunctionError(KeyError):

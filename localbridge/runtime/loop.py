@@ -2,8 +2,9 @@
 
 One thread keeps a heap of what is due next - each function's next fire
 instant and each tick waiting for a retry - and waits on the ``Clock`` until
-the earliest. When it is due the tick is committed to the ledger first, then
-handed to the ``Dispatcher``, which runs it on a worker thread. The ledger is
+the earliest. Shortly before a fire instant its ticks are committed to the
+ledger (``firing``); at the instant they are handed to the ``Dispatcher``,
+which runs them on worker threads and records their attempts. The ledger is
 the source of truth: on start the runtime recovers runs a crash interrupted,
 catches up on ticks missed while it was down (per function policy) and resumes
 pending and retrying ticks.
@@ -21,31 +22,35 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from localbridge.clock import Clock, Wakeup
 from localbridge.events import EventFactory
 from localbridge.ledger import Ledger
-from localbridge.model import FunctionSpec, InvokeOptions, Invoker
+from localbridge.model import FunctionSpec, Invoker
 from localbridge.runtime.catchup import catch_up_ticks, moved_marks
 from localbridge.runtime.dispatch import Dispatcher
-from localbridge.runtime.functions import Due, Function, UnknownFunctionError, new_rule_mark
-from localbridge.runtime.invocations import (
-    INSTANT,
-    record_invocation,
-    take_over_failed_invocations,
+from localbridge.runtime.driving import Invocations
+from localbridge.runtime.firing import (
+    Armed,
+    arm,
+    arm_lead,
+    moved_marks_at,
+    next_wake,
+    plan_fire,
+    pop_instant,
+    real_seconds_until,
 )
+from localbridge.runtime.functions import (
+    Due,
+    Function,
+    UnknownFunctionError,
+    anchored_schedule,
+    new_rule_mark,
+)
+from localbridge.runtime.invocations import INSTANT, take_over_failed_invocations
 from localbridge.runtime.pausing import FireGate
-from localbridge.schedules import parse_schedule
-from localbridge.ticks import (
-    Decision,
-    FunctionMark,
-    NewTick,
-    RunReport,
-    Tick,
-    TickSource,
-    TickState,
-)
+from localbridge.ticks import Decision, FunctionMark, RunReport, Tick, TickSource, TickState
 
 log = logging.getLogger("localbridge")
 
@@ -62,7 +67,7 @@ class Service(Protocol):
     def stop(self) -> None: ...
 
 
-class Runtime:
+class Runtime(Invocations):
     """Fires, runs and retries ticks; see the module docstring."""
 
     def __init__(
@@ -99,6 +104,7 @@ class Runtime:
         self._fire_from = clock.started_at
         self._unsaved_marks: list[FunctionMark] = []
         self._finished = threading.Condition(self._lock)
+        self._armed: Armed | None = None  # the loop thread's alone
         self.dispatcher = Dispatcher(
             ledger,
             invoker,
@@ -135,7 +141,7 @@ class Runtime:
             mark = new_rule_mark(spec, created, mark)
             self._marks[spec.name] = mark
             self._unsaved_marks.append(mark)
-        function = Function(spec, parse_schedule(spec.expression, anchor=mark.anchor))
+        function = Function(spec, anchored_schedule(spec.expression, mark.anchor))
         self._functions[spec.name] = function
         self._generations[spec.name] = self._generations.get(spec.name, 0) + 1
         return function
@@ -221,14 +227,19 @@ class Runtime:
     def _resume_unfinished(self) -> None:
         """Pending ticks run now (oldest first); retrying ones at their retry time.
 
-        One of a function no longer in the app is dead-lettered, not left pending.
+        A scheduled tick written ahead of an instant that has not come yet runs
+        at that instant. One of a function no longer in the app is
+        dead-lettered, not left pending.
         """
         now_due = []
+        now = self.clock.now()
         for tick in self.ledger.unfinished():
+            scheduled = tick.source is TickSource.SCHEDULE
             if tick.state is TickState.RETRYING and tick.next_attempt_at is not None:
                 self._schedule_attempt(tick, tick.next_attempt_at)
+            elif scheduled and tick.attempts == 0 and tick.scheduled_at > now:
+                self._schedule_attempt(tick, tick.scheduled_at)
             else:
-                scheduled = tick.source is TickSource.SCHEDULE
                 now_due.append((tick, tick.scheduled_at if scheduled else tick.enqueued_at))
         self.dispatcher.submit_many(now_due)
 
@@ -236,56 +247,82 @@ class Runtime:
 
     def _loop(self) -> None:
         while True:
+            self._run_due(self.clock.now())
             with self._lock:
                 if self._stopping:
                     return
-                next_instant = self._heap[0].instant if self._heap else None
-            if self.clock.wait_until(next_instant, self._wakeup):
-                self._run_due(self.clock.now())
-
-    def _pop_due(self, now: datetime) -> list[Due]:
-        due = []
-        with self._lock:
-            while self._heap and self._heap[0].instant <= now:
-                due.append(heapq.heappop(self._heap))
-        return due
+                lead = arm_lead(self.clock.speed, len(self._functions))
+                wake = next_wake(self._heap, self._armed, lead)
+            self.clock.wait_until(wake, self._wakeup)
 
     def _run_due(self, now: datetime) -> None:
-        due = self._pop_due(now)
-        fires = [entry for entry in due if entry.tick_id is None]
-        recorded = self._record_fires(fires, now) if fires else []
-        self.dispatcher.submit_many([(tick, tick.scheduled_at) for tick in recorded])
-        for entry in due:
-            retry = None if entry.tick_id is None else self.ledger.get(entry.tick_id)
-            if retry is not None and retry.state in (TickState.RETRYING, TickState.PENDING):
-                self.dispatcher.submit(retry, entry.instant)
+        """Fire the armed instant when it came, start due retries, arm the next instant."""
+        while True:
+            armed = self._armed
+            if armed is not None and armed.instant <= now:
+                self._armed = None
+                self._fire(armed, now)
+                continue
+            with self._lock:
+                top = self._heap[0] if self._heap else None
+                arming = top is not None and top.tick_id is None and armed is None
+                lead = arm_lead(self.clock.speed, len(self._functions)) if arming else None
+                if top is None or top.instant > (now if lead is None else now + lead):
+                    return
+                entries = [heapq.heappop(self._heap)] if top.tick_id else pop_instant(self._heap)
+            if top.tick_id is not None:
+                self._retry(top)
+                continue
+            armed_now = self._arm(entries, now)
+            if armed is None:
+                self._armed = armed_now
+            else:  # due before the armed instant (a reload): fire at once
+                self._fire(armed_now, now)
 
-    def _record_fires(self, fires: Sequence[Due], now: datetime) -> list[Tick]:
-        """Commit the due fires as ticks (before anything runs) and queue the next ones.
+    def _retry(self, entry: Due) -> None:
+        retry = None if entry.tick_id is None else self.ledger.get(entry.tick_id)
+        if retry is not None and retry.state in (TickState.RETRYING, TickState.PENDING):
+            self.dispatcher.submit(retry, entry.instant)
 
-        An instant the ledger already holds is not recorded again, so not run
-        twice - unless all it holds is a failed synchronous invocation of that
-        instant, which nothing retries: the scheduled delivery takes it over.
-        """
-        new_ticks, marks = [], []
-        paused = self.gate.pauses.paused()
+    def _current(self, entries: Sequence[Due]) -> dict[str, Function]:
+        """The functions of fire entries not removed or rescheduled since they were queued."""
+        return {
+            entry.function: self._functions[entry.function]
+            for entry in entries
+            if entry.function in self._functions
+            and entry.generation == self._generations[entry.function]
+        }
+
+    def _arm(self, entries: list[Due], now: datetime) -> Armed:
+        """Write an instant's ticks ahead of it and queue the functions' next fires."""
         with self._lock:
-            for entry in fires:
-                function = self._functions.get(entry.function)
-                if function is None or entry.generation != self._generations[entry.function]:
-                    continue  # removed or rescheduled by a reload since it was queued
-                if entry.function not in paused:
-                    new_ticks.append(
-                        NewTick(entry.function, entry.instant, TickSource.SCHEDULE, entry.instant)
-                    )
-                mark = self._marks[entry.function]
-                through = max(mark.scheduled_through, entry.instant)
-                mark = FunctionMark(mark.name, mark.expression, mark.anchor, through)
-                self._marks[entry.function] = mark
-                marks.append(mark)
-                self._push_next_fire(function, entry.instant)
-        added = self.ledger.add_ticks(new_ticks, now, marks)
-        return added + take_over_failed_invocations(self.ledger, new_ticks, added, now)
+            current = self._current(entries)
+            for function in current.values():
+                self._push_next_fire(function, entries[0].instant)
+        live = [entry for entry in entries if entry.function in current]
+        paused = self.gate.pauses.paused()
+        instant = entries[0].instant
+        return arm(self.ledger, instant, live, current, paused, now, self.dispatcher.event_of)
+
+    def _fire(self, armed: Armed, now: datetime) -> None:
+        """Start an armed instant's ticks (recorded after they start) and move the marks.
+
+        An instant the ledger already held is not run twice - unless all it
+        holds is a failed synchronous invocation of that instant, which
+        nothing retries: the scheduled delivery takes it over.
+        """
+        with self._lock:
+            current = self._current(armed.entries)
+            marks = moved_marks_at(self._marks, current, armed.instant)
+        plan = plan_fire(armed, current, self.gate.pauses.paused())
+        self.dispatcher.start_fired(plan.runs, armed.instant, plan.events, marks, plan.dropped)
+        with self._lock:
+            upcoming = self._heap[0].instant if self._heap else None
+        self.dispatcher.let_start(real_seconds_until(upcoming, now, self.clock.speed))
+        if plan.late:
+            added = self.ledger.add_ticks(plan.late, now)
+            taken = take_over_failed_invocations(self.ledger, plan.late, added, now)
+            self.dispatcher.submit_many([(tick, tick.scheduled_at) for tick in added + taken])
 
     def _schedule_attempt(self, tick: Tick, instant: datetime) -> None:
         with self._lock:
@@ -312,43 +349,6 @@ class Runtime:
         now = self.clock.now()
         ordered = sorted(ticks, key=lambda t: (t.scheduled_at, t.id))
         self.dispatcher.submit_many([(tick, now) for tick in ordered])
-
-    def enqueue_event(
-        self, name: str, event: Mapping[str, Any] | None = None, request_id: str | None = None
-    ) -> Tick:
-        """An asynchronous invocation (Lambda's ``Event`` type): recorded, then retried.
-
-        Without ``event`` the function gets its scheduled event for this second
-        (``invocations``); ``request_id`` (default: a new one) is every attempt's
-        ``aws_request_id``. Returns once the tick is committed.
-        """
-        self._require(name)
-        tick, new = record_invocation(
-            self.ledger, self.clock, name, TickSource.EVENT, event, None, request_id
-        )
-        if new:  # else this second's event is already on its way
-            self.dispatcher.submit(tick, tick.enqueued_at)
-        return tick
-
-    def invoke_now(
-        self,
-        name: str,
-        event: Mapping[str, Any] | None = None,
-        at: datetime | None = None,
-        request_id: str | None = None,
-        options: InvokeOptions | None = None,
-    ) -> RunReport:
-        """A synchronous invocation (RequestResponse): runs now, no retries.
-
-        Without ``event`` the function gets its scheduled event for ``at``
-        (default: this second, ``invocations``). Invoking an instant that
-        already has a tick adds an attempt to that tick rather than a second tick.
-        """
-        function = self._require(name)
-        tick, _ = record_invocation(
-            self.ledger, self.clock, name, TickSource.INVOKE, event, at, request_id
-        )
-        return self.dispatcher.run_now(function, tick, options)
 
     def reload(self, functions: Sequence[FunctionSpec]) -> None:
         """Serve later runs with new code and schedules; runs in flight finish on the old."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from localbridge.instants import format_instant
+from localbridge.ledger.fired import Fired
 from localbridge.ledger.schema import MIGRATIONS, LedgerError
 from localbridge.ledger.store import Ledger
 from localbridge.model import InvocationResult, Outcome
@@ -235,3 +236,26 @@ def test_attempts_opened_but_never_started_are_given_back(tmp_path: Path) -> Non
     assert [len(ledger.attempts(t.id)) for t in ticks] == [1, 0, 0]
     assert [(t.state, t.attempts) for t in rest if t] == [(TickState.PENDING, 0)] * 2
     assert ledger.begin_attempts(ticks[1:], T0, [0.0, 0.0]) == [1, 1]  # numbered afresh
+
+
+def test_a_fired_tick_is_recorded_after_its_run_started_and_its_outcome_lands_on_its_attempt(
+    tmp_path: Path,
+) -> None:
+    """A tick written ahead started at its instant as attempt 1, but an ``invoke`` of
+    that instant in another process began attempt 1 before the fire was recorded:
+    the fire gets attempt 2, and its outcome goes to attempt 2, not to the other's."""
+    runtime = open_ledger(tmp_path)
+    other_process = open_ledger(tmp_path)
+    (tick,) = runtime.add_ticks([scheduled("daily", T0)], T0)
+    (other,) = other_process.begin_attempts([tick], T0, [0.0])
+    mark = FunctionMark("daily", "cron(5 0 * * ? *)", T0, T0)
+    runtime.finish_and_begin([], [], T0, [], fired=[Fired([tick], T0, [0.25], [mark])])
+    ended = AttemptEnd(result(Outcome.SUCCEEDED, {"n": 1}), T0, TickState.SUCCEEDED)
+    runtime.finish_attempts([(tick.id, 1, ended)])
+    attempts = runtime.attempts(tick.id)
+    assert other == 1
+    assert [(a.number, a.lateness_ms, a.payload) for a in attempts] == [
+        (1, 0.0, None),
+        (2, 0.25, '{"n": 1}'),
+    ]
+    assert runtime.function_marks()["daily"].scheduled_through == T0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from localbridge.ledger.store import Ledger
-from localbridge.project.watch import SourceWatcher
+from localbridge.project.watch import SourceWatcher, snapshot
 from localbridge.ticks import TickState
 from tests.localbridge.runtime.harness import EVERY_MINUTE, write_project
 from tests.support import PROCESS_START_S, start_process, virtual_deadline, wait_for
@@ -32,6 +33,23 @@ def test_the_watcher_notices_an_edit_to_a_function_module(tmp_path: Path) -> Non
     try:
         (project / "functions" / "job.py").write_text("X = 2  # edited\n")
         wait_for(changes.is_set, what="the watcher to notice the edit")
+    finally:
+        watcher.stop()
+
+
+def test_an_edit_made_while_the_app_loaded_counts_as_a_change(tmp_path: Path) -> None:
+    """``run`` starts its watcher after the first tick may have fired; an edit made
+    between reading the app and that moment must still reload it."""
+    project = write_project(tmp_path / "p", EVERY_MINUTE)
+    as_loaded = snapshot(project)
+    app = project / "app.py"
+    app.write_text(app.read_text() + "# edited while loading\n")
+    os.utime(app, ns=(as_loaded[app] + 10**9, as_loaded[app] + 10**9))
+    changes = threading.Event()
+    watcher = SourceWatcher(project, changes.set, interval=0.02, baseline=as_loaded)
+    watcher.start()
+    try:
+        wait_for(changes.is_set, what="the watcher to notice the earlier edit")
     finally:
         watcher.stop()
 

@@ -33,8 +33,10 @@ def test_fires_at_each_instant_never_early(tmp_path: Path) -> None:
     clock = manual_clock()
     with started_runtime(project, tmp_path / "l.db", clock) as runtime:
         clock.set(FIRST - timedelta(microseconds=1))
+        # Written ahead of its instant (``firing``), not run before it.
+        ahead = wait_for_state(runtime.ledger, "every_minute", FIRST, TickState.PENDING)
         assert runtime.dispatcher.in_flight == 0
-        assert runtime.ledger.find("every_minute") == []
+        assert runtime.ledger.attempts(ahead.id) == []
         for minute in range(3):
             clock.set(FIRST + minute * MINUTE)
             wait_for_state(

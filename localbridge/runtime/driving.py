@@ -1,0 +1,66 @@
+"""Invocations from outside the schedule: ``Runtime.enqueue_event`` and ``invoke_now``.
+
+A mixin of ``loop.Runtime`` (kept apart so the loop module stays about firing):
+each invocation is recorded as a tick (``invocations``), then run by the
+runtime's ``Dispatcher``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from localbridge.clock import Clock
+from localbridge.ledger import Ledger
+from localbridge.model import InvokeOptions
+from localbridge.runtime.dispatch import Dispatcher
+from localbridge.runtime.functions import Function
+from localbridge.runtime.invocations import record_invocation
+from localbridge.ticks import RunReport, Tick, TickSource
+
+
+class Invocations:
+    ledger: Ledger
+    clock: Clock
+    dispatcher: Dispatcher
+
+    def _require(self, name: str) -> Function:
+        raise NotImplementedError  # the runtime's function table
+
+    def enqueue_event(
+        self, name: str, event: Mapping[str, Any] | None = None, request_id: str | None = None
+    ) -> Tick:
+        """An asynchronous invocation (Lambda's ``Event`` type): recorded, then retried.
+
+        Without ``event`` the function gets its scheduled event for this second
+        (``invocations``); ``request_id`` (default: a new one) is every attempt's
+        ``aws_request_id``. Returns once the tick is committed.
+        """
+        self._require(name)
+        tick, new = record_invocation(
+            self.ledger, self.clock, name, TickSource.EVENT, event, None, request_id
+        )
+        if new:  # else this second's event is already on its way
+            self.dispatcher.submit(tick, tick.enqueued_at)
+        return tick
+
+    def invoke_now(
+        self,
+        name: str,
+        event: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
+        request_id: str | None = None,
+        options: InvokeOptions | None = None,
+    ) -> RunReport:
+        """A synchronous invocation (RequestResponse): runs now, no retries.
+
+        Without ``event`` the function gets its scheduled event for ``at``
+        (default: this second, ``invocations``). Invoking an instant that
+        already has a tick adds an attempt to that tick rather than a second tick.
+        """
+        function = self._require(name)
+        tick, _ = record_invocation(
+            self.ledger, self.clock, name, TickSource.INVOKE, event, at, request_id
+        )
+        return self.dispatcher.run_now(function, tick, options)
