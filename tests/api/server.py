@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from tests.support import Process, free_port, http_ok, running, start_process
 
@@ -68,10 +68,16 @@ def exchange(port: int, raw: bytes, timeout: float = 10.0) -> Answer | None:
         return read_answer(sock)
 
 
-def read_answer(sock: socket.socket, head: bool = False) -> Answer | None:
+def read_answer(source: socket.socket | BinaryIO, head: bool = False) -> Answer | None:
     """One HTTP response (Content-Length or chunked framing; no body when answering
-    a HEAD request); None on a close before the whole answer arrived."""
-    stream = sock.makefile("rb")
+    a HEAD request); None on a close before the whole answer arrived.
+
+    From a socket, through a buffered file made for this answer alone; answers
+    sent back to back (pipelined) must be read from one file made by the
+    caller (``source``), as a file closed after the first answer drops
+    whatever of the next ones its buffer already held.
+    """
+    stream = source.makefile("rb") if isinstance(source, socket.socket) else source
     try:
         status_line = stream.readline()
         if not status_line:
@@ -100,4 +106,5 @@ def read_answer(sock: socket.socket, head: bool = False) -> Answer | None:
     except ConnectionResetError:
         return None
     finally:
-        stream.close()
+        if stream is not source:
+            stream.close()

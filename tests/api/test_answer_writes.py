@@ -24,7 +24,8 @@ def test_pipelined_answers_arrive_whole_and_in_order(tmp_path: Path) -> None:
         socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock,
     ):
         sock.sendall(b"".join(requests))  # all at once: answered one after another
-        answers = [read_answer(sock, head=raw.startswith(b"HEAD")) for raw in requests]
+        with sock.makefile("rb") as stream:  # one reader: answers may share a segment
+            answers = [read_answer(stream, head=raw.startswith(b"HEAD")) for raw in requests]
     statuses = [None if answer is None else answer.status for answer in answers]
     # /health is GET only: a HEAD gets a 405 head and, being HEAD, no body, so
     # nothing follows the head's write: it goes out at the end of the loop step.
