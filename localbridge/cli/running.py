@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -80,6 +81,19 @@ def prepare(services: Sequence[Service]) -> None:
             prepare_service()
 
 
+def serve_until_stopped(stop: threading.Event, clock: Clock, clock_end: datetime | None) -> None:
+    """Wait for a stop, saying once when the clock passes ``--clock-end``."""
+    # Bounded waits so signal handlers run promptly in the main thread.
+    while not stop.wait(0.5):
+        if clock_end is not None and clock.now() > clock_end:
+            print(
+                f"localbridge: the clock passed --clock-end {display_instant(clock_end)}; "
+                "nothing scheduled after it fires. Ctrl-C stops.",
+                flush=True,
+            )
+            clock_end = None
+
+
 def cmd_run(
     args: argparse.Namespace,
     services: ServiceFactory | None = None,
@@ -121,15 +135,7 @@ def cmd_run(
             service.start(runtime)
         watcher = SourceWatcher(args.project.resolve(), reload, baseline=pending.sources)
         watcher.start()
-        # Bounded waits so signal handlers run promptly in the main thread.
-        while not stop.wait(0.5):
-            if clock_end is not None and clock.now() > clock_end:
-                print(
-                    f"localbridge: the clock passed --clock-end {display_instant(clock_end)}; "
-                    "nothing scheduled after it fires. Ctrl-C stops.",
-                    flush=True,
-                )
-                clock_end = None
+        serve_until_stopped(stop, clock, clock_end)
         print("localbridge: stopping (runs in flight get a grace period)", flush=True)
         watcher.stop()
         for service in reversed(started):
