@@ -4,16 +4,20 @@
 of the GIL, so a thread making one per run waits for the interpreter again
 behind the other workers (measured: most of a replay's per-run cost on two
 busy cores). These ids need to be unique, not unguessable, so they come from
-the ``random`` module's generator, seeded from the system once per process
-(and reseeded in a forked child). Standard library only.
+the ``random`` module's algorithm: a generator of their own (a function calling
+``random.seed`` cannot make them repeat), seeded from the system once per
+process and again in a forked child. Standard library only.
 """
 
 from __future__ import annotations
 
+import os
 import random
 
-_bits = random.getrandbits
-_bytes = random.randbytes
+_generator = random.Random()
+os.register_at_fork(after_in_child=_generator.seed)
+_bits = _generator.getrandbits
+_bytes = _generator.randbytes
 # The variant digit of a version 4 UUID is 8, 9, a or b: the random digit's low two bits.
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 

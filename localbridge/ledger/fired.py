@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from localbridge.instants import format_instant
 from localbridge.ticks import FunctionMark, Tick, TickState
 
 Renumbered = dict[tuple[int, int], int]
@@ -58,13 +57,3 @@ def renumbered(ticks: Sequence[Tick], numbers: Sequence[int]) -> Renumbered:
         for tick, number in zip(ticks, numbers, strict=True)
         if number != planned_number(tick)
     }
-
-
-def attempt_rows(
-    fired: Fired, numbers: Sequence[int], owner: str | None
-) -> list[tuple[int, int, str, float, str | None]]:
-    stamp = format_instant(fired.started_at)
-    return [
-        (tick.id, number, stamp, lateness, owner)
-        for tick, number, lateness in zip(fired.ticks, numbers, fired.lateness_ms, strict=True)
-    ]

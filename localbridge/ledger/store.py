@@ -21,7 +21,7 @@ from pathlib import Path
 
 from localbridge.instants import format_instant, parse_instant
 from localbridge.ledger.connect import immediate_transaction
-from localbridge.ledger.fired import Fired, Renumbered, attempt_rows, delete_unfired, renumbered
+from localbridge.ledger.fired import Fired, Renumbered, delete_unfired, renumbered
 from localbridge.ledger.opening import connect
 from localbridge.ledger.owners import (
     LeaseKeeper,
@@ -242,22 +242,14 @@ class Ledger(Queries):
                 self._write_fired(db, record, owner)
             if finished:
                 self._write_finishes(db, self._renumber(finished_rows), tick_rows)
-            numbers = self._mark_running(db, ticks, stamp) if ticks else []
-            if ticks:
-                db.executemany(
-                    INSERT_ATTEMPT,
-                    [
-                        (tick.id, number, stamp, lateness, owner)
-                        for tick, number, lateness in zip(ticks, numbers, lateness_ms, strict=True)
-                    ],
-                )
+            numbers = self._open_attempts(db, ticks, stamp, lateness_ms, owner) if ticks else []
         return numbers
 
     def _write_fired(self, db: sqlite3.Connection, fired: Fired, owner: str | None) -> None:
         if fired.ticks:
-            numbers = self._mark_running(db, fired.ticks, format_instant(fired.started_at))
+            stamp = format_instant(fired.started_at)
+            numbers = self._open_attempts(db, fired.ticks, stamp, fired.lateness_ms, owner)
             self._renumbered.update(renumbered(fired.ticks, numbers))
-            db.executemany(INSERT_ATTEMPT, attempt_rows(fired, numbers, owner))
         delete_unfired(db, fired.dropped)
         self._upsert_marks(db, fired.marks)
 
@@ -266,6 +258,26 @@ class Ledger(Queries):
         if not self._renumbered:
             return rows
         return [(*row[:-1], self._renumbered.pop((row[-2], row[-1]), row[-1])) for row in rows]
+
+    @classmethod
+    def _open_attempts(
+        cls,
+        db: sqlite3.Connection,
+        ticks: Sequence[Tick],
+        stamp: str,
+        lateness_ms: Sequence[float],
+        owner: str | None,
+    ) -> list[int]:
+        """Mark ``ticks`` running and insert their attempts; the attempts' numbers."""
+        numbers = cls._mark_running(db, ticks, stamp)
+        db.executemany(
+            INSERT_ATTEMPT,
+            [
+                (tick.id, number, stamp, lateness, owner)
+                for tick, number, lateness in zip(ticks, numbers, lateness_ms, strict=True)
+            ],
+        )
+        return numbers
 
     @staticmethod
     def _mark_running(db: sqlite3.Connection, ticks: Sequence[Tick], stamp: str) -> list[int]:

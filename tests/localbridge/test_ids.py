@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import uuid
 
@@ -22,3 +23,11 @@ def test_hex_digits_keep_their_width_and_trace_ids_their_shape() -> None:
     assert re.fullmatch(
         r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0", new_trace_id(0x5F00)
     )
+
+
+def test_a_function_seeding_random_does_not_make_ids_repeat() -> None:
+    """A job calling ``random.seed`` runs in this process in thread mode."""
+    random.seed(1)
+    first = (new_uuid(), new_hex(16))
+    random.seed(1)
+    assert (new_uuid(), new_hex(16)) != first
