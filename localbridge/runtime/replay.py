@@ -137,27 +137,32 @@ def _chunks(planned: Iterator[Planned], size: int) -> Iterator[list[Planned]]:
         yield chunk
 
 
-def _record_chunk(runtime: Runtime, chunk: Sequence[Planned], now: datetime) -> list[Tick]:
-    """Record a chunk's ticks; the ones to run: new ones and finished ones not succeeded.
+def _record_chunk(
+    runtime: Runtime, chunk: Sequence[Planned], now: datetime
+) -> list[Tick | NewTick]:
+    """A chunk's ticks to run: new ones, and finished ones not succeeded (reopened).
 
-    Ticks already pending are not among them: ``replay`` runs those first.
+    New ticks are not written here: the worker that starts one records it
+    running with its attempt (``Ledger.finish_and_start``), one statement and
+    no transaction of its own. Ticks already pending are not among them:
+    ``replay`` runs those first.
     """
-    ledger = runtime.ledger
-    new = ledger.add_ticks([NewTick(name, at, TickSource.REPLAY, now) for at, name in chunk], now)
-    if len(new) == len(chunk):
-        return new
-    keys = {(name, at) for at, name in chunk} - {(t.function, t.scheduled_at) for t in new}
-    names = sorted({name for name, _ in keys})
-    earliest = min(at for _, at in keys)
-    existing = ledger.ticks_between(names, earliest - timedelta(microseconds=1), chunk[-1][0])
+    names = sorted({name for _, name in chunk})
+    earliest = chunk[0][0] - timedelta(microseconds=1)
+    existing = runtime.ledger.ticks_between(names, earliest, chunk[-1][0])
+    planned = [NewTick(name, at, TickSource.REPLAY, now) for at, name in chunk]
+    if not existing:
+        return list(planned)
+    known = {(t.function, t.scheduled_at): t for t in existing}
+    new = [t for t in planned if (t.function, t.scheduled_at) not in known]
     finished = [
-        t.id
-        for t in existing
-        if (t.function, t.scheduled_at) in keys
-        and t.state in FINAL_STATES
-        and t.state is not TickState.SUCCEEDED
+        known[key].id
+        for key in ((t.function, t.scheduled_at) for t in planned)
+        if key in known
+        and known[key].state in FINAL_STATES
+        and known[key].state is not TickState.SUCCEEDED
     ]
-    return new + ledger.reopen(finished, TickSource.REPLAY, now)
+    return [*new, *runtime.ledger.reopen(finished, TickSource.REPLAY, now)]
 
 
 def _unfinished_in_period(

@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 
 from localbridge.runtime.functions import Function
-from localbridge.ticks import Tick
+from localbridge.ticks import NewTick, Tick
 
 BATCH_BUDGET_S = 0.02
 """How long a worker's batch of runs may take, judged by the function's runs so far
 (wall time: with four workers on two cores, about a quarter of it is the worker's own)."""
 MAX_BATCH = 64
 
-Entry = tuple[Tick, datetime]
-"""A tick to run and when it was handed over (its lateness counts from there)."""
+Entry = tuple[Tick | NewTick, datetime]
+"""A tick to run and when it was handed over (its lateness counts from there); a
+``NewTick`` is not in the ledger yet: its worker records it as it starts."""
 
 
 class Feed:
@@ -46,13 +48,13 @@ class Feed:
         functions: Mapping[str, Function],
         stop: threading.Event,
         now: Callable[[], datetime],
-        chunks: Iterator[Sequence[Tick]],
+        chunks: Iterator[Sequence[Tick | NewTick]],
         low: int,
     ) -> None:
         self._functions = functions
         self._stop = stop
         self._now = now
-        self._chunks: Iterator[Sequence[Tick]] | None = chunks
+        self._chunks: Iterator[Sequence[Tick | NewTick]] | None = chunks
         self._low = low
         self._lock = threading.Condition()
         self._queues: dict[str, deque[Entry]] = {name: deque() for name in functions}
@@ -69,7 +71,7 @@ class Feed:
 
     # -- the replay's side ----------------------------------------------------
 
-    def add(self, ticks: Iterable[Tick]) -> None:
+    def add(self, ticks: Iterable[Tick | NewTick]) -> None:
         handed_at = self._now()
         with self._lock:
             for tick in ticks:
@@ -137,7 +139,7 @@ class Feed:
     def _refill(self) -> None:
         """Record the next chunk (outside the lock: the others keep taking meanwhile)."""
         assert self._chunks is not None
-        chunk: Sequence[Tick] | None = None
+        chunk: Sequence[Tick | NewTick] | None = None
         try:
             chunk = next(self._chunks, None)
         except BaseException as error:
@@ -184,8 +186,8 @@ class Feed:
             at, _, tick = heapq.heappop(self._retries)
             due.append((tick, at))
         # Ahead of their functions' queues (they are older), still in their own order.
-        for tick, at in reversed(due):
-            self._queues[tick.function].appendleft((tick, at))
+        for entry in reversed(due):
+            self._queues[entry[0].function].appendleft(entry)
         self._queued += len(due)
 
     def _wait_s(self) -> float:
@@ -212,5 +214,10 @@ class Feed:
         self._mean_s[name] = 0.7 * self._mean_s[name] + 0.3 * seconds
 
 
-def _age(entry: Entry) -> tuple[datetime, int]:
-    return entry[0].scheduled_at, entry[0].id
+def _age(entry: Entry) -> tuple[datetime, float, str]:
+    """Oldest first; at one instant, ticks in the ledger by id, then new ones by function
+    (the order their ids would have had)."""
+    tick = entry[0]
+    if isinstance(tick, Tick):
+        return tick.scheduled_at, tick.id, ""
+    return tick.scheduled_at, math.inf, tick.function

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -30,18 +31,21 @@ from typing import Any, Protocol, runtime_checkable
 
 from localbridge.ids import new_uuid
 from localbridge.lambda_errors import crashed_result
-from localbridge.model import FunctionSpec, InvocationResult
+from localbridge.ledger.rows import new_tick
+from localbridge.model import FunctionSpec, InvocationResult, Outcome
 from localbridge.runtime.functions import Function
 from localbridge.runtime.loop import Runtime
 from localbridge.runtime.replay_feed import Entry, Feed
-from localbridge.runtime.retries import after_attempt, is_expired
+from localbridge.runtime.retries import after_attempt
 from localbridge.runtime.runlog import log_buried
-from localbridge.ticks import FINAL_STATES, RunReport, Tick, TickState
+from localbridge.ticks import FINAL_STATES, Decision, NewTick, RunReport, Tick, TickState
 
 log = logging.getLogger("localbridge")
 
 Runnable = tuple[Tick, Function, float]
 """A tick about to run: (tick, its function, lateness in ms)."""
+Starting = tuple[Tick | NewTick, Function, float]
+"""The same before its attempt is recorded (a ``NewTick``: before the tick is)."""
 
 
 class Progress(Protocol):
@@ -112,17 +116,17 @@ class ReplayWorkers:
             names = {tick.function for tick, _ in batch}
             if not batch and not finished:
                 return
-            runnable = self._runnable(batch)
-            numbers = self._record(finished, runnable)
-            finished = [] if numbers is None else self._run(runnable, numbers)
+            opened = self._record(finished, self._runnable(batch))
+            finished = [] if opened is None else self._run(*opened)
 
-    def _runnable(self, batch: Sequence[Entry]) -> list[Runnable]:
+    def _runnable(self, batch: Sequence[Entry]) -> list[Starting]:
         """The batch's ticks with their lateness; buries those too old to run."""
         now = self._clock.now()
-        runnable: list[Runnable] = []
+        runnable: list[Starting] = []
         for tick, due in batch:
             function = self._functions[tick.function]
-            if is_expired(tick, function.settings, now):
+            # ``retries.is_expired``, for a tick in the ledger or not yet.
+            if now > tick.enqueued_at + function.settings.maximum_event_age:
                 self._bury(tick, now)
             else:
                 lateness = max(0.0, (now - due).total_seconds() / self._clock.speed * 1000.0)
@@ -130,28 +134,71 @@ class ReplayWorkers:
         return runnable
 
     def _record(
-        self, finished: Sequence[RunReport], runnable: Sequence[Runnable]
-    ) -> list[int] | None:
-        """Record the outcomes and open the next attempts in one transaction; their numbers.
+        self, finished: Sequence[RunReport], starting: Sequence[Starting]
+    ) -> tuple[list[Runnable], list[int]] | None:
+        """Record the outcomes and open the next attempts in one transaction.
 
-        None when the ledger refused: the outcomes' attempts stay running and
-        the batch's ticks pending, for the next replay to recover and run.
+        The ticks to run, with their attempts' numbers: a new tick another
+        process recorded meanwhile is that process's, not run here. None when
+        the ledger refused: the outcomes' attempts stay running and the
+        batch's ticks pending (or unrecorded), for the next replay to run.
         """
         try:
-            numbers = self._ledger.finish_and_begin(
+            opened = self._ledger.finish_and_start(
                 [report.end for report in finished],
-                [tick for tick, _, _ in runnable],
+                [tick for tick, _, _ in starting],
                 self._clock.now(),
-                [lateness for _, _, lateness in runnable],
+                [lateness for _, _, lateness in starting],
             )
         except Exception:
             log.exception("could not record %d replay outcome(s) in the ledger", len(finished))
-            self._feed.settled(len(finished) + len(runnable))
+            self._feed.settled(len(finished) + len(starting))
             return None
         self._settle(finished)
-        return numbers
+        runnable: list[Runnable] = []
+        numbers: list[int] = []
+        for (tick, function, lateness), ids in zip(starting, opened, strict=True):
+            if ids is not None:
+                recorded = (
+                    tick if isinstance(tick, Tick) else new_tick(ids[0], tick, tick.enqueued_at)
+                )
+                runnable.append((recorded, function, lateness))
+                numbers.append(ids[1])
+        self._feed.settled(len(starting) - len(runnable))
+        return runnable, numbers
 
     def _run(self, runnable: Sequence[Runnable], numbers: Sequence[int]) -> list[RunReport]:
+        """Run the batch one after the other in this thread (or in groups, with a batch
+        invoker); the reports of the runs that took place before any stop."""
+        if self._batches is not None:
+            return self._run_groups(runnable, numbers)
+        finished: list[RunReport] = []
+        invoke, now = self._runtime.dispatcher.invoke, self._clock.now
+        spent: dict[str, float] = {}
+        for (tick, function, lateness), number in zip(runnable, numbers, strict=True):
+            if self._stop.is_set():
+                self._give_back(runnable[len(finished) :], numbers[len(finished) :])
+                break
+            began = time.perf_counter()
+            result = invoke(function.spec, tick)
+            spent[tick.function] = spent.get(tick.function, 0.0) + time.perf_counter() - began
+            ended = now()
+            decision = _decide(tick, result, function, ended)
+            finished.append(RunReport(tick, number, lateness, result, decision, ended))
+        self._observe(spent, finished)
+        return finished
+
+    def _observe(self, spent: Mapping[str, float], finished: Sequence[RunReport]) -> None:
+        """Tell the feed each function's mean run time in the batch (its batch sizes)."""
+        if len(spent) == 1:
+            ((name, seconds),) = spent.items()
+            self._feed.observe(name, seconds / len(finished))
+        else:
+            runs = Counter(report.tick.function for report in finished)
+            for name, seconds in spent.items():
+                self._feed.observe(name, seconds / runs[name])
+
+    def _run_groups(self, runnable: Sequence[Runnable], numbers: Sequence[int]) -> list[RunReport]:
         finished: list[RunReport] = []
         index = 0
         while index < len(runnable):
@@ -167,7 +214,7 @@ class ReplayWorkers:
                 ended = now
                 if result is not results[-1]:  # it ended before the batch did
                     ended -= timedelta(seconds=(last - result.ended_at) * self._clock.speed)
-                decision = after_attempt(tick, result.outcome, function.settings, ended)
+                decision = _decide(tick, result, function, ended)
                 report = RunReport(tick, numbers[index], lateness, result, decision, ended)
                 finished.append(report)
                 index += 1
@@ -241,9 +288,15 @@ class ReplayWorkers:
                     self._progress.advance(failed=decision.state is not TickState.SUCCEEDED)
         self._feed.settled(final)
 
-    def _bury(self, tick: Tick, now: datetime) -> None:
+    def _bury(self, tick: Tick | NewTick, now: datetime) -> None:
         reason = "older than maximum_event_age before it could run"
         try:
+            if isinstance(tick, NewTick):  # recorded as its chunk would have been, then buried
+                recorded = self._ledger.add_ticks([tick], tick.enqueued_at)
+                if not recorded:  # another process's meanwhile
+                    self._feed.settled(1)
+                    return
+                tick = recorded[0]
             self._ledger.set_state(tick.id, TickState.DEAD, now)
             log_buried(tick, reason)
             self._runtime.notify(tick, TickState.DEAD)
@@ -252,3 +305,13 @@ class ReplayWorkers:
         if self._progress is not None:
             self._progress.advance(failed=True)
         self._feed.settled(1)
+
+
+_SUCCEEDED = Decision(TickState.SUCCEEDED)
+
+
+def _decide(tick: Tick, result: InvocationResult, function: Function, ended: datetime) -> Decision:
+    """``retries.after_attempt``; a success (nearly every run) without building a record."""
+    if result.outcome is Outcome.SUCCEEDED:
+        return _SUCCEEDED
+    return after_attempt(tick, result.outcome, function.settings, ended)
