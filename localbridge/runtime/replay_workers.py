@@ -8,7 +8,7 @@ outcomes of its previous batch - and runs them one after the other in its own
 thread (in process mode, in one message to a worker process). A batch is as
 long as its function's runs allow within ``replay_feed.BATCH_BUDGET_S`` (at
 most ``MAX_BATCH`` runs), so a slow function gets a transaction per run and a
-no-op one a transaction per 64 runs.
+no-op one a transaction per 256 runs.
 
 The guarantees are the dispatcher's: every attempt is committed as running
 before its function starts and its outcome after it ends (a kill -9 leaves
