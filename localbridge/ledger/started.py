@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from localbridge.instants import format_instant
+from localbridge.ledger.checkpoints import checkpoints_aside
 from localbridge.ledger.owners import Owner
 from localbridge.ledger.rows import Rows, outcome_rows
 from localbridge.ticks import AttemptEnd, NewTick, Tick, TickState
@@ -86,9 +89,12 @@ def insert_running(
 
 
 class _Store(Protocol):
-    """What ``finish_and_start`` uses of the ``Ledger`` it is part of."""
+    """What ``ReplayWrites`` uses of the ``Ledger`` it is part of."""
 
+    path: Path
     owner: Owner | None
+    _db: sqlite3.Connection
+    _lock: threading.Lock
 
     def _transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
 
@@ -108,8 +114,12 @@ class _Store(Protocol):
     ) -> list[int]: ...
 
 
-class StartedWrites:
-    """The ``Ledger``'s write for a batch that starts new ticks too (a replay's workers)."""
+class ReplayWrites:
+    """The ``Ledger``'s writes for a replay's workers."""
+
+    def checkpoints_aside(self: _Store) -> AbstractContextManager[None]:
+        """Within this, a thread of its own checkpoints, not the commits (``checkpoints``)."""
+        return checkpoints_aside(self.path, self._db, self._lock)
 
     def finish_and_start(
         self: _Store,

@@ -212,14 +212,15 @@ def replay(
     # Only these: other unfinished ticks are the driving run's to resume.
     runtime.start(resume=False)
     workers = ReplayWorkers(runtime, feed, functions, stop, bar)
-    workers.start(runtime.dispatcher.overall_limit or DEFAULT_CONCURRENCY)
-    try:
-        feed.wait_done()
-    finally:
-        # A stop lets each worker end the run in hand (``runtime.stop`` bounds the rest).
-        workers.join(None if not stop.is_set() else STOP_WAIT_S)
-        if bar is not None:
-            bar.finish()
+    with runtime.ledger.checkpoints_aside():
+        workers.start(runtime.dispatcher.overall_limit or DEFAULT_CONCURRENCY)
+        try:
+            feed.wait_done()
+        finally:
+            # A stop lets each worker end the run in hand (``runtime.stop`` bounds the rest).
+            workers.join(None if not stop.is_set() else STOP_WAIT_S)
+            if bar is not None:
+                bar.finish()
     if feed.failure is not None:
         raise feed.failure
     states = Counter(runtime.ledger.states_between(names, start, end))
