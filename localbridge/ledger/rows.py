@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from localbridge.instants import format_instant, parse_instant, parse_optional
-from localbridge.model import Outcome
+from localbridge.model import InvocationResult, Outcome
 from localbridge.ticks import (
     Attempt,
     AttemptEnd,
     AttemptOutcome,
     NewTick,
+    RunReport,
     Tick,
     TickSource,
     TickState,
@@ -97,12 +98,33 @@ _STATE_TEXT = {state: state.value for state in TickState}
 
 def outcome_rows(finished: Sequence[tuple[int, int, AttemptEnd]]) -> tuple[Rows, Rows]:
     """The ``attempts`` and ``ticks`` updates that record finished attempts."""
+    return _outcome_rows(
+        (tick_id, number, end.result, end.ended_at, end.state, end.next_attempt_at)
+        for tick_id, number, end in finished
+    )
+
+
+def report_rows(reports: Sequence[RunReport]) -> tuple[Rows, Rows]:
+    """``outcome_rows`` of reports' ``end``, without building those records (replay's)."""
+    return _outcome_rows(
+        (r.tick.id, r.attempt, r.result, _ended(r), r.decision.state, r.decision.next_attempt_at)
+        for r in reports
+    )
+
+
+def _ended(report: RunReport) -> datetime:
+    assert report.ended_at is not None, "a finished run has its end"
+    return report.ended_at
+
+
+def _outcome_rows(
+    finished: Iterable[tuple[int, int, InvocationResult, datetime, TickState, datetime | None]],
+) -> tuple[Rows, Rows]:
     attempt_rows, tick_rows = [], []
-    for tick_id, number, end in finished:
-        result = end.result
+    for tick_id, number, result, ended_at, state, next_attempt_at in finished:
         payload, truncated = payload_text(result.payload)
-        stamp = format_instant(end.ended_at)
-        next_at = None if end.next_attempt_at is None else format_instant(end.next_attempt_at)
+        stamp = format_instant(ended_at)
+        next_at = None if next_attempt_at is None else format_instant(next_attempt_at)
         attempt_rows.append(
             (
                 stamp,
@@ -119,5 +141,5 @@ def outcome_rows(finished: Sequence[tuple[int, int, AttemptEnd]]) -> tuple[Rows,
             )
         )
         failed = int(not result.succeeded)
-        tick_rows.append((_STATE_TEXT[end.state], failed, next_at, stamp, tick_id))
+        tick_rows.append((_STATE_TEXT[state], failed, next_at, stamp, tick_id))
     return attempt_rows, tick_rows

@@ -24,8 +24,8 @@ from typing import Protocol
 from localbridge.instants import format_instant
 from localbridge.ledger.checkpoints import checkpoints_aside
 from localbridge.ledger.owners import Owner
-from localbridge.ledger.rows import Rows, outcome_rows
-from localbridge.ticks import AttemptEnd, NewTick, Tick, TickState
+from localbridge.ledger.rows import Rows, report_rows
+from localbridge.ticks import NewTick, RunReport, Tick, TickState
 
 INSERT_RUNNING = (
     "INSERT INTO ticks (function, scheduled_at, state, source, attempts, enqueued_at, event, "
@@ -123,19 +123,19 @@ class ReplayWrites:
 
     def finish_and_start(
         self: _Store,
-        finished: Sequence[tuple[int, int, AttemptEnd]],
+        finished: Sequence[RunReport],
         ticks: Sequence[Tick | NewTick],
         started_at: datetime,
         lateness_ms: Sequence[float],
     ) -> list[tuple[int, int] | None]:
-        """``finish_and_begin``, where some of ``ticks`` are new: recorded running at once.
+        """``finish_and_begin`` of run reports, where ``ticks`` may be new (recorded running).
 
         Returns each tick's (id, attempt number) in order; None for a new tick
         recorded meanwhile by another process (not to be run here).
         """
         stamp = format_instant(started_at)
         owner = None if self.owner is None else self.owner.token
-        finished_rows, tick_rows = outcome_rows(finished)
+        finished_rows, tick_rows = report_rows(finished)
         known: list[tuple[int, Tick, float]] = []
         new: list[tuple[int, NewTick, float]] = []
         for index, (tick, lateness) in enumerate(zip(ticks, lateness_ms, strict=True)):

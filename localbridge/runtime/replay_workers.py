@@ -145,7 +145,7 @@ class ReplayWorkers:
         """
         try:
             opened = self._ledger.finish_and_start(
-                [report.end for report in finished],
+                finished,
                 [tick for tick, _, _ in starting],
                 self._clock.now(),
                 [lateness for _, _, lateness in starting],
