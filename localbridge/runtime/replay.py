@@ -37,7 +37,7 @@ class Progress(Protocol):
     def finish(self) -> None: ...
 
 
-CHUNK = 512
+CHUNK = 256
 """Ticks a replay records (and hands to its workers) at a time."""
 DEFAULT_CONCURRENCY = 4
 """Runs at once of a replay whose runtime sets no overall limit (the CLI's default)."""

@@ -22,7 +22,7 @@ from localbridge.ticks import NewTick, Tick
 BATCH_BUDGET_S = 0.02
 """How long a worker's batch of runs may take, judged by the function's runs so far
 (wall time: with four workers on two cores, about a quarter of it is the worker's own)."""
-MAX_BATCH = 256
+MAX_BATCH = 128
 """At most this many runs per batch (a no-op function's): fewer, larger transactions; a
 kill -9 leaves at most this many attempts per worker for the next start to recover."""
 

@@ -8,7 +8,7 @@ outcomes of its previous batch - and runs them one after the other in its own
 thread (in process mode, in one message to a worker process). A batch is as
 long as its function's runs allow within ``replay_feed.BATCH_BUDGET_S`` (at
 most ``MAX_BATCH`` runs), so a slow function gets a transaction per run and a
-no-op one a transaction per 256 runs.
+no-op one a transaction per 128 runs.
 
 The guarantees are the dispatcher's: every attempt is committed as running
 before its function starts and its outcome after it ends (a kill -9 leaves
@@ -112,12 +112,19 @@ class ReplayWorkers:
         names: set[str] = set()
         while True:
             # Holding outcomes to record, never wait: another worker may be waiting for them.
-            batch = self._feed.take(names, block=not finished)
-            names = {tick.function for tick, _ in batch}
-            if not batch and not finished:
+            names, starting = self._take(names, block=not finished)
+            if not names and not finished:
                 return
-            opened = self._record(finished, self._runnable(batch))
-            finished = [] if opened is None else self._run(*opened)
+            opened = self._record(finished, starting)
+            # Recorded and told: not held while the next batch runs (memory stays one batch).
+            finished, starting = [], []
+            if opened is not None:
+                finished = self._run(*opened)
+
+    def _take(self, done: set[str], block: bool) -> tuple[set[str], list[Starting]]:
+        """The next batch's functions (the slots it holds) and its ticks to start."""
+        batch = self._feed.take(done, block)
+        return {tick.function for tick, _ in batch}, self._runnable(batch)
 
     def _runnable(self, batch: Sequence[Entry]) -> list[Starting]:
         """The batch's ticks with their lateness; buries those too old to run."""
