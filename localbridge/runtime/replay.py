@@ -192,10 +192,13 @@ def replay(
 ) -> BatchSummary:
     """Run every tick of ``names`` in (start, end] that has not succeeded yet.
 
-    The period is recorded ``chunk_size`` ticks at a time, at most two chunks
-    ahead of the runs, so memory stays flat however long it is; ticks that
-    succeeded before are not run again. The runs take place on the runtime's
-    overall limit of ``ReplayWorkers`` (``DEFAULT_CONCURRENCY`` without one).
+    The period is planned ``chunk_size`` ticks at a time, at most two chunks
+    ahead of the runs, so memory stays flat however long it is; each new tick
+    is recorded as its run starts (running, with its attempt, in its batch's
+    transaction); ticks that succeeded before are not run again. A thread of
+    the ledger's own checkpoints its file meanwhile, so commits only append.
+    The runs take place on the runtime's overall limit of ``ReplayWorkers``
+    (``DEFAULT_CONCURRENCY`` without one).
     """
     runtime.prepare()
     now = runtime.clock.now()

@@ -1,7 +1,8 @@
 """The feed of a replay's workers: its ticks, oldest first, within the limits.
 
-The period comes in chunks recorded by whichever worker finds the queue
-running low, retries come back at their time, and each function's
+The period comes in chunks prepared by whichever worker finds the queue
+running low (new ticks, recorded as they start; failed ones, reopened),
+retries come back at their time, and each function's
 ``max_concurrency`` holds (the overall limit is the number of workers). Batch
 sizes follow each function's recent run times (``BATCH_BUDGET_S``).
 """
@@ -34,9 +35,10 @@ Entry = tuple[Tick | NewTick, datetime]
 class Feed:
     """The ticks of a replay to run, oldest first, with each function's limit respected.
 
-    The period comes from ``chunks``: an iterator that records the next chunk
-    of ticks in the ledger and yields those to run. A worker that finds fewer
-    than ``low`` ticks queued records the next chunk itself (one at a time),
+    The period comes from ``chunks``: an iterator that prepares the next chunk
+    of ticks (checks the ledger, reopens failed ones) and yields those to run.
+    A worker that finds fewer than ``low`` ticks queued prepares the next
+    chunk itself (one at a time),
     so the queue never holds more than about two chunks and no other thread
     sits between the ledger and the runs. A worker holds one slot of each
     function in its batch while it runs the batch (one run at a time); the
