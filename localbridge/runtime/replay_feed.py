@@ -214,7 +214,8 @@ class Feed:
                     self._lock.notify_all()
 
     def observe(self, name: str, seconds: float) -> None:
-        """A run of ``name`` took ``seconds``: batch sizes follow the recent mean."""
+        """A run of ``name`` took ``seconds`` (or its batch's runs, on average): batch sizes
+        follow the recent mean."""
         self._mean_s[name] = 0.7 * self._mean_s[name] + 0.3 * seconds
 
 

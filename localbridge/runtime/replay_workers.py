@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -180,30 +179,25 @@ class ReplayWorkers:
         if self._batches is not None:
             return self._run_groups(runnable, numbers)
         finished: list[RunReport] = []
-        invoke, now = self._runtime.dispatcher.invoke, self._clock.now
-        spent: dict[str, float] = {}
+        invoke, now, observe = self._runtime.dispatcher.invoke, self._clock.now, self._feed.observe
+        # One function's batch (nearly always) is timed as a whole; a mixed one run by run.
+        mixed = len({tick.function for tick, _, _ in runnable}) > 1
+        began = time.perf_counter()
         for (tick, function, lateness), number in zip(runnable, numbers, strict=True):
             if self._stop.is_set():
                 self._give_back(runnable[len(finished) :], numbers[len(finished) :])
                 break
-            began = time.perf_counter()
+            if mixed:
+                began = time.perf_counter()
             result = invoke(function.spec, tick)
-            spent[tick.function] = spent.get(tick.function, 0.0) + time.perf_counter() - began
+            if mixed:
+                observe(tick.function, time.perf_counter() - began)
             ended = now()
             decision = _decide(tick, result, function, ended)
             finished.append(RunReport(tick, number, lateness, result, decision, ended))
-        self._observe(spent, finished)
+        if finished and not mixed:
+            observe(finished[0].tick.function, (time.perf_counter() - began) / len(finished))
         return finished
-
-    def _observe(self, spent: Mapping[str, float], finished: Sequence[RunReport]) -> None:
-        """Tell the feed each function's mean run time in the batch (its batch sizes)."""
-        if len(spent) == 1:
-            ((name, seconds),) = spent.items()
-            self._feed.observe(name, seconds / len(finished))
-        else:
-            runs = Counter(report.tick.function for report in finished)
-            for name, seconds in spent.items():
-                self._feed.observe(name, seconds / runs[name])
 
     def _run_groups(self, runnable: Sequence[Runnable], numbers: Sequence[int]) -> list[RunReport]:
         finished: list[RunReport] = []
