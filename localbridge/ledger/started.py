@@ -37,22 +37,15 @@ INSERT_FIRST_ATTEMPT = (
 )
 
 
-def insert_running(
-    db: sqlite3.Connection,
-    ticks: Sequence[NewTick],
-    stamp: str,
-    lateness_ms: Sequence[float],
-    owner: str | None,
-) -> list[int | None]:
-    """Record ``ticks`` running as attempt 1 from ``stamp`` (call in a write transaction).
+def running_rows(ticks: Sequence[NewTick], stamp: str) -> Rows:
+    """The ``ticks`` rows of ``ticks`` running from ``stamp`` (built before the transaction:
+    the ledger's lock is held for the writes alone).
 
-    Each tick's ``enqueued_at`` is also its ``created_at`` (as a replay's
-    ``add_ticks`` wrote them). Returns each tick's id, None for one already
-    in the ledger (not recorded, not to be run).
+    Each tick's ``enqueued_at`` is also its ``created_at``, as a replay's
+    ``add_ticks`` wrote them.
     """
-    before = db.execute("SELECT coalesce(max(id), 0) FROM ticks").fetchone()[0]
     enqueued = {moment: format_instant(moment) for moment in {t.enqueued_at for t in ticks}}
-    rows = [
+    return [
         (
             tick.function,
             format_instant(tick.scheduled_at),
@@ -66,6 +59,21 @@ def insert_running(
         )
         for tick in ticks
     ]
+
+
+def insert_running(
+    db: sqlite3.Connection,
+    rows: Rows,
+    stamp: str,
+    lateness_ms: Sequence[float],
+    owner: str | None,
+) -> list[int | None]:
+    """Record ``running_rows`` as attempt 1 from ``stamp`` (call in a write transaction).
+
+    Returns each tick's id, None for one already in the ledger (not
+    recorded, not to be run).
+    """
+    before = db.execute("SELECT coalesce(max(id), 0) FROM ticks").fetchone()[0]
     cursor = db.executemany(INSERT_RUNNING, rows)
     ids: list[int | None]
     if cursor.rowcount == len(rows):
@@ -144,6 +152,7 @@ class ReplayWrites:
             else:
                 new.append((index, tick, lateness))
         opened: list[tuple[int, int] | None] = [None] * len(ticks)
+        rows = running_rows([x[1] for x in new], stamp)
         with self._transaction() as db:
             if finished:
                 self._write_finishes(db, self._renumber(finished_rows), tick_rows)
@@ -153,7 +162,7 @@ class ReplayWrites:
                 for (index, tick, _), number in zip(known, numbers, strict=True):
                     opened[index] = (tick.id, number)
             if new:
-                ids = insert_running(db, [x[1] for x in new], stamp, [x[2] for x in new], owner)
+                ids = insert_running(db, rows, stamp, [x[2] for x in new], owner)
                 for (index, _, _), tick_id in zip(new, ids, strict=True):
                     opened[index] = None if tick_id is None else (tick_id, 1)
         return opened
