@@ -55,21 +55,23 @@ def tick_from_row(row: sqlite3.Row) -> Tick:
 
 def new_tick(tick_id: int, tick: NewTick, now: datetime) -> Tick:
     """The row ``add_ticks`` just wrote, without reading it back."""
+    # Positional, in the field order of ``Tick``: built once per replayed run,
+    # and keywords cost a third more.
     return Tick(
-        id=tick_id,
-        function=tick.function,
-        scheduled_at=tick.scheduled_at,
-        state=tick.state,
-        source=tick.source,
-        attempts=0,
-        failures=0,
-        next_attempt_at=None,
-        enqueued_at=tick.enqueued_at,
-        event=tick.event,
-        created_at=now,
-        updated_at=now,
-        request_id=tick.request_id,
-        event_id=tick.event_id,
+        tick_id,
+        tick.function,
+        tick.scheduled_at,
+        tick.state,
+        tick.source,
+        0,  # attempts
+        0,  # failures
+        None,  # next_attempt_at
+        tick.enqueued_at,
+        tick.event,
+        now,  # created_at
+        now,  # updated_at
+        tick.request_id,
+        tick.event_id,
     )
 
 
