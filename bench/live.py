@@ -141,7 +141,7 @@ def burst(count: int, ledger_path: Path | None) -> tuple[float, float]:
         functions = noop_functions(project, count)
         ledger = Ledger.open(ledger_path or Path(":memory:"))
         invoker = make_invoker(Mode.THREAD, project)
-        warm(invoker, functions[:1])
+        warm(invoker, functions)  # as `run` does
         due = START + timedelta(minutes=1)
         clock = VirtualClock(due - timedelta(seconds=BURST_LEAD_S))
         settled = Settled(count)
