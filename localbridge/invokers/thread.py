@@ -251,7 +251,13 @@ def _plain_copy(value: Any) -> Any:
 
 def _rss_mb() -> int:
     """This process's peak resident memory (thread mode shares it with localbridge)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    return resource.getrusage(_RSS_OF).ru_maxrss // 1024
+
+
+# On Linux a thread's usage reports its process's peak memory too (the memory
+# is the process's), at a cost that does not grow with the number of threads,
+# as the process's, which adds up every thread's times, does.
+_RSS_OF = getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF)
 
 
 # The standard library and localbridge itself stay loaded whatever the project holds.
