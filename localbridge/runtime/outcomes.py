@@ -84,13 +84,18 @@ class OutcomeWriter:
     def _write(self, deferrable: bool, wait: bool = False) -> None:
         while self._queued or self._fired:
             if not self._role.acquire(blocking=wait):
-                return  # the writer takes it: it looks again after letting go
+                return  # the role's holder looks again after letting go
             try:
-                if deferrable and self._defer():
-                    return
-                self._drain()
+                deferred = deferrable and self._defer()
+                if not deferred:
+                    self._drain()
             finally:
                 self._role.release()
+            # Runs still wait for a thread: one of them hands something over
+            # later, or the timer writes. Otherwise look again: what was handed
+            # over while this thread held the role is left to it.
+            if deferred and self._starting():
+                return
             wait = False
 
     def _defer(self) -> bool:
