@@ -14,6 +14,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from time import perf_counter
 
 from starlette.types import Receive, Scope, Send
 
@@ -26,6 +27,7 @@ from api.body import (
     too_large,
 )
 from api.errors import ApiError
+from api.metrics import ApiMetrics
 from api.responses import error_json
 from api.service import ApiContext, check_idempotency_key, record_json
 from api.storage import StoreError
@@ -90,27 +92,45 @@ async def send_json(
 
 
 class PostEndpoint:
-    """ASGI app for POST /result; ``context()`` gives the running app's service and token."""
+    """ASGI app for POST /result; ``context()`` gives the running app's service and token.
 
-    def __init__(self, context: Callable[[], ApiContext]):
+    It counts and times its requests in ``metrics`` itself: it knows the status
+    it answers, so it needs no wrapper around ``send`` to learn it.
+    """
+
+    def __init__(self, context: Callable[[], ApiContext], metrics: ApiMetrics):
         self._context = context
+        self._metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers: dict[str, str] | None = None
+        started = perf_counter()
+        status = 500  # what the metrics count when no answer could be sent
+        try:
+            answer = await self._answer(scope, receive)
+            if answer is not None:
+                await send_json(send, *answer)
+                status = answer[0]
+        finally:
+            self._metrics.observe("POST", "/result", status, perf_counter() - started)
+
+    async def _answer(
+        self, scope: Scope, receive: Receive
+    ) -> tuple[int, str, Mapping[str, str] | None] | None:
+        """The status, JSON text and extra headers to answer; None for a client gone."""
         try:
             status, text = await self._post(scope, receive)
+            return status, text, None
         except ClientGoneError:
             log.debug("client %s disconnected before its body arrived", scope.get("client"))
-            return
+            return None
         except ApiError as error:
-            status, text, headers = error.status, error_json(error.message), error.headers
+            return error.status, error_json(error.message), error.headers
         except StoreError as error:
             log.error("results store failed: %s", error)
-            status, text = 503, error_json(f"{STORE_FAILED} ({error})")
+            return 503, error_json(f"{STORE_FAILED} ({error})"), None
         except Exception as error:  # a bug: the traceback goes to the server log
             log.error("unhandled error on POST /result", exc_info=error)
-            status, text = 500, error_json("internal error; the server log has the details")
-        await send_json(send, status, text, headers)
+            return 500, error_json("internal error; the server log has the details"), None
 
     async def _post(self, scope: Scope, receive: Receive) -> tuple[int, str]:
         headers = single_headers(scope["headers"])

@@ -100,7 +100,11 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._deadline: asyncio.TimerHandle | None = None
+        self._deadline: asyncio.TimerHandle | None = None  # see _arm
+        self._due = 0.0  # loop time by which _awaited must have arrived
+        self._timer_at = 0.0  # loop time the timer is set for
+        self._awaited: str | None = None  # "headers", "body" or None
+        self._allowed = 0.0  # seconds _awaited was given, for the 408's message
         self._drained = 0
         self.body_pending = False  # headers in, body not yet complete
         self.close_after_body = False
@@ -118,16 +122,37 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         return type(cls.__name__, (cls,), bounds)
 
     def _arm(self, seconds: float, what: str) -> None:
-        self._disarm()
-        self._deadline = self.loop.call_later(seconds, self._timed_out, what, seconds)
+        # Each request moves its deadline twice (headers, then body) and
+        # clears it once: a timer per move would be made and cancelled three
+        # times per request. One timer per connection wakes at the earliest
+        # deadline it knows of and re-arms for a deadline that moved later.
+        self._due = self.loop.time() + seconds
+        self._awaited = what
+        self._allowed = seconds
+        if self._deadline is not None and self._timer_at > self._due:
+            self._deadline.cancel()  # set to wake later than this deadline: replaced
+            self._deadline = None
+        if self._deadline is None:
+            self._start_timer()
+
+    def _start_timer(self) -> None:
+        self._timer_at = self._due
+        self._deadline = self.loop.call_at(self._due, self._check_deadline)
 
     def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        self._awaited = None  # the timer, when it fires, finds nothing awaited
+
+    def _check_deadline(self) -> None:
+        self._deadline = None
+        if self._awaited is None:
+            return
+        if self.loop.time() < self._due:
+            self._start_timer()
+            return
+        self._timed_out(self._awaited, self._allowed)
 
     def _timed_out(self, what: str, seconds: float) -> None:
-        self._deadline = None
+        self._awaited = None
         if self.transport.is_closing():
             return
         log.debug("%s: closing, %s not received within %s s", self.client, what, seconds)
@@ -152,6 +177,9 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._deadline is not None:
+            self._deadline.cancel()  # a closed connection keeps no timer alive
+            self._deadline = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:

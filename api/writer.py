@@ -45,7 +45,10 @@ class BatchWriter:
                 self._thread = threading.Thread(target=self._run, name="api-writer", daemon=True)
                 self._thread.start()
             self._pending.append((new, future))
-            self._wake.notify()
+            # The thread waits only on an empty queue: the first post after it
+            # took a batch is the one to wake it; later ones find it awake.
+            if len(self._pending) == 1:
+                self._wake.notify()
         return await future
 
     def close(self) -> None:

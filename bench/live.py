@@ -11,12 +11,13 @@
   to a deadline, then a hand-off to a waiting thread that reads the clock.
 - burst: 10,000 no-op functions all due at the same minute (thread mode), the
   ledger in memory and on disk; a real-time virtual clock starts 5 s before
-  that minute, so the runtime writes the ticks ahead as it would in
-  ``run``. "started": from the instant until the last handler's first line;
-  "recorded": until the last run's outcome is committed (every attempt's
-  start and outcome row). Each burst runs in a fresh interpreter. Its floor,
-  in the same round: 8 threads taking
-  10,000 no-op handler calls from a ``queue.Queue`` while it is filled.
+  that minute, so the runtime writes the ticks ahead as it would in ``run``,
+  after warming every function as ``run`` does (handlers imported, Lambda
+  context fields made). "started": from the instant until the last handler's
+  first line; "recorded": until the last run's outcome is committed (every
+  attempt's start and outcome row). Each burst runs in a fresh interpreter.
+  Its floor, in the same round: 8 threads taking 10,000 no-op handler calls
+  from a ``queue.Queue`` while it is filled.
 
 Rounds interleave each figure with its floor, so load moves both alike.
 """
@@ -141,7 +142,7 @@ def burst(count: int, ledger_path: Path | None) -> tuple[float, float]:
         functions = noop_functions(project, count)
         ledger = Ledger.open(ledger_path or Path(":memory:"))
         invoker = make_invoker(Mode.THREAD, project)
-        warm(invoker, functions[:1])
+        warm(invoker, functions)  # as `run` does
         due = START + timedelta(minutes=1)
         clock = VirtualClock(due - timedelta(seconds=BURST_LEAD_S))
         settled = Settled(count)
@@ -242,10 +243,6 @@ def main(argv: list[str]) -> int:
     if "burst" in parts:
         report_burst(rounds)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
 
 
 if __name__ == "__main__":

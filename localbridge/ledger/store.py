@@ -11,6 +11,7 @@ Instants are stored as fixed-width ISO-8601 UTC text, which sorts as time does.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -124,18 +125,16 @@ class Ledger(Queries, ReplayWrites):
 
     @staticmethod
     def _upsert_marks(db: sqlite3.Connection, marks: Iterable[FunctionMark]) -> None:
+        # The marks a fire moves share their instants: each formatted once (the
+        # 20,000 of a 10,000-function fire were a third of its first commit).
+        text = functools.cache(format_instant)
         db.executemany(
             "INSERT INTO functions (name, expression, anchor, scheduled_through) "
             "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
             "expression = excluded.expression, anchor = excluded.anchor, "
             "scheduled_through = max(scheduled_through, excluded.scheduled_through)",
             [
-                (
-                    mark.name,
-                    mark.expression,
-                    format_instant(mark.anchor),
-                    format_instant(mark.scheduled_through),
-                )
+                (mark.name, mark.expression, text(mark.anchor), text(mark.scheduled_through))
                 for mark in marks
             ],
         )

@@ -122,17 +122,10 @@ class Dispatcher:
         ``events`` holds the events built ahead, by tick id. A tick a limit
         holds waits as any other, and is recorded when it begins.
         """
-        admitted = []
         with self._lock:
             if not self._accepting:
                 return  # the ticks stay pending: the next start runs them
-            for tick, function in runs:
-                if self._waiting.get(tick.function) or not self._has_room(tick.function, function):
-                    entry = (next(self._arrivals), tick, due)
-                    self._waiting.setdefault(tick.function, collections.deque()).append(entry)
-                else:
-                    self._take_slot(tick.function)
-                    admitted.append((tick, function))
+            admitted = self._admit_fired(runs, due)
         now = self._clock.now()
         lateness = max(0.0, (now - due).total_seconds() / self._clock.speed * 1000.0)
         ticks = [tick for tick, _ in admitted]
@@ -147,6 +140,30 @@ class Dispatcher:
                 for tick, fn in admitted
             ]
         )
+
+    def _admit_fired(
+        self, runs: Sequence[tuple[Tick, Function]], due: datetime
+    ) -> Sequence[tuple[Tick, Function]]:
+        """The runs that start now; the others wait for room (lock held)."""
+        if (
+            self._overall_limit is None
+            and not self._waiting
+            and all(function.settings.max_concurrency is None for _, function in runs)
+        ):
+            # Nothing limits them (the common case): every slot taken at once,
+            # not one by one (a fifth of the time before 10,000 runs could start).
+            self._running.update(tick.function for tick, _ in runs)
+            self._in_flight += len(runs)
+            return runs
+        admitted = []
+        for tick, function in runs:
+            if self._waiting.get(tick.function) or not self._has_room(tick.function, function):
+                entry = (next(self._arrivals), tick, due)
+                self._waiting.setdefault(tick.function, collections.deque()).append(entry)
+            else:
+                self._take_slot(tick.function)
+                admitted.append((tick, function))
+        return admitted
 
     def let_start(self, timeout: float) -> None:
         """Let the runs ``start_fired`` handed over start before recording them.

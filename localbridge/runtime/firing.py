@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +36,16 @@ Event = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
+class FirePlan:
+    runs: list[tuple[Tick, Function]]
+    dropped: list[int]
+    """Ticks written ahead that do not fire: paused or reloaded since."""
+    late: list[NewTick]
+    """Instants to record at the instant: held ones, and ones unpaused since."""
+    events: dict[int, Event]
+
+
+@dataclass(frozen=True)
 class Armed:
     """An instant whose ticks are written and whose events are built."""
 
@@ -49,6 +59,14 @@ class Armed:
     """Instants the ledger already held (an ``invoke`` of that instant): not run
     twice, unless all it holds is a failed invocation (taken over at the instant)."""
     events: dict[int, Event]
+    table: Mapping[str, Function] = field(default_factory=dict)
+    """The runtime's function table when armed (a reload puts in a new one)."""
+    paused: Collection[str] = frozenset()
+    plan: FirePlan | None = None
+    """What the instant runs, planned when armed: still right at the instant
+    when the table and the paused functions are the same then."""
+    marks: dict[str, FunctionMark] = field(default_factory=dict)
+    """The marks of the functions planned, moved on to the instant."""
 
 
 def arm_lead(speed: float, functions: int) -> timedelta:
@@ -98,8 +116,10 @@ def arm(
     paused: Collection[str],
     now: datetime,
     event_of: Callable[[FunctionSpec, Tick], Event],
+    table: tuple[Mapping[str, Function], Mapping[str, FunctionMark]] = ({}, {}),
 ) -> Armed:
-    """Write the ticks of ``entries`` (``instant``'s current fire entries) ahead of it.
+    """Write the ticks of ``entries`` (``instant``'s current fire entries) ahead of
+    it, and plan its fire (``table``: the runtime's functions and marks as armed).
 
     A paused function gets none, as a fire at the instant would give it none.
     """
@@ -113,28 +133,61 @@ def arm(
     held = {name: tick for name, tick in new.items() if name not in ticks}
     specs = {name: function.spec for name, function in functions.items()}
     events = {tick.id: event_of(specs[tick.function], tick) for tick in added}
-    return Armed(instant, entries, specs, ticks, held, events)
+    armed = Armed(instant, entries, specs, ticks, held, events)
+    return planned(armed, table[0], functions, table[1], paused)
 
 
-@dataclass(frozen=True)
-class FirePlan:
-    runs: list[tuple[Tick, Function]]
-    dropped: list[int]
-    """Ticks written ahead that do not fire: paused or reloaded since."""
-    late: list[NewTick]
-    """Instants to record at the instant: held ones, and ones unpaused since."""
-    events: dict[int, Event]
+def planned(
+    armed: Armed,
+    table: Mapping[str, Function],
+    current: Mapping[str, Function],
+    marks: Mapping[str, FunctionMark],
+    paused: Collection[str],
+) -> Armed:
+    """``armed`` with its fire planned ahead too (``table``: the runtime's function
+    table, ``current``: the functions of its entries, both as armed): at the
+    instant only handing the runs over is left (planning 10,000 had taken 20 ms)."""
+    plan = plan_fire(armed, current, paused)
+    moved = marks_moved_to(marks, current, armed.instant)
+    return replace(armed, table=table, paused=paused, plan=plan, marks=moved)
+
+
+def plan_at_instant(
+    armed: Armed,
+    table: Mapping[str, Function],
+    current: Callable[[], Mapping[str, Function]],
+    marks: dict[str, FunctionMark],
+    paused: Collection[str],
+) -> tuple[FirePlan, list[FunctionMark]]:
+    """The plan and moved marks of an armed instant that came; ``marks`` (the
+    runtime's) moved on. Planned ahead unless a reload or a pause came between."""
+    if armed.plan is not None and table is armed.table and paused == armed.paused:
+        marks.update(armed.marks)
+        return armed.plan, list(armed.marks.values())
+    functions = current()
+    moved = moved_marks_at(marks, functions, armed.instant)
+    return plan_fire(armed, functions, paused), moved
+
+
+def marks_moved_to(
+    marks: Mapping[str, FunctionMark], names: Collection[str], instant: datetime
+) -> dict[str, FunctionMark]:
+    """The marks of ``names`` moved on to ``instant`` (never back)."""
+    moved = {}
+    for name in names:
+        mark = marks[name]
+        through = max(mark.scheduled_through, instant)
+        moved[name] = FunctionMark(mark.name, mark.expression, mark.anchor, through)
+    return moved
 
 
 def moved_marks_at(
     marks: dict[str, FunctionMark], names: Collection[str], instant: datetime
 ) -> list[FunctionMark]:
     """Move the marks of ``names`` on to ``instant`` (never back), in ``marks`` too."""
-    for name in names:
-        mark = marks[name]
-        through = max(mark.scheduled_through, instant)
-        marks[name] = FunctionMark(mark.name, mark.expression, mark.anchor, through)
-    return [marks[name] for name in names]
+    moved = marks_moved_to(marks, names, instant)
+    marks.update(moved)
+    return list(moved.values())
 
 
 def plan_fire(armed: Armed, current: Mapping[str, Function], paused: Collection[str]) -> FirePlan:

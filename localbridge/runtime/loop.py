@@ -16,6 +16,7 @@ Other parts drive it through ``invoke_now`` (a synchronous invocation),
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import logging
@@ -35,9 +36,8 @@ from localbridge.runtime.firing import (
     Armed,
     arm,
     arm_lead,
-    moved_marks_at,
     next_wake,
-    plan_fire,
+    plan_at_instant,
     pop_instant,
     real_seconds_until,
 )
@@ -294,15 +294,16 @@ class Runtime(Invocations):
         }
 
     def _arm(self, entries: list[Due], now: datetime) -> Armed:
-        """Write an instant's ticks ahead of it and queue the functions' next fires."""
+        """Write an instant's ticks ahead of it, plan its fire, queue the next fires."""
         with self._lock:
             current = self._current(entries)
             for function in current.values():
                 self._push_next_fire(function, entries[0].instant)
+            table, marks = self._functions, dict(self._marks)
         live = [entry for entry in entries if entry.function in current]
         paused = self.gate.pauses.paused()
-        instant = entries[0].instant
-        return arm(self.ledger, instant, live, current, paused, now, self.dispatcher.event_of)
+        event_of, instant = self.dispatcher.event_of, entries[0].instant
+        return arm(self.ledger, instant, live, current, paused, now, event_of, (table, marks))
 
     def _fire(self, armed: Armed, now: datetime) -> None:
         """Start an armed instant's ticks (recorded after they start) and move the marks.
@@ -311,10 +312,10 @@ class Runtime(Invocations):
         holds is a failed synchronous invocation of that instant, which
         nothing retries: the scheduled delivery takes it over.
         """
+        paused = self.gate.pauses.paused()
         with self._lock:
-            current = self._current(armed.entries)
-            marks = moved_marks_at(self._marks, current, armed.instant)
-        plan = plan_fire(armed, current, self.gate.pauses.paused())
+            current = functools.partial(self._current, armed.entries)
+            plan, marks = plan_at_instant(armed, self._functions, current, self._marks, paused)
         self.dispatcher.start_fired(plan.runs, armed.instant, plan.events, marks, plan.dropped)
         with self._lock:
             upcoming = self._heap[0].instant if self._heap else None

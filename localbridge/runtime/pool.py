@@ -10,6 +10,11 @@ Threads are started one at a time, each new thread starting the next one
 still needed before it takes a task: ``Thread.start`` waits until the new
 thread runs, which under a burst (10,000 tasks handed over at once, every
 thread busy) cost the thread handing them over a GIL hand-off per thread.
+
+A worker that finishes a task takes no lock: it counts the task on its own
+counter. A thread that waits for a lock gives up the interpreter, and under a
+burst every worker then queues behind the one the interpreter paused while
+it held the lock.
 """
 
 from __future__ import annotations
@@ -33,7 +38,9 @@ class WorkerPool:
         self._tasks: queue.SimpleQueue[Task] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads = 0
-        self._busy_or_queued = 0
+        self._submitted = 0
+        self._finished: list[list[int]] = []
+        """Each thread's count of the tasks it finished (written by that thread alone)."""
         self._starting = False
         self._taken = threading.Event()
         self._taken.set()
@@ -53,7 +60,7 @@ class WorkerPool:
     def submit_many(self, tasks: Sequence[Task]) -> None:
         """Queue ``tasks`` (in order) and start a thread when every one is busy."""
         with self._lock:
-            self._busy_or_queued += len(tasks)
+            self._submitted += len(tasks)
         self._taken.clear()
         for task in tasks:
             self._tasks.put(task)
@@ -65,27 +72,30 @@ class WorkerPool:
         with self._lock:
             if starting:
                 self._starting = False
-            start = not self._starting and self._threads < min(
-                self._busy_or_queued, self._max_workers
-            )
+            busy_or_queued = self._submitted - sum(count[0] for count in self._finished)
+            start = not self._starting and self._threads < min(busy_or_queued, self._max_workers)
             if start:
                 self._threads += 1
                 self._starting = True
                 number = self._threads
+                finished = [0]
+                self._finished.append(finished)
         if start:
-            threading.Thread(target=self._work, name=f"{self._name}-{number}", daemon=True).start()
+            threading.Thread(
+                target=self._work, args=(finished,), name=f"{self._name}-{number}", daemon=True
+            ).start()
 
-    def _work(self) -> None:
+    def _work(self, finished: list[int]) -> None:
         self._start_if_needed(starting=True)
+        tasks, taken = self._tasks, self._taken
         while True:
-            task = self._tasks.get()
-            if self._tasks.empty():
-                self._taken.set()
+            task = tasks.get()
+            if tasks.empty() and not taken.is_set():
+                taken.set()
             try:
                 task()
             except Exception:
                 # A task reports its own failures; this only keeps the thread alive.
                 log.exception("unexpected error in a worker thread")
             finally:
-                with self._lock:
-                    self._busy_or_queued -= 1
+                finished[0] += 1

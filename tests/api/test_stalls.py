@@ -120,6 +120,35 @@ def test_a_request_that_stops_arriving_is_closed(tmp_path: Path, sent: bytes, wh
     assert healthy == 200
 
 
+def test_a_short_header_deadline_after_a_long_body_deadline_still_holds(
+    tmp_path: Path,
+) -> None:
+    # The first request's body deadline (60 s) is the later one; the second
+    # request's header deadline (0.5 s) must not wait for it.
+    timeouts = {"RESULTS_API_HEADER_TIMEOUT": "0.5", "RESULTS_API_BODY_TIMEOUT": "60"}
+    with api_server(tmp_path / "results.db", tmp_path, **timeouts) as server:
+        raw = request_bytes("POST", "/result", b'{"metric": "first"}')
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+            stream = sock.makefile("rb")
+            sock.sendall(raw[:-4])  # the headers, and the body all but its end
+            # A connection opened later that sends nothing is closed at its header
+            # deadline, after this one's: by then this one's timer has fired
+            # once and been set again for the 60 s body deadline.
+            with socket.create_connection(("127.0.0.1", server.port), timeout=30) as later:
+                closed_later = read_answer(later)
+            sock.sendall(raw[-4:])
+            first = read_answer(stream)
+            sock.sendall(b"POST /result HTTP/1.1\r\nHost: api\r\n")  # never finished
+            begun = time.monotonic()
+            second = read_answer(stream)  # returns once the server closes
+            took = time.monotonic() - begun
+
+    assert [a.status if a else None for a in (closed_later, first, second)] == [408, 201, 408]
+    assert second is not None
+    assert "headers" in second.json()["error"]
+    assert took < 30, f"the header deadline held {took:.1f} s, not 0.5 s"
+
+
 def test_a_request_sent_in_time_is_served(tmp_path: Path) -> None:
     timeouts = {"RESULTS_API_HEADER_TIMEOUT": "5", "RESULTS_API_BODY_TIMEOUT": "5"}
     with api_server(tmp_path / "results.db", tmp_path, **timeouts) as server:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import functools
+import json
 from typing import Any
 
 import pytest
@@ -15,6 +17,10 @@ class Colour(enum.IntEnum):
     RED = 1
 
 
+class Ratio(float):
+    pass
+
+
 @pytest.mark.parametrize(
     ("returned", "payload"),
     [
@@ -23,6 +29,9 @@ class Colour(enum.IntEnum):
         (7, 7),
         (True, True),
         (1.5, 1.5),
+        (0.1 + 0.2, 0.30000000000000004),
+        (float("inf"), float("inf")),
+        (Ratio(0.5), 0.5),
         ((1, 2), [1, 2]),
         ({"n": (1,)}, {"n": [1]}),
         (Colour.RED, 1),
@@ -34,6 +43,18 @@ def test_payload_is_what_json_gives_back(returned: Any, payload: Any) -> None:
     assert outcome.outcome is Outcome.SUCCEEDED
     assert outcome.payload == payload
     assert type(outcome.payload) is type(payload)
+
+
+def returning(value: float, event: dict[str, Any], context: Any) -> float:
+    return value
+
+
+def test_nan_and_negative_zero_come_back_as_json_gives_them() -> None:
+    for returned in (float("nan"), -0.0):
+        expected = json.loads(json.dumps(returned))
+        payload = call_handler(functools.partial(returning, returned), {}, None).payload
+        assert type(payload) is float
+        assert repr(payload) == repr(expected)
 
 
 def test_exception_traceback_starts_at_the_handler() -> None:

@@ -7,9 +7,11 @@ from pathlib import Path
 
 from localbridge.ledger.pauses import PauseStore
 from localbridge.ledger.store import Ledger
+from localbridge.project.loading import load_functions
 from localbridge.ticks import Tick, TickState
 from tests.localbridge.runtime.harness import (
     EVERY_MINUTE,
+    HOURLY,
     T0,
     manual_clock,
     started_runtime,
@@ -94,3 +96,18 @@ def test_a_function_paused_after_its_tick_was_written_does_not_fire(tmp_path: Pa
             what="the mark moved past the paused instant",
         )
         assert runtime.dispatcher.in_flight == 0
+
+
+def test_a_function_removed_after_its_tick_was_written_does_not_fire(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", EVERY_MINUTE)
+    clock = manual_clock(FIRST - AHEAD)
+    with started_runtime(project, tmp_path / "l.db", clock) as runtime:
+        written_ahead(runtime.ledger)
+        # The fire was planned when the tick was written: the reload in between
+        # must make the instant plan it again, without the removed function.
+        write_project(project, HOURLY)
+        runtime.reload(load_functions(project, "local", {}))
+        clock.set(FIRST)
+        wait_for(lambda: runtime.ledger.find("every_minute") == [], what="the row removed")
+        assert runtime.dispatcher.wait_idle(5)
+        assert runtime.ledger.find("every_minute") == []
