@@ -68,10 +68,23 @@ def parse_user_instant(text: str) -> datetime:
     return value
 
 
+_MICROSECONDS = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
+_SECONDS = "%04d-%02d-%02dT%02d:%02d:%02dZ"
+
+
 def format_instant(moment: datetime) -> str:
     """The ledger's text: fixed-width UTC with microseconds, which sorts as time does."""
     if moment.tzinfo is UTC:  # the common case, written per ledger row: no conversion
-        return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+        # ``isoformat(timespec="microseconds")``'s text, in half its time.
+        return _MICROSECONDS % (
+            moment.year,
+            moment.month,
+            moment.day,
+            moment.hour,
+            moment.minute,
+            moment.second,
+            moment.microsecond,
+        )
     naive = require_aware(moment, "instant").replace(tzinfo=None)
     return naive.isoformat(timespec="microseconds") + "Z"
 
@@ -87,8 +100,8 @@ def parse_optional(text: str | None) -> datetime | None:
 
 def whole_seconds(moment: datetime) -> str:
     """``2022-12-19T00:05:00Z``: EventBridge's ``time`` field (UTC, whole seconds)."""
-    utc_moment = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
-    return utc_moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+    m = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    return _SECONDS % (m.year, m.month, m.day, m.hour, m.minute, m.second)
 
 
 def display_instant(moment: datetime) -> str:

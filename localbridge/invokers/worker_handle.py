@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from localbridge import lambda_errors
-from localbridge.events import AwsIdentity, ContextFields, log_group_name, new_log_stream_name
+from localbridge.events import (
+    AwsIdentity,
+    ContextFields,
+    log_group_name,
+    new_log_stream_name,
+    new_trace_id,
+)
 from localbridge.invokers.runtime_log import framed
 from localbridge.lambda_errors import HandlerOutcome
 from localbridge.launch import module_command
@@ -175,14 +181,17 @@ class WorkerProcess:
         after it were never started.
         """
         function = self.function
-        contexts = [
-            ContextFields.for_invocation(function, self.identity, request_id, self.log_stream)
-            for _, request_id in runs
-        ]
+        # Every run's context is the function's but for its request and trace ids:
+        # the fields are made once per batch, not once per run.
+        fields = ContextFields.for_invocation(function, self.identity, "", self.log_stream)
+        shared = fields.to_json()
         message = {
             "runs": [
-                {"event": e, "context": c.to_json()}
-                for (e, _), c in zip(runs, contexts, strict=True)
+                {
+                    "event": event,
+                    "context": {**shared, "aws_request_id": request_id, "trace_id": new_trace_id()},
+                }
+                for event, request_id in runs
             ]
         }
         os.ftruncate(self._log_fd, 0)
@@ -228,6 +237,8 @@ class WorkerProcess:
     def _log_slice(self, start: int, end: int | None) -> str:
         """The log from ``start`` to ``end`` (None: the end of the file); its last 64 KiB."""
         stop = os.fstat(self._log_fd).st_size if end is None else end
+        if stop <= start:  # a silent run (most of a replay's): no read
+            return ""
         first = max(start, stop - LOG_LIMIT_BYTES)
         text = os.pread(self._log_fd, stop - first, first).decode("utf-8", "replace")
         return f"[{first - start} earlier bytes dropped]\n{text}" if first > start else text

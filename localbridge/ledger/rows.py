@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from localbridge.instants import format_instant, parse_instant, parse_optional
-from localbridge.model import Outcome
+from localbridge.model import InvocationResult, Outcome
 from localbridge.ticks import (
     Attempt,
     AttemptEnd,
     AttemptOutcome,
     NewTick,
+    RunReport,
     Tick,
     TickSource,
     TickState,
@@ -54,21 +55,23 @@ def tick_from_row(row: sqlite3.Row) -> Tick:
 
 def new_tick(tick_id: int, tick: NewTick, now: datetime) -> Tick:
     """The row ``add_ticks`` just wrote, without reading it back."""
+    # Positional, in the field order of ``Tick``: built once per replayed run,
+    # and keywords cost a third more.
     return Tick(
-        id=tick_id,
-        function=tick.function,
-        scheduled_at=tick.scheduled_at,
-        state=tick.state,
-        source=tick.source,
-        attempts=0,
-        failures=0,
-        next_attempt_at=None,
-        enqueued_at=tick.enqueued_at,
-        event=tick.event,
-        created_at=now,
-        updated_at=now,
-        request_id=tick.request_id,
-        event_id=tick.event_id,
+        tick_id,
+        tick.function,
+        tick.scheduled_at,
+        tick.state,
+        tick.source,
+        0,  # attempts
+        0,  # failures
+        None,  # next_attempt_at
+        tick.enqueued_at,
+        tick.event,
+        now,  # created_at
+        now,  # updated_at
+        tick.request_id,
+        tick.event_id,
     )
 
 
@@ -97,12 +100,33 @@ _STATE_TEXT = {state: state.value for state in TickState}
 
 def outcome_rows(finished: Sequence[tuple[int, int, AttemptEnd]]) -> tuple[Rows, Rows]:
     """The ``attempts`` and ``ticks`` updates that record finished attempts."""
+    return _outcome_rows(
+        (tick_id, number, end.result, end.ended_at, end.state, end.next_attempt_at)
+        for tick_id, number, end in finished
+    )
+
+
+def report_rows(reports: Sequence[RunReport]) -> tuple[Rows, Rows]:
+    """``outcome_rows`` of reports' ``end``, without building those records (replay's)."""
+    return _outcome_rows(
+        (r.tick.id, r.attempt, r.result, _ended(r), r.decision.state, r.decision.next_attempt_at)
+        for r in reports
+    )
+
+
+def _ended(report: RunReport) -> datetime:
+    assert report.ended_at is not None, "a finished run has its end"
+    return report.ended_at
+
+
+def _outcome_rows(
+    finished: Iterable[tuple[int, int, InvocationResult, datetime, TickState, datetime | None]],
+) -> tuple[Rows, Rows]:
     attempt_rows, tick_rows = [], []
-    for tick_id, number, end in finished:
-        result = end.result
+    for tick_id, number, result, ended_at, state, next_attempt_at in finished:
         payload, truncated = payload_text(result.payload)
-        stamp = format_instant(end.ended_at)
-        next_at = None if end.next_attempt_at is None else format_instant(end.next_attempt_at)
+        stamp = format_instant(ended_at)
+        next_at = None if next_attempt_at is None else format_instant(next_attempt_at)
         attempt_rows.append(
             (
                 stamp,
@@ -119,5 +143,5 @@ def outcome_rows(finished: Sequence[tuple[int, int, AttemptEnd]]) -> tuple[Rows,
             )
         )
         failed = int(not result.succeeded)
-        tick_rows.append((_STATE_TEXT[end.state], failed, next_at, stamp, tick_id))
+        tick_rows.append((_STATE_TEXT[state], failed, next_at, stamp, tick_id))
     return attempt_rows, tick_rows

@@ -35,6 +35,7 @@ from localbridge.ledger.owners import (
 )
 from localbridge.ledger.queries import Queries
 from localbridge.ledger.rows import TICK_COLUMNS, Rows, new_tick, outcome_rows, tick_from_row
+from localbridge.ledger.started import ReplayWrites
 from localbridge.ticks import (
     AttemptEnd,
     FunctionMark,
@@ -50,7 +51,7 @@ INSERT_ATTEMPT = (
 )
 
 
-class Ledger(Queries):
+class Ledger(Queries, ReplayWrites):
     """Thread-safe access to one ledger file. Open with ``Ledger.open(path)``."""
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:

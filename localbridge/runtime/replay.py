@@ -137,27 +137,32 @@ def _chunks(planned: Iterator[Planned], size: int) -> Iterator[list[Planned]]:
         yield chunk
 
 
-def _record_chunk(runtime: Runtime, chunk: Sequence[Planned], now: datetime) -> list[Tick]:
-    """Record a chunk's ticks; the ones to run: new ones and finished ones not succeeded.
+def _record_chunk(
+    runtime: Runtime, chunk: Sequence[Planned], now: datetime
+) -> list[Tick | NewTick]:
+    """A chunk's ticks to run: new ones, and finished ones not succeeded (reopened).
 
-    Ticks already pending are not among them: ``replay`` runs those first.
+    New ticks are not written here: the worker that starts one records it
+    running with its attempt (``Ledger.finish_and_start``), one statement and
+    no transaction of its own. Ticks already pending are not among them:
+    ``replay`` runs those first.
     """
-    ledger = runtime.ledger
-    new = ledger.add_ticks([NewTick(name, at, TickSource.REPLAY, now) for at, name in chunk], now)
-    if len(new) == len(chunk):
-        return new
-    keys = {(name, at) for at, name in chunk} - {(t.function, t.scheduled_at) for t in new}
-    names = sorted({name for name, _ in keys})
-    earliest = min(at for _, at in keys)
-    existing = ledger.ticks_between(names, earliest - timedelta(microseconds=1), chunk[-1][0])
+    names = sorted({name for _, name in chunk})
+    earliest = chunk[0][0] - timedelta(microseconds=1)
+    existing = runtime.ledger.ticks_between(names, earliest, chunk[-1][0])
+    planned = [NewTick(name, at, TickSource.REPLAY, now) for at, name in chunk]
+    if not existing:
+        return list(planned)
+    known = {(t.function, t.scheduled_at): t for t in existing}
+    new = [t for t in planned if (t.function, t.scheduled_at) not in known]
     finished = [
-        t.id
-        for t in existing
-        if (t.function, t.scheduled_at) in keys
-        and t.state in FINAL_STATES
-        and t.state is not TickState.SUCCEEDED
+        known[key].id
+        for key in ((t.function, t.scheduled_at) for t in planned)
+        if key in known
+        and known[key].state in FINAL_STATES
+        and known[key].state is not TickState.SUCCEEDED
     ]
-    return new + ledger.reopen(finished, TickSource.REPLAY, now)
+    return [*new, *runtime.ledger.reopen(finished, TickSource.REPLAY, now)]
 
 
 def _unfinished_in_period(
@@ -187,10 +192,13 @@ def replay(
 ) -> BatchSummary:
     """Run every tick of ``names`` in (start, end] that has not succeeded yet.
 
-    The period is recorded ``chunk_size`` ticks at a time, at most two chunks
-    ahead of the runs, so memory stays flat however long it is; ticks that
-    succeeded before are not run again. The runs take place on the runtime's
-    overall limit of ``ReplayWorkers`` (``DEFAULT_CONCURRENCY`` without one).
+    The period is planned ``chunk_size`` ticks at a time, at most two chunks
+    ahead of the runs, so memory stays flat however long it is; each new tick
+    is recorded as its run starts (running, with its attempt, in its batch's
+    transaction); ticks that succeeded before are not run again. A thread of
+    the ledger's own checkpoints its file meanwhile, so commits only append.
+    The runs take place on the runtime's overall limit of ``ReplayWorkers``
+    (``DEFAULT_CONCURRENCY`` without one).
     """
     runtime.prepare()
     now = runtime.clock.now()
@@ -207,14 +215,15 @@ def replay(
     # Only these: other unfinished ticks are the driving run's to resume.
     runtime.start(resume=False)
     workers = ReplayWorkers(runtime, feed, functions, stop, bar)
-    workers.start(runtime.dispatcher.overall_limit or DEFAULT_CONCURRENCY)
-    try:
-        feed.wait_done()
-    finally:
-        # A stop lets each worker end the run in hand (``runtime.stop`` bounds the rest).
-        workers.join(None if not stop.is_set() else STOP_WAIT_S)
-        if bar is not None:
-            bar.finish()
+    with runtime.ledger.checkpoints_aside():
+        workers.start(runtime.dispatcher.overall_limit or DEFAULT_CONCURRENCY)
+        try:
+            feed.wait_done()
+        finally:
+            # A stop lets each worker end the run in hand (``runtime.stop`` bounds the rest).
+            workers.join(None if not stop.is_set() else STOP_WAIT_S)
+            if bar is not None:
+                bar.finish()
     if feed.failure is not None:
         raise feed.failure
     states = Counter(runtime.ledger.states_between(names, start, end))

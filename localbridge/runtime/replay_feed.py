@@ -1,7 +1,8 @@
 """The feed of a replay's workers: its ticks, oldest first, within the limits.
 
-The period comes in chunks recorded by whichever worker finds the queue
-running low, retries come back at their time, and each function's
+The period comes in chunks prepared by whichever worker finds the queue
+running low (new ticks, recorded as they start; failed ones, reopened),
+retries come back at their time, and each function's
 ``max_concurrency`` holds (the overall limit is the number of workers). Batch
 sizes follow each function's recent run times (``BATCH_BUDGET_S``).
 """
@@ -10,29 +11,34 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 
 from localbridge.runtime.functions import Function
-from localbridge.ticks import Tick
+from localbridge.ticks import NewTick, Tick
 
 BATCH_BUDGET_S = 0.02
 """How long a worker's batch of runs may take, judged by the function's runs so far
 (wall time: with four workers on two cores, about a quarter of it is the worker's own)."""
-MAX_BATCH = 64
+MAX_BATCH = 128
+"""At most this many runs per batch (a no-op function's): fewer, larger transactions; a
+kill -9 leaves at most this many attempts per worker for the next start to recover."""
 
-Entry = tuple[Tick, datetime]
-"""A tick to run and when it was handed over (its lateness counts from there)."""
+Entry = tuple[Tick | NewTick, datetime]
+"""A tick to run and when it was handed over (its lateness counts from there); a
+``NewTick`` is not in the ledger yet: its worker records it as it starts."""
 
 
 class Feed:
     """The ticks of a replay to run, oldest first, with each function's limit respected.
 
-    The period comes from ``chunks``: an iterator that records the next chunk
-    of ticks in the ledger and yields those to run. A worker that finds fewer
-    than ``low`` ticks queued records the next chunk itself (one at a time),
+    The period comes from ``chunks``: an iterator that prepares the next chunk
+    of ticks (checks the ledger, reopens failed ones) and yields those to run.
+    A worker that finds fewer than ``low`` ticks queued prepares the next
+    chunk itself (one at a time),
     so the queue never holds more than about two chunks and no other thread
     sits between the ledger and the runs. A worker holds one slot of each
     function in its batch while it runs the batch (one run at a time); the
@@ -46,13 +52,13 @@ class Feed:
         functions: Mapping[str, Function],
         stop: threading.Event,
         now: Callable[[], datetime],
-        chunks: Iterator[Sequence[Tick]],
+        chunks: Iterator[Sequence[Tick | NewTick]],
         low: int,
     ) -> None:
         self._functions = functions
         self._stop = stop
         self._now = now
-        self._chunks: Iterator[Sequence[Tick]] | None = chunks
+        self._chunks: Iterator[Sequence[Tick | NewTick]] | None = chunks
         self._low = low
         self._lock = threading.Condition()
         self._queues: dict[str, deque[Entry]] = {name: deque() for name in functions}
@@ -69,7 +75,7 @@ class Feed:
 
     # -- the replay's side ----------------------------------------------------
 
-    def add(self, ticks: Iterable[Tick]) -> None:
+    def add(self, ticks: Iterable[Tick | NewTick]) -> None:
         handed_at = self._now()
         with self._lock:
             for tick in ticks:
@@ -137,7 +143,7 @@ class Feed:
     def _refill(self) -> None:
         """Record the next chunk (outside the lock: the others keep taking meanwhile)."""
         assert self._chunks is not None
-        chunk: Sequence[Tick] | None = None
+        chunk: Sequence[Tick | NewTick] | None = None
         try:
             chunk = next(self._chunks, None)
         except BaseException as error:
@@ -184,8 +190,8 @@ class Feed:
             at, _, tick = heapq.heappop(self._retries)
             due.append((tick, at))
         # Ahead of their functions' queues (they are older), still in their own order.
-        for tick, at in reversed(due):
-            self._queues[tick.function].appendleft((tick, at))
+        for entry in reversed(due):
+            self._queues[entry[0].function].appendleft(entry)
         self._queued += len(due)
 
     def _wait_s(self) -> float:
@@ -208,9 +214,15 @@ class Feed:
                     self._lock.notify_all()
 
     def observe(self, name: str, seconds: float) -> None:
-        """A run of ``name`` took ``seconds``: batch sizes follow the recent mean."""
+        """A run of ``name`` took ``seconds`` (or its batch's runs, on average): batch sizes
+        follow the recent mean."""
         self._mean_s[name] = 0.7 * self._mean_s[name] + 0.3 * seconds
 
 
-def _age(entry: Entry) -> tuple[datetime, int]:
-    return entry[0].scheduled_at, entry[0].id
+def _age(entry: Entry) -> tuple[datetime, float, str]:
+    """Oldest first; at one instant, ticks in the ledger by id, then new ones by function
+    (the order their ids would have had)."""
+    tick = entry[0]
+    if isinstance(tick, Tick):
+        return tick.scheduled_at, tick.id, ""
+    return tick.scheduled_at, math.inf, tick.function

@@ -8,7 +8,7 @@ outcomes of its previous batch - and runs them one after the other in its own
 thread (in process mode, in one message to a worker process). A batch is as
 long as its function's runs allow within ``replay_feed.BATCH_BUDGET_S`` (at
 most ``MAX_BATCH`` runs), so a slow function gets a transaction per run and a
-no-op one a transaction per 64 runs.
+no-op one a transaction per 128 runs.
 
 The guarantees are the dispatcher's: every attempt is committed as running
 before its function starts and its outcome after it ends (a kill -9 leaves
@@ -30,18 +30,21 @@ from typing import Any, Protocol, runtime_checkable
 
 from localbridge.ids import new_uuid
 from localbridge.lambda_errors import crashed_result
-from localbridge.model import FunctionSpec, InvocationResult
+from localbridge.ledger.rows import new_tick
+from localbridge.model import FunctionSpec, InvocationResult, Outcome
 from localbridge.runtime.functions import Function
 from localbridge.runtime.loop import Runtime
 from localbridge.runtime.replay_feed import Entry, Feed
-from localbridge.runtime.retries import after_attempt, is_expired
+from localbridge.runtime.retries import after_attempt
 from localbridge.runtime.runlog import log_buried
-from localbridge.ticks import FINAL_STATES, RunReport, Tick, TickState
+from localbridge.ticks import FINAL_STATES, Decision, NewTick, RunReport, Tick, TickState
 
 log = logging.getLogger("localbridge")
 
 Runnable = tuple[Tick, Function, float]
 """A tick about to run: (tick, its function, lateness in ms)."""
+Starting = tuple[Tick | NewTick, Function, float]
+"""The same before its attempt is recorded (a ``NewTick``: before the tick is)."""
 
 
 class Progress(Protocol):
@@ -108,21 +111,28 @@ class ReplayWorkers:
         names: set[str] = set()
         while True:
             # Holding outcomes to record, never wait: another worker may be waiting for them.
-            batch = self._feed.take(names, block=not finished)
-            names = {tick.function for tick, _ in batch}
-            if not batch and not finished:
+            names, starting = self._take(names, block=not finished)
+            if not names and not finished:
                 return
-            runnable = self._runnable(batch)
-            numbers = self._record(finished, runnable)
-            finished = [] if numbers is None else self._run(runnable, numbers)
+            opened = self._record(finished, starting)
+            # Recorded and told: not held while the next batch runs (memory stays one batch).
+            finished, starting = [], []
+            if opened is not None:
+                finished = self._run(*opened)
 
-    def _runnable(self, batch: Sequence[Entry]) -> list[Runnable]:
+    def _take(self, done: set[str], block: bool) -> tuple[set[str], list[Starting]]:
+        """The next batch's functions (the slots it holds) and its ticks to start."""
+        batch = self._feed.take(done, block)
+        return {tick.function for tick, _ in batch}, self._runnable(batch)
+
+    def _runnable(self, batch: Sequence[Entry]) -> list[Starting]:
         """The batch's ticks with their lateness; buries those too old to run."""
         now = self._clock.now()
-        runnable: list[Runnable] = []
+        runnable: list[Starting] = []
         for tick, due in batch:
             function = self._functions[tick.function]
-            if is_expired(tick, function.settings, now):
+            # ``retries.is_expired``, for a tick in the ledger or not yet.
+            if now > tick.enqueued_at + function.settings.maximum_event_age:
                 self._bury(tick, now)
             else:
                 lateness = max(0.0, (now - due).total_seconds() / self._clock.speed * 1000.0)
@@ -130,28 +140,66 @@ class ReplayWorkers:
         return runnable
 
     def _record(
-        self, finished: Sequence[RunReport], runnable: Sequence[Runnable]
-    ) -> list[int] | None:
-        """Record the outcomes and open the next attempts in one transaction; their numbers.
+        self, finished: Sequence[RunReport], starting: Sequence[Starting]
+    ) -> tuple[list[Runnable], list[int]] | None:
+        """Record the outcomes and open the next attempts in one transaction.
 
-        None when the ledger refused: the outcomes' attempts stay running and
-        the batch's ticks pending, for the next replay to recover and run.
+        The ticks to run, with their attempts' numbers: a new tick another
+        process recorded meanwhile is that process's, not run here. None when
+        the ledger refused: the outcomes' attempts stay running and the
+        batch's ticks pending (or unrecorded), for the next replay to run.
         """
         try:
-            numbers = self._ledger.finish_and_begin(
-                [report.end for report in finished],
-                [tick for tick, _, _ in runnable],
+            opened = self._ledger.finish_and_start(
+                finished,
+                [tick for tick, _, _ in starting],
                 self._clock.now(),
-                [lateness for _, _, lateness in runnable],
+                [lateness for _, _, lateness in starting],
             )
         except Exception:
             log.exception("could not record %d replay outcome(s) in the ledger", len(finished))
-            self._feed.settled(len(finished) + len(runnable))
+            self._feed.settled(len(finished) + len(starting))
             return None
         self._settle(finished)
-        return numbers
+        runnable: list[Runnable] = []
+        numbers: list[int] = []
+        for (tick, function, lateness), ids in zip(starting, opened, strict=True):
+            if ids is not None:
+                recorded = (
+                    tick if isinstance(tick, Tick) else new_tick(ids[0], tick, tick.enqueued_at)
+                )
+                runnable.append((recorded, function, lateness))
+                numbers.append(ids[1])
+        self._feed.settled(len(starting) - len(runnable))
+        return runnable, numbers
 
     def _run(self, runnable: Sequence[Runnable], numbers: Sequence[int]) -> list[RunReport]:
+        """Run the batch one after the other in this thread (or in groups, with a batch
+        invoker); the reports of the runs that took place before any stop."""
+        if self._batches is not None:
+            return self._run_groups(runnable, numbers)
+        finished: list[RunReport] = []
+        invoke, now, observe = self._runtime.dispatcher.invoke, self._clock.now, self._feed.observe
+        # One function's batch (nearly always) is timed as a whole; a mixed one run by run.
+        mixed = len({tick.function for tick, _, _ in runnable}) > 1
+        began = time.perf_counter()
+        for (tick, function, lateness), number in zip(runnable, numbers, strict=True):
+            if self._stop.is_set():
+                self._give_back(runnable[len(finished) :], numbers[len(finished) :])
+                break
+            if mixed:
+                began = time.perf_counter()
+            result = invoke(function.spec, tick)
+            if mixed:
+                observe(tick.function, time.perf_counter() - began)
+            ended = now()
+            decision = _decide(tick, result, function, ended)
+            finished.append(RunReport(tick, number, lateness, result, decision, ended))
+        if finished and not mixed:
+            observe(finished[0].tick.function, (time.perf_counter() - began) / len(finished))
+        return finished
+
+    def _run_groups(self, runnable: Sequence[Runnable], numbers: Sequence[int]) -> list[RunReport]:
         finished: list[RunReport] = []
         index = 0
         while index < len(runnable):
@@ -167,7 +215,7 @@ class ReplayWorkers:
                 ended = now
                 if result is not results[-1]:  # it ended before the batch did
                     ended -= timedelta(seconds=(last - result.ended_at) * self._clock.speed)
-                decision = after_attempt(tick, result.outcome, function.settings, ended)
+                decision = _decide(tick, result, function, ended)
                 report = RunReport(tick, numbers[index], lateness, result, decision, ended)
                 finished.append(report)
                 index += 1
@@ -241,9 +289,15 @@ class ReplayWorkers:
                     self._progress.advance(failed=decision.state is not TickState.SUCCEEDED)
         self._feed.settled(final)
 
-    def _bury(self, tick: Tick, now: datetime) -> None:
+    def _bury(self, tick: Tick | NewTick, now: datetime) -> None:
         reason = "older than maximum_event_age before it could run"
         try:
+            if isinstance(tick, NewTick):  # recorded as its chunk would have been, then buried
+                recorded = self._ledger.add_ticks([tick], tick.enqueued_at)
+                if not recorded:  # another process's meanwhile
+                    self._feed.settled(1)
+                    return
+                tick = recorded[0]
             self._ledger.set_state(tick.id, TickState.DEAD, now)
             log_buried(tick, reason)
             self._runtime.notify(tick, TickState.DEAD)
@@ -252,3 +306,13 @@ class ReplayWorkers:
         if self._progress is not None:
             self._progress.advance(failed=True)
         self._feed.settled(1)
+
+
+_SUCCEEDED = Decision(TickState.SUCCEEDED)
+
+
+def _decide(tick: Tick, result: InvocationResult, function: Function, ended: datetime) -> Decision:
+    """``retries.after_attempt``; a success (nearly every run) without building a record."""
+    if result.outcome is Outcome.SUCCEEDED:
+        return _SUCCEEDED
+    return after_attempt(tick, result.outcome, function.settings, ended)

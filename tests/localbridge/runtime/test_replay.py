@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import itertools
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from localbridge.clock import SystemClock
+from localbridge.clock import ManualClock, SystemClock
 from localbridge.runtime.assemble import Mode
 from localbridge.runtime.replay import BatchSummary, redrive, replay
 from localbridge.ticks import AttemptOutcome, TickSource, TickState
@@ -169,3 +169,33 @@ def test_replay_keeps_a_functions_concurrency_limit(tmp_path: Path) -> None:
 
 def started(directory: Path) -> int:
     return len(list(directory.glob("started-*")))
+
+
+class _LeapingClock(ManualClock):
+    """Each reading a minute and a second after the last: every tick outlives a 60 s age."""
+
+    def now(self) -> datetime:
+        later = super().now() + timedelta(seconds=61)
+        self.set(later)
+        return later
+
+
+def test_ticks_too_old_when_their_turn_comes_are_dead_lettered_without_running(
+    tmp_path: Path,
+) -> None:
+    settings = {"defaults": {"maximum_event_age": 60}}
+    project = write_project(tmp_path / "p", EVERY_MINUTE, localbridge=settings)
+    clock = _LeapingClock(END + timedelta(days=1))
+    with started_runtime(
+        project, tmp_path / "l.db", clock, start=False, fire_schedules=False
+    ) as runtime:
+        summary = replay(runtime, ["every_minute"], START, END, threading.Event())
+        assert summary.states == {TickState.DEAD: 30}
+        ticks = runtime.ledger.find("every_minute", limit=100)
+        assert [t.scheduled_at for t in ticks] == [
+            START + timedelta(minutes=m) for m in range(1, 31)
+        ]
+        assert all(runtime.ledger.attempts(t.id) == [] for t in ticks)
+        assert {(t.state, t.source, t.attempts) for t in ticks} == {
+            (TickState.DEAD, TickSource.REPLAY, 0)
+        }
