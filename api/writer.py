@@ -27,7 +27,7 @@ Outcome = Added | BaseException
 
 
 class BatchWriter:
-    """The single writer in front of ``ResultStore.add_many``; ``add`` from any event loop."""
+    """The single writer in front of ``ResultStore.add_many``, fed from any event loop."""
 
     def __init__(self, store: ResultStore):
         self._store = store
@@ -37,6 +37,10 @@ class BatchWriter:
         self._thread: threading.Thread | None = None
 
     async def add(self, new: NewResult) -> Added:
+        return await self.submit(new)
+
+    def submit(self, new: NewResult) -> asyncio.Future[Added]:
+        """Queue ``new`` (from the running event loop); the future settles after its commit."""
         future: asyncio.Future[Added] = asyncio.get_running_loop().create_future()
         with self._wake:
             if self._closing:
@@ -49,7 +53,7 @@ class BatchWriter:
             # took a batch is the one to wake it; later ones find it awake.
             if len(self._pending) == 1:
                 self._wake.notify()
-        return await future
+        return future
 
     def close(self) -> None:
         """Commit what is queued, then stop the thread."""
