@@ -28,8 +28,8 @@ from time import perf_counter
 from api.body import MAX_BODY_BYTES, parse_object, too_large
 from api.metrics import ApiMetrics
 from api.post import Answer, check_head, error_answer, posted_answer
+from api.records import Added, NewResult
 from api.service import ApiContext, conclude
-from api.storage import Added, NewResult
 
 log = logging.getLogger(__name__)
 Headers = Sequence[tuple[bytes, bytes]]

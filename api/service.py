@@ -12,7 +12,8 @@ from json.encoder import encode_basestring_ascii as quote
 from typing import Any
 
 from api.errors import ApiError
-from api.storage import Added, Filter, NewResult, ResultStore, StoredResult, StoreState
+from api.records import Added, NewResult, StoredResult
+from api.storage import Filter, ResultStore, StoreState
 from api.writer import BatchWriter
 
 Clock = Callable[[], datetime]

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from api.batch_insert import insert_batch
+from api.records import Added, NewResult, StoredResult
 
 # Each entry moves the schema one version up; `PRAGMA user_version` records how
 # many have been applied. Append new entries, never edit applied ones.
@@ -58,55 +61,10 @@ SCHEMA_VERSION = len(MIGRATIONS)
 EXPECTED_COLUMNS = ("id", "received_at", "idempotency_key", "body_digest", "metric", "body")
 BUSY_TIMEOUT_MS = 5000
 COLUMNS = "id, received_at, idempotency_key, body"
-# Rows per INSERT statement (6 values each, far below SQLite's 32,766 variables);
-# one statement text per row count, kept in the connection's statement cache.
-ROWS_PER_INSERT = 64
-
-
-def _insert_statement(rows: int) -> str:
-    values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * rows)
-    return (
-        "INSERT INTO result (id, received_at, idempotency_key, body_digest, metric, body)"
-        f" VALUES {values}"
-    )
-
-
-def _flat(rows: Sequence[tuple[object, ...]]) -> list[object]:
-    return [value for row in rows for value in row]
 
 
 class StoreError(RuntimeError):
     """The store cannot be opened or used as it is; the message says why."""
-
-
-@dataclass(frozen=True)
-class StoredResult:
-    """One stored row; ``body`` is the posted object as JSON text (ASCII)."""
-
-    id: int
-    received_at: str
-    idempotency_key: str | None
-    body: str
-
-
-@dataclass(frozen=True)
-class NewResult:
-    """A result about to be stored; ``body_digest`` identifies its JSON value."""
-
-    received_at: str
-    idempotency_key: str | None
-    body_digest: str
-    metric: str | None
-    body: str
-
-
-@dataclass(frozen=True)
-class Added:
-    """What ``add`` did: stored ``result`` now (``created``) or found it under its key."""
-
-    result: StoredResult
-    body_digest: str
-    created: bool
 
 
 @dataclass(frozen=True)
@@ -256,7 +214,7 @@ class ResultStore:
         with self._write_lock:
             try:
                 self._writer.execute("BEGIN IMMEDIATE")
-                added = self._insert_all(batch)
+                added = insert_batch(self._writer, batch)
                 self._writer.execute("COMMIT")
                 return added
             except BaseException as error:
@@ -273,52 +231,6 @@ class ResultStore:
             # A connection that cannot roll back is replaced, never reused.
             self._writer.close()
             self._writer = _configure_writer(_connect(self.path), self.path)
-
-    def _insert_all(self, batch: Sequence[NewResult]) -> list[Added]:
-        # A handful of statements per batch, not one per post: each statement
-        # hands the GIL over and waits to take it back from the busy event
-        # loop, which made a commit of ten posts take seven times its own cost.
-        # The writer holds the write lock (BEGIN IMMEDIATE), so the keys found
-        # and the ids chosen here stay true until the commit, across processes.
-        known = self._stored_under(new.idempotency_key for new in batch)
-        next_id = self._next_id()
-        added: list[Added] = []
-        rows: list[tuple[object, ...]] = []
-        for new in batch:
-            key = new.idempotency_key
-            if key is not None and key in known:
-                added.append(known[key])
-                continue
-            stored = StoredResult(next_id, new.received_at, key, new.body)
-            added.append(Added(stored, new.body_digest, created=True))
-            if key is not None:  # a second post of the key in this batch finds this one
-                known[key] = Added(stored, new.body_digest, created=False)
-            rows.append((next_id, new.received_at, key, new.body_digest, new.metric, new.body))
-            next_id += 1
-        for start in range(0, len(rows), ROWS_PER_INSERT):
-            chunk = rows[start : start + ROWS_PER_INSERT]
-            self._writer.execute(_insert_statement(len(chunk)), _flat(chunk))
-        return added
-
-    def _stored_under(self, keys: Iterable[str | None]) -> dict[str, Added]:
-        """The stored results under any of ``keys``, by key (usually none)."""
-        wanted = list({key for key in keys if key is not None})
-        found: dict[str, Added] = {}
-        for start in range(0, len(wanted), ROWS_PER_INSERT):
-            chunk = wanted[start : start + ROWS_PER_INSERT]
-            marks = ", ".join("?" * len(chunk))
-            query = f"SELECT {COLUMNS}, body_digest FROM result WHERE idempotency_key IN ({marks})"
-            for row in self._writer.execute(query, chunk):
-                found[row[2]] = Added(StoredResult(*row[:4]), row[4], created=False)
-        return found
-
-    def _next_id(self) -> int:
-        # AUTOINCREMENT's rule: past every id ever given, deleted ones included.
-        row = self._writer.execute(
-            "SELECT max(coalesce((SELECT max(id) FROM result), 0),"
-            " coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'result'), 0)) + 1"
-        ).fetchone()
-        return int(row[0])
 
     @contextmanager
     def _reader(self) -> Iterator[sqlite3.Connection]:

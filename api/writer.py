@@ -19,7 +19,8 @@ import logging
 import threading
 from collections.abc import Sequence
 
-from api.storage import Added, NewResult, ResultStore
+from api.records import Added, NewResult
+from api.storage import ResultStore
 
 log = logging.getLogger(__name__)
 Pending = tuple[NewResult, "asyncio.Future[Added]"]

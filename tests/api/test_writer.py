@@ -12,8 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.errors import ApiError
+from api.records import Added, NewResult
 from api.service import Posted, ResultService
-from api.storage import Added, NewResult, ResultStore, StoreError
+from api.storage import ResultStore, StoreError
 from api.writer import BatchWriter
 from tests.api.conftest import StepClock
 from tests.support import wait_for
