@@ -45,6 +45,7 @@ class BatchWriter:
         self._commits_here = 0
         self._pending: list[Pending] = []  # the thread's next batch
         self._checkpoint_due = False
+        self._thread_busy = False  # from taking a batch until its posts are settled
         self._wake = threading.Condition()
         self._closing = False
         self._thread: threading.Thread | None = None
@@ -72,6 +73,9 @@ class BatchWriter:
         batch, self._here = self._here, []
         if not batch:
             return  # closed meanwhile: the thread took them
+        if self._thread_busy or self._pending:
+            self._to_thread(batch)  # behind the posts the thread has: stored in arrival order
+            return
         outcomes = self._store.try_add_many([new for new, _ in batch])
         if outcomes is None:
             self._to_thread(batch)
@@ -113,8 +117,10 @@ class BatchWriter:
                     return
                 batch, self._pending = self._pending, []
                 checkpoint, self._checkpoint_due = self._checkpoint_due, False
+                self._thread_busy = bool(batch)
             if batch:
                 settle_all(batch, commit([new for new, _ in batch], self._store))
+                self._thread_busy = False
             if checkpoint:
                 try:
                     self._store.checkpoint()

@@ -285,3 +285,28 @@ def test_closing_commits_the_posts_queued_on_the_loop(tmp_path: Path) -> None:
 
     assert [a.created for a in added] == [True] * 3
     assert committed_bodies(tmp_path / "results.db") == [f'{{"n":{n}}}' for n in range(3)]
+
+
+def test_posts_behind_the_threads_are_stored_after_them(store: CountingStore) -> None:
+    store.on_loop, store.hold = True, True
+    service = ResultService(store, StepClock())
+    holder = sqlite3.connect(store.path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # the first post finds the lock taken: the thread's
+
+    async def post_two() -> tuple[Posted, Posted]:
+        first = asyncio.ensure_future(service.post({"n": 1}, None))
+        await asyncio.to_thread(wait_for, lambda: store.batches == [1], 30, "the thread's batch")
+        holder.execute("ROLLBACK")  # the lock is free, the thread's commit not done yet
+        second = asyncio.ensure_future(service.post({"n": 2}, None))
+        await asyncio.sleep(0)  # one loop turn: the second post's step ends
+        store.release.set()
+        return await first, await second
+
+    try:
+        first, second = asyncio.run(post_two())
+    finally:
+        holder.close()
+    service.close()
+
+    assert first.result.id < second.result.id
+    assert committed_bodies(store.path) == ['{"n":1}', '{"n":2}']
