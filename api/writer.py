@@ -3,14 +3,16 @@
 The posts queued during one step of the event loop are committed together at
 the end of that step, on the loop itself, when the file's write lock is free
 at once (``ResultStore.try_add_many``): no thread hand-offs, and a commit of
-a few posts costs the loop about 100 us. When another connection holds the
-lock (another process's transaction, or this writer's own thread), or the
-commit fails, the batch goes to a writer thread of its own, which waits for
-the lock (the busy timeout) and commits there: reads and /health answer
-whatever a write waits on. The thread takes every post queued since its last
-commit as its next batch; nothing waits on a timer. The loop's connection
-never checkpoints the WAL (that writes the database file and syncs it); every
-``CHECKPOINT_EVERY`` commits the thread does.
+a few posts costs the loop about 100 us. Otherwise the batch goes to a writer
+thread of its own: when another connection holds the lock (another process's
+transaction, or the thread's own commit), when the commit fails, when the
+thread still has posts (so posts are stored in the order they came), and when
+the batch's bodies pass ``LOOP_COMMIT_MAX_BYTES`` (writing them would hold the
+loop for milliseconds). The thread waits for the lock (the busy timeout) and
+commits there, so reads and /health answer whatever a write waits on; it takes
+every post queued since its last commit as its next batch, and nothing waits
+on a timer. The loop's connection never checkpoints the WAL (that writes the
+database file and syncs it): every ``CHECKPOINT_EVERY`` commits the thread does.
 
 A batch that fails is retried one post at a time, so a failure (a full disk, a
 value SQLite refuses) fails only the posts it concerns. Each post is
@@ -30,6 +32,8 @@ from api.storage import ResultStore
 log = logging.getLogger(__name__)
 Pending = tuple[NewResult, "asyncio.Future[Added]"]
 Outcome = Added | BaseException
+LOOP_COMMIT_MAX_BYTES = 256 * 1024
+"""A batch with more body bytes than this is committed by the thread, not the loop."""
 CHECKPOINT_EVERY = 200
 """Commits on the loop between two checkpoints by the thread: a commit adds a
 few WAL pages, so about SQLite's own 1,000 pages between checkpoints."""
@@ -75,6 +79,9 @@ class BatchWriter:
             return  # closed meanwhile: the thread took them
         if self._thread_busy or self._pending:
             self._to_thread(batch)  # behind the posts the thread has: stored in arrival order
+            return
+        if sum(len(new.body) for new, _ in batch) > LOOP_COMMIT_MAX_BYTES:
+            self._to_thread(batch)  # writing it would hold the loop for milliseconds
             return
         outcomes = self._store.try_add_many([new for new, _ in batch])
         if outcomes is None:

@@ -15,7 +15,7 @@ from api.errors import ApiError
 from api.records import Added, NewResult
 from api.service import Posted, ResultService
 from api.storage import ResultStore, StoreError
-from api.writer import CHECKPOINT_EVERY, BatchWriter
+from api.writer import CHECKPOINT_EVERY, LOOP_COMMIT_MAX_BYTES, BatchWriter
 from tests.api.conftest import StepClock
 from tests.support import wait_for
 
@@ -310,3 +310,21 @@ def test_posts_behind_the_threads_are_stored_after_them(store: CountingStore) ->
 
     assert first.result.id < second.result.id
     assert committed_bodies(store.path) == ['{"n":1}', '{"n":2}']
+
+
+def test_a_batch_of_large_bodies_is_committed_by_the_thread(tmp_path: Path) -> None:
+    store = ResultStore.open(tmp_path / "results.db")
+    threads_before = writer_threads()
+    writer = BatchWriter(store)
+    large = '{"x":"' + "a" * LOOP_COMMIT_MAX_BYTES + '"}'
+
+    async def post_large() -> Added:
+        return await writer.add(new_result(large))
+
+    added = asyncio.run(post_large())
+    threads_during = writer_threads()
+    writer.close()
+    store.close()
+
+    assert added.created
+    assert threads_during == threads_before + 1
