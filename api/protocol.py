@@ -1,5 +1,9 @@
 """The HTTP/1.1 protocol the API serves with: uvicorn's httptools protocol, bounded in time.
 
+A plain POST /result (HTTP/1.1, kept alive, not pipelined behind an unanswered
+request, no ``Expect``) is answered here, through ``api/fast_post.py``, without
+an ASGI request cycle; every other request goes to the app through uvicorn.
+
 uvicorn times out idle keep-alive connections, but not a request that stops
 arriving: a client sending half its headers or half its body would hold the
 connection forever. Here every request must deliver its headers within
