@@ -7,12 +7,13 @@ own endpoint (``api/post.py``); everything else (reads, health, docs, every
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
+from api.fast_post import FastPost, Headers
 from api.handlers import install_error_handlers
 from api.metrics import ApiMetrics, measured
 from api.post import PostEndpoint
@@ -37,6 +38,19 @@ class ResultsApp:
     def context(self) -> ApiContext:
         context: ApiContext = self.fastapi.state.context
         return context
+
+    def fast_post(
+        self,
+        write: Callable[[bytes], None],
+        default_headers: Headers,
+        on_response: Callable[[FastPost], None],
+    ) -> FastPost | None:
+        """A post the HTTP protocol answers itself (api/fast_post.py); None before
+        the lifespan opened the store."""
+        context: ApiContext | None = getattr(self.fastapi.state, "context", None)
+        if context is None:
+            return None
+        return FastPost(context, self.metrics, write, default_headers, on_response)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -29,7 +29,7 @@ from api.body import (
 from api.errors import ApiError
 from api.metrics import ApiMetrics
 from api.responses import error_json
-from api.service import ApiContext, check_idempotency_key, record_json
+from api.service import ApiContext, Posted, check_idempotency_key, record_json
 from api.storage import StoreError
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,37 @@ def check_declared_length(declared: str | None, limit: int = MAX_BODY_BYTES) -> 
         raise too_large(limit)
 
 
+Answer = tuple[int, str, Mapping[str, str] | None]
+"""A response: status, JSON text, extra headers."""
+
+
+def check_head(raw: Iterable[tuple[bytes, bytes]], token: str | None) -> str | None:
+    """Check a post's headers before its body is read; its idempotency key, if any."""
+    headers = single_headers(raw)
+    authorize(headers.get(b"authorization"), token)
+    require_json_media_type(headers.get(b"content-type"))
+    raw_key = headers.get(b"idempotency-key")
+    key = None if raw_key is None else check_idempotency_key(raw_key)
+    check_declared_length(headers.get(b"content-length"))
+    return key
+
+
+def posted_answer(posted: Posted) -> Answer:
+    return (201 if posted.created else 200), record_json(posted.result), None
+
+
+def error_answer(error: Exception) -> Answer:
+    """The answer to a post that failed with ``error``; the server log gets what it must."""
+    if isinstance(error, ApiError):
+        return error.status, error_json(error.message), error.headers
+    if isinstance(error, StoreError):
+        log.error("results store failed: %s", error)
+        return 503, error_json(f"{STORE_FAILED} ({error})"), None
+    # A bug: the traceback goes to the server log.
+    log.error("unhandled error on POST /result", exc_info=error)
+    return 500, error_json("internal error; the server log has the details"), None
+
+
 async def send_json(
     send: Send, status: int, text: str, headers: Mapping[str, str] | None = None
 ) -> None:
@@ -95,7 +126,10 @@ class PostEndpoint:
     """ASGI app for POST /result; ``context()`` gives the running app's service and token.
 
     It counts and times its requests in ``metrics`` itself: it knows the status
-    it answers, so it needs no wrapper around ``send`` to learn it.
+    it answers, so it needs no wrapper around ``send`` to learn it. The HTTP
+    protocol answers most posts without it (``api/fast_post.py``), with the
+    same steps; this serves the rest (pipelined, ``Connection: close``, HTTP/1.0,
+    ``Expect``) and in-process clients.
     """
 
     def __init__(self, context: Callable[[], ApiContext], metrics: ApiMetrics):
@@ -113,33 +147,15 @@ class PostEndpoint:
         finally:
             self._metrics.observe("POST", "/result", status, perf_counter() - started)
 
-    async def _answer(
-        self, scope: Scope, receive: Receive
-    ) -> tuple[int, str, Mapping[str, str] | None] | None:
-        """The status, JSON text and extra headers to answer; None for a client gone."""
+    async def _answer(self, scope: Scope, receive: Receive) -> Answer | None:
+        """What to answer; None for a client gone before its body arrived."""
         try:
-            status, text = await self._post(scope, receive)
-            return status, text, None
+            context = self._context()
+            key = check_head(scope["headers"], context.token)
+            result = parse_object(await read_limited(receive))
+            return posted_answer(await context.service.post(result, key))
         except ClientGoneError:
             log.debug("client %s disconnected before its body arrived", scope.get("client"))
             return None
-        except ApiError as error:
-            return error.status, error_json(error.message), error.headers
-        except StoreError as error:
-            log.error("results store failed: %s", error)
-            return 503, error_json(f"{STORE_FAILED} ({error})"), None
-        except Exception as error:  # a bug: the traceback goes to the server log
-            log.error("unhandled error on POST /result", exc_info=error)
-            return 500, error_json("internal error; the server log has the details"), None
-
-    async def _post(self, scope: Scope, receive: Receive) -> tuple[int, str]:
-        headers = single_headers(scope["headers"])
-        context = self._context()
-        authorize(headers.get(b"authorization"), context.token)
-        require_json_media_type(headers.get(b"content-type"))
-        raw_key = headers.get(b"idempotency-key")
-        key = None if raw_key is None else check_idempotency_key(raw_key)
-        check_declared_length(headers.get(b"content-length"))
-        result = parse_object(await read_limited(receive))
-        posted = await context.service.post(result, key)
-        return (201 if posted.created else 200), record_json(posted.result)
+        except Exception as error:
+            return error_answer(error)

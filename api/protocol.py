@@ -1,5 +1,9 @@
 """The HTTP/1.1 protocol the API serves with: uvicorn's httptools protocol, bounded in time.
 
+A plain POST /result (HTTP/1.1, kept alive, not pipelined behind an unanswered
+request, no ``Expect``) is answered here, through ``api/fast_post.py``, without
+an ASGI request cycle; every other request goes to the app through uvicorn.
+
 uvicorn times out idle keep-alive connections, but not a request that stops
 arriving: a client sending half its headers or half its body would hold the
 connection forever. Here every request must deliver its headers within
@@ -27,6 +31,8 @@ from typing import Any
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from api.fast_post import FastPost, StartFastPost
 
 log = logging.getLogger(__name__)
 DEFAULT_HEADER_TIMEOUT = 10.0
@@ -59,6 +65,11 @@ class CoalescingTransport:
         else:
             self._held = None
             self._transport.writelines((held, data))
+
+    def write_whole(self, data: bytes) -> None:
+        """Send ``data``, a whole answer, now (after anything held)."""
+        self.flush()
+        self._transport.write(data)
 
     def flush(self) -> None:
         held, self._held = self._held, None
@@ -171,8 +182,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        coalescing = CoalescingTransport(transport, self.loop)
-        super().connection_made(coalescing)  # type: ignore[arg-type]
+        self._coalescing = CoalescingTransport(transport, self.loop)
+        super().connection_made(self._coalescing)  # type: ignore[arg-type]
         self._arm(self.header_timeout, "headers")
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -196,6 +207,38 @@ class BoundedHttpProtocol(HttpToolsProtocol):
                 return
             self._answer_and_close(400, f"malformed HTTP request: {error}")
 
+    def _fast_post(self) -> FastPost | None:
+        """A ``FastPost`` for a plain POST /result (api/fast_post.py), else None."""
+        parser = self.parser
+        if (
+            self.url != b"/result"
+            or parser.get_method() != b"POST"
+            or self.expect_100_continue
+            or self.access_log  # uvicorn's access log line is written by its cycle
+            or self.limit_concurrency is not None
+            or (self.cycle is not None and not self.cycle.response_complete)  # pipelined
+            or parser.get_http_version() != "1.1"
+            or not parser.should_keep_alive()
+            or parser.should_upgrade()
+        ):
+            return None
+        start: StartFastPost | None = getattr(self.app, "fast_post", None)
+        if start is None:
+            return None
+        return start(self._write_answer, self.server_state.default_headers, self._answered)
+
+    def _write_answer(self, data: bytes) -> None:
+        # A connection lost while its post was committing is not always marked
+        # on the post (a pipelined request behind it holds ``self.cycle``).
+        if not self.transport.is_closing():
+            self._coalescing.write_whole(data)
+
+    def _answered(self, post: FastPost) -> None:
+        """What uvicorn's cycle does once it has answered: close or serve the next request."""
+        if not post.keep_alive:
+            self.transport.close()
+        self.on_response_complete()
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._drained = 0
@@ -204,6 +247,11 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._arm(self.body_timeout, "body")
         self.body_pending, self.close_after_body = True, False
+        fast = self._fast_post()
+        if fast is not None:
+            self.cycle = fast  # type: ignore[assignment]  # has what the protocol reads
+            fast.begin(self.headers)
+            return
         super().on_headers_complete()
         # Only a cycle that will close the connection needs its close put off;
         # a kept-alive one lets the parser drop the rest of an unread body.
@@ -211,17 +259,24 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             self.cycle.transport = LingeringTransport(self.transport, self)  # type: ignore[assignment]
 
     def on_body(self, body: bytes) -> None:
+        cycle: object = self.cycle
         if self.cycle is not None and self.cycle.response_complete:
             # Answered already: the rest of the body is read only to be dropped.
             self._drained += len(body)
             if self._drained > self.drain_limit:
                 self.transport.close()
-            return
-        super().on_body(body)
+        elif isinstance(cycle, FastPost):
+            cycle.feed(body)
+        else:
+            super().on_body(body)
 
     def on_message_complete(self) -> None:
         self._disarm()
         self.body_pending = False
-        super().on_message_complete()
+        cycle: object = self.cycle
+        if isinstance(cycle, FastPost):
+            cycle.complete()
+        else:
+            super().on_message_complete()
         if self.close_after_body:
             self.transport.close()

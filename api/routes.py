@@ -23,9 +23,10 @@ from starlette.responses import Response, StreamingResponse
 from api.body import MAX_BODY_BYTES
 from api.errors import ApiError
 from api.post import authorize
+from api.records import StoredResult
 from api.responses import JSON, json_text
 from api.service import ApiContext, ResultService, record_json, records_json, time_filter
-from api.storage import Filter, StoredResult
+from api.storage import Filter
 
 MAX_ID = 2**63 - 1  # SQLite's largest integer
 DEFAULT_LIMIT = 1000

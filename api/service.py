@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Callable
@@ -11,7 +12,8 @@ from json.encoder import encode_basestring_ascii as quote
 from typing import Any
 
 from api.errors import ApiError
-from api.storage import Filter, NewResult, ResultStore, StoredResult, StoreState
+from api.records import Added, NewResult, StoredResult
+from api.storage import Filter, ResultStore, StoreState
 from api.writer import BatchWriter
 
 Clock = Callable[[], datetime]
@@ -117,6 +119,17 @@ class Posted:
     created: bool
 
 
+def conclude(new: NewResult, added: Added) -> Posted:
+    """What storing ``new`` did; 409 when its key holds a different result."""
+    if not added.created and added.body_digest != new.body_digest:
+        raise ApiError(
+            409,
+            f"Idempotency-Key {new.idempotency_key!r} was already used for a different result"
+            f" (id {added.result.id}); use a new key for a new result",
+        )
+    return Posted(added.result, added.created)
+
+
 class ResultService:
     """Stores posted results once per idempotency key and reads them back."""
 
@@ -126,25 +139,26 @@ class ResultService:
         self._clock = clock
 
     async def post(self, result: dict[str, Any], idempotency_key: str | None) -> Posted:
+        new = self.prepare(result, idempotency_key)
+        return conclude(new, await self.submit(new))
+
+    def prepare(self, result: dict[str, Any], idempotency_key: str | None) -> NewResult:
+        """The row ``result`` is stored as (received now); 400 for a body nested too deep."""
         try:
             body, body_digest = encode(result), digest(result)
         except RecursionError:
             raise ApiError(400, "body nests arrays/objects too deeply") from None
-        new = NewResult(
+        return NewResult(
             received_at=rfc3339(self._clock()),
             idempotency_key=idempotency_key,
             body_digest=body_digest,
             metric=metric_of(result),
             body=body,
         )
-        added = await self._writer.add(new)
-        if not added.created and added.body_digest != body_digest:
-            raise ApiError(
-                409,
-                f"Idempotency-Key {idempotency_key!r} was already used for a different result"
-                f" (id {added.result.id}); use a new key for a new result",
-            )
-        return Posted(added.result, added.created)
+
+    def submit(self, new: NewResult) -> asyncio.Future[Added]:
+        """Queue ``new`` for the next group commit; ``conclude`` what the future gives."""
+        return self._writer.submit(new)
 
     def close(self) -> None:
         """Commit the posts still queued and stop the writer."""

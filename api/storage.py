@@ -10,12 +10,16 @@ Every SQLite failure leaves this module as ``StoreError``, which the API answers
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from api.batch_insert import insert_batch
+from api.records import Added, NewResult, StoredResult
 
 # Each entry moves the schema one version up; `PRAGMA user_version` records how
 # many have been applied. Append new entries, never edit applied ones.
@@ -53,60 +57,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX result_by_metric ON result (metric, id)",
     ),
 )
+log = logging.getLogger(__name__)
 SCHEMA_VERSION = len(MIGRATIONS)
 # What the migrations above produce; a file claiming their version must have it.
 EXPECTED_COLUMNS = ("id", "received_at", "idempotency_key", "body_digest", "metric", "body")
 BUSY_TIMEOUT_MS = 5000
 COLUMNS = "id, received_at, idempotency_key, body"
-# Rows per INSERT statement (6 values each, far below SQLite's 32,766 variables);
-# one statement text per row count, kept in the connection's statement cache.
-ROWS_PER_INSERT = 64
-
-
-def _insert_statement(rows: int) -> str:
-    values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * rows)
-    return (
-        "INSERT INTO result (id, received_at, idempotency_key, body_digest, metric, body)"
-        f" VALUES {values}"
-    )
-
-
-def _flat(rows: Sequence[tuple[object, ...]]) -> list[object]:
-    return [value for row in rows for value in row]
 
 
 class StoreError(RuntimeError):
     """The store cannot be opened or used as it is; the message says why."""
-
-
-@dataclass(frozen=True)
-class StoredResult:
-    """One stored row; ``body`` is the posted object as JSON text (ASCII)."""
-
-    id: int
-    received_at: str
-    idempotency_key: str | None
-    body: str
-
-
-@dataclass(frozen=True)
-class NewResult:
-    """A result about to be stored; ``body_digest`` identifies its JSON value."""
-
-    received_at: str
-    idempotency_key: str | None
-    body_digest: str
-    metric: str | None
-    body: str
-
-
-@dataclass(frozen=True)
-class Added:
-    """What ``add`` did: stored ``result`` now (``created``) or found it under its key."""
-
-    result: StoredResult
-    body_digest: str
-    created: bool
 
 
 @dataclass(frozen=True)
@@ -204,6 +164,8 @@ class ResultStore:
         self._readers: list[sqlite3.Connection] = []  # idle ones
         self._all_readers: list[sqlite3.Connection] = []
         self._pool_lock = threading.Lock()
+        self._quick: sqlite3.Connection | None = None  # see try_add_many
+        self._quick_lock = threading.Lock()
 
     @classmethod
     def open(cls, path: Path) -> ResultStore:
@@ -237,10 +199,58 @@ class ResultStore:
             )
 
     def close(self) -> None:
-        with self._write_lock, self._pool_lock:
+        with self._write_lock, self._pool_lock, self._quick_lock:
             for reader in self._all_readers:
                 reader.close()
             self._writer.close()
+            if self._quick is not None:
+                self._quick.close()
+
+    def try_add_many(self, batch: Sequence[NewResult]) -> list[Added] | None:
+        """``add_many`` now if the file's write lock is free at once; else None, nothing stored.
+
+        For the event loop, which must not wait: its connection gives up at
+        once when another holds the lock (busy timeout 0) and never
+        checkpoints (``checkpoint`` does, from the writer thread). Any failure
+        also gives None, after a rollback: the caller then hands the batch to
+        ``add_many``, which waits for the lock and says what went wrong.
+        """
+        if not self._quick_lock.acquire(blocking=False):
+            return None
+        try:
+            quick = self._quick or self._open_quick()
+            quick.execute("BEGIN IMMEDIATE")
+            added = insert_batch(quick, batch)
+            quick.execute("COMMIT")
+            return added
+        except Exception as error:
+            log.debug("results store: a commit on the loop gave way (%s)", error)
+            self._drop_quick_transaction()
+            return None
+        finally:
+            self._quick_lock.release()
+
+    def _open_quick(self) -> sqlite3.Connection:
+        quick = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        quick.execute("PRAGMA busy_timeout = 0")
+        quick.execute("PRAGMA synchronous = NORMAL")  # as the writer's (_configure_writer)
+        quick.execute("PRAGMA wal_autocheckpoint = 0")
+        self._quick = quick
+        return quick
+
+    def _drop_quick_transaction(self) -> None:
+        quick = self._quick
+        try:
+            if quick is not None and quick.in_transaction:
+                quick.execute("ROLLBACK")
+        except sqlite3.Error:
+            quick.close()  # type: ignore[union-attr]  # cannot roll back: never reused
+            self._quick = None
+
+    def checkpoint(self) -> None:
+        """Copy the WAL's commits into the database file, waiting for nobody (PASSIVE)."""
+        with self._write_lock:
+            self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def add(self, new: NewResult) -> Added:
         """Store ``new`` unless its idempotency key is taken; then return the original."""
@@ -256,7 +266,7 @@ class ResultStore:
         with self._write_lock:
             try:
                 self._writer.execute("BEGIN IMMEDIATE")
-                added = self._insert_all(batch)
+                added = insert_batch(self._writer, batch)
                 self._writer.execute("COMMIT")
                 return added
             except BaseException as error:
@@ -273,52 +283,6 @@ class ResultStore:
             # A connection that cannot roll back is replaced, never reused.
             self._writer.close()
             self._writer = _configure_writer(_connect(self.path), self.path)
-
-    def _insert_all(self, batch: Sequence[NewResult]) -> list[Added]:
-        # A handful of statements per batch, not one per post: each statement
-        # hands the GIL over and waits to take it back from the busy event
-        # loop, which made a commit of ten posts take seven times its own cost.
-        # The writer holds the write lock (BEGIN IMMEDIATE), so the keys found
-        # and the ids chosen here stay true until the commit, across processes.
-        known = self._stored_under(new.idempotency_key for new in batch)
-        next_id = self._next_id()
-        added: list[Added] = []
-        rows: list[tuple[object, ...]] = []
-        for new in batch:
-            key = new.idempotency_key
-            if key is not None and key in known:
-                added.append(known[key])
-                continue
-            stored = StoredResult(next_id, new.received_at, key, new.body)
-            added.append(Added(stored, new.body_digest, created=True))
-            if key is not None:  # a second post of the key in this batch finds this one
-                known[key] = Added(stored, new.body_digest, created=False)
-            rows.append((next_id, new.received_at, key, new.body_digest, new.metric, new.body))
-            next_id += 1
-        for start in range(0, len(rows), ROWS_PER_INSERT):
-            chunk = rows[start : start + ROWS_PER_INSERT]
-            self._writer.execute(_insert_statement(len(chunk)), _flat(chunk))
-        return added
-
-    def _stored_under(self, keys: Iterable[str | None]) -> dict[str, Added]:
-        """The stored results under any of ``keys``, by key (usually none)."""
-        wanted = list({key for key in keys if key is not None})
-        found: dict[str, Added] = {}
-        for start in range(0, len(wanted), ROWS_PER_INSERT):
-            chunk = wanted[start : start + ROWS_PER_INSERT]
-            marks = ", ".join("?" * len(chunk))
-            query = f"SELECT {COLUMNS}, body_digest FROM result WHERE idempotency_key IN ({marks})"
-            for row in self._writer.execute(query, chunk):
-                found[row[2]] = Added(StoredResult(*row[:4]), row[4], created=False)
-        return found
-
-    def _next_id(self) -> int:
-        # AUTOINCREMENT's rule: past every id ever given, deleted ones included.
-        row = self._writer.execute(
-            "SELECT max(coalesce((SELECT max(id) FROM result), 0),"
-            " coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'result'), 0)) + 1"
-        ).fetchone()
-        return int(row[0])
 
     @contextmanager
     def _reader(self) -> Iterator[sqlite3.Connection]:

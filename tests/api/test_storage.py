@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from api.storage import MIGRATIONS, SCHEMA_VERSION, NewResult, ResultStore, StoreError
+from api.records import NewResult
+from api.storage import MIGRATIONS, SCHEMA_VERSION, ResultStore, StoreError
 
 
 def new(key: str | None = "k", digest: str = "d1", body: str = '{"a":1}') -> NewResult:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.storage import SCHEMA_VERSION, NewResult, ResultStore
+from api.records import NewResult
+from api.storage import SCHEMA_VERSION, ResultStore
 from tests.support import ROOT, free_port, python_env
 
 

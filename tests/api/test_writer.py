@@ -12,9 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.errors import ApiError
+from api.records import Added, NewResult
 from api.service import Posted, ResultService
-from api.storage import Added, NewResult, ResultStore, StoreError
-from api.writer import BatchWriter
+from api.storage import ResultStore, StoreError
+from api.writer import CHECKPOINT_EVERY, LOOP_COMMIT_MAX_BYTES, BatchWriter
 from tests.api.conftest import StepClock
 from tests.support import wait_for
 
@@ -23,12 +24,18 @@ class CountingStore(ResultStore):
     """The real store, also noting how many results each commit held.
 
     While ``hold`` is set, a commit waits for ``release``: posts arriving
-    meanwhile queue up, as they do behind a slow commit.
+    meanwhile queue up, as they do behind a slow commit. Its commits all go
+    through the writer thread (``try_add_many`` gives way, as it does when
+    another connection holds the write lock), unless ``on_loop`` is set.
     """
 
     batches: list[int]
     hold: bool
     release: threading.Event
+    on_loop: bool = False
+
+    def try_add_many(self, batch: Sequence[NewResult]) -> list[Added] | None:
+        return super().try_add_many(batch) if self.on_loop else None
 
     def add_many(self, batch: Sequence[NewResult]) -> list[Added]:
         self.batches.append(len(batch))
@@ -183,3 +190,141 @@ def refuse_inserts(path: Path) -> None:
             "CREATE TRIGGER refuse BEFORE INSERT ON result"
             " BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END"
         )
+
+
+def writer_threads() -> int:
+    return sum(thread.name == "api-writer" for thread in threading.enumerate())
+
+
+def test_the_posts_of_one_loop_step_commit_together_on_the_loop(tmp_path: Path) -> None:
+    store = ResultStore.open(tmp_path / "results.db")
+    threads_before = writer_threads()
+    service = ResultService(store, StepClock())
+
+    async def post_all() -> list[Posted]:
+        return await asyncio.gather(*(service.post({"n": n}, f"k{n}") for n in range(5)))
+
+    posted = asyncio.run(post_all())
+    threads_during = writer_threads()
+    service.close()
+    store.close()
+
+    assert [(p.result.id, p.created) for p in posted] == [(n, True) for n in range(1, 6)]
+    assert threads_during == threads_before  # no writer thread was needed
+    assert len(committed_bodies(tmp_path / "results.db")) == 5
+
+
+def test_a_post_goes_to_the_thread_while_another_connection_holds_the_lock(
+    tmp_path: Path,
+) -> None:
+    store = ResultStore.open(tmp_path / "results.db")
+    service = ResultService(store, StepClock())
+    holder = sqlite3.connect(tmp_path / "results.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process's write transaction
+
+    async def post_while_held() -> tuple[bool, bool, Posted]:
+        post = asyncio.ensure_future(service.post({"n": 1}, "k"))
+        await asyncio.to_thread(wait_for, lambda: writer_threads() > 0, 30, "writer thread")
+        waiting = not post.done()
+        # The commit waits on the lock in the thread; the loop still runs.
+        turned = await asyncio.wait_for(asyncio.sleep(0, result=True), timeout=5)
+        holder.execute("ROLLBACK")
+        return waiting, turned, await post
+
+    try:
+        waiting, turned, posted = asyncio.run(post_while_held())
+    finally:
+        holder.close()
+    service.close()
+    store.close()
+
+    assert waiting
+    assert turned
+    assert posted.created
+    assert committed_bodies(tmp_path / "results.db") == ['{"n":1}']
+
+
+class CheckpointCounting(ResultStore):
+    checkpoints: int
+
+    def checkpoint(self) -> None:
+        super().checkpoint()
+        self.checkpoints += 1
+
+
+def test_the_thread_checkpoints_the_wal_for_the_loops_commits(tmp_path: Path) -> None:
+    opened = ResultStore.open(tmp_path / "results.db")
+    store = CheckpointCounting(opened.path, opened._writer)
+    store.checkpoints = 0
+    writer = BatchWriter(store)
+
+    async def commit_one_by_one() -> None:
+        for n in range(CHECKPOINT_EVERY):
+            await writer.add(new_result(f'{{"n":{n}}}'))
+
+    asyncio.run(commit_one_by_one())
+    checkpoints = wait_for(lambda: store.checkpoints, 30, "a checkpoint")
+    writer.close()
+    store.close()
+
+    assert checkpoints == 1
+    assert len(committed_bodies(tmp_path / "results.db")) == CHECKPOINT_EVERY
+
+
+def test_closing_commits_the_posts_queued_on_the_loop(tmp_path: Path) -> None:
+    store = ResultStore.open(tmp_path / "results.db")
+    writer = BatchWriter(store)
+
+    async def queue_then_close() -> list[Added]:
+        futures = [writer.submit(new_result(f'{{"n":{n}}}')) for n in range(3)]
+        writer.close()  # before the loop step that would commit them ends
+        return list(await asyncio.gather(*futures))
+
+    added = asyncio.run(queue_then_close())
+    store.close()
+
+    assert [a.created for a in added] == [True] * 3
+    assert committed_bodies(tmp_path / "results.db") == [f'{{"n":{n}}}' for n in range(3)]
+
+
+def test_posts_behind_the_threads_are_stored_after_them(store: CountingStore) -> None:
+    store.on_loop, store.hold = True, True
+    service = ResultService(store, StepClock())
+    holder = sqlite3.connect(store.path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # the first post finds the lock taken: the thread's
+
+    async def post_two() -> tuple[Posted, Posted]:
+        first = asyncio.ensure_future(service.post({"n": 1}, None))
+        await asyncio.to_thread(wait_for, lambda: store.batches == [1], 30, "the thread's batch")
+        holder.execute("ROLLBACK")  # the lock is free, the thread's commit not done yet
+        second = asyncio.ensure_future(service.post({"n": 2}, None))
+        await asyncio.sleep(0)  # one loop turn: the second post's step ends
+        store.release.set()
+        return await first, await second
+
+    try:
+        first, second = asyncio.run(post_two())
+    finally:
+        holder.close()
+    service.close()
+
+    assert first.result.id < second.result.id
+    assert committed_bodies(store.path) == ['{"n":1}', '{"n":2}']
+
+
+def test_a_batch_of_large_bodies_is_committed_by_the_thread(tmp_path: Path) -> None:
+    store = ResultStore.open(tmp_path / "results.db")
+    threads_before = writer_threads()
+    writer = BatchWriter(store)
+    large = '{"x":"' + "a" * LOOP_COMMIT_MAX_BYTES + '"}'
+
+    async def post_large() -> Added:
+        return await writer.add(new_result(large))
+
+    added = asyncio.run(post_large())
+    threads_during = writer_threads()
+    writer.close()
+    store.close()
+
+    assert added.created
+    assert threads_during == threads_before + 1
