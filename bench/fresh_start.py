@@ -57,13 +57,15 @@ def phase_marks(clone: Path) -> dict[str, bool]:
 
 
 def measure(clone: Path, timeout: float) -> tuple[dict[str, float], float | None, int]:
-    port, console = free_port(), free_port()
-    env = dict(os.environ, PIP_NO_CACHE_DIR="1", UV_NO_CACHE="1", PORT=str(port))
+    port, lambda_port, console = free_port(), free_port(), free_port()
+    env = dict(os.environ, PIP_NO_CACHE_DIR="1", UV_NO_CACHE="1")
     env.pop("VIRTUAL_ENV", None)
     log = (clone / "make-run.log").open("w")
     started = time.perf_counter()
+    # Free ports of its own, given as make's variables: the defaults may be taken.
+    ports = [f"API_PORT={port}", f"LAMBDA_PORT={lambda_port}", f"CONSOLE_PORT={console}"]
     process = subprocess.Popen(
-        ["make", "run", f"CONSOLE_PORT={console}"],
+        ["make", "run", *ports],
         cwd=clone,
         env=env,
         stdout=log,
