@@ -1,9 +1,10 @@
 """The servers ``bench/api.py`` measures side by side, each started fresh per round.
 
 - this tree's ``python -m api``;
-- ``main``: the API as the ``main`` branch ships it (``git archive``), run in
-  this interpreter with uvloop and httptools hidden from it, since main's lock
-  has neither: uvicorn then picks the asyncio loop and h11, as it does there;
+- the peer: the API as a git ref ships it (``git archive``), run in this
+  interpreter; from a ref without ``api/protocol.py`` (before uvloop and
+  httptools were locked) with both hidden from it, so uvicorn picks the
+  asyncio loop and h11, as it did there;
 - ``floor``: ``bench/_minimal_api.py``, a minimal Starlette app on uvloop +
   httptools with one commit per post.
 """
