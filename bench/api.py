@@ -131,7 +131,16 @@ def run_load(
         capture_output=True,
         check=True,
     )
-    figures: dict[str, Any] = json.loads(load.stdout)
+    try:
+        figures: dict[str, Any] = json.loads(load.stdout)
+    except json.JSONDecodeError as error:
+        # Say what came instead of the one line of figures, to tell why.
+        out, err = load.stdout.decode(errors="replace"), load.stderr.decode(errors="replace")
+        raise RuntimeError(
+            f"the load generator's output is not its figures ({error}); around the fault:"
+            f" {out[max(0, error.pos - 200) : error.pos + 200]!r}"
+            f" (of {len(out)} characters); its stderr ends: {err[-500:]!r}"
+        ) from None
     return figures
 
 
