@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from localbridge.ledger import Fired
 from localbridge.model import InvocationResult, Outcome
 from localbridge.runtime.outcomes import OutcomeWriter
-from localbridge.ticks import Decision, RunReport, Tick, TickSource, TickState
+from localbridge.ticks import Decision, RunReport, TickState
+from tests.localbridge.runtime.reports import run_report
 
 AT = datetime(2022, 12, 19, 1, 0, tzinfo=UTC)
 WAIT_S = 10.0
@@ -16,22 +17,8 @@ WAIT_S = 10.0
 
 
 def report(tick_id: int) -> RunReport:
-    tick = Tick(
-        id=tick_id,
-        function=f"f{tick_id}",
-        scheduled_at=AT,
-        state=TickState.RUNNING,
-        source=TickSource.SCHEDULE,
-        attempts=1,
-        failures=0,
-        next_attempt_at=None,
-        enqueued_at=AT,
-        event=None,
-        created_at=AT,
-        updated_at=AT,
-    )
     result = InvocationResult(Outcome.SUCCEEDED, 10.0, 10.001)
-    return RunReport(tick, attempt=1, lateness_ms=0.0, result=result, decision=Decision(tick.state))
+    return run_report(tick_id, f"f{tick_id}", AT, result, Decision(TickState.RUNNING))
 
 
 class Recorder:

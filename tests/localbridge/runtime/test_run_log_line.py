@@ -7,27 +7,14 @@ from typing import Any
 
 from localbridge.model import InvocationResult, Outcome
 from localbridge.runtime.runlog import PAYLOAD_SUMMARY_LIMIT, describe_run
-from localbridge.ticks import Decision, RunReport, Tick, TickSource, TickState
+from localbridge.ticks import Decision, RunReport, TickState
+from tests.localbridge.runtime.reports import run_report
 
 SCHEDULED = datetime(2022, 12, 19, 1, 0, tzinfo=UTC)
 
 
 def report(result: InvocationResult, decision: Decision) -> RunReport:
-    tick = Tick(
-        id=1,
-        function="average_weight_last_week",
-        scheduled_at=SCHEDULED,
-        state=decision.state,
-        source=TickSource.SCHEDULE,
-        attempts=1,
-        failures=0,
-        next_attempt_at=None,
-        enqueued_at=SCHEDULED,
-        event=None,
-        created_at=SCHEDULED,
-        updated_at=SCHEDULED,
-    )
-    return RunReport(tick, attempt=1, lateness_ms=1.25, result=result, decision=decision)
+    return run_report(1, "average_weight_last_week", SCHEDULED, result, decision, 1.25)
 
 
 def succeeded(payload: Any) -> RunReport:
