@@ -13,9 +13,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 
-from api.records import Added, NewResult, StoredResult
+from api.records import COLUMNS, Added, NewResult, StoredResult
 
-COLUMNS = "id, received_at, idempotency_key, body"
 # Rows per INSERT statement (6 values each, far below SQLite's 32,766 variables);
 # one statement text per row count, kept in the connection's statement cache.
 ROWS_PER_INSERT = 64

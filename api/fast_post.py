@@ -20,7 +20,6 @@ lost connection and a graceful shutdown are handled as for any cycle.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
 from time import perf_counter
@@ -31,7 +30,6 @@ from api.post import Answer, check_head, error_answer, posted_answer
 from api.records import Added, NewResult
 from api.service import ApiContext, conclude
 
-log = logging.getLogger(__name__)
 Headers = Sequence[tuple[bytes, bytes]]
 StartFastPost = Callable[
     [Callable[[bytes], None], Headers, Callable[["FastPost"], None]], "FastPost | None"

@@ -260,7 +260,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def on_body(self, body: bytes) -> None:
         cycle: object = self.cycle
-        if self.cycle is not None and self.cycle.response_complete:
+        if self.cycle is not None and self.cycle.response_complete:  # a FastPost's too
             # Answered already: the rest of the body is read only to be dropped.
             self._drained += len(body)
             if self._drained > self.drain_limit:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+COLUMNS = "id, received_at, idempotency_key, body"
+"""The columns of a ``StoredResult``, in its fields' order."""
+
 
 @dataclass(frozen=True)
 class StoredResult:

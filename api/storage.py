@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from api.batch_insert import insert_batch
-from api.records import Added, NewResult, StoredResult
+from api.records import COLUMNS, Added, NewResult, StoredResult
 
 # Each entry moves the schema one version up; `PRAGMA user_version` records how
 # many have been applied. Append new entries, never edit applied ones.
@@ -62,7 +62,6 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # What the migrations above produce; a file claiming their version must have it.
 EXPECTED_COLUMNS = ("id", "received_at", "idempotency_key", "body_digest", "metric", "body")
 BUSY_TIMEOUT_MS = 5000
-COLUMNS = "id, received_at, idempotency_key, body"
 
 
 class StoreError(RuntimeError):
@@ -231,8 +230,8 @@ class ResultStore:
             self._quick_lock.release()
 
     def _open_quick(self) -> sqlite3.Connection:
-        quick = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        quick.execute("PRAGMA busy_timeout = 0")
+        quick = _connect(self.path)
+        quick.execute("PRAGMA busy_timeout = 0")  # give way at once instead
         quick.execute("PRAGMA synchronous = NORMAL")  # as the writer's (_configure_writer)
         quick.execute("PRAGMA wal_autocheckpoint = 0")
         self._quick = quick

@@ -77,13 +77,13 @@ class BatchWriter:
         batch, self._here = self._here, []
         if not batch:
             return  # closed meanwhile: the thread took them
-        if self._thread_busy or self._pending:
-            self._to_thread(batch)  # behind the posts the thread has: stored in arrival order
-            return
-        if sum(len(new.body) for new, _ in batch) > LOOP_COMMIT_MAX_BYTES:
-            self._to_thread(batch)  # writing it would hold the loop for milliseconds
-            return
-        outcomes = self._store.try_add_many([new for new, _ in batch])
+        # Behind posts the thread has, a batch follows them (arrival order); a
+        # large one would hold the loop for milliseconds.
+        thread_first = self._thread_busy or self._pending
+        too_large = sum(len(new.body) for new, _ in batch) > LOOP_COMMIT_MAX_BYTES
+        outcomes = None
+        if not (thread_first or too_large):
+            outcomes = self._store.try_add_many([new for new, _ in batch])
         if outcomes is None:
             self._to_thread(batch)
             return
