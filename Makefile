@@ -8,7 +8,8 @@ PY := $(BIN)/python
 # The stamps name the lock and pyproject.toml they were made from (the project's
 # entry points live there), so switching branches re-installs only on change.
 LOCK_SUM := $(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
-# RUN_STAMP: what running needs (the lock's unmarked lines), for run, api, deploy...
+# RUN_STAMP: what running needs (the lock's lines marked localbridge, api, jobs or
+# deploy: all but `# dev` and `# installer`), for run, api, deploy...
 # STAMP: everything (dev tools too) and the project itself, for install, test, bench.
 RUN_STAMP := $(VENV)/.run-$(LOCK_SUM)
 STAMP := $(VENV)/.installed-$(LOCK_SUM)
@@ -21,6 +22,7 @@ unexport PYTHONDONTWRITEBYTECODE
 # `make test`'s pytest workers (most tests wait on real processes and sockets,
 # so two per core-pair finish sooner; 1 runs the suite in one process).
 TEST_WORKERS ?= 2
+PYTEST = $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 STAGE ?= dev
 FN ?= registrations_per_day
@@ -73,7 +75,7 @@ help: ## list the targets and the variables they take
 		STAGE "make deploy, make destroy: the Chalice stage (now $(STAGE))" \
 		ENGINE "make deploy-local: auto, localstack or embedded (now $(ENGINE))" \
 		ENDPOINT_PORT "make deploy-local: the emulated AWS endpoint's port (now $(ENDPOINT_PORT))" \
-		TEST_WORKERS "make test: pytest's worker processes (now $(TEST_WORKERS); 1: one process)"
+		TEST_WORKERS "make test, make check: pytest's worker processes (now $(TEST_WORKERS); 1: one process)"
 
 $(VENV)/.uv-$(LOCK_SUM): requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -96,12 +98,10 @@ $(STAMP): $(RUN_STAMP)
 
 install: $(STAMP) ## .venv: the locked dependencies, then this project (editable; .venv/bin/localbridge)
 
-lock: ## re-resolve pyproject.toml's dependencies into requirements.lock (parts marked)
+lock: ## re-resolve pyproject.toml's dependencies into requirements.lock (lines marked by role)
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
-	.venv-lock/bin/pip install --quiet --disable-pip-version-check $$($(PYTHON) -c \
-		'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
-		o = p["optional-dependencies"]; \
-		print(" ".join(repr(d) for d in p["dependencies"] + o["install"] + o["dev"]))' | tr -d "'")
+	$(PYTHON) -m infra.lockfile requirements > .venv-lock/requirements.in
+	.venv-lock/bin/pip install --quiet --disable-pip-version-check -r .venv-lock/requirements.in
 	.venv-lock/bin/pip freeze --exclude-editable > .venv-lock/freeze.txt
 	.venv-lock/bin/python -m infra.lockfile < .venv-lock/freeze.txt > requirements.lock
 	rm -rf .venv-lock
@@ -113,12 +113,13 @@ lint: $(STAMP) ## ruff (lint and format check)
 typecheck: $(STAMP) ## mypy --strict
 	$(BIN)/mypy
 
-test: $(STAMP) ## run the whole test suite (lint and typecheck included)
+test: $(STAMP) ## ruff check, mypy and the whole test suite (what CI runs)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
+	$(PYTEST)
 
-check: lint typecheck test ## everything CI checks
+check: lint typecheck ## lint with the format check, typecheck, the test suite: each tool once
+	$(PYTEST)
 
 data/registrations.db:
 	$(MAKE) data
@@ -168,3 +169,10 @@ clean: ## remove .venv, generated runtime files and local deployment records
 			"run make destroy STAGE=$$(basename $$kept .json) first, or delete it yourself";; \
 	esac; done
 	@rmdir .chalice/deployed 2>/dev/null || true
+	@# deploy-local's embedded engine keeps its state, unpacked code and the pid files
+	@# destroy-local stops it by in data/emulated-aws: kept while a process it names runs.
+	@running=$$(for pid in $(wildcard data/emulated-aws/*.pid); do \
+		kill -0 $$(cat $$pid) 2>/dev/null && echo $$pid; done); \
+	if [ -n "$$running" ]; then \
+		echo "kept data/emulated-aws: still running ($$running); run make destroy-local first"; \
+	else rm -rf data/emulated-aws data/deploy-local.json; fi

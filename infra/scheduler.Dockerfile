@@ -8,7 +8,7 @@ WORKDIR /app
 # Only what the scheduler and the jobs import, at the versions the lock file pins.
 COPY requirements.lock ./
 RUN pip install --no-cache-dir --constraint requirements.lock \
-        chalice boto3 requests croniter cron-descriptor
+        chalice boto3 requests cron-descriptor prometheus-client
 
 COPY app.py ./
 COPY .chalice/config.json .chalice/config.json

@@ -4,8 +4,12 @@ moto keeps every deployed function (configuration, code bytes, tags) and every
 rule (schedule expression, state, targets) in plain Python objects. Reading
 them here costs microseconds and no HTTP; moto itself never fires a rule nor
 runs a function without Docker, so this is the one place that looks inside it.
-The attribute names are moto 5.2's (``LambdaStorage.latest()``,
-``LambdaFunction.code_sha_256``, ``EventBus.rules``, ``Rule.scheduled_expression``).
+It reads through the backends' public methods, those moto's own API answers
+with, and the answers' AWS shape (``list_functions`` and each function's
+``get_configuration()``, ``list_tags``, ``get_function(...).code_bytes``;
+``list_rules`` and each rule's ``describe()``, ``list_targets_by_rule``), never
+an underscored attribute. moto is pinned exactly all the same (pyproject.toml),
+and tests/deploy/test_moto_state.py fails if any of these moves.
 
 ``deployed_functions`` turns what was read into localbridge's vocabulary: one
 ``FunctionSpec`` per Lambda function that Chalice deployed and an enabled
@@ -15,7 +19,7 @@ schedule rule targets.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,48 +70,76 @@ class MotoState:
 
     def __init__(self, account: str, region: str) -> None:
         # Imported here: only the endpoint process needs moto loaded.
+        from moto.awslambda.exceptions import UnknownFunctionException
         from moto.awslambda.models import lambda_backends
         from moto.events.models import events_backends
 
         self._lambda = lambda_backends[account][region]
         self._events = events_backends[account][region]
+        self._gone = UnknownFunctionException
 
     def functions(self) -> list[LambdaRecord]:
-        return [_lambda_record(function) for function in self._lambda._lambdas.latest()]
+        """Every function's $LATEST (one deleted while it is read is left out)."""
+        records = []
+        for function in list(self._lambda.list_functions()):
+            configuration = function.get_configuration()
+            try:
+                tags = self._lambda.list_tags(configuration["FunctionArn"])
+            except self._gone:
+                continue
+            records.append(_lambda_record(configuration, tags))
+        return records
 
     def rules(self) -> list[RuleRecord]:
-        bus = self._events.event_buses.get("default")
-        if bus is None:
-            return []
-        return [
-            RuleRecord(
-                name=rule.name,
-                expression=rule.scheduled_expression,
-                state=rule.state,
-                target_arns=tuple(str(target.get("Arn", "")) for target in rule.targets),
+        """The default bus's rules (one deleted while it is read is left out)."""
+        records = []
+        for rule in _every_page(self._events.list_rules):
+            described = rule.describe()
+            try:
+                targets = _every_page(
+                    self._events.list_targets_by_rule, rule_id=described["Name"], event_bus_arn=None
+                )
+            except KeyError:  # moto's answer to a rule that is gone
+                continue
+            records.append(
+                RuleRecord(
+                    name=described["Name"],
+                    expression=described.get("ScheduleExpression"),
+                    state=described["State"],
+                    target_arns=tuple(str(target.get("Arn", "")) for target in targets),
+                )
             )
-            for rule in list(bus.rules.values())
-        ]
+        return records
 
     def code_bytes(self, function_name: str) -> bytes | None:
         """The deployed zip of ``function_name``, or None once it is gone."""
-        for function in self._lambda._lambdas.latest():
-            if function.function_name == function_name:
-                code: bytes = function.code_bytes
-                return code
-        return None
+        try:
+            code: bytes = self._lambda.get_function(function_name).code_bytes
+        except self._gone:
+            return None
+        return code
 
 
-def _lambda_record(function: Any) -> LambdaRecord:
+def _every_page(list_page: Callable[..., tuple[list[Any], str | None]], **params: Any) -> list[Any]:
+    """Every item of a paginated moto backend method (``list_rules`` gives 50 a page)."""
+    items, token = list_page(**params)
+    while token:
+        more, token = list_page(next_token=token, **params)
+        items = [*items, *more]
+    return list(items)
+
+
+def _lambda_record(configuration: Mapping[str, Any], tags: Mapping[str, str]) -> LambdaRecord:
+    """A function from its ``GetFunctionConfiguration`` answer and its tags."""
     return LambdaRecord(
-        name=function.function_name,
-        arn=function.function_arn,
-        handler=function.handler or "",
-        environment=dict(function.environment_vars or {}),
-        timeout_s=int(function.timeout),
-        memory_mb=int(function.memory_size),
-        code_sha256=function.code_sha_256,
-        tags=dict(function.tags or {}),
+        name=configuration["FunctionName"],
+        arn=configuration["FunctionArn"],
+        handler=configuration.get("Handler") or "",
+        environment=dict(configuration.get("Environment", {}).get("Variables") or {}),
+        timeout_s=int(configuration["Timeout"]),
+        memory_mb=int(configuration["MemorySize"]),
+        code_sha256=configuration["CodeSha256"],
+        tags=dict(tags or {}),
     )
 
 

@@ -23,7 +23,7 @@ from localbridge.clock import Clock
 from localbridge.ledger.store import Ledger
 from localbridge.model import MAX_EVENT_AGE, FunctionSpec, Invoker
 from localbridge.project.config import parse_env_overrides
-from localbridge.project.loading import load_functions
+from localbridge.project.loading import finish_load, load_functions
 from localbridge.project.pending import PendingLoad
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def open_session(
         stack.callback(invoker.close)
         if meanwhile is not None:
             threading.Thread(target=meanwhile, name="localbridge-meanwhile", daemon=True).start()
-        functions = with_retry_options(args, loading.functions())
+        functions = with_retry_options(args, finish_load(loading))
         warm(invoker, functions)
         runtime = make_runtime(functions, ledger, invoker, clock(), **options)
         yield Session(runtime, invoker, ledger)

@@ -1,6 +1,6 @@
 """Import a Chalice app and print its scheduled functions as JSON (one process, then exit).
 
-Run by ``localbridge.project.discovery`` in its own interpreter with the argument
+Run by ``localbridge.project.discovery_process`` in its own interpreter with the argument
 ``PROJECT_DIR``, so that the long-running scheduler never imports user code.
 Whatever the app prints while importing goes to stderr; stdout carries only
 the JSON document. Exit status 3 means the app failed to import (traceback on

@@ -1,7 +1,7 @@
 """Find a Chalice app's scheduled functions and the settings a stage deploys them with.
 
 The app itself is imported in a short-lived subprocess
-(``localbridge.project.discover_main``, started by ``pending.DiscoveryProcess``):
+(``localbridge.project.discover_main``, run by ``discovery_process``):
 the scheduler never imports user code, so a broken edit cannot take it down
 and a re-discovery always sees fresh code.
 One-shot commands (``list``) import it in their own interpreter instead
@@ -28,7 +28,7 @@ from localbridge.project.config import (
     require_app,
 )
 from localbridge.project.discover_main import AppImportError, discover_here
-from localbridge.project.pending import DiscoveryProcess
+from localbridge.project.discovery_process import DiscoveryProcess
 
 # (Chalice's default when config.json says nothing, Lambda's lowest, highest).
 TIMEOUT_LIMITS = (60, 1, 900)

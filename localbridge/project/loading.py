@@ -8,9 +8,9 @@ reject, a bad ``localbridge`` setting) is found here, at startup, and reported
 as a ``ConfigError`` naming the function, expression or key: exit code 2.
 
 ``pending.PendingLoad`` is the same load in two steps, for ``run``: the
-discovery subprocess starts when it is made and the caller collects the
-functions later, doing its own work (imports, the ledger, the services'
-ports) while the app is imported.
+discovery subprocess starts when it is made and ``finish_load`` collects
+its answer later, the caller doing its own work (imports, the ledger, the
+services' ports) while the app is imported.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from pathlib import Path
 
 from localbridge.model import FunctionSpec
 from localbridge.project.config import ConfigError, StageConfig, read_stage_config, require_app
-from localbridge.project.discovery import discover
+from localbridge.project.discovery import discover, function_specs
 from localbridge.project.pending import PendingLoad
 from localbridge.project.settings import load_settings
 from localbridge.schedules import ScheduleError, parse_schedule
 
-__all__ = ["ConfigError", "PendingLoad", "load_functions"]
+__all__ = ["ConfigError", "PendingLoad", "finish_load", "load_functions"]
 
 
 def load_functions(
@@ -38,10 +38,17 @@ def load_functions(
     """
     if not in_process:
         with PendingLoad(project_dir, stage, env_overrides) as pending:
-            return pending.functions()
+            return finish_load(pending)
     config = read_stage_config(require_app(project_dir), stage)
     specs = discover(project_dir, stage, dict(env_overrides), config, in_process)
     return validated(specs, config)
+
+
+def finish_load(pending: PendingLoad) -> list[FunctionSpec]:
+    """The functions of a load begun with ``PendingLoad``: its discovery's answer, validated."""
+    answer = pending.answer()
+    specs = function_specs(answer, pending.config, pending.env_overrides)
+    return validated(specs, pending.config)
 
 
 def validated(specs: list[FunctionSpec], config: StageConfig) -> list[FunctionSpec]:

@@ -41,10 +41,14 @@ def test_invoke_passes_the_scheduled_time() -> None:
     assert "invoke average_weight_last_week --time 2022-12-19T01:00:00Z" in done.stdout
 
 
-def test_clean_removes_local_deployment_records_and_keeps_other_stages(tmp_path: Path) -> None:
-    shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
+def bare_makefile(project: Path) -> None:
+    shutil.copy(ROOT / "Makefile", project / "Makefile")
     for name in ("requirements.lock", "pyproject.toml"):
-        (tmp_path / name).write_text("")
+        (project / name).write_text("")
+
+
+def test_clean_removes_local_deployment_records_and_keeps_other_stages(tmp_path: Path) -> None:
+    bare_makefile(tmp_path)
     deployed = tmp_path / ".chalice" / "deployed"
     deployed.mkdir(parents=True)
     for stage in ("local", "localstack", "prod"):
@@ -57,6 +61,42 @@ def test_clean_removes_local_deployment_records_and_keeps_other_stages(tmp_path:
     assert sorted(p.name for p in deployed.iterdir()) == ["prod.json"]
     assert "kept .chalice/deployed/prod.json" in done.stdout
     assert "make destroy STAGE=prod" in done.stdout
+
+
+def deploy_local_state(project: Path, pid: int) -> Path:
+    """What ``make deploy-local``'s embedded engine leaves: unpacked code, pid file, record."""
+    state = project / "data" / "emulated-aws"
+    (state / "code" / "abc123" / "functions").mkdir(parents=True)
+    (state / "code" / "abc123" / "app.py").write_text("app = None\n")
+    (state / "endpoint.pid").write_text(f"{pid}\n")
+    (project / "data" / "deploy-local.json").write_text('{"engine": "embedded"}\n')
+    return state
+
+
+def test_clean_removes_what_deploy_local_left_once_it_stopped(tmp_path: Path) -> None:
+    bare_makefile(tmp_path)
+    with subprocess.Popen([sys.executable, "-c", "pass"]) as ended:
+        ended.wait()  # reaped: its pid names no process
+    state = deploy_local_state(tmp_path, pid=ended.pid)
+    done = make("clean", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert not state.exists()
+    assert not (tmp_path / "data" / "deploy-local.json").exists()
+
+
+def test_clean_keeps_what_deploy_local_runs_from(tmp_path: Path) -> None:
+    """Its pid files are how ``make destroy-local`` stops the engine: not while it runs."""
+    bare_makefile(tmp_path)
+    with subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                          stdin=subprocess.PIPE) as running:  # fmt: skip
+        state = deploy_local_state(tmp_path, pid=running.pid)
+        done = make("clean", cwd=tmp_path)
+        running.communicate()
+    assert done.returncode == 0, done.stderr
+    assert (state / "code" / "abc123" / "app.py").exists()
+    assert (tmp_path / "data" / "deploy-local.json").exists()
+    assert "kept data/emulated-aws" in done.stdout
+    assert "make destroy-local" in done.stdout
 
 
 @pytest.fixture

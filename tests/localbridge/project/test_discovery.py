@@ -10,7 +10,7 @@ import pytest
 from localbridge.model import FunctionSpec
 from localbridge.project.config import ConfigError, parse_env_overrides
 from localbridge.project.discovery import discover
-from localbridge.project.loading import load_functions
+from localbridge.project.loading import finish_load, load_functions
 from localbridge.project.pending import PendingLoad
 from tests.localbridge.chalice_project import CONFIG, write_project
 
@@ -188,7 +188,7 @@ def test_a_pending_load_gives_the_same_functions_as_a_load(tmp_path: Path) -> No
     project = write_project(tmp_path)
     overrides = {"EXTRA": "x"}
     with PendingLoad(project, "dev", overrides) as pending:
-        functions = pending.functions()
+        functions = finish_load(pending)
     assert functions == load_functions(project, "dev", overrides)
     assert {"EXTRA": "x"}.items() <= by_name(functions)["every_five_minutes"].environment.items()
 
