@@ -121,6 +121,22 @@ def test_every_guide_is_linked_from_the_index() -> None:
     assert sorted(g for g in guides if f"]({g})" not in index) == []
 
 
+def index_rows(index: str) -> list[str]:
+    """The guides the index's table links to, one per row, in order."""
+    return re.findall(r"^\| \[[^\]]+\]\(([\w.-]+\.md)\)", index, re.MULTILINE)
+
+
+def test_the_index_lists_each_guide_once() -> None:
+    rows = index_rows((ROOT / "docs" / "README.md").read_text())
+    assert rows, "docs/README.md has no table of guides"
+    assert sorted({row for row in rows if rows.count(row) > 1}) == []
+
+
+def test_index_rows_finds_a_repeated_row() -> None:
+    index = "| guide | read it to |\n|---|---|\n| [a.md](a.md) | x |\n| [a.md](a.md) | y |\n"
+    assert index_rows(index) == ["a.md", "a.md"]
+
+
 def test_readme_is_short() -> None:
     lines = len((ROOT / "README.md").read_text().splitlines())
     assert lines <= README_MAX_LINES, f"README.md has {lines} lines; move detail to docs/"
