@@ -6,11 +6,11 @@ and ``results_api_request_duration_seconds`` by method and route template,
 own ``CollectorRegistry`` (made in ``create_app``), so two apps in one process
 (tests, benchmarks) never share counts.
 
-The middleware runs on every request, the POST fast path included, so it does
-the least it can: the route of POST /result is known without routing, the
-other routes' templates are read from the scope Starlette's router fills in,
-and the counter's children are cached per label set instead of looked up
-through ``labels()`` (a lock and a tuple build) each time.
+Every request is counted in one place, ``RequestMetrics``, an ASGI middleware
+around the app's routes: it reads the route template from the scope Starlette's
+router fills in and the status from the response it sends. The counter's
+children are cached per label set instead of looked up through ``labels()``
+(a lock and a tuple build) each time.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from time import perf_counter
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Every path no route serves shares one label value: a scan of random paths
 # must not create a series per path.
@@ -99,25 +99,28 @@ def route_of(scope: Scope) -> str:
     return path if isinstance(path, str) else UNMATCHED
 
 
-async def measured(
-    app: Callable[[Scope, Receive, Send], object],
-    metrics: ApiMetrics,
-    route: str | None,
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-) -> None:
-    """Run ``app`` and record the request; ``route`` None: read it from the scope after."""
-    started = perf_counter()
-    status = 500  # what the client sees when the app fails before answering
+class RequestMetrics:
+    """ASGI middleware: every HTTP request counted and timed in ``metrics``."""
 
-    async def send_status(message: Message) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-        await send(message)
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics):
+        self.app = app
+        self.metrics = metrics
 
-    try:
-        await app(scope, receive, send_status)  # type: ignore[misc]
-    finally:
-        metrics.observe(scope["method"], route or route_of(scope), status, perf_counter() - started)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = perf_counter()
+        status = 500  # what the client sees when the app fails before answering
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            elapsed = perf_counter() - started
+            self.metrics.observe(scope["method"], route_of(scope), status, elapsed)
