@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii as quote
-from typing import Any
+from typing import Any, NamedTuple
 
 from api.errors import ApiError
 from api.records import Added, NewResult, StoredResult
@@ -112,8 +112,7 @@ def metric_of(result: dict[str, Any]) -> str | None:
     return metric
 
 
-@dataclass(frozen=True)
-class Posted:
+class Posted(NamedTuple):
     result: StoredResult
     created: bool
 

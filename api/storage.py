@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from api.batch_insert import insert_batch, insert_new
+from api.batch_insert import ROWS_PER_INSERT, insert_each, insert_new
 from api.records import COLUMNS, Added, NewResult, StoredResult
 
 # Each entry moves the schema one version up; `PRAGMA user_version` records how
@@ -212,11 +212,12 @@ class ResultStore:
         """
         with self._write_lock:
             try:
-                added = insert_new(self._writer, batch)  # usually: one statement
+                one_statement = len(batch) <= ROWS_PER_INSERT  # what the writer sends
+                added = insert_new(self._writer, batch) if one_statement else None
                 if added is not None:
                     return added
                 self._writer.execute("BEGIN IMMEDIATE")
-                added = insert_batch(self._writer, batch)
+                added = insert_each(self._writer, batch)
                 self._writer.execute("COMMIT")
                 return added
             except BaseException as error:

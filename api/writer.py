@@ -21,6 +21,7 @@ import queue
 import threading
 from collections.abc import Sequence
 
+from api.batch_insert import ROWS_PER_INSERT
 from api.records import Added, NewResult
 from api.storage import ResultStore
 
@@ -73,8 +74,9 @@ class BatchWriter:
             while not self._queue.empty():  # and takes all that came meanwhile
                 taken.append(self._queue.get())
             batch = [pending for step in taken if step is not None for pending in step]
-            if batch:
-                settle_all(batch, commit([new for new, _ in batch], self._store))
+            for start in range(0, len(batch), ROWS_PER_INSERT):
+                piece = batch[start : start + ROWS_PER_INSERT]
+                settle_all(piece, commit([new for new, _ in piece], self._store))
             if None in taken:
                 return
 

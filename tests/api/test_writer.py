@@ -267,10 +267,10 @@ def test_posts_are_stored_in_the_order_they_came(store: CountingStore) -> None:
     assert committed_bodies(store.path) == ['{"n":1}', '{"n":2}']
 
 
-def test_a_batch_with_a_stored_key_and_more_rows_than_one_statement(
+def test_a_batch_with_a_stored_key_and_more_posts_than_one_statement(
     store: CountingStore,
 ) -> None:
-    """The transaction path: a key already stored, more rows than one INSERT holds."""
+    """A key already stored: its piece of the batch takes the transaction path."""
     service = ResultService(store, StepClock())
     posts = [({"n": n}, f"k{n}") for n in range(ROWS_PER_INSERT + 5)]
 
@@ -281,7 +281,7 @@ def test_a_batch_with_a_stored_key_and_more_rows_than_one_statement(
     posted = asyncio.run(post(posts))
     service.close()
 
-    assert store.batches == [1, len(posts)]
+    assert store.batches == [1, ROWS_PER_INSERT, 5]  # committed in pieces
     assert [p.created for p in posted] == [n != 3 for n in range(len(posts))]
     assert posted[3].result == stored.result
     new_ids = [p.result.id for p in posted if p.created]
