@@ -1,26 +1,18 @@
 """Prometheus metrics of one app instance, served at ``GET /metrics``.
 
-The names are a contract (docs/results-api.md): ``results_api_requests_total``
-and ``results_api_request_duration_seconds`` by method and route template,
-``results_api_results`` read from the store at scrape time. Each app has its
-own ``CollectorRegistry`` (made in ``create_app``), so two apps in one process
-(tests, benchmarks) never share counts.
-
-Every request is counted in one place, ``RequestMetrics``, an ASGI middleware
-around the app's routes: it reads the route template from the scope Starlette's
-router fills in and the status from the response it sends. The counter's
-children are cached per label set instead of looked up through ``labels()``
-(a lock and a tuple build) each time.
+The names are a contract (docs/results-api.md). Each app has its own registry,
+so two apps in one process (tests, benchmarks) never share counts. Every
+request is counted in one place, ``RequestMetrics``, an ASGI middleware around
+the routes: the route template comes from the scope Starlette's router fills
+in, the status from the response sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from time import perf_counter
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Every path no route serves shares one label value: a scan of random paths
@@ -31,22 +23,6 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 OTHER_METHOD = "OTHER"
 # POSTs take about a millisecond, reads of large pages up to seconds.
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-
-class ResultCount(Collector):
-    """``results_api_results``: the stored results, counted when scraped."""
-
-    def __init__(self, count: Callable[[], int]):
-        self._count = count
-
-    def describe(self) -> Iterator[GaugeMetricFamily]:
-        """The name alone, so registering does not read the store (it may not be open yet)."""
-        yield GaugeMetricFamily("results_api_results", "Results stored in the database.")
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        yield GaugeMetricFamily(
-            "results_api_results", "Results stored in the database.", value=self._count()
-        )
 
 
 class ApiMetrics:
@@ -71,7 +47,9 @@ class ApiMetrics:
 
     def count_results(self, count: Callable[[], int]) -> None:
         """Report ``count()`` as ``results_api_results`` at each scrape."""
-        self.registry.register(ResultCount(count))
+        gauge = Gauge("results_api_results", "Results stored in the database.", registry=None)
+        gauge.set_function(count)
+        self.registry.register(gauge)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         if method not in METHODS:

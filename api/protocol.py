@@ -1,24 +1,19 @@
 """uvicorn's httptools protocol with request deadlines, a lingering close and a JSON 400.
 
-uvicorn times out idle keep-alive connections, but has no setting for a
-request that stops arriving: a client sending half its headers or half its body
-would hold the connection forever. Here every request must deliver its headers
-within ``header_timeout`` seconds of its first byte (or of the connection
-opening) and its body within ``body_timeout`` seconds of its headers;
-otherwise it is answered 408 (unless an answer is being written) and closed.
+uvicorn has no setting for a request that stops arriving. Here a request must
+deliver its headers within ``header_timeout`` seconds of its first byte (or
+of the connection opening) and its body within ``body_timeout`` seconds of its
+headers, or it is answered 408 (unless an answer is being written) and closed.
 
-An early answer (401, 413, ... sent before the body was read) leaves the body
-coming. On a kept-alive connection uvicorn's parser reads and drops it (here up
-to ``drain_limit`` bytes). A request whose answer closes the connection
-(``Connection: close``, HTTP/1.0) would reset it, and clients that send the
-whole body before reading (urllib, http.client) would see the reset instead of
-the status: so its close waits until the body has arrived (a lingering close,
-bounded by the same limit and the body timeout). A request the parser refuses
-gets a JSON 400 naming the parser's reason instead of uvicorn's plain text.
+After an early answer (401, 413, ...) the rest of the body is read and dropped,
+up to ``drain_limit`` bytes; a close the answer asks for (``Connection:
+close``, HTTP/1.0) waits until the body has arrived, so clients that send the
+whole body before reading (urllib, http.client) see the status, not a reset.
+A request the parser refuses gets a JSON 400 naming the parser's reason.
 
-This reaches into uvicorn's internals, so uvicorn is pinned exactly;
-``UVICORN_VERSION`` is the version this was written for, and
-tests/api/test_protocol_internals.py fails when what is used here moves.
+This reaches into uvicorn's internals: uvicorn is pinned exactly, at
+``UVICORN_VERSION``, and tests/api/test_protocol_internals.py fails when what
+is used here moves.
 """
 
 from __future__ import annotations

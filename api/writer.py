@@ -1,16 +1,12 @@
 """Group commit on a thread of its own: posts that arrive together share one transaction.
 
-The event loop only queues a post (``submit``) and gets a future back; the
-writer thread takes every post queued since its last commit as its next batch
-and commits it, waiting for the file's write lock when another connection
-holds it, so the loop never waits on SQLite and reads and /health keep
-answering. Nothing waits on a timer: while one commit runs, the posts that
-arrive queue up for the next. Each post is answered only after the commit that
-holds it (durable before 2xx). The writer's connection checkpoints the WAL
-itself (SQLite's automatic checkpoint), on this thread too.
-
-A batch that fails is retried one post at a time, so a failure (a full disk, a
-value SQLite refuses) fails only the posts it concerns.
+The event loop only queues a post and gets a future back; the posts of one loop
+step are handed to the writer thread together. The thread commits all it was
+handed since its last commit, waiting for the write lock when another
+connection holds it, so the loop never waits on SQLite. Each post is answered
+only after the commit that holds it (durable before 2xx). A batch that fails
+is retried one post at a time, so a failure (a full disk, a value SQLite
+refuses) fails only the posts it concerns.
 """
 
 from __future__ import annotations
