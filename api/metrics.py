@@ -9,7 +9,7 @@ in, the status from the response sent.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from time import perf_counter
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -91,11 +91,11 @@ class RequestMetrics:
         started = perf_counter()
         status = 500  # what the client sees when the app fails before answering
 
-        async def send_status(message: Message) -> None:
+        def send_status(message: Message) -> Awaitable[None]:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-            await send(message)
+            return send(message)  # awaited by the caller: no coroutine of its own
 
         try:
             await self.app(scope, receive, send_status)
