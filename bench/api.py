@@ -106,37 +106,36 @@ def api_environment(port: int, db: Path) -> dict[str, str]:
 
 
 def run_load(
-    port: int, connections: int, warmup: float, duration: float, env: dict[str, str]
+    port: int, connections: int, warmup: float, duration: float, env: dict[str, str], out: Path
 ) -> dict[str, Any]:
-    """The load generator's figures (a separate process, so it does not share our GIL)."""
+    """The load generator's figures (a separate process, so it does not share our GIL).
+
+    They come through a file: a pipe has been seen to hand over only the first
+    part of the one long line of figures.
+    """
     load = subprocess.run(
         [
             sys.executable,
             "-m",
             "bench._api_load",
-            "--port",
-            str(port),
-            "--connections",
-            str(connections),
-            "--warmup",
-            str(warmup),
-            "--duration",
-            str(duration),
+            *("--port", str(port), "--connections", str(connections)),
+            *("--warmup", str(warmup), "--duration", str(duration), "--out", str(out)),
         ],
         cwd=ROOT,
         env={**env, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         check=True,
     )
+    text = out.read_text()
     try:
-        figures: dict[str, Any] = json.loads(load.stdout)
+        figures: dict[str, Any] = json.loads(text)
     except json.JSONDecodeError as error:
-        # Say what came instead of the one line of figures, to tell why.
-        out, err = load.stdout.decode(errors="replace"), load.stderr.decode(errors="replace")
+        # Say what came instead of the figures, to tell why.
+        err = load.stderr.decode(errors="replace")
         raise RuntimeError(
             f"the load generator's output is not its figures ({error}); around the fault:"
-            f" {out[max(0, error.pos - 200) : error.pos + 200]!r}"
-            f" (of {len(out)} characters); its stderr ends: {err[-500:]!r}"
+            f" {text[max(0, error.pos - 200) : error.pos + 200]!r}"
+            f" (of {len(text)} characters); its stderr ends: {err[-500:]!r}"
         ) from None
     return figures
 
@@ -160,7 +159,7 @@ def measure_round(
         wait_healthy(url, server)
         before = get_json(f"{url}/health")["results"]
         cpu_before = cpu_seconds(server.pid)
-        figures = run_load(port, connections, warmup, duration, env)
+        figures = run_load(port, connections, warmup, duration, env, workdir / f"load-{port}.json")
         cpu_after = cpu_seconds(server.pid)
         stored_total = get_json(f"{url}/health")["results"] - before
     finally:
