@@ -13,8 +13,6 @@ from api.protocol import BoundedHttpProtocol
 from api.settings import Settings, SettingsError, auth_notice
 from api.storage import ResultStore, StoreError
 
-SWITCH_INTERVAL = 0.0005
-
 
 def check_store(settings: Settings) -> None:
     """Open, migrate and read every page once before binding: a bad RESULTS_DB
@@ -34,16 +32,12 @@ def main(env: Mapping[str, str]) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"results API: {auth_notice(env)}", file=sys.stderr, flush=True)
-    # The writer thread takes the GIL back after each SQLite call; by default it
-    # may wait 5 ms each time for the busy event loop to hand it over, which
-    # puts tens of ms on a commit. A shorter interval keeps commits short.
-    sys.setswitchinterval(SWITCH_INTERVAL)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         # uvloop and httptools: the fastest pair measured (docs/results-api.md);
-        # the protocol adds the request timeouts uvicorn lacks.
+        # the protocol adds the request deadlines uvicorn lacks (api/protocol.py).
         loop="uvloop",
         http=BoundedHttpProtocol.configured(settings.header_timeout, settings.body_timeout),
         access_log=settings.access_log,

@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.types import Receive
 
-from api.errors import ApiError
+from api.errors import ApiError, ClientGoneError
 
 MAX_BODY_BYTES = 1024 * 1024
 JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number"}
@@ -35,10 +35,6 @@ def require_json_media_type(content_type: str | None) -> None:
         charset = value.strip().strip('"').lower()
         if name.strip().lower() == "charset" and charset not in {"utf-8", "utf8"}:
             raise ApiError(415, f"unsupported charset {charset!r}: send the JSON body as UTF-8")
-
-
-class ClientGoneError(Exception):
-    """The client disconnected before its body arrived in full: nothing to answer."""
 
 
 def too_large(limit: int) -> ApiError:

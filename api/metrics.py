@@ -1,27 +1,19 @@
 """Prometheus metrics of one app instance, served at ``GET /metrics``.
 
-The names are a contract (docs/results-api.md): ``results_api_requests_total``
-and ``results_api_request_duration_seconds`` by method and route template,
-``results_api_results`` read from the store at scrape time. Each app has its
-own ``CollectorRegistry`` (made in ``create_app``), so two apps in one process
-(tests, benchmarks) never share counts.
-
-The middleware runs on every request, the POST fast path included, so it does
-the least it can: the route of POST /result is known without routing, the
-other routes' templates are read from the scope Starlette's router fills in,
-and the counter's children are cached per label set instead of looked up
-through ``labels()`` (a lock and a tuple build) each time.
+The names are a contract (docs/results-api.md). Each app has its own registry,
+so two apps in one process (tests, benchmarks) never share counts. Every
+request is counted in one place, ``RequestMetrics``, an ASGI middleware around
+the routes: the route template comes from the scope Starlette's router fills
+in, the status from the response sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable
 from time import perf_counter
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
-from starlette.types import Message, Receive, Scope, Send
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Every path no route serves shares one label value: a scan of random paths
 # must not create a series per path.
@@ -31,22 +23,6 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 OTHER_METHOD = "OTHER"
 # POSTs take about a millisecond, reads of large pages up to seconds.
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-
-class ResultCount(Collector):
-    """``results_api_results``: the stored results, counted when scraped."""
-
-    def __init__(self, count: Callable[[], int]):
-        self._count = count
-
-    def describe(self) -> Iterator[GaugeMetricFamily]:
-        """The name alone, so registering does not read the store (it may not be open yet)."""
-        yield GaugeMetricFamily("results_api_results", "Results stored in the database.")
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        yield GaugeMetricFamily(
-            "results_api_results", "Results stored in the database.", value=self._count()
-        )
 
 
 class ApiMetrics:
@@ -71,7 +47,9 @@ class ApiMetrics:
 
     def count_results(self, count: Callable[[], int]) -> None:
         """Report ``count()`` as ``results_api_results`` at each scrape."""
-        self.registry.register(ResultCount(count))
+        gauge = Gauge("results_api_results", "Results stored in the database.", registry=None)
+        gauge.set_function(count)
+        self.registry.register(gauge)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         if method not in METHODS:
@@ -99,25 +77,28 @@ def route_of(scope: Scope) -> str:
     return path if isinstance(path, str) else UNMATCHED
 
 
-async def measured(
-    app: Callable[[Scope, Receive, Send], object],
-    metrics: ApiMetrics,
-    route: str | None,
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-) -> None:
-    """Run ``app`` and record the request; ``route`` None: read it from the scope after."""
-    started = perf_counter()
-    status = 500  # what the client sees when the app fails before answering
+class RequestMetrics:
+    """ASGI middleware: every HTTP request counted and timed in ``metrics``."""
 
-    async def send_status(message: Message) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-        await send(message)
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics):
+        self.app = app
+        self.metrics = metrics
 
-    try:
-        await app(scope, receive, send_status)  # type: ignore[misc]
-    finally:
-        metrics.observe(scope["method"], route or route_of(scope), status, perf_counter() - started)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = perf_counter()
+        status = 500  # what the client sees when the app fails before answering
+
+        def send_status(message: Message) -> Awaitable[None]:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            return send(message)  # awaited by the caller: no coroutine of its own
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            elapsed = perf_counter() - started
+            self.metrics.observe(scope["method"], route_of(scope), status, elapsed)

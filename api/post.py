@@ -1,38 +1,27 @@
-"""POST /result, the hot path, as a plain ASGI endpoint.
+"""POST /result: one FastAPI route, headers checked before the body is read.
 
-It reads the raw ASGI headers and body itself instead of going through FastAPI's
-request, dependency and routing layers: those cost more per post than parsing
-and storing it. Headers are checked before the body is read, so a refused post
-(401, 413 by Content-Length, 415, 400) is answered early; the HTTP protocol
-(``api/protocol.py``) then reads and discards the unread body up to a bound, so
-clients that send the whole body before reading (urllib, http.client) get the
-answer too. A client that disconnects mid-body costs one debug line.
+A post the headers refuse (401, 413 by Content-Length, 415, 400) is answered
+before its body is read; the HTTP protocol (``api/protocol.py``) then drops
+the rest of the body, so clients that send it whole before reading (urllib,
+http.client) still get the answer. The body is read with its size enforced
+as it arrives, parsed, and stored through the group commit (``api/writer.py``);
+the answer goes out once the commit holding it is done.
 """
 
 from __future__ import annotations
 
 import hmac
-import logging
-from collections.abc import Callable, Iterable, Mapping
-from time import perf_counter
+from collections.abc import Iterable
+from typing import Any
 
-from starlette.types import Receive, Scope, Send
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
 
-from api.body import (
-    MAX_BODY_BYTES,
-    ClientGoneError,
-    parse_object,
-    read_limited,
-    require_json_media_type,
-    too_large,
-)
-from api.errors import ApiError
-from api.metrics import ApiMetrics
-from api.responses import error_json
-from api.service import ApiContext, Posted, check_idempotency_key, record_json
-from api.storage import StoreError
+from api.body import MAX_BODY_BYTES, parse_object, read_limited, require_json_media_type, too_large
+from api.errors import ApiError, json_text
+from api.service import MAX_KEY_LENGTH, ApiContext, check_idempotency_key, record_json
 
-log = logging.getLogger(__name__)
 # Headers whose second copy would make the request ambiguous (RFC 9110/9112):
 # which token, which media type, which key? Refused rather than guessed.
 SINGLE = {
@@ -42,8 +31,36 @@ SINGLE = {
     b"content-length": "Content-Length",
     b"transfer-encoding": "Transfer-Encoding",
 }
-JSON_HEADER = (b"content-type", b"application/json")
-STORE_FAILED = "results store unavailable, nothing was stored; retry later"
+UNAUTHORIZED = "RESULTS_API_TOKEN is set and the bearer token is missing or wrong"
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    201: {"description": "stored; the record"},
+    200: {"description": "a repeat of an Idempotency-Key with the same JSON value"},
+    400: {"description": "malformed JSON, a bad Idempotency-Key, a repeated header"},
+    401: {"description": UNAUTHORIZED},
+    409: {"description": "the Idempotency-Key was already used for a different result"},
+    413: {"description": f"the body is over {MAX_BODY_BYTES} bytes"},
+    415: {"description": "the Content-Type is not JSON"},
+    422: {"description": "the JSON value is not an object, or its metric is not text"},
+    503: {"description": "the store failed; nothing was stored"},
+}
+# The route reads its headers and body itself (each header at most once, the
+# size enforced while reading, JSON errors worded for people): FastAPI is told
+# their shape rather than parsing them.
+REQUEST: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": "one stored result per key",
+            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+        }
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    },
+}
 
 
 def single_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[bytes, str]:
@@ -76,86 +93,27 @@ def authorize(header: str | None, token: str | None) -> None:
         )
 
 
-def check_declared_length(declared: str | None, limit: int = MAX_BODY_BYTES) -> None:
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_large(limit)
-
-
-Answer = tuple[int, str, Mapping[str, str] | None]
-"""A response: status, JSON text, extra headers."""
-
-
 def check_head(raw: Iterable[tuple[bytes, bytes]], token: str | None) -> str | None:
-    """Check a post's headers before its body is read; its idempotency key, if any."""
+    """Refuse a post by its headers, in this order, before its body is read; its key."""
     headers = single_headers(raw)
     authorize(headers.get(b"authorization"), token)
     require_json_media_type(headers.get(b"content-type"))
-    raw_key = headers.get(b"idempotency-key")
-    key = None if raw_key is None else check_idempotency_key(raw_key)
-    check_declared_length(headers.get(b"content-length"))
+    key = headers.get(b"idempotency-key")
+    if key is not None:
+        check_idempotency_key(key)
+    declared = headers.get(b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise too_large(MAX_BODY_BYTES)
     return key
 
 
-def posted_answer(posted: Posted) -> Answer:
-    return (201 if posted.created else 200), record_json(posted.result), None
-
-
-def error_answer(error: Exception) -> Answer:
-    """The answer to a post that failed with ``error``; the server log gets what it must."""
-    if isinstance(error, ApiError):
-        return error.status, error_json(error.message), error.headers
-    if isinstance(error, StoreError):
-        log.error("results store failed: %s", error)
-        return 503, error_json(f"{STORE_FAILED} ({error})"), None
-    # A bug: the traceback goes to the server log.
-    log.error("unhandled error on POST /result", exc_info=error)
-    return 500, error_json("internal error; the server log has the details"), None
-
-
-async def send_json(
-    send: Send, status: int, text: str, headers: Mapping[str, str] | None = None
-) -> None:
-    body = text.encode()
-    raw = [JSON_HEADER, (b"content-length", b"%d" % len(body))]
-    raw += [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
-
-
-class PostEndpoint:
-    """ASGI app for POST /result; ``context()`` gives the running app's service and token.
-
-    It counts and times its requests in ``metrics`` itself: it knows the status
-    it answers, so it needs no wrapper around ``send`` to learn it. The HTTP
-    protocol answers most posts without it (``api/fast_post.py``), with the
-    same steps; this serves the rest (pipelined, ``Connection: close``, HTTP/1.0,
-    ``Expect``) and in-process clients.
-    """
-
-    def __init__(self, context: Callable[[], ApiContext], metrics: ApiMetrics):
-        self._context = context
-        self._metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = perf_counter()
-        status = 500  # what the metrics count when no answer could be sent
-        try:
-            answer = await self._answer(scope, receive)
-            if answer is not None:
-                await send_json(send, *answer)
-                status = answer[0]
-        finally:
-            self._metrics.observe("POST", "/result", status, perf_counter() - started)
-
-    async def _answer(self, scope: Scope, receive: Receive) -> Answer | None:
-        """What to answer; None for a client gone before its body arrived."""
-        try:
-            context = self._context()
-            key = check_head(scope["headers"], context.token)
-            result = parse_object(await read_limited(receive))
-            return posted_answer(await context.service.post(result, key))
-        except ClientGoneError:
-            log.debug("client %s disconnected before its body arrived", scope.get("client"))
-            return None
-        except Exception as error:
-            return error_answer(error)
+def add_post_route(app: FastAPI) -> None:
+    @app.post("/result", status_code=201, responses=RESPONSES, openapi_extra=REQUEST)
+    async def post_result(request: Request) -> Response:
+        """Store a JSON object; 201 with the record, 200 when its Idempotency-Key
+        repeats with the same JSON value."""
+        context: ApiContext = request.app.state.context
+        key = check_head(request.scope["headers"], context.token)
+        result = parse_object(await read_limited(request.receive))
+        posted = await context.service.post(result, key)
+        return json_text(record_json(posted.result), 201 if posted.created else 200)

@@ -1,15 +1,17 @@
-"""The rows of the results table as the API handles them."""
+"""The rows of the results table as the API handles them.
+
+Named tuples: a row is a tuple, and several are made per post.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 COLUMNS = "id, received_at, idempotency_key, body"
 """The columns of a ``StoredResult``, in its fields' order."""
 
 
-@dataclass(frozen=True)
-class StoredResult:
+class StoredResult(NamedTuple):
     """One stored row; ``body`` is the posted object as JSON text (ASCII)."""
 
     id: int
@@ -18,8 +20,7 @@ class StoredResult:
     body: str
 
 
-@dataclass(frozen=True)
-class NewResult:
+class NewResult(NamedTuple):
     """A result about to be stored; ``body_digest`` identifies its JSON value."""
 
     received_at: str
@@ -29,8 +30,7 @@ class NewResult:
     body: str
 
 
-@dataclass(frozen=True)
-class Added:
+class Added(NamedTuple):
     """What ``add`` did: stored ``result`` now (``created``) or found it under its key."""
 
     result: StoredResult

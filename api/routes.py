@@ -1,4 +1,4 @@
-"""The FastAPI routes: reads, health and the docs (POST /result is ``api/post.py``).
+"""The FastAPI routes but POST /result (``api/post.py``): reads, delete, health, metrics.
 
 Every store call runs on a worker thread (FastAPI runs plain ``def`` endpoints in
 its thread pool; the page stream hops there per chunk), never on the event loop.
@@ -20,11 +20,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from api.body import MAX_BODY_BYTES
-from api.errors import ApiError
-from api.post import authorize
+from api.errors import JSON, ApiError, json_text
+from api.post import UNAUTHORIZED, add_post_route, authorize
 from api.records import StoredResult
-from api.responses import JSON, json_text
 from api.service import ApiContext, ResultService, record_json, records_json, time_filter
 from api.storage import Filter
 
@@ -37,34 +35,9 @@ UNTIL = "only results received before this ISO 8601 instant"
 RESULT_ID = Path(alias="id", ge=1, le=MAX_ID, description="the result's id")
 DELETE_RESPONSES: dict[int | str, dict[str, Any]] = {
     204: {"description": "deleted"},
-    401: {"description": "RESULTS_API_TOKEN is set and the bearer token is missing or wrong"},
+    401: {"description": UNAUTHORIZED},
     404: {"description": "no result with this id"},
     503: {"description": "the store failed; nothing was deleted"},
-}
-
-POST_OPERATION: dict[str, Any] = {
-    "summary": "Post Result",
-    "description": "Store a JSON object; 201 with the record, 200 when its Idempotency-Key"
-    " repeats with the same JSON value.",
-    "operationId": "post_result_result_post",
-    "parameters": [
-        {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"}}
-    ],
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {"type": "object"}}},
-    },
-    "responses": {
-        "201": {"description": "stored; the record"},
-        "200": {"description": "a repeat of an Idempotency-Key with the same JSON value"},
-        "400": {"description": "malformed JSON, a bad Idempotency-Key, a repeated header"},
-        "401": {"description": "RESULTS_API_TOKEN is set and the bearer token is missing or wrong"},
-        "409": {"description": "the Idempotency-Key was already used for a different result"},
-        "413": {"description": f"the body is over {MAX_BODY_BYTES} bytes"},
-        "415": {"description": "the Content-Type is not JSON"},
-        "422": {"description": "the JSON value is not an object, or its metric is not text"},
-        "503": {"description": "the store failed; nothing was stored"},
-    },
 }
 
 
@@ -102,7 +75,11 @@ def records_json_items(results: list[StoredResult]) -> str:
 
 
 def add_routes(app: FastAPI) -> None:
-    """Routes go on the app itself: an included router would hide them from ``app.routes``."""
+    """Routes go on the app itself: an included router would hide them from ``app.routes``.
+
+    POST /result first: routes are matched in order, and posts are most requests.
+    """
+    add_post_route(app)
 
     @app.get("/result")
     async def list_results(
@@ -149,17 +126,3 @@ def add_routes(app: FastAPI) -> None:
         """The store's state: path, result count, schema version, journal mode (503 if unusable)."""
         state = context_of(request).service.state()
         return json_text(json.dumps({"status": "ok", **asdict(state)}))
-
-
-def document_post(app: FastAPI) -> None:
-    """Add POST /result, served outside FastAPI's routing, to the OpenAPI schema."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = generate()
-            schema["paths"].setdefault("/result", {})["post"] = POST_OPERATION
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

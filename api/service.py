@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii as quote
-from typing import Any
+from typing import Any, NamedTuple
 
 from api.errors import ApiError
 from api.records import Added, NewResult, StoredResult
@@ -113,8 +112,7 @@ def metric_of(result: dict[str, Any]) -> str | None:
     return metric
 
 
-@dataclass(frozen=True)
-class Posted:
+class Posted(NamedTuple):
     result: StoredResult
     created: bool
 
@@ -139,8 +137,9 @@ class ResultService:
         self._clock = clock
 
     async def post(self, result: dict[str, Any], idempotency_key: str | None) -> Posted:
+        """Store ``result`` through the next group commit; answered once it is committed."""
         new = self.prepare(result, idempotency_key)
-        return conclude(new, await self.submit(new))
+        return conclude(new, await self._writer.submit(new))
 
     def prepare(self, result: dict[str, Any], idempotency_key: str | None) -> NewResult:
         """The row ``result`` is stored as (received now); 400 for a body nested too deep."""
@@ -155,10 +154,6 @@ class ResultService:
             metric=metric_of(result),
             body=body,
         )
-
-    def submit(self, new: NewResult) -> asyncio.Future[Added]:
-        """Queue ``new`` for the next group commit; ``conclude`` what the future gives."""
-        return self._writer.submit(new)
 
     def close(self) -> None:
         """Commit the posts still queued and stop the writer."""

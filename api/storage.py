@@ -10,7 +10,6 @@ Every SQLite failure leaves this module as ``StoreError``, which the API answers
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -18,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from api.batch_insert import insert_batch
+from api.batch_insert import ROWS_PER_INSERT, insert_each, insert_new
 from api.records import COLUMNS, Added, NewResult, StoredResult
 
 # Each entry moves the schema one version up; `PRAGMA user_version` records how
@@ -57,7 +56,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX result_by_metric ON result (metric, id)",
     ),
 )
-log = logging.getLogger(__name__)
 SCHEMA_VERSION = len(MIGRATIONS)
 # What the migrations above produce; a file claiming their version must have it.
 EXPECTED_COLUMNS = ("id", "received_at", "idempotency_key", "body_digest", "metric", "body")
@@ -163,8 +161,6 @@ class ResultStore:
         self._readers: list[sqlite3.Connection] = []  # idle ones
         self._all_readers: list[sqlite3.Connection] = []
         self._pool_lock = threading.Lock()
-        self._quick: sqlite3.Connection | None = None  # see try_add_many
-        self._quick_lock = threading.Lock()
 
     @classmethod
     def open(cls, path: Path) -> ResultStore:
@@ -198,58 +194,10 @@ class ResultStore:
             )
 
     def close(self) -> None:
-        with self._write_lock, self._pool_lock, self._quick_lock:
+        with self._write_lock, self._pool_lock:
             for reader in self._all_readers:
                 reader.close()
             self._writer.close()
-            if self._quick is not None:
-                self._quick.close()
-
-    def try_add_many(self, batch: Sequence[NewResult]) -> list[Added] | None:
-        """``add_many`` now if the file's write lock is free at once; else None, nothing stored.
-
-        For the event loop, which must not wait: its connection gives up at
-        once when another holds the lock (busy timeout 0) and never
-        checkpoints (``checkpoint`` does, from the writer thread). Any failure
-        also gives None, after a rollback: the caller then hands the batch to
-        ``add_many``, which waits for the lock and says what went wrong.
-        """
-        if not self._quick_lock.acquire(blocking=False):
-            return None
-        try:
-            quick = self._quick or self._open_quick()
-            quick.execute("BEGIN IMMEDIATE")
-            added = insert_batch(quick, batch)
-            quick.execute("COMMIT")
-            return added
-        except Exception as error:
-            log.debug("results store: a commit on the loop gave way (%s)", error)
-            self._drop_quick_transaction()
-            return None
-        finally:
-            self._quick_lock.release()
-
-    def _open_quick(self) -> sqlite3.Connection:
-        quick = _connect(self.path)
-        quick.execute("PRAGMA busy_timeout = 0")  # give way at once instead
-        quick.execute("PRAGMA synchronous = NORMAL")  # as the writer's (_configure_writer)
-        quick.execute("PRAGMA wal_autocheckpoint = 0")
-        self._quick = quick
-        return quick
-
-    def _drop_quick_transaction(self) -> None:
-        quick = self._quick
-        try:
-            if quick is not None and quick.in_transaction:
-                quick.execute("ROLLBACK")
-        except sqlite3.Error:
-            quick.close()  # type: ignore[union-attr]  # cannot roll back: never reused
-            self._quick = None
-
-    def checkpoint(self) -> None:
-        """Copy the WAL's commits into the database file, waiting for nobody (PASSIVE)."""
-        with self._write_lock:
-            self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def add(self, new: NewResult) -> Added:
         """Store ``new`` unless its idempotency key is taken; then return the original."""
@@ -264,8 +212,12 @@ class ResultStore:
         """
         with self._write_lock:
             try:
+                one_statement = len(batch) <= ROWS_PER_INSERT  # what the writer sends
+                added = insert_new(self._writer, batch) if one_statement else None
+                if added is not None:
+                    return added
                 self._writer.execute("BEGIN IMMEDIATE")
-                added = insert_batch(self._writer, batch)
+                added = insert_each(self._writer, batch)
                 self._writer.execute("COMMIT")
                 return added
             except BaseException as error:

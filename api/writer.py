@@ -1,138 +1,80 @@
-"""Group commit: posts that arrive together share one transaction, which never blocks the loop.
+"""Group commit on a thread of its own: posts that arrive together share one transaction.
 
-The posts queued during one step of the event loop are committed together at
-the end of that step, on the loop itself, when the file's write lock is free
-at once (``ResultStore.try_add_many``): no thread hand-offs, and a commit of
-a few posts costs the loop about 100 us. Otherwise the batch goes to a writer
-thread of its own: when another connection holds the lock (another process's
-transaction, or the thread's own commit), when the commit fails, when the
-thread still has posts (so posts are stored in the order they came), and when
-the batch's bodies pass ``LOOP_COMMIT_MAX_BYTES`` (writing them would hold the
-loop for milliseconds). The thread waits for the lock (the busy timeout) and
-commits there, so reads and /health answer whatever a write waits on; it takes
-every post queued since its last commit as its next batch, and nothing waits
-on a timer. The loop's connection never checkpoints the WAL (that writes the
-database file and syncs it): every ``CHECKPOINT_EVERY`` commits the thread does.
-
-A batch that fails is retried one post at a time, so a failure (a full disk, a
-value SQLite refuses) fails only the posts it concerns. Each post is
-acknowledged only after the commit that holds it.
+The event loop only queues a post and gets a future back; the posts of one loop
+step are handed to the writer thread together. The thread commits all it was
+handed since its last commit, waiting for the write lock when another
+connection holds it, so the loop never waits on SQLite. Each post is answered
+only after the commit that holds it (durable before 2xx). A batch that fails
+is retried one post at a time, so a failure (a full disk, a value SQLite
+refuses) fails only the posts it concerns.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import threading
 from collections.abc import Sequence
 
+from api.batch_insert import ROWS_PER_INSERT
 from api.records import Added, NewResult
 from api.storage import ResultStore
 
 log = logging.getLogger(__name__)
 Pending = tuple[NewResult, "asyncio.Future[Added]"]
 Outcome = Added | BaseException
-LOOP_COMMIT_MAX_BYTES = 256 * 1024
-"""A batch with more body bytes than this is committed by the thread, not the loop."""
-CHECKPOINT_EVERY = 200
-"""Commits on the loop between two checkpoints by the thread: a commit adds a
-few WAL pages, so about SQLite's own 1,000 pages between checkpoints."""
 
 
 class BatchWriter:
-    """The single writer in front of ``ResultStore``, fed from the event loop."""
+    """The single writer in front of ``ResultStore``, fed from event loops."""
 
     def __init__(self, store: ResultStore):
         self._store = store
-        self._here: list[Pending] = []  # queued in this loop step, for a commit on the loop
-        self._here_loop: asyncio.AbstractEventLoop | None = None
-        self._commits_here = 0
-        self._pending: list[Pending] = []  # the thread's next batch
-        self._checkpoint_due = False
-        self._thread_busy = False  # from taking a batch until its posts are settled
-        self._wake = threading.Condition()
+        self._step: list[Pending] = []  # posted in this step of the event loop
+        # A SimpleQueue hands batches over without a lock the loop could wait on
+        # while the thread, holding it, waits for the GIL. None: stop.
+        self._queue: queue.SimpleQueue[list[Pending] | None] = queue.SimpleQueue()
         self._closing = False
-        self._thread: threading.Thread | None = None
-
-    async def add(self, new: NewResult) -> Added:
-        return await self.submit(new)
+        self._thread = threading.Thread(target=self._run, name="api-writer", daemon=True)
+        self._thread.start()
 
     def submit(self, new: NewResult) -> asyncio.Future[Added]:
-        """Queue ``new`` (from the running event loop); the future settles after its commit."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Added] = loop.create_future()
+        """Queue ``new`` (from a running event loop); the future settles after its commit."""
         if self._closing:
             raise RuntimeError("the results writer is closed")
-        if not self._here:
-            self._here_loop = loop
-            loop.call_soon(self._commit_here)
-        elif loop is not self._here_loop:  # another loop's posts wait for its step's end
-            self._to_thread([(new, future)])
-            return future
-        self._here.append((new, future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Added] = loop.create_future()
+        if not self._step:
+            # One hand-over per loop step, not per post: one wake-up of the
+            # thread for all the posts that came in together.
+            loop.call_soon(self._hand_over)
+        self._step.append((new, future))
         return future
 
-    def _commit_here(self) -> None:
-        """End of the loop step: commit its posts now, or hand them to the thread."""
-        batch, self._here = self._here, []
-        if not batch:
-            return  # closed meanwhile: the thread took them
-        # Behind posts the thread has, a batch follows them (arrival order); a
-        # large one would hold the loop for milliseconds.
-        thread_first = self._thread_busy or self._pending
-        too_large = sum(len(new.body) for new, _ in batch) > LOOP_COMMIT_MAX_BYTES
-        outcomes = None
-        if not (thread_first or too_large):
-            outcomes = self._store.try_add_many([new for new, _ in batch])
-        if outcomes is None:
-            self._to_thread(batch)
-            return
-        settle([(future, outcome) for (_, future), outcome in zip(batch, outcomes, strict=True)])
-        self._commits_here += 1
-        if self._commits_here % CHECKPOINT_EVERY == 0:
-            self._to_thread([], checkpoint=True)
-
-    def _to_thread(self, batch: list[Pending], checkpoint: bool = False) -> None:
-        with self._wake:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="api-writer", daemon=True)
-                self._thread.start()
-            self._pending.extend(batch)
-            self._checkpoint_due |= checkpoint
-            self._wake.notify()
+    def _hand_over(self) -> None:
+        step, self._step = self._step, []
+        self._queue.put(step)
 
     def close(self) -> None:
         """Commit what is queued, then stop the thread."""
-        with self._wake:
+        if not self._closing:
             self._closing = True
-            left, self._here = self._here, []  # queued on the loop, its commit not run yet
-            thread = self._thread
-            if thread is not None:
-                self._pending.extend(left)
-                self._wake.notify()
-        if thread is not None:
-            thread.join()
-        elif left:
-            settle_all(left, commit([new for new, _ in left], self._store))
+            self._hand_over()  # posted in this loop step, its hand-over not run yet
+            self._queue.put(None)
+        self._thread.join()
 
     def _run(self) -> None:
         while True:
-            with self._wake:
-                while not (self._pending or self._checkpoint_due or self._closing):
-                    self._wake.wait()
-                if not (self._pending or self._checkpoint_due):
-                    return
-                batch, self._pending = self._pending, []
-                checkpoint, self._checkpoint_due = self._checkpoint_due, False
-                self._thread_busy = bool(batch)
-            if batch:
-                settle_all(batch, commit([new for new, _ in batch], self._store))
-                self._thread_busy = False
-            if checkpoint:
-                try:
-                    self._store.checkpoint()
-                except Exception as error:  # the next one may pass; the WAL keeps the data
-                    log.warning("results store: WAL checkpoint failed: %s", error)
+            taken = [self._queue.get()]  # waits for the first
+            while not self._queue.empty():  # and takes all that came meanwhile
+                taken.append(self._queue.get())
+            batch = [pending for step in taken if step is not None for pending in step]
+            for start in range(0, len(batch), ROWS_PER_INSERT):
+                piece = batch[start : start + ROWS_PER_INSERT]
+                settle_all(piece, commit([new for new, _ in piece], self._store))
+            if None in taken:
+                return
 
 
 def commit(batch: Sequence[NewResult], store: ResultStore) -> list[Outcome]:

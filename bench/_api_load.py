@@ -1,7 +1,7 @@
 """Load generator for ``bench/api.py``, run in its own process.
 
 Keeps N keep-alive connections busy with POST /result, each post a distinct
-result under a distinct Idempotency-Key, and prints one JSON line of figures.
+result under a distinct Idempotency-Key, and writes its figures as JSON (to --out, or stdout).
 
 It shares the machine's two cores with the server it measures, so its own cost
 per request is kept as small as Python allows: one asyncio protocol per
@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 HEAD_END = b"\r\n\r\n"
 LENGTH_HEADER = b"\r\ncontent-length:"
@@ -150,12 +151,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--out", type=Path, help="write the figures there (default: stdout)")
     args = parser.parse_args(argv)
     with event_loop_runner() as runner:
         figures = runner.run(
             run(args.host, args.port, args.connections, args.warmup, args.duration)
         )
-    print(json.dumps(figures))
+    if args.out is None:
+        print(json.dumps(figures))
+    else:
+        args.out.write_text(json.dumps(figures))
     return 0
 
 

@@ -125,3 +125,25 @@ def test_the_id_of_a_deleted_newest_result_is_never_given_again(tmp_path: Path) 
     store.close()
 
     assert (first, newest, again) == (1, 2, 3)
+
+
+@pytest.mark.parametrize("stored_key", [None, "b"], ids=["all keys new", "a key stored"])
+def test_a_batch_gets_the_ids_it_is_stored_under(tmp_path: Path, stored_key: str | None) -> None:
+    """One statement for new keys, one transaction otherwise: the ids given back are the rows'."""
+    store = ResultStore.open(tmp_path / "results.db")
+    store.delete(store.add(new(key="z")).result.id)  # AUTOINCREMENT: id 1 is never given again
+    if stored_key is not None:
+        store.add(new(key=stored_key, body='{"old":1}'))
+    batch = [new(key="a"), new(key=None), new(key="b"), new(key="a"), new(key=None)]
+    added = store.add_many(batch)
+    stored = {row.id: row for row in store.page(0, 100)}
+    store.close()
+
+    for one, posted in zip(added, batch, strict=True):
+        assert stored[one.result.id] == one.result
+        assert one.result.idempotency_key == posted.idempotency_key
+    assert added[3].result == added[0].result
+    assert not added[3].created
+    assert len({one.result.id for one in added}) == 4
+    assert all(one.result.id > 1 for one in added)
+    assert added[2].created is (stored_key is None)

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from api.batch_insert import ROWS_PER_INSERT
 from api.errors import ApiError
 from api.records import Added, NewResult
 from api.service import Posted, ResultService
 from api.storage import ResultStore, StoreError
-from api.writer import CHECKPOINT_EVERY, LOOP_COMMIT_MAX_BYTES, BatchWriter
+from api.writer import BatchWriter
 from tests.api.conftest import StepClock
 from tests.support import wait_for
 
@@ -24,21 +25,18 @@ class CountingStore(ResultStore):
     """The real store, also noting how many results each commit held.
 
     While ``hold`` is set, a commit waits for ``release``: posts arriving
-    meanwhile queue up, as they do behind a slow commit. Its commits all go
-    through the writer thread (``try_add_many`` gives way, as it does when
-    another connection holds the write lock), unless ``on_loop`` is set.
+    meanwhile queue up, as they do behind a slow commit. ``threads`` names
+    the thread each commit ran on.
     """
 
     batches: list[int]
+    threads: list[str]
     hold: bool
     release: threading.Event
-    on_loop: bool = False
-
-    def try_add_many(self, batch: Sequence[NewResult]) -> list[Added] | None:
-        return super().try_add_many(batch) if self.on_loop else None
 
     def add_many(self, batch: Sequence[NewResult]) -> list[Added]:
         self.batches.append(len(batch))
+        self.threads.append(threading.current_thread().name)
         if self.hold:
             self.release.wait(timeout=30)
         return super().add_many(batch)
@@ -48,7 +46,8 @@ class CountingStore(ResultStore):
 def store(tmp_path: Path) -> Iterator[CountingStore]:
     opened = ResultStore.open(tmp_path / "results.db")
     counting = CountingStore(opened.path, opened._writer)
-    counting.batches, counting.hold, counting.release = [], False, threading.Event()
+    counting.batches, counting.threads = [], []
+    counting.hold, counting.release = False, threading.Event()
     yield counting
     counting.close()
 
@@ -105,11 +104,11 @@ def test_a_value_sqlite_cannot_hold_fails_only_its_own_post(store: CountingStore
     bad = new_result('{"metric":"\\ud800"}', metric="\ud800")
 
     async def post_all() -> list[Added | BaseException]:
-        posts = [writer.add(good[0]), writer.add(bad), writer.add(good[1])]
+        posts = [writer.submit(good[0]), writer.submit(bad), writer.submit(good[1])]
         return list(await asyncio.gather(*posts, return_exceptions=True))
 
     async def post_later() -> Added:
-        return await writer.add(good[2])
+        return await writer.submit(good[2])
 
     first, refused, second = asyncio.run(post_all())
     later = asyncio.run(post_later())
@@ -192,39 +191,29 @@ def refuse_inserts(path: Path) -> None:
         )
 
 
-def writer_threads() -> int:
-    return sum(thread.name == "api-writer" for thread in threading.enumerate())
-
-
-def test_the_posts_of_one_loop_step_commit_together_on_the_loop(tmp_path: Path) -> None:
-    store = ResultStore.open(tmp_path / "results.db")
-    threads_before = writer_threads()
+def test_every_commit_runs_on_the_writer_thread(store: CountingStore) -> None:
     service = ResultService(store, StepClock())
 
     async def post_all() -> list[Posted]:
         return await asyncio.gather(*(service.post({"n": n}, f"k{n}") for n in range(5)))
 
     posted = asyncio.run(post_all())
-    threads_during = writer_threads()
     service.close()
-    store.close()
 
     assert [(p.result.id, p.created) for p in posted] == [(n, True) for n in range(1, 6)]
-    assert threads_during == threads_before  # no writer thread was needed
-    assert len(committed_bodies(tmp_path / "results.db")) == 5
+    assert store.batches == [5]  # the posts of one loop step: one commit
+    assert store.threads == ["api-writer"]
+    assert len(committed_bodies(store.path)) == 5
 
 
-def test_a_post_goes_to_the_thread_while_another_connection_holds_the_lock(
-    tmp_path: Path,
-) -> None:
-    store = ResultStore.open(tmp_path / "results.db")
+def test_a_post_waits_for_the_lock_another_connection_holds(store: CountingStore) -> None:
     service = ResultService(store, StepClock())
-    holder = sqlite3.connect(tmp_path / "results.db", isolation_level=None)
+    holder = sqlite3.connect(store.path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another process's write transaction
 
     async def post_while_held() -> tuple[bool, bool, Posted]:
         post = asyncio.ensure_future(service.post({"n": 1}, "k"))
-        await asyncio.to_thread(wait_for, lambda: writer_threads() > 0, 30, "writer thread")
+        await asyncio.to_thread(wait_for, lambda: store.batches == [1], 30, "the commit")
         waiting = not post.done()
         # The commit waits on the lock in the thread; the loop still runs.
         turned = await asyncio.wait_for(asyncio.sleep(0, result=True), timeout=5)
@@ -236,39 +225,11 @@ def test_a_post_goes_to_the_thread_while_another_connection_holds_the_lock(
     finally:
         holder.close()
     service.close()
-    store.close()
 
     assert waiting
     assert turned
     assert posted.created
-    assert committed_bodies(tmp_path / "results.db") == ['{"n":1}']
-
-
-class CheckpointCounting(ResultStore):
-    checkpoints: int
-
-    def checkpoint(self) -> None:
-        super().checkpoint()
-        self.checkpoints += 1
-
-
-def test_the_thread_checkpoints_the_wal_for_the_loops_commits(tmp_path: Path) -> None:
-    opened = ResultStore.open(tmp_path / "results.db")
-    store = CheckpointCounting(opened.path, opened._writer)
-    store.checkpoints = 0
-    writer = BatchWriter(store)
-
-    async def commit_one_by_one() -> None:
-        for n in range(CHECKPOINT_EVERY):
-            await writer.add(new_result(f'{{"n":{n}}}'))
-
-    asyncio.run(commit_one_by_one())
-    checkpoints = wait_for(lambda: store.checkpoints, 30, "a checkpoint")
-    writer.close()
-    store.close()
-
-    assert checkpoints == 1
-    assert len(committed_bodies(tmp_path / "results.db")) == CHECKPOINT_EVERY
+    assert committed_bodies(store.path) == ['{"n":1}']
 
 
 def test_closing_commits_the_posts_queued_on_the_loop(tmp_path: Path) -> None:
@@ -277,7 +238,7 @@ def test_closing_commits_the_posts_queued_on_the_loop(tmp_path: Path) -> None:
 
     async def queue_then_close() -> list[Added]:
         futures = [writer.submit(new_result(f'{{"n":{n}}}')) for n in range(3)]
-        writer.close()  # before the loop step that would commit them ends
+        writer.close()  # before the loop step that would hand them over ends
         return list(await asyncio.gather(*futures))
 
     added = asyncio.run(queue_then_close())
@@ -287,44 +248,44 @@ def test_closing_commits_the_posts_queued_on_the_loop(tmp_path: Path) -> None:
     assert committed_bodies(tmp_path / "results.db") == [f'{{"n":{n}}}' for n in range(3)]
 
 
-def test_posts_behind_the_threads_are_stored_after_them(store: CountingStore) -> None:
-    store.on_loop, store.hold = True, True
+def test_posts_are_stored_in_the_order_they_came(store: CountingStore) -> None:
+    store.hold = True
     service = ResultService(store, StepClock())
-    holder = sqlite3.connect(store.path, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")  # the first post finds the lock taken: the thread's
 
     async def post_two() -> tuple[Posted, Posted]:
         first = asyncio.ensure_future(service.post({"n": 1}, None))
-        await asyncio.to_thread(wait_for, lambda: store.batches == [1], 30, "the thread's batch")
-        holder.execute("ROLLBACK")  # the lock is free, the thread's commit not done yet
+        await asyncio.to_thread(wait_for, lambda: store.batches == [1], 30, "the first commit")
         second = asyncio.ensure_future(service.post({"n": 2}, None))
-        await asyncio.sleep(0)  # one loop turn: the second post's step ends
+        await asyncio.sleep(0)  # one loop turn: the second post is handed over
         store.release.set()
         return await first, await second
 
-    try:
-        first, second = asyncio.run(post_two())
-    finally:
-        holder.close()
+    first, second = asyncio.run(post_two())
     service.close()
 
     assert first.result.id < second.result.id
     assert committed_bodies(store.path) == ['{"n":1}', '{"n":2}']
 
 
-def test_a_batch_of_large_bodies_is_committed_by_the_thread(tmp_path: Path) -> None:
-    store = ResultStore.open(tmp_path / "results.db")
-    threads_before = writer_threads()
-    writer = BatchWriter(store)
-    large = '{"x":"' + "a" * LOOP_COMMIT_MAX_BYTES + '"}'
+def test_a_batch_with_a_stored_key_and_more_posts_than_one_statement(
+    store: CountingStore,
+) -> None:
+    """A key already stored: its piece of the batch takes the transaction path."""
+    service = ResultService(store, StepClock())
+    posts = [({"n": n}, f"k{n}") for n in range(ROWS_PER_INSERT + 5)]
 
-    async def post_large() -> Added:
-        return await writer.add(new_result(large))
+    async def post(batch: list[tuple[dict[str, int], str]]) -> list[Posted]:
+        return await asyncio.gather(*(service.post(result, key) for result, key in batch))
 
-    added = asyncio.run(post_large())
-    threads_during = writer_threads()
-    writer.close()
-    store.close()
+    (stored,) = asyncio.run(post(posts[3:4]))
+    posted = asyncio.run(post(posts))
+    service.close()
 
-    assert added.created
-    assert threads_during == threads_before + 1
+    assert store.batches == [1, ROWS_PER_INSERT, 5]  # committed in pieces
+    assert [p.created for p in posted] == [n != 3 for n in range(len(posts))]
+    assert posted[3].result == stored.result
+    new_ids = [p.result.id for p in posted if p.created]
+    assert new_ids == list(range(2, len(posts) + 1))
+    assert store.state().results == len(posts)
+    bodies = [f'{{"n":{n}}}' for n in range(len(posts))]
+    assert sorted(committed_bodies(store.path)) == sorted(bodies)
