@@ -13,8 +13,9 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
+from localbridge.abc import EventFactory
 from localbridge.ids import new_hex, new_uuid
 from localbridge.instants import require_aware, whole_seconds
 from localbridge.model import FunctionSpec, InvokeOptions
@@ -98,14 +99,6 @@ def _event(
         "resources": [rule_arn],
         "detail": {},
     }
-
-
-class EventFactory(Protocol):
-    """Builds the scheduled event for a function and instant (and the delivery's event id)."""
-
-    def __call__(
-        self, function: FunctionSpec, instant: datetime, event_id: str | None = None, /
-    ) -> Mapping[str, Any]: ...
 
 
 def make_event_factory(identity: AwsIdentity | None = None) -> EventFactory:

@@ -20,11 +20,10 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from localbridge.clock import Clock
-from localbridge.events import EventFactory
+from localbridge.abc import Clock, EventFactory, Invoker
 from localbridge.lambda_errors import crashed_result
 from localbridge.ledger import Fired, Ledger
-from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions, Invoker
+from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions
 from localbridge.runtime.functions import Function
 from localbridge.runtime.outcomes import OutcomeWriter
 from localbridge.runtime.pool import WorkerPool

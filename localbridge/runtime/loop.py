@@ -23,12 +23,11 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
 
-from localbridge.clock import Clock, Wakeup
-from localbridge.events import EventFactory
+from localbridge.abc import Clock, EventFactory, Invoker
+from localbridge.clock import Wakeup
 from localbridge.ledger import Ledger
-from localbridge.model import FunctionSpec, Invoker
+from localbridge.model import FunctionSpec
 from localbridge.runtime.catchup import catch_up_ticks, moved_marks
 from localbridge.runtime.dispatch import Dispatcher
 from localbridge.runtime.driving import Invocations
@@ -57,14 +56,6 @@ log = logging.getLogger("localbridge")
 
 Listener = Callable[[Tick, TickState], None]
 """Told of each tick's state after each attempt (or when it expires), from a worker thread."""
-
-
-class Service(Protocol):
-    """Something that runs alongside the runtime (e.g. an HTTP endpoint)."""
-
-    def start(self, runtime: Runtime) -> None: ...
-
-    def stop(self) -> None: ...
 
 
 class Runtime(Invocations):

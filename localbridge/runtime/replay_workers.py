@@ -26,12 +26,12 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
 
+from localbridge.abc import BatchInvoker, Progress
 from localbridge.ids import new_uuid
 from localbridge.lambda_errors import crashed_result
 from localbridge.ledger.rows import new_tick
-from localbridge.model import FunctionSpec, InvocationResult, Outcome
+from localbridge.model import InvocationResult, Outcome
 from localbridge.runtime.functions import Function
 from localbridge.runtime.loop import Runtime
 from localbridge.runtime.replay_feed import Entry, Feed
@@ -45,20 +45,6 @@ Runnable = tuple[Tick, Function, float]
 """A tick about to run: (tick, its function, lateness in ms)."""
 Starting = tuple[Tick | NewTick, Function, float]
 """The same before its attempt is recorded (a ``NewTick``: before the tick is)."""
-
-
-class Progress(Protocol):
-    def advance(self, failed: bool = False) -> None: ...
-
-
-@runtime_checkable
-class BatchInvoker(Protocol):
-    """An invoker that runs several invocations of one function in one hand-over
-    (process mode: one message to a worker process, not one per run)."""
-
-    def invoke_batch(
-        self, function: FunctionSpec, runs: Sequence[tuple[Mapping[str, Any], str]]
-    ) -> list[InvocationResult]: ...
 
 
 class ReplayWorkers:
