@@ -8,6 +8,7 @@ module uses the standard library only: worker processes import it too.
 from __future__ import annotations
 
 import os
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -16,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from localbridge.abc import EventFactory
-from localbridge.ids import new_hex, new_uuid
 from localbridge.instants import require_aware, whole_seconds
 from localbridge.model import FunctionSpec, InvokeOptions
 
@@ -90,7 +90,7 @@ def _event(
 ) -> dict[str, Any]:
     return {
         "version": "0",
-        "id": event_id or new_uuid(),
+        "id": event_id or str(uuid.uuid4()),
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": identity.account,
@@ -135,7 +135,7 @@ def log_group_name(function: FunctionSpec) -> str:
 def new_trace_id(now: float | None = None) -> str:
     """An X-Ray trace header like the one Lambda puts in ``_X_AMZN_TRACE_ID`` (not sampled)."""
     epoch = int(time.time() if now is None else now)
-    digits = new_hex(40)  # the root's 24 and the parent's 16, in one draw
+    digits = secrets.token_hex(20)  # the root's 24 hex digits and the parent's 16
     return f"Root=1-{epoch:08x}-{digits[:24]};Parent={digits[24:]};Sampled=0"
 
 

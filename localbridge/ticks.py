@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import enum
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from localbridge.ids import new_uuid
 from localbridge.model import InvocationResult, Outcome
 
 PAYLOAD_LIMIT = 64 * 1024
@@ -132,8 +132,8 @@ class NewTick:
     enqueued_at: datetime
     event: dict[str, Any] | None = None
     state: TickState = TickState.PENDING
-    request_id: str = field(default_factory=new_uuid)
-    event_id: str = field(default_factory=new_uuid)
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,7 @@ def bind_server(host: str, port: int, required: bool) -> ConsoleServer | None:
 
 
 class ConsoleService:
-    """The console beside a running runtime (a ``runtime.loop.Service``)."""
+    """The console beside a running runtime (an ``abc.Service``)."""
 
     def __init__(
         self, host: str, port: int, required: bool, results_api_url: str | None = None

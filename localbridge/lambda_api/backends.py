@@ -1,4 +1,4 @@
-"""What the Lambda Invoke API runs functions with (an ``operation.InvokeBackend``).
+"""What the Lambda Invoke API runs functions with (an ``abc.InvokeBackend``).
 
 ``RuntimeBackend`` is the runtime, inside ``localbridge run``/``serve``:
 ``RequestResponse`` runs via ``Runtime.invoke_now`` and ``Event`` via

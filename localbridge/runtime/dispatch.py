@@ -11,12 +11,12 @@ that find a limit reached wait in order; none is dropped.
 from __future__ import annotations
 
 import collections
-import functools
 import itertools
 import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +26,6 @@ from localbridge.ledger import Fired, Ledger
 from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions
 from localbridge.runtime.functions import Function
 from localbridge.runtime.outcomes import OutcomeWriter
-from localbridge.runtime.pool import WorkerPool
 from localbridge.runtime.retries import after_attempt, is_expired
 from localbridge.runtime.runlog import log_buried, log_run
 from localbridge.ticks import AttemptEnd, Decision, FunctionMark, RunReport, Tick, TickState
@@ -64,8 +63,8 @@ class Dispatcher:
         self._report_listeners: list[Callable[[RunReport], None]] = []
         self._on_dead = on_dead
         self._overall_limit = overall_limit
-        self._pool = WorkerPool(max_workers)
-        self._outcomes = OutcomeWriter(self._settle, starting=lambda: self._pool.starting)
+        self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix="localbridge-worker")
+        self._outcomes = OutcomeWriter(self._settle)
         self._lock = threading.Condition()
         self._running: collections.Counter[str] = collections.Counter()
         self._in_flight = 0
@@ -130,15 +129,10 @@ class Dispatcher:
         ticks = [tick for tick, _ in admitted]
         if ticks or marks or dropped:
             self._outcomes.queue_fired(Fired(ticks, now, [lateness] * len(ticks), marks, dropped))
-        attempt = self._attempt
-        self._pool.submit_many(
-            [
-                functools.partial(
-                    attempt, tick, fn, tick.attempts + 1, lateness, events.get(tick.id)
-                )
-                for tick, fn in admitted
-            ]
-        )
+        for tick, fn in admitted:
+            self._pool.submit(
+                self._attempt, tick, fn, tick.attempts + 1, lateness, events.get(tick.id)
+            )
 
     def _admit_fired(
         self, runs: Sequence[tuple[Tick, Function]], due: datetime
@@ -171,7 +165,6 @@ class Dispatcher:
         meanwhile this thread, which would write the ledger, leaves them the
         interpreter (a commit here delayed a lone run's first line by 0.4 ms).
         """
-        self._pool.wait_taken(timeout)
         self._outcomes.flush()
 
     def _take_slot(self, function_name: str) -> None:
@@ -232,12 +225,8 @@ class Dispatcher:
         return [r[0] for r in runnable], self._clock.now(), [r[2] for r in runnable]
 
     def _launch(self, runnable: Sequence[Runnable], numbers: Sequence[int]) -> None:
-        self._pool.submit_many(
-            [
-                functools.partial(self._attempt, tick, function, number, lateness)
-                for (tick, function, lateness), number in zip(runnable, numbers, strict=True)
-            ]
-        )
+        for (tick, function, lateness), number in zip(runnable, numbers, strict=True):
+            self._pool.submit(self._attempt, tick, function, number, lateness)
 
     def _attempt(
         self,
@@ -251,9 +240,11 @@ class Dispatcher:
             result = self.invoke(function.spec, tick, event=event)
             ended = self._clock.now()
             decision = after_attempt(tick, result.outcome, function.settings, ended)
-        except BaseException:
+        except Exception:
+            # An invoker error is a crashed result (``invoke``): this is a bug.
+            log.exception("unexpected error running %s", tick.function)
             self._release_slots([tick.function])
-            raise
+            return
         self._outcomes.put(RunReport(tick, number, lateness_ms, result, decision, ended))
 
     def _settle(self, fired: Sequence[Fired], batch: Sequence[RunReport]) -> None:

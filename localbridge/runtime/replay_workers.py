@@ -23,12 +23,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from localbridge.abc import BatchInvoker, Progress
-from localbridge.ids import new_uuid
 from localbridge.lambda_errors import crashed_result
 from localbridge.ledger.rows import new_tick
 from localbridge.model import InvocationResult, Outcome
@@ -228,7 +228,7 @@ class ReplayWorkers:
                 tick.event
                 if tick.event is not None
                 else dispatcher.build_event(spec, tick.scheduled_at, tick.event_id),
-                tick.request_id or new_uuid(),
+                tick.request_id or str(uuid.uuid4()),
             )
             for tick, _, _ in group
         ]
