@@ -30,7 +30,15 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from localbridge.clock import Wakeup
 from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions
-from localbridge.ticks import FunctionMark, NewTick, RunReport, Tick, TickState
+from localbridge.ticks import (
+    AttemptEnd,
+    Fired,
+    FunctionMark,
+    NewTick,
+    RunReport,
+    Tick,
+    TickState,
+)
 
 
 class Clock(Protocol):
@@ -110,24 +118,34 @@ class RunRecorder(Protocol):
     ) -> list[Tick]:
         """Record ``ticks`` pending (and advance ``marks``); only the new ones are returned."""
 
-    def record(
-        self,
-        fired: Sequence[Any],
-        finished: Sequence[RunReport],
-        starting: Sequence[Tick],
-        started_at: datetime,
-        lateness_ms: Sequence[float],
-    ) -> list[int]:
-        """Fires, finished attempts and attempts starting, in one commit; the
-        starting attempts' numbers."""
-
     def begin_attempts(
         self, ticks: Sequence[Tick], started_at: datetime, lateness_ms: Sequence[float]
     ) -> list[int]:
         """Mark ``ticks`` running and open their next attempts; the attempts' numbers."""
 
-    def finish_attempts(self, finished: Sequence[RunReport]) -> None:
-        """Record the outcomes of attempts and their ticks' next states."""
+    def finish_and_begin(
+        self,
+        finished: Sequence[tuple[int, int, AttemptEnd]],
+        ticks: Sequence[Tick],
+        started_at: datetime,
+        lateness_ms: Sequence[float],
+        fired: Sequence[Fired] = (),
+    ) -> list[int]:
+        """The group commit: ``fired`` (runs started from ticks written ahead), the
+        ``finished`` attempts' outcomes, and attempts of ``ticks`` opened; their numbers."""
+
+    def finish_attempt(self, tick_id: int, number: int, end: AttemptEnd) -> None:
+        """Record one attempt's outcome (a synchronous invocation's)."""
+
+    def finish_and_start(
+        self,
+        finished: Sequence[RunReport],
+        ticks: Sequence[Tick | NewTick],
+        started_at: datetime,
+        lateness_ms: Sequence[float],
+    ) -> list[tuple[int, int] | None]:
+        """A replay's group commit, where ``ticks`` may be new (recorded running);
+        each tick's (id, attempt number), None for one another process recorded."""
 
     def abandon_attempts(self, opened: Sequence[tuple[int, int]], now: datetime) -> None:
         """Take back attempts ``(tick id, number)`` opened but never started."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -174,6 +175,19 @@ class RunReport:
             self.result, self.ended_at, self.decision.state, self.decision.next_attempt_at
         )
         return self.tick.id, self.attempt, end
+
+
+@dataclass(frozen=True)
+class Fired:
+    """One instant's fire: ticks written ahead that started at it, recorded right after."""
+
+    ticks: Sequence[Tick]
+    """Written ahead; started as attempt ``tick.attempts + 1`` each, at ``started_at``."""
+    started_at: datetime
+    lateness_ms: Sequence[float]
+    marks: Sequence[FunctionMark] = ()
+    dropped: Sequence[int] = field(default_factory=list)
+    """Tick ids written ahead and not fired: removed if still untouched."""
 
 
 def payload_text(payload: Any) -> tuple[str | None, bool]:

@@ -22,13 +22,13 @@ from typing import Any
 
 from localbridge.abc import Clock, EventFactory, Invoker
 from localbridge.lambda_errors import crashed_result
-from localbridge.ledger import Fired, Ledger
+from localbridge.ledger import Ledger
 from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions
 from localbridge.runtime.functions import Function
 from localbridge.runtime.outcomes import OutcomeWriter
 from localbridge.runtime.retries import after_attempt, is_expired
 from localbridge.runtime.runlog import log_buried, log_run
-from localbridge.ticks import AttemptEnd, Decision, FunctionMark, RunReport, Tick, TickState
+from localbridge.ticks import AttemptEnd, Decision, Fired, FunctionMark, RunReport, Tick, TickState
 
 Waiting = tuple[int, Tick, datetime]
 """A tick waiting for room under a limit: (arrival order, tick, when it was due)."""

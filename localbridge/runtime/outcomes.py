@@ -8,8 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from localbridge.ledger import Fired
-from localbridge.ticks import RunReport
+from localbridge.ticks import Fired, RunReport
 
 log = logging.getLogger("localbridge")
 

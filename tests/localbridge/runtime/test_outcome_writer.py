@@ -5,10 +5,9 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
-from localbridge.ledger import Fired
 from localbridge.model import InvocationResult, Outcome
 from localbridge.runtime.outcomes import OutcomeWriter
-from localbridge.ticks import Decision, RunReport, TickState
+from localbridge.ticks import Decision, Fired, RunReport, TickState
 from tests.localbridge.runtime.reports import run_report
 
 AT = datetime(2022, 12, 19, 1, 0, tzinfo=UTC)
