@@ -19,6 +19,7 @@ from typing import Any
 from localbridge.abc import EventFactory
 from localbridge.instants import require_aware, whole_seconds
 from localbridge.model import FunctionSpec, InvokeOptions
+from localbridge.ticks import Tick
 
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -120,6 +121,13 @@ def make_event_factory(identity: AwsIdentity | None = None) -> EventFactory:
         return _event(chosen, arn, instant, event_id)
 
     return build
+
+
+def tick_event(build: EventFactory, function: FunctionSpec, tick: Tick) -> Mapping[str, Any]:
+    """The event every attempt of ``tick`` gets: its own, or its scheduled event."""
+    if tick.event is not None:
+        return tick.event
+    return build(function, tick.scheduled_at, tick.event_id)
 
 
 def new_log_stream_name(now: datetime | None = None) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
+from typing import Self
 
 from localbridge.instants import format_instant, parse_instant
 from localbridge.ledger.checkpoints import checkpoints_aside
@@ -55,7 +56,7 @@ class Ledger(RunWrites):
         self._lease: LeaseKeeper | None = None
 
     @classmethod
-    def open(cls, path: Path) -> Ledger:
+    def open(cls, path: Path) -> Self:
         """The ledger at ``path``, created or migrated; ``LedgerError`` when it cannot be."""
         return cls(connect(path), path)
 

@@ -29,6 +29,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from localbridge.abc import BatchInvoker, Progress
+from localbridge.events import tick_event
 from localbridge.lambda_errors import crashed_result
 from localbridge.ledger.rows import new_tick
 from localbridge.model import InvocationResult, Outcome
@@ -36,7 +37,6 @@ from localbridge.runtime.functions import Function
 from localbridge.runtime.loop import Runtime
 from localbridge.runtime.replay_feed import Entry, Feed
 from localbridge.runtime.retries import after_attempt
-from localbridge.runtime.runlog import log_buried
 from localbridge.ticks import FINAL_STATES, Decision, NewTick, RunReport, Tick, TickState
 
 log = logging.getLogger("localbridge")
@@ -225,9 +225,7 @@ class ReplayWorkers:
         spec = group[0][1].spec
         runs = [
             (
-                tick.event
-                if tick.event is not None
-                else dispatcher.build_event(spec, tick.scheduled_at, tick.event_id),
+                tick_event(self._runtime.build_event, spec, tick),
                 tick.request_id or str(uuid.uuid4()),
             )
             for tick, _, _ in group
@@ -254,11 +252,7 @@ class ReplayWorkers:
         final = 0
         for report in finished:
             tick, decision = report.tick, report.decision
-            try:
-                self._runtime.dispatcher.report(report)
-                self._runtime.notify(tick, decision.state)
-            except Exception:
-                log.exception("error after recording %s", tick.function)
+            self._runtime.observers.ran(report)
             if decision.state is TickState.RETRYING and decision.next_attempt_at is not None:
                 failures = tick.failures + 1
                 retry = replace(
@@ -285,8 +279,7 @@ class ReplayWorkers:
                     return
                 tick = recorded[0]
             self._ledger.set_state(tick.id, TickState.DEAD, now)
-            log_buried(tick, reason)
-            self._runtime.notify(tick, TickState.DEAD)
+            self._runtime.observers.buried(tick, reason)
         except Exception:
             log.exception("could not dead-letter %s", tick.function)
         if self._progress is not None:
