@@ -69,6 +69,9 @@ class Buried:
     reason: str
 
 
+_SET = threading.Event()
+_SET.set()
+
 Done = RunReport | FireStarted | Buried
 """What the settler takes from ``Dispatcher.done``."""
 
@@ -130,17 +133,17 @@ class Dispatcher:
         events: Mapping[int, Event],
         marks: Sequence[FunctionMark] = (),
         dropped: Sequence[int] = (),
-    ) -> None:
+    ) -> threading.Event:
         """Start ticks written ahead of their instant ``due``, now: handed to the
         workers at once, their attempts recorded once they began (``FireStarted``,
-        with ``marks`` and the ``dropped`` rows).
+        with ``marks`` and the ``dropped`` rows). Returns what is set once they began.
 
         ``events`` holds the events built ahead, by tick id. A tick a limit
         holds waits as any other, and its attempt is opened when it begins.
         """
         with self._lock:
             if not self._accepting:
-                return  # the ticks stay pending: the next start runs them
+                return _SET  # the ticks stay pending: the next start runs them
             admitted = [(tick, fn) for tick, fn in runs if self._admit(tick, due, fn)]
         now = self._clock.now()
         lateness = max(0.0, (now - due).total_seconds() / self._clock.speed * 1000.0)
@@ -154,6 +157,7 @@ class Dispatcher:
             last = fire.began if index == len(admitted) - 1 else None
             event = events.get(tick.id)
             self._hand_over(tick, function, tick.attempts + 1, lateness, event, last)
+        return fire.began
 
     def _admit(self, tick: Tick, due: datetime, function: Function | None = None) -> bool:
         """Take a slot for ``tick``, or queue it behind the limit (lock held)."""

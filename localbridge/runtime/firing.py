@@ -33,6 +33,10 @@ ARM_PER_FUNCTION_S = 0.0002
 
 Event = Mapping[str, Any]
 
+YIELD_LIMIT_S = 1.0
+"""Real seconds the loop leaves the interpreter to the runs it handed over, at most:
+whatever it does next (arming the next instant writes the ledger) would delay them."""
+
 
 @dataclass(frozen=True)
 class FirePlan:
@@ -97,6 +101,14 @@ def next_wake(heap: Sequence[Due], armed: Armed | None, lead: timedelta) -> date
         arming = top.tick_id is None and armed is None
         wakes.append(top.instant - lead if arming else top.instant)
     return min(wakes, default=None)
+
+
+def real_seconds_until(instant: datetime | None, now: datetime, speed: float) -> float:
+    """How long the loop lets the runs it just handed over begin: until its next
+    entry is due, at most ``YIELD_LIMIT_S``."""
+    if instant is None:
+        return YIELD_LIMIT_S
+    return max(0.0, min(YIELD_LIMIT_S, (instant - now).total_seconds() / speed))
 
 
 def arm(

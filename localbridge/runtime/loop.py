@@ -48,6 +48,7 @@ from localbridge.runtime.firing import (
     next_wake,
     plan_at_instant,
     pop_instant,
+    real_seconds_until,
 )
 from localbridge.runtime.functions import (
     Due,
@@ -331,7 +332,12 @@ class Runtime(Invocations):
         with self._lock:
             current = functools.partial(self._current, armed.entries)
             plan, marks = plan_at_instant(armed, self._functions, current, self._marks, paused)
-        self.dispatcher.start_fired(plan.runs, armed.instant, plan.events, marks, plan.dropped)
+        began = self.dispatcher.start_fired(
+            plan.runs, armed.instant, plan.events, marks, plan.dropped
+        )
+        with self._lock:
+            upcoming = self._heap[0].instant if self._heap else None
+        began.wait(real_seconds_until(upcoming, now, self.clock.speed))
         if plan.late:
             added = self.ledger.add_ticks(plan.late, now)
             taken = take_over_failed_invocations(self.ledger, plan.late, added, now)
