@@ -13,8 +13,8 @@ The guarantees every write here keeps:
   (``Ledger.recover_interrupted``: a ``running`` attempt; or a ``pending``
   tick, which the next start runs);
 - under a burst the fires, the outcomes and the attempts taking their places
-  go in one transaction (``finish_and_begin``): a few dozen commits for
-  10,000 runs, not one each;
+  go in one transaction (``finish_and_begin``): a commit per batch, not one
+  per run;
 - a replay's new ticks go in already ``running`` with their first attempt
   (``finish_and_start``): the rows ``add_ticks`` then ``begin_attempts``
   would leave, without a statement and a transaction per tick.

@@ -262,7 +262,9 @@ class Runtime(Invocations):
             self.clock.wait_until(wake, self._wakeup)
 
     def _run_due(self, now: datetime) -> None:
-        """Fire the armed instant when it came, start due retries, arm the next instant."""
+        """Do what is due at ``now``, earliest first: fire the armed instant once it
+        came, start a retry whose time came, arm the next instant once it is
+        within ``arm_lead``."""
         while True:
             armed = self._armed
             if armed is not None and armed.instant <= now:

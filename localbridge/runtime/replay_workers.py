@@ -1,7 +1,7 @@
 """Replay's own workers: N threads, each running a few ticks per ledger transaction.
 
 A replay knows its ticks in advance, so it does not need the dispatcher's
-hand-offs (a worker thread per run, a writer per batch of outcomes). Here
+hand-offs (a worker thread per run, the settler per batch of outcomes). Here
 each of ``--concurrency`` threads takes a batch of ticks from the ``Feed``,
 opens their attempts in one transaction - together with recording the
 outcomes of its previous batch - and runs them one after the other in its own

@@ -9,7 +9,7 @@ and for each batch:
    comes before the ledger's commit;
 2. records the batch in one transaction (``RunRecorder.finish_and_begin``):
    the fires first, so an outcome never precedes its attempt's row; under a
-   burst that is a few dozen commits for 10,000 runs;
+   burst, a commit per batch rather than one per run;
 3. tells the observers (the run log line, the listeners), and hands each
    retry to the loop (``retries``, a queue the loop reads when woken);
 4. frees the runs' slots last (``Dispatcher.release``, which starts waiting
