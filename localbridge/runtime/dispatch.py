@@ -69,9 +69,6 @@ class Buried:
     reason: str
 
 
-_SET = threading.Event()
-_SET.set()
-
 Done = RunReport | FireStarted | Buried
 """What the settler takes from ``Dispatcher.done``."""
 
@@ -141,14 +138,17 @@ class Dispatcher:
         ``events`` holds the events built ahead, by tick id. A tick a limit
         holds waits as any other, and its attempt is opened when it begins.
         """
+        fire_began = threading.Event()
         with self._lock:
             if not self._accepting:
-                return _SET  # the ticks stay pending: the next start runs them
+                fire_began.set()
+                return fire_began  # the ticks stay pending: the next start runs them
             admitted = [(tick, fn) for tick, fn in runs if self._admit(tick, due, fn)]
         now = self._clock.now()
         lateness = max(0.0, (now - due).total_seconds() / self._clock.speed * 1000.0)
         ticks = [tick for tick, _ in admitted]
-        fire = FireStarted(Fired(ticks, now, [lateness] * len(ticks), marks, dropped))
+        fired = Fired(ticks, now, [lateness] * len(ticks), marks, dropped)
+        fire = FireStarted(fired, fire_began)
         # Queued before any of its runs can end: its record precedes their outcomes.
         self.done.put(fire)
         if not admitted:
