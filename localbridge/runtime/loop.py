@@ -6,7 +6,8 @@ One tick's path, top-down, data flowing one way:
    ticks to the ledger as ``pending`` and builds their events;
 2. wait: the loop waits on the ``Clock`` for T (or a retry, or a wake-up);
 3. fire (``Dispatcher.start_fired``): at T the runs go to worker threads,
-   and the fire (``FireStarted``) to the dispatcher's ``done`` queue;
+   and the fire (``FireStarted``) to the dispatcher's ``done`` queue; the
+   loop lets the runs begin before it goes on;
 4. settle (``settle.Settler``, its own thread): each run's report comes
    through ``done``; the fire, then the outcomes, are recorded in one
    commit, the run log line is written, listeners are told, a retry goes
