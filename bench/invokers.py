@@ -20,10 +20,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from localbridge.abc import Invoker
 from localbridge.events import AwsIdentity, scheduled_event
 from localbridge.invokers.process import ProcessInvoker
 from localbridge.invokers.thread import ThreadInvoker
-from localbridge.model import FunctionSpec, InvocationResult, Invoker
+from localbridge.model import FunctionSpec, InvocationResult
 
 NOOP = """
 @bp.schedule("rate(1 minute)")

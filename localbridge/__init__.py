@@ -3,8 +3,10 @@
 The map, lowest layer first (a package imports only those above it in this
 list, never one below):
 
-- shared vocabulary, top-level modules: ``model`` (functions, invocations,
-  outcomes), ``ticks`` (ticks, attempts, states), ``clock`` (the only "now"),
+- shared vocabulary, top-level modules: ``abc`` (every role's contract:
+  ``Clock``, ``EventFactory``, ``Invoker``, ``RunRecorder``, ``InvokeBackend``,
+  ``Service``, ``Progress``), ``model`` (functions, invocations, outcomes),
+  ``ticks`` (ticks, attempts, fires, states), ``clock`` (the only "now"),
   ``instants`` (one way to read and write an instant), ``events`` (the event
   and context Lambda hands a function, ARNs), ``lambda_errors`` (Lambda's
   error wording), ``launch`` (running one of our modules in a new interpreter);
@@ -12,8 +14,9 @@ list, never one below):
 - ``project/``: the Chalice project's functions, stage config (read once) and
   settings, put together by ``project.loading.load_functions``;
 - ``invokers/``: running a handler as Lambda does (thread or worker process);
-- ``ledger/``: every tick and attempt, durably, in SQLite;
-- ``runtime/``: the loop, dispatch, retries, catch-up, replay;
+- ``ledger/``: every tick and attempt, durably, in SQLite (``ledger.runs``
+  records a run, from its tick to its outcome);
+- ``runtime/``: the loop, firing, dispatch, settling, retries, catch-up, replay;
 - ``lambda_api/``: the Lambda Invoke API that ``chalice invoke`` calls;
 - ``console/``: the web console and Prometheus metrics of ``run``;
 - ``cli/``: the ``localbridge`` command.
@@ -21,15 +24,19 @@ list, never one below):
 The path of one scheduled time T, from the clock to the results API:
 ``project`` discovers ``@bp.schedule(Cron(...))`` functions and
 ``schedules.parse_schedule`` turns each expression into a ``Schedule``. The
-``runtime.loop.Runtime`` keeps a heap of each function's next instant T and
-waits for it on the ``Clock``; at T it records the tick (function, T) in the
-``Ledger`` and hands it to ``runtime.dispatch``, which builds the EventBridge
-event ``{"time": T, ...}`` (``events.make_event_factory``) and calls the
-``Invoker``. The invoker runs the handler string exactly as Lambda does; the
-job reads T from the event, queries SQLite and posts its result with
-``Idempotency-Key: <function>/<T>`` to the results API. The outcome goes back
-to the ledger (``runtime.outcomes``), ``runtime.retries`` decides a retry or
-a dead letter, and ``runtime.runlog`` writes the run's one log line.
+``runtime.loop.Runtime`` keeps a heap of each function's next instant T.
+Shortly before T it arms it (``runtime.firing``): the tick (function, T) is
+written to the ledger as ``pending`` and its EventBridge event ``{"time": T,
+...}`` is built. It waits on the ``Clock`` for T, then fires: the
+``runtime.dispatch.Dispatcher`` hands the tick and its event to a worker
+thread, which calls the ``Invoker``. The invoker runs the handler string
+exactly as Lambda does; the job reads T from the event, queries SQLite and
+posts its result with ``Idempotency-Key: <function>/<T>`` to the results
+API. The run's report (its outcome, and what ``runtime.retries`` decided:
+done, a retry, a dead letter) flows on through the dispatcher's ``done``
+queue to the settler (``runtime.settle``), which records the fire and the
+outcome in one commit (``ledger.runs``), writes the run's log line
+(``runtime.runlog``), tells the listeners and hands a retry back to the loop.
 
 The tests keep this map true: ``tests/localbridge/test_layering.py`` fails
 when a module imports one of a higher layer.

@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from localbridge.instants import utc
 
@@ -48,27 +47,6 @@ class Wakeup:
         """Wake a waiter so it re-reads its clock; it is not an interruption."""
         with self.condition:
             self.condition.notify_all()
-
-
-class Clock(Protocol):
-    """What the runtime needs from time."""
-
-    @property
-    def speed(self) -> float:
-        """Clock seconds per real second (1 for real time)."""
-
-    @property
-    def started_at(self) -> datetime:
-        """The instant the clock started from: the runtime fires every instant from here on."""
-
-    def now(self) -> datetime:
-        """The current instant, timezone-aware UTC."""
-
-    def wait_until(self, instant: datetime | None, wakeup: Wakeup) -> bool:
-        """Block until ``now() >= instant`` (True) or ``wakeup`` is set (False).
-
-        ``instant=None`` waits for the wakeup only. Never returns True early.
-        """
 
 
 def _wait_real_time(

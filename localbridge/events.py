@@ -8,16 +8,18 @@ module uses the standard library only: worker processes import it too.
 from __future__ import annotations
 
 import os
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from localbridge.ids import new_hex, new_uuid
+from localbridge.abc import EventFactory
 from localbridge.instants import require_aware, whole_seconds
 from localbridge.model import FunctionSpec, InvokeOptions
+from localbridge.ticks import Tick
 
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -89,7 +91,7 @@ def _event(
 ) -> dict[str, Any]:
     return {
         "version": "0",
-        "id": event_id or new_uuid(),
+        "id": event_id or str(uuid.uuid4()),
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": identity.account,
@@ -98,14 +100,6 @@ def _event(
         "resources": [rule_arn],
         "detail": {},
     }
-
-
-class EventFactory(Protocol):
-    """Builds the scheduled event for a function and instant (and the delivery's event id)."""
-
-    def __call__(
-        self, function: FunctionSpec, instant: datetime, event_id: str | None = None, /
-    ) -> Mapping[str, Any]: ...
 
 
 def make_event_factory(identity: AwsIdentity | None = None) -> EventFactory:
@@ -129,6 +123,13 @@ def make_event_factory(identity: AwsIdentity | None = None) -> EventFactory:
     return build
 
 
+def tick_event(build: EventFactory, function: FunctionSpec, tick: Tick) -> Mapping[str, Any]:
+    """The event every attempt of ``tick`` gets: its own, or its scheduled event."""
+    if tick.event is not None:
+        return tick.event
+    return build(function, tick.scheduled_at, tick.event_id)
+
+
 def new_log_stream_name(now: datetime | None = None) -> str:
     """A log stream name shaped like Lambda's: ``YYYY/MM/DD/[$LATEST]<32 hex>``."""
     day = (now or datetime.now(UTC)).strftime("%Y/%m/%d")
@@ -142,7 +143,7 @@ def log_group_name(function: FunctionSpec) -> str:
 def new_trace_id(now: float | None = None) -> str:
     """An X-Ray trace header like the one Lambda puts in ``_X_AMZN_TRACE_ID`` (not sampled)."""
     epoch = int(time.time() if now is None else now)
-    digits = new_hex(40)  # the root's 24 and the parent's 16, in one draw
+    digits = secrets.token_hex(20)  # the root's 24 hex digits and the parent's 16
     return f"Root=1-{epoch:08x}-{digits[:24]};Parent={digits[24:]};Sampled=0"
 
 

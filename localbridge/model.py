@@ -14,7 +14,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
 
 class CatchUp(enum.StrEnum):
@@ -129,21 +129,3 @@ class InvokeOptions:
     """The version or alias it was invoked with: ``context.invoked_function_arn`` ends in it."""
     client_context: Mapping[str, Any] | None = None
     """``X-Amz-Client-Context``, decoded: ``context.client_context``."""
-
-
-class Invoker(Protocol):
-    """Runs invocations. ``invoke`` blocks until the run ends and is thread-safe."""
-
-    def invoke(
-        self,
-        function: FunctionSpec,
-        event: Mapping[str, Any],
-        request_id: str,
-        options: InvokeOptions | None = None,
-    ) -> InvocationResult: ...
-
-    def reload(self) -> None:
-        """Serve later invocations with freshly imported code (runs in flight finish)."""
-
-    def close(self) -> None:
-        """Stop every worker; invocations in flight are allowed to finish first."""

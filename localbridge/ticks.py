@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import enum
 import json
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from localbridge.ids import new_uuid
 from localbridge.model import InvocationResult, Outcome
 
 PAYLOAD_LIMIT = 64 * 1024
@@ -132,8 +133,8 @@ class NewTick:
     enqueued_at: datetime
     event: dict[str, Any] | None = None
     state: TickState = TickState.PENDING
-    request_id: str = field(default_factory=new_uuid)
-    event_id: str = field(default_factory=new_uuid)
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,19 @@ class RunReport:
             self.result, self.ended_at, self.decision.state, self.decision.next_attempt_at
         )
         return self.tick.id, self.attempt, end
+
+
+@dataclass(frozen=True)
+class Fired:
+    """One instant's fire: ticks written ahead that started at it, recorded right after."""
+
+    ticks: Sequence[Tick]
+    """Written ahead; started as attempt ``tick.attempts + 1`` each, at ``started_at``."""
+    started_at: datetime
+    lateness_ms: Sequence[float]
+    marks: Sequence[FunctionMark] = ()
+    dropped: Sequence[int] = field(default_factory=list)
+    """Tick ids written ahead and not fired: removed if still untouched."""
 
 
 def payload_text(payload: Any) -> tuple[str | None, bool]:

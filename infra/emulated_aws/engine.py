@@ -30,7 +30,8 @@ from typing import Any
 from infra.emulated_aws.logs_sink import LoggingInvoker, MotoLogs
 from infra.emulated_aws.moto_state import DeployedFunction, MotoState, deployed_functions
 from infra.emulated_aws.packages import CodeCache, PackageError
-from localbridge.clock import Clock, SystemClock, VirtualClock
+from localbridge.abc import Clock
+from localbridge.clock import SystemClock, VirtualClock
 from localbridge.events import AwsIdentity
 from localbridge.instants import display_instant
 from localbridge.invokers.process import ProcessInvoker

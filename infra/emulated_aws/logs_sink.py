@@ -16,9 +16,10 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from localbridge.abc import Invoker
 from localbridge.events import log_group_name, new_log_stream_name
 from localbridge.invokers.runtime_log import framed
-from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions, Invoker
+from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions
 
 log = logging.getLogger("emulated_aws")
 

@@ -16,7 +16,8 @@ from localbridge.project.config import parse_env_overrides
 from localbridge.project.pending import PendingLoad
 
 if TYPE_CHECKING:
-    from localbridge.runtime.loop import Service
+    from localbridge.abc import Service
+    from localbridge.runtime.loop import Runtime
 
 
 def start_load(args: argparse.Namespace) -> PendingLoad:
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     return cmd_run(args, run_services, pending=pending)
 
 
-def run_services(args: argparse.Namespace) -> Sequence[Service]:
+def run_services(args: argparse.Namespace) -> Sequence[Service[Runtime]]:
     """What ``run`` serves beside the runtime: the Lambda Invoke API and the console."""
     from localbridge.cli.console import console_services
     from localbridge.cli.running import lambda_api_services

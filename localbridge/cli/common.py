@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from localbridge.clock import Clock, SystemClock, VirtualClock
+from localbridge.abc import Clock
+from localbridge.clock import SystemClock, VirtualClock
 from localbridge.instants import parse_user_instant
 from localbridge.lambda_api import DEFAULT_HOST, DEFAULT_PORT
 from localbridge.ledger.store import DEFAULT_LEDGER

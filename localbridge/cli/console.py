@@ -14,10 +14,11 @@ from localbridge.ledger.pauses import PauseStore
 from localbridge.project.config import ConfigError
 
 if TYPE_CHECKING:
-    from localbridge.runtime.loop import Service
+    from localbridge.abc import Service
+    from localbridge.runtime.loop import Runtime
 
 
-def console_services(args: argparse.Namespace) -> list[Service]:
+def console_services(args: argparse.Namespace) -> list[Service[Runtime]]:
     from localbridge.console.service import ConsoleService
 
     port = DEFAULT_PORT if args.console_port is None else args.console_port

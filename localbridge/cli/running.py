@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
+from localbridge.abc import Clock
 from localbridge.cli.common import (
     EXIT_FUNCTION_ERROR,
     EXIT_OK,
@@ -24,7 +25,7 @@ from localbridge.cli.lambda_tools import read_event
 from localbridge.cli.progress import ProgressBar
 from localbridge.cli.report import table
 from localbridge.cli.session import load, open_session
-from localbridge.clock import Clock, SystemClock
+from localbridge.clock import SystemClock
 from localbridge.instants import display_instant, whole_seconds
 from localbridge.lambda_api import DEFAULT_PORT
 from localbridge.ledger.pauses import read_paused
@@ -35,11 +36,12 @@ from localbridge.project.watch import SourceWatcher
 from localbridge.schedules import ScheduleError, parse_schedule
 
 if TYPE_CHECKING:
-    from localbridge.runtime.loop import Runtime, Service
+    from localbridge.abc import Service
+    from localbridge.runtime.loop import Runtime
 
 # -- run -------------------------------------------------------------------
 
-ServiceFactory = Callable[[argparse.Namespace], Sequence["Service"]]
+ServiceFactory = Callable[[argparse.Namespace], Sequence["Service[Runtime]"]]
 
 
 def describe_start(runtime: Runtime, clock: Clock, args: argparse.Namespace) -> None:
@@ -57,7 +59,7 @@ def describe_start(runtime: Runtime, clock: Clock, args: argparse.Namespace) -> 
         print(f"  {function.name:<32} {function.spec.expression:<24} next {first}", flush=True)
 
 
-def lambda_api_services(args: argparse.Namespace) -> list[Service]:
+def lambda_api_services(args: argparse.Namespace) -> list[Service[Runtime]]:
     """The Lambda Invoke API beside the runtime (``--port``, default 3001).
 
     ``run`` goes on without it when the default port is busy; ``serve``, which
@@ -73,7 +75,7 @@ def lambda_api_services(args: argparse.Namespace) -> list[Service]:
     return [service]
 
 
-def prepare(services: Sequence[Service]) -> None:
+def prepare(services: Sequence[Service[Runtime]]) -> None:
     """What services can do before they start (``ConsoleService.prepare``: an import)."""
     for service in services:
         prepare_service = getattr(service, "prepare", None)

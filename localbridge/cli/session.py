@@ -18,10 +18,10 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from localbridge.abc import Clock, Invoker
 from localbridge.cli.common import UsageError
-from localbridge.clock import Clock
 from localbridge.ledger.store import Ledger
-from localbridge.model import MAX_EVENT_AGE, FunctionSpec, Invoker
+from localbridge.model import MAX_EVENT_AGE, FunctionSpec
 from localbridge.project.config import parse_env_overrides
 from localbridge.project.loading import finish_load, load_functions
 from localbridge.project.pending import PendingLoad

@@ -65,7 +65,7 @@ def open_console(ledger: Path, source_of: Callable[[LedgerReader], Source],
     source = source_of(reader)
     registry, metrics = make_registry(reader, source.functions, source.paused)
     if isinstance(source, RuntimeSource):
-        source.runtime.dispatcher.add_report_listener(metrics.observe)
+        source.runtime.add_report_listener(metrics.observe)
     url = results_url_of(source, results_api_url)
     console = Console(reader, pauses, source, registry, new_token(), url, results_token_of(source))
 
@@ -103,7 +103,7 @@ def bind_server(host: str, port: int, required: bool) -> ConsoleServer | None:
 
 
 class ConsoleService:
-    """The console beside a running runtime (a ``runtime.loop.Service``)."""
+    """The console beside a running runtime (an ``abc.Service``)."""
 
     def __init__(
         self, host: str, port: int, required: bool, results_api_url: str | None = None

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from localbridge.clock import Clock, SystemClock
+from localbridge.abc import Clock
+from localbridge.clock import SystemClock
 from localbridge.ledger.browse import LedgerReader
 from localbridge.ledger.pauses import read_paused
 from localbridge.runtime.loop import Runtime

@@ -19,7 +19,7 @@ from localbridge.model import Outcome
 Handler = Callable[[dict[str, Any], Any], Any]
 # Small enough never to pass the response quota; strings are measured like the rest.
 # A float comes back from JSON as the same float (its repr round-trips; NaN and
-# the infinities too), so the text in between, 5 us a run, is left out.
+# the infinities too), so the text in between is left out.
 _JSON_SCALARS = (int, bool, float)
 
 

@@ -1,4 +1,4 @@
-"""What the Lambda Invoke API runs functions with (an ``operation.InvokeBackend``).
+"""What the Lambda Invoke API runs functions with (an ``abc.InvokeBackend``).
 
 ``RuntimeBackend`` is the runtime, inside ``localbridge run``/``serve``:
 ``RequestResponse`` runs via ``Runtime.invoke_now`` and ``Event`` via
@@ -18,8 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
+from localbridge.abc import Invoker
 from localbridge.events import AwsIdentity, make_event_factory
-from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions, Invoker
+from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions
 from localbridge.runtime.loop import Runtime
 
 log = logging.getLogger("localbridge.lambda_api")

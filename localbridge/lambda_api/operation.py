@@ -17,13 +17,14 @@ import base64
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import unquote
 
 from localbridge import lambda_errors
+from localbridge.abc import InvokeBackend
 from localbridge.events import AwsIdentity
 from localbridge.lambda_api.configuration import LATEST, Describer, ParameterError
 from localbridge.lambda_api.parsing import (
@@ -47,33 +48,6 @@ FUNCTION_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/?")
 CONFIGURATION_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/configuration/?")
 EVENT_CONFIG_PATH = re.compile(r"/2019-09-25/functions/(?P<name>[^/]+)/event-invoke-config/?")
 LIST_PATH = re.compile(r"/2015-03-31/functions/?")
-
-
-class InvokeBackend(Protocol):
-    """What runs the functions: the runtime (ledger, retries) or a bare invoker."""
-
-    def functions(self) -> Sequence[FunctionSpec]:
-        """The functions served right now (re-read per request: code reloads)."""
-        ...
-
-    def invoke(
-        self,
-        function: FunctionSpec,
-        event: Mapping[str, Any] | None,
-        request_id: str,
-        options: InvokeOptions | None = None,
-    ) -> InvocationResult:
-        """Run now and wait; ``None`` means the scheduled event for the current instant.
-
-        ``request_id`` is the function's ``context.aws_request_id``.
-        """
-        ...
-
-    def enqueue(
-        self, function: FunctionSpec, event: Mapping[str, Any] | None, request_id: str
-    ) -> None:
-        """Accept an asynchronous invocation (``Event``); return once it is recorded."""
-        ...
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,12 @@
 """The run ledger: every tick and every attempt, durably, in one SQLite file.
 
-Owns the schema and its migrations (``schema``), the store (``store``), the
-mapping of its rows to ``ticks`` records (``rows``) and the reader of attempts'
-logs (``attempt_logs``). Imports only the
-shared vocabulary (``ticks``, ``model``, ``instants``).
+Owns the schema and its migrations (``schema``), the store (``store``, the
+``Ledger``), recording a run from its tick to its outcome (``runs``), the
+reads (``queries``), the mapping of its rows to ``ticks`` records (``rows``)
+and the reader of attempts' logs (``attempt_logs``). Imports only the shared
+vocabulary (``ticks``, ``model``, ``instants``, ``abc``).
 """
 
-from localbridge.ledger.fired import Fired
 from localbridge.ledger.store import DEFAULT_LEDGER, Ledger
 
-__all__ = ["DEFAULT_LEDGER", "Fired", "Ledger"]
+__all__ = ["DEFAULT_LEDGER", "Ledger"]

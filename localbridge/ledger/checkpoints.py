@@ -2,7 +2,7 @@
 
 In WAL mode each commit appends to the ``-wal`` file; by default the commit
 that takes it past 1,000 pages also copies it back into the database and
-syncs both (a checkpoint) - here 20 to 30 ms of waiting on the disk, with
+syncs both (a checkpoint) - waiting on the disk, with
 the ledger's lock held, so every replay worker that finishes its batch
 meanwhile waits too. While a replay runs, a thread of its own checkpoints
 instead (PASSIVE: it never blocks a writer or a reader), so a commit only

@@ -56,7 +56,7 @@ def tick_from_row(row: sqlite3.Row) -> Tick:
 def new_tick(tick_id: int, tick: NewTick, now: datetime) -> Tick:
     """The row ``add_ticks`` just wrote, without reading it back."""
     # Positional, in the field order of ``Tick``: built once per replayed run,
-    # and keywords cost a third more.
+    # where keywords would cost more than the rest of it.
     return Tick(
         tick_id,
         tick.function,

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from localbridge.clock import Clock
+from localbridge.abc import Clock, Invoker, Warmable
 from localbridge.events import make_event_factory
 from localbridge.invokers.process import ProcessInvoker
 from localbridge.invokers.thread import ThreadInvoker
 from localbridge.ledger import Ledger
-from localbridge.model import FunctionSpec, Invoker
+from localbridge.model import FunctionSpec
 from localbridge.runtime.loop import Runtime
 
 
@@ -27,11 +27,6 @@ def make_invoker(mode: Mode, project_dir: Path) -> Invoker:
     if mode is Mode.THREAD:
         return ThreadInvoker(project_dir)
     return ProcessInvoker(project_dir)
-
-
-@runtime_checkable
-class Warmable(Protocol):
-    def warm(self, functions: Iterable[FunctionSpec]) -> None: ...
 
 
 def warm(invoker: Invoker, functions: Sequence[FunctionSpec]) -> None:

@@ -100,7 +100,7 @@ def moved_marks(
     marks: Mapping[str, FunctionMark], functions: Iterable[str], through: datetime
 ) -> list[FunctionMark]:
     """The marks of ``functions`` moved on to ``through`` (never back)."""
-    names = set(functions)  # once: 10,000 functions made this 10^8 set builds
+    names = set(functions)  # once, not once per function
     return [
         FunctionMark(m.name, m.expression, m.anchor, max(m.scheduled_through, through))
         for m in marks.values()

@@ -1,36 +1,47 @@
-"""Running attempts: concurrency limits, the ledger around each run, retries.
+"""Starting attempts: concurrency limits, the attempt's row, a worker thread per run.
 
-The ``Dispatcher`` takes ticks that are due, starts each on a worker thread as
-soon as its function's ``max_concurrency`` (and the optional overall limit)
-allows, records the attempt in the ledger before (here) and after (through
-``outcomes.OutcomeWriter``) the invocation, decides what follows
-(``retries.after_attempt``) and logs one line per run (``runlog``). Ticks
-that find a limit reached wait in order; none is dropped.
+The ``Dispatcher`` takes ticks that are due, opens each one's attempt in the
+ledger (in one transaction for the ticks due together) and runs it on a
+worker thread as soon as its function's ``max_concurrency`` (and the
+optional overall limit) allows; ticks that find a limit reached wait in
+order, none is dropped. A run that ends puts its ``RunReport`` on ``done``,
+and so does a fire (``FireStarted``) and a tick dead-lettered before it could
+run (``Buried``): the settler (``settle``) records them, tells the observers
+and gives the slots back (``release``). Nothing here calls back: what
+happened flows on through ``done``.
 """
 
 from __future__ import annotations
 
 import collections
-import functools
 import itertools
 import logging
+import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from localbridge.clock import Clock
-from localbridge.events import EventFactory
+from localbridge.abc import Clock, EventFactory, Invoker, RunRecorder
+from localbridge.events import tick_event
 from localbridge.lambda_errors import crashed_result
-from localbridge.ledger import Fired, Ledger
-from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions, Invoker
+from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions
 from localbridge.runtime.functions import Function
-from localbridge.runtime.outcomes import OutcomeWriter
-from localbridge.runtime.pool import WorkerPool
+from localbridge.runtime.observers import Observers
 from localbridge.runtime.retries import after_attempt, is_expired
-from localbridge.runtime.runlog import log_buried, log_run
-from localbridge.ticks import AttemptEnd, Decision, FunctionMark, RunReport, Tick, TickState
+from localbridge.ticks import (
+    AttemptEnd,
+    Decision,
+    Fired,
+    FunctionMark,
+    RunReport,
+    Tick,
+    TickState,
+)
 
 Waiting = tuple[int, Tick, datetime]
 """A tick waiting for room under a limit: (arrival order, tick, when it was due)."""
@@ -41,18 +52,38 @@ Event = Mapping[str, Any]
 log = logging.getLogger("localbridge")
 
 
+@dataclass(frozen=True)
+class FireStarted:
+    """A fire whose runs were handed to the workers, to record once they began."""
+
+    fired: Fired
+    began: threading.Event = field(default_factory=threading.Event)
+    """Set by the last of its runs as it begins (at once when it has none)."""
+
+
+@dataclass(frozen=True)
+class Buried:
+    """A tick dead-lettered before it could run (already so in the ledger)."""
+
+    tick: Tick
+    reason: str
+
+
+Done = RunReport | FireStarted | Buried
+"""What the settler takes from ``Dispatcher.done``."""
+
+
 class Dispatcher:
     """Runs attempts of due ticks on worker threads, within concurrency limits."""
 
     def __init__(
         self,
-        ledger: Ledger,
+        ledger: RunRecorder,
         invoker: Invoker,
         clock: Clock,
         lookup: Callable[[str], Function | None],
         build_event: EventFactory,
-        on_finished: Callable[[RunReport], None] = lambda report: None,
-        on_dead: Callable[[Tick, str], None] = lambda tick, reason: None,
+        observers: Observers,
         max_workers: int = 256,
         overall_limit: int | None = None,
     ) -> None:
@@ -60,13 +91,13 @@ class Dispatcher:
         self._invoker = invoker
         self._clock = clock
         self._lookup = lookup
-        self._build_event = build_event
-        self._on_finished = on_finished
-        self._report_listeners: list[Callable[[RunReport], None]] = []
-        self._on_dead = on_dead
-        self._overall_limit = overall_limit
-        self._pool = WorkerPool(max_workers)
-        self._outcomes = OutcomeWriter(self._settle, starting=lambda: self._pool.starting)
+        self.build_event = build_event
+        self._observers = observers
+        self.overall_limit = overall_limit
+        self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix="localbridge-worker")
+        self.done: queue.SimpleQueue[Done | None] = queue.SimpleQueue()
+        """Runs that ended, fires and burials, in the order they happened (None: the
+        end, put by ``settle.Settler.stop``)."""
         self._lock = threading.Condition()
         self._running: collections.Counter[str] = collections.Counter()
         self._in_flight = 0
@@ -75,13 +106,6 @@ class Dispatcher:
         self._accepting = True
 
     # -- admission ---------------------------------------------------------
-
-    def _has_room(self, function_name: str, function: Function | None = None) -> bool:
-        if self._overall_limit is not None and self._in_flight >= self._overall_limit:
-            return False
-        function = function or self._lookup(function_name)
-        limit = function.settings.max_concurrency if function else None
-        return limit is None or self._running[function_name] < limit
 
     def submit(self, tick: Tick, due: datetime) -> None:
         self.submit_many([(tick, due)])
@@ -93,18 +117,10 @@ class Dispatcher:
         After ``stop_accepting`` nothing starts: the ticks stay pending in the
         ledger and the next start picks them up.
         """
-        admitted = []
         with self._lock:
             if not self._accepting:
                 return
-            for tick, due in entries:
-                queue = self._waiting.get(tick.function)
-                if queue or not self._has_room(tick.function):
-                    entry = (next(self._arrivals), tick, due)
-                    self._waiting.setdefault(tick.function, collections.deque()).append(entry)
-                else:
-                    self._take_slot(tick.function)
-                    admitted.append((tick, due))
+            admitted = [(tick, due) for tick, due in entries if self._admit(tick, due)]
         self._start(admitted)
 
     def start_fired(
@@ -114,106 +130,90 @@ class Dispatcher:
         events: Mapping[int, Event],
         marks: Sequence[FunctionMark] = (),
         dropped: Sequence[int] = (),
-    ) -> None:
-        """Start ticks written ahead of their instant ``due``, now: handed to workers
-        first, recorded after (``Fired``, written by ``let_start`` or the first
-        run to finish), with ``marks`` and the ``dropped`` rows.
+    ) -> threading.Event:
+        """Start ticks written ahead of their instant ``due``, now: handed to the
+        workers at once, their attempts recorded once they began (``FireStarted``,
+        with ``marks`` and the ``dropped`` rows). Returns what is set once they began.
 
         ``events`` holds the events built ahead, by tick id. A tick a limit
-        holds waits as any other, and is recorded when it begins.
+        holds waits as any other, and its attempt is opened when it begins.
         """
+        fire_began = threading.Event()
         with self._lock:
             if not self._accepting:
-                return  # the ticks stay pending: the next start runs them
-            admitted = self._admit_fired(runs, due)
+                fire_began.set()
+                return fire_began  # the ticks stay pending: the next start runs them
+            admitted = [(tick, fn) for tick, fn in runs if self._admit(tick, due, fn)]
         now = self._clock.now()
         lateness = max(0.0, (now - due).total_seconds() / self._clock.speed * 1000.0)
         ticks = [tick for tick, _ in admitted]
-        if ticks or marks or dropped:
-            self._outcomes.queue_fired(Fired(ticks, now, [lateness] * len(ticks), marks, dropped))
-        attempt = self._attempt
-        self._pool.submit_many(
-            [
-                functools.partial(
-                    attempt, tick, fn, tick.attempts + 1, lateness, events.get(tick.id)
-                )
-                for tick, fn in admitted
-            ]
-        )
+        fired = Fired(ticks, now, [lateness] * len(ticks), marks, dropped)
+        fire = FireStarted(fired, fire_began)
+        # Queued before any of its runs can end: its record precedes their outcomes.
+        self.done.put(fire)
+        if not admitted:
+            fire.began.set()
+        for index, (tick, function) in enumerate(admitted):
+            last = fire.began if index == len(admitted) - 1 else None
+            event = events.get(tick.id)
+            self._hand_over(tick, function, tick.attempts + 1, lateness, event, last)
+        return fire.began
 
-    def _admit_fired(
-        self, runs: Sequence[tuple[Tick, Function]], due: datetime
-    ) -> Sequence[tuple[Tick, Function]]:
-        """The runs that start now; the others wait for room (lock held)."""
-        if (
-            self._overall_limit is None
-            and not self._waiting
-            and all(function.settings.max_concurrency is None for _, function in runs)
-        ):
-            # Nothing limits them (the common case): every slot taken at once,
-            # not one by one (a fifth of the time before 10,000 runs could start).
-            self._running.update(tick.function for tick, _ in runs)
-            self._in_flight += len(runs)
-            return runs
-        admitted = []
-        for tick, function in runs:
-            if self._waiting.get(tick.function) or not self._has_room(tick.function, function):
-                entry = (next(self._arrivals), tick, due)
-                self._waiting.setdefault(tick.function, collections.deque()).append(entry)
-            else:
-                self._take_slot(tick.function)
-                admitted.append((tick, function))
-        return admitted
-
-    def let_start(self, timeout: float) -> None:
-        """Let the runs ``start_fired`` handed over start before recording them.
-
-        Waits (real seconds, at most ``timeout``) until the workers took them:
-        meanwhile this thread, which would write the ledger, leaves them the
-        interpreter (a commit here delayed a lone run's first line by 0.4 ms).
-        """
-        self._pool.wait_taken(timeout)
-        self._outcomes.flush()
-
-    def _take_slot(self, function_name: str) -> None:
-        self._running[function_name] += 1
+    def _admit(self, tick: Tick, due: datetime, function: Function | None = None) -> bool:
+        """Take a slot for ``tick``, or queue it behind the limit (lock held)."""
+        if self._waiting.get(tick.function) or not self._has_room(tick.function, function):
+            entry = (next(self._arrivals), tick, due)
+            self._waiting.setdefault(tick.function, collections.deque()).append(entry)
+            return False
+        self._running[tick.function] += 1
         self._in_flight += 1
+        return True
+
+    def _has_room(self, function_name: str, function: Function | None = None) -> bool:
+        if self.overall_limit is not None and self._in_flight >= self.overall_limit:
+            return False
+        function = function or self._lookup(function_name)
+        limit = function.settings.max_concurrency if function else None
+        return limit is None or self._running[function_name] < limit
+
+    def release(self, function_names: Sequence[str]) -> None:
+        """Give back the slots of runs that are over, then start waiting ticks that now fit."""
+        with self._lock:
+            for name in function_names:
+                self._running[name] -= 1
+                self._in_flight -= 1
+            admitted = self._admit_waiting()
+            self._lock.notify_all()
+        self._start(admitted)
 
     def _admit_waiting(self) -> list[tuple[Tick, datetime]]:
-        """Take waiting ticks that now fit, oldest first (call with the lock held)."""
+        """Take waiting ticks that now fit, oldest first (lock held)."""
         admitted: list[tuple[Tick, datetime]] = []
         while self._accepting:
             heads = [q[0] for name, q in self._waiting.items() if self._has_room(name)]
             if not heads:
                 return admitted
             _, tick, due = min(heads, key=lambda entry: entry[0])
-            queue = self._waiting[tick.function]
-            queue.popleft()
-            if not queue:
+            waiting = self._waiting[tick.function]
+            waiting.popleft()
+            if not waiting:
                 del self._waiting[tick.function]
-            self._take_slot(tick.function)
+            self._running[tick.function] += 1
+            self._in_flight += 1
             admitted.append((tick, due))
         return admitted
-
-    def _release(self, function_name: str) -> None:
-        self._running[function_name] -= 1
-        self._in_flight -= 1
-
-    def _release_slots(self, function_names: Sequence[str]) -> None:
-        with self._lock:
-            for name in function_names:
-                self._release(name)
-            admitted = self._admit_waiting()
-            self._lock.notify_all()
-        self._start(admitted)
 
     # -- running -----------------------------------------------------------
 
     def _start(self, admitted: Sequence[tuple[Tick, datetime]]) -> None:
         """Open the attempts in one transaction, then hand each to a worker thread."""
         runnable = self._runnable(admitted, self._clock.now())
-        if runnable:
-            self._launch(runnable, self._ledger.begin_attempts(*self._begin_args(runnable)))
+        if not runnable:
+            return
+        ticks, lateness = [r[0] for r in runnable], [r[2] for r in runnable]
+        numbers = self._ledger.begin_attempts(ticks, self._clock.now(), lateness)
+        for (tick, function, late), number in zip(runnable, numbers, strict=True):
+            self._hand_over(tick, function, number, late)
 
     def _runnable(self, admitted: Sequence[tuple[Tick, datetime]], now: datetime) -> list[Runnable]:
         """The admitted ticks that may still run, with their lateness; buries the others."""
@@ -229,16 +229,20 @@ class Dispatcher:
                 runnable.append((tick, function, lateness))
         return runnable
 
-    def _begin_args(self, runnable: Sequence[Runnable]) -> tuple[list[Tick], datetime, list[float]]:
-        return [r[0] for r in runnable], self._clock.now(), [r[2] for r in runnable]
+    def _bury(self, tick: Tick, now: datetime, reason: str) -> None:
+        self._ledger.set_state(tick.id, TickState.DEAD, now)
+        self.done.put(Buried(tick, reason))
 
-    def _launch(self, runnable: Sequence[Runnable], numbers: Sequence[int]) -> None:
-        self._pool.submit_many(
-            [
-                functools.partial(self._attempt, tick, function, number, lateness)
-                for (tick, function, lateness), number in zip(runnable, numbers, strict=True)
-            ]
-        )
+    def _hand_over(
+        self,
+        tick: Tick,
+        function: Function,
+        number: int,
+        lateness_ms: float,
+        event: Event | None = None,
+        began: threading.Event | None = None,
+    ) -> None:
+        self._pool.submit(self._attempt, tick, function, number, lateness_ms, event, began)
 
     def _attempt(
         self,
@@ -246,54 +250,20 @@ class Dispatcher:
         function: Function,
         number: int,
         lateness_ms: float,
-        event: Event | None = None,
+        event: Event | None,
+        began: threading.Event | None,
     ) -> None:
+        """One run, on a worker thread; its report goes to ``done``."""
+        if began is not None:
+            began.set()
         try:
             result = self.invoke(function.spec, tick, event=event)
-            ended = self._clock.now()
-            decision = after_attempt(tick, result.outcome, function.settings, ended)
-        except BaseException:
-            self._release_slots([tick.function])
-            raise
-        self._outcomes.put(RunReport(tick, number, lateness_ms, result, decision, ended))
-
-    def _settle(self, fired: Sequence[Fired], batch: Sequence[RunReport]) -> None:
-        """Record fires, finished runs and the runs taking their slots, in one commit.
-
-        Then log them and tell the runtime; the finished runs' slots are
-        released last: once none is taken, everything about the finished runs
-        has happened (``wait_idle`` relies on it).
-        """
-        names = [report.tick.function for report in batch]
-        with self._lock:
-            for name in names:
-                self._release(name)
-            admitted = self._admit_waiting()
-            for name in names:  # still held until the runtime has been told
-                self._take_slot(name)
-        runnable = self._runnable(admitted, self._clock.now())
-        numbers: list[int] | None = None
-        try:
-            numbers = self._ledger.finish_and_begin(
-                [report.end for report in batch], *self._begin_args(runnable), fired=fired
-            )
-        except Exception:
-            # The attempts stay "running" (or the fired ticks "pending"): the
-            # next start retries them.
-            log.exception("could not record %d outcome(s) in the ledger", len(batch))
-        for report in batch:
-            try:
-                self._report(report)
-                self._on_finished(report)
-            except Exception:
-                log.exception("error after recording %s", report.tick.function)
-        try:
-            if numbers is not None:
-                self._launch(runnable, numbers)
-            elif runnable:
-                self._launch(runnable, self._ledger.begin_attempts(*self._begin_args(runnable)))
-        finally:
-            self._release_slots(names)
+        except Exception as error:  # ``invoke`` reports the invoker's errors: a bug's
+            log.exception("unexpected error running %s", tick.function)
+            result = crashed_result(error, time.time(), time.time())
+        ended = self._clock.now()
+        decision = after_attempt(tick, result.outcome, function.settings, ended)
+        self.done.put(RunReport(tick, number, lateness_ms, result, decision, ended))
 
     def run_now(
         self, function: Function, tick: Tick, options: InvokeOptions | None = None
@@ -303,46 +273,10 @@ class Dispatcher:
         number = self._ledger.begin_attempts([tick], started, [0.0])[0]
         result = self.invoke(function.spec, tick, options)
         state = TickState.SUCCEEDED if result.succeeded else TickState.FAILED
-        decision = Decision(state)
         self._ledger.finish_attempt(tick.id, number, AttemptEnd(result, self._clock.now(), state))
-        report = RunReport(tick, number, 0.0, result, decision)
-        self._report(report)
+        report = RunReport(tick, number, 0.0, result, Decision(state))
+        self._observers.ran(report, tell_state=False)
         return report
-
-    def add_report_listener(self, listener: Callable[[RunReport], None]) -> None:
-        """Told of every finished attempt, scheduled or synchronous (the metrics)."""
-        self._report_listeners.append(listener)
-
-    def report(self, report: RunReport) -> None:
-        """Log an attempt run elsewhere (replay's workers) and tell the report listeners."""
-        self._report(report)
-
-    @property
-    def overall_limit(self) -> int | None:
-        return self._overall_limit
-
-    @property
-    def build_event(self) -> EventFactory:
-        return self._build_event
-
-    def _report(self, report: RunReport) -> None:
-        log_run(report)
-        for listener in self._report_listeners:
-            listener(report)
-
-    def _bury(self, tick: Tick, now: datetime, reason: str) -> None:
-        self._ledger.set_state(tick.id, TickState.DEAD, now)
-        log_buried(tick, reason)
-        try:
-            self._on_dead(tick, reason)
-        finally:
-            self._release_slots([tick.function])
-
-    def event_of(self, spec: FunctionSpec, tick: Tick) -> Event:
-        """The event every attempt of ``tick`` gets (built ahead for a tick written ahead)."""
-        if tick.event is not None:
-            return tick.event
-        return self._build_event(spec, tick.scheduled_at, tick.event_id)
 
     def invoke(
         self,
@@ -358,7 +292,7 @@ class Dispatcher:
         ``event``: the tick's event, when it was built ahead.
         """
         if event is None:
-            event = self.event_of(spec, tick)
+            event = tick_event(self.build_event, spec, tick)
         request_id = tick.request_id or str(uuid.uuid4())
         started = self._clock.now().timestamp()
         try:
@@ -377,6 +311,10 @@ class Dispatcher:
         """Wait (real seconds) until no attempt runs or waits; False on timeout."""
         with self._lock:
             return self._lock.wait_for(lambda: self._in_flight == 0 and not self._waiting, timeout)
+
+    def close(self) -> None:
+        """Let the idle worker threads go (call once idle)."""
+        self._pool.shutdown(wait=False)
 
     @property
     def in_flight(self) -> int:

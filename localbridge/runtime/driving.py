@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from localbridge.clock import Clock
+from localbridge.abc import Clock
 from localbridge.ledger import Ledger
 from localbridge.model import InvokeOptions
 from localbridge.runtime.dispatch import Dispatcher

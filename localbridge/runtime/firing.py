@@ -1,15 +1,14 @@
 """Firing: an instant's scheduled ticks written ahead of it, then started at it.
 
-The loop arms the earliest fire instant once it is at most ``arm_lead`` away
-(50 ms of real time for one function, up to 2 s for 10,000): it writes that
-instant's ticks (``pending``, as a fire at the instant would) and builds their
-events before the instant, so at the instant nothing stands between the clock
-and the handlers but a hand-over to the workers. What only the instant
-decides - the attempts, the moved marks, the ticks not fired after all
-(paused or reloaded since) - is recorded right after, in a group commit
-(``ledger.fired``). A crash while armed leaves ``pending`` ticks: the next
-start runs each at its instant, or at once when that has passed
-(``Runtime._resume_unfinished``).
+The loop arms the earliest fire instant once it is at most ``arm_lead`` away:
+``arm`` writes that instant's ticks (``pending``, as a fire at the instant
+would), builds their events and plans the fire, all before the instant, so at
+the instant nothing stands between the clock and the handlers but a hand-over
+to the workers. What only the instant decides - the attempts, the moved
+marks, the ticks not fired after all (paused or reloaded since) - is recorded
+right after the runs began (``dispatch.FireStarted``, ``ledger.runs``). A
+crash while armed leaves ``pending`` ticks: the next start runs each at its
+instant, or at once when that has passed (``Runtime._resume_unfinished``).
 """
 
 from __future__ import annotations
@@ -20,19 +19,23 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from localbridge.ledger import Ledger
+from localbridge.abc import EventFactory, RunRecorder
+from localbridge.events import tick_event
 from localbridge.model import FunctionSpec
 from localbridge.runtime.functions import Due, Function
-from localbridge.runtime.outcomes import YIELD_LIMIT_S
 from localbridge.ticks import FunctionMark, NewTick, Tick, TickSource
 
 ARM_AHEAD_S = 2.0
-"""At most, real seconds before an instant its ticks are written: room for 10,000."""
+"""At most, real seconds before an instant its ticks are written."""
 ARM_BASE_S = 0.05
 ARM_PER_FUNCTION_S = 0.0002
-"""Writing a tick ahead and building its event takes ~0.1 ms (0.7 s for 10,000)."""
+"""Room per function to write its tick ahead and build its event, with a margin."""
 
 Event = Mapping[str, Any]
+
+YIELD_LIMIT_S = 1.0
+"""Real seconds the loop leaves the interpreter to the runs it handed over, at most:
+whatever it does next (arming the next instant writes the ledger) would delay them."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ def next_wake(heap: Sequence[Due], armed: Armed | None, lead: timedelta) -> date
 
 
 def real_seconds_until(instant: datetime | None, now: datetime, speed: float) -> float:
-    """How long the loop may let runs just handed over start: until its next
+    """How long the loop lets the runs it just handed over begin: until its next
     entry is due, at most ``YIELD_LIMIT_S``."""
     if instant is None:
         return YIELD_LIMIT_S
@@ -109,13 +112,13 @@ def real_seconds_until(instant: datetime | None, now: datetime, speed: float) ->
 
 
 def arm(
-    ledger: Ledger,
+    ledger: RunRecorder,
     instant: datetime,
     entries: list[Due],
     functions: Mapping[str, Function],
     paused: Collection[str],
     now: datetime,
-    event_of: Callable[[FunctionSpec, Tick], Event],
+    build_event: EventFactory,
     table: tuple[Mapping[str, Function], Mapping[str, FunctionMark]] = ({}, {}),
 ) -> Armed:
     """Write the ticks of ``entries`` (``instant``'s current fire entries) ahead of
@@ -132,7 +135,7 @@ def arm(
     ticks = {tick.function: tick for tick in added}
     held = {name: tick for name, tick in new.items() if name not in ticks}
     specs = {name: function.spec for name, function in functions.items()}
-    events = {tick.id: event_of(specs[tick.function], tick) for tick in added}
+    events = {tick.id: tick_event(build_event, specs[tick.function], tick) for tick in added}
     armed = Armed(instant, entries, specs, ticks, held, events)
     return planned(armed, table[0], functions, table[1], paused)
 
@@ -146,7 +149,7 @@ def planned(
 ) -> Armed:
     """``armed`` with its fire planned ahead too (``table``: the runtime's function
     table, ``current``: the functions of its entries, both as armed): at the
-    instant only handing the runs over is left (planning 10,000 had taken 20 ms)."""
+    instant only handing the runs over is left."""
     plan = plan_fire(armed, current, paused)
     moved = marks_moved_to(marks, current, armed.instant)
     return replace(armed, table=table, paused=paused, plan=plan, marks=moved)

@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from localbridge.clock import Clock
+from localbridge.abc import Clock
 from localbridge.ledger import Ledger
 from localbridge.ticks import NewTick, Tick, TickSource, TickState
 

@@ -1,13 +1,23 @@
 """The runtime loop: fire every scheduled function at its instants, durably.
 
-One thread keeps a heap of what is due next - each function's next fire
-instant and each tick waiting for a retry - and waits on the ``Clock`` until
-the earliest. Shortly before a fire instant its ticks are committed to the
-ledger (``firing``); at the instant they are handed to the ``Dispatcher``,
-which runs them on worker threads and records their attempts. The ledger is
-the source of truth: on start the runtime recovers runs a crash interrupted,
-catches up on ticks missed while it was down (per function policy) and resumes
-pending and retrying ticks.
+One tick's path, top-down, data flowing one way:
+
+1. arm (``firing.arm``): shortly before an instant T, the loop writes T's
+   ticks to the ledger as ``pending`` and builds their events;
+2. wait: the loop waits on the ``Clock`` for T (or a retry, or a wake-up);
+3. fire (``Dispatcher.start_fired``): at T the runs go to worker threads,
+   and the fire (``FireStarted``) to the dispatcher's ``done`` queue; the
+   loop lets the runs begin before it goes on;
+4. settle (``settle.Settler``, its own thread): each run's report comes
+   through ``done``; the fire, then the outcomes, are recorded in one
+   commit, the run log line is written, listeners are told, a retry goes
+   back to the loop through its ``retries`` queue, and the slots are freed.
+
+The loop keeps a heap of what is due next - each function's next fire
+instant and each tick waiting for a retry. The ledger is the source of
+truth: on start the runtime recovers runs a crash interrupted, catches up on
+ticks missed while it was down (per function policy) and resumes pending and
+retrying ticks.
 
 Other parts drive it through ``invoke_now`` (a synchronous invocation),
 ``enqueue_event`` (an asynchronous one, retried like a scheduled tick),
@@ -20,15 +30,15 @@ import functools
 import heapq
 import itertools
 import logging
+import queue
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
 
-from localbridge.clock import Clock, Wakeup
-from localbridge.events import EventFactory
+from localbridge.abc import Clock, EventFactory, Invoker
+from localbridge.clock import Wakeup
 from localbridge.ledger import Ledger
-from localbridge.model import FunctionSpec, Invoker
+from localbridge.model import FunctionSpec
 from localbridge.runtime.catchup import catch_up_ticks, moved_marks
 from localbridge.runtime.dispatch import Dispatcher
 from localbridge.runtime.driving import Invocations
@@ -49,22 +59,12 @@ from localbridge.runtime.functions import (
     new_rule_mark,
 )
 from localbridge.runtime.invocations import INSTANT, take_over_failed_invocations
+from localbridge.runtime.observers import Listener, Observers, ReportListener
 from localbridge.runtime.pausing import FireGate
-from localbridge.ticks import Decision, FunctionMark, RunReport, Tick, TickSource, TickState
+from localbridge.runtime.settle import Retry, Settler
+from localbridge.ticks import FunctionMark, Tick, TickSource, TickState
 
 log = logging.getLogger("localbridge")
-
-
-Listener = Callable[[Tick, TickState], None]
-"""Told of each tick's state after each attempt (or when it expires), from a worker thread."""
-
-
-class Service(Protocol):
-    """Something that runs alongside the runtime (e.g. an HTTP endpoint)."""
-
-    def start(self, runtime: Runtime) -> None: ...
-
-    def stop(self) -> None: ...
 
 
 class Runtime(Invocations):
@@ -88,7 +88,8 @@ class Runtime(Invocations):
         self.invoker = invoker
         self.clock = clock
         self._fire_schedules = fire_schedules
-        self._listeners = list(listeners)
+        self.build_event = build_event
+        self.observers = Observers(list(listeners))
         self.gate = FireGate(ledger.path, fire_until)
         self._lock = threading.RLock()
         self._wakeup = Wakeup()
@@ -103,18 +104,21 @@ class Runtime(Invocations):
         self._prepared = False
         self._fire_from = clock.started_at
         self._unsaved_marks: list[FunctionMark] = []
-        self._finished = threading.Condition(self._lock)
         self._armed: Armed | None = None  # the loop thread's alone
+        self._retries: queue.SimpleQueue[Retry] = queue.SimpleQueue()
+        """Ticks to attempt again (from the settler, and on start), for the loop's heap."""
         self.dispatcher = Dispatcher(
             ledger,
             invoker,
             clock,
             self.function,
             build_event,
-            on_finished=self._attempt_finished,
-            on_dead=lambda tick, reason: self.notify(tick, TickState.DEAD),
+            self.observers,
             max_workers=max_workers,
             overall_limit=overall_limit,
+        )
+        self._settler = Settler(
+            ledger, self.dispatcher, self.observers, self._retries, self._wakeup
         )
 
     # -- the function table --------------------------------------------------
@@ -178,6 +182,7 @@ class Runtime(Invocations):
             # run already does: two would run every tick twice.
             self.ledger.claim(drives=self._fire_schedules)
             self._prepared = True
+        self._settler.start()
         now = self.clock.now()
         recovered = self.ledger.recover_interrupted(now)
         if recovered:
@@ -246,7 +251,9 @@ class Runtime(Invocations):
     # -- the loop ----------------------------------------------------------
 
     def _loop(self) -> None:
+        """Arm, wait, fire - until stopped; the settler's thread settles."""
         while True:
+            self._take_retries()
             self._run_due(self.clock.now())
             with self._lock:
                 if self._stopping:
@@ -256,7 +263,9 @@ class Runtime(Invocations):
             self.clock.wait_until(wake, self._wakeup)
 
     def _run_due(self, now: datetime) -> None:
-        """Fire the armed instant when it came, start due retries, arm the next instant."""
+        """Do what is due at ``now``, earliest first: fire the armed instant once it
+        came, start a retry whose time came, arm the next instant once it is
+        within ``arm_lead``."""
         while True:
             armed = self._armed
             if armed is not None and armed.instant <= now:
@@ -278,6 +287,16 @@ class Runtime(Invocations):
                 self._armed = armed_now
             else:  # due before the armed instant (a reload): fire at once
                 self._fire(armed_now, now)
+
+    def _take_retries(self) -> None:
+        """Put the ticks to attempt again that the settler handed over on the heap."""
+        while True:
+            try:
+                tick, instant = self._retries.get_nowait()
+            except queue.Empty:
+                return
+            with self._lock:
+                heapq.heappush(self._heap, Due(instant, next(self._order), tick.function, tick.id))
 
     def _retry(self, entry: Due) -> None:
         retry = None if entry.tick_id is None else self.ledger.get(entry.tick_id)
@@ -302,8 +321,8 @@ class Runtime(Invocations):
             table, marks = self._functions, dict(self._marks)
         live = [entry for entry in entries if entry.function in current]
         paused = self.gate.pauses.paused()
-        event_of, instant = self.dispatcher.event_of, entries[0].instant
-        return arm(self.ledger, instant, live, current, paused, now, event_of, (table, marks))
+        instant, build = entries[0].instant, self.build_event
+        return arm(self.ledger, instant, live, current, paused, now, build, (table, marks))
 
     def _fire(self, armed: Armed, now: datetime) -> None:
         """Start an armed instant's ticks (recorded after they start) and move the marks.
@@ -316,34 +335,30 @@ class Runtime(Invocations):
         with self._lock:
             current = functools.partial(self._current, armed.entries)
             plan, marks = plan_at_instant(armed, self._functions, current, self._marks, paused)
-        self.dispatcher.start_fired(plan.runs, armed.instant, plan.events, marks, plan.dropped)
+        began = self.dispatcher.start_fired(
+            plan.runs, armed.instant, plan.events, marks, plan.dropped
+        )
         with self._lock:
             upcoming = self._heap[0].instant if self._heap else None
-        self.dispatcher.let_start(real_seconds_until(upcoming, now, self.clock.speed))
+        began.wait(real_seconds_until(upcoming, now, self.clock.speed))
         if plan.late:
             added = self.ledger.add_ticks(plan.late, now)
             taken = take_over_failed_invocations(self.ledger, plan.late, added, now)
             self.dispatcher.submit_many([(tick, tick.scheduled_at) for tick in added + taken])
 
     def _schedule_attempt(self, tick: Tick, instant: datetime) -> None:
-        with self._lock:
-            heapq.heappush(self._heap, Due(instant, next(self._order), tick.function, tick.id))
+        self._retries.put((tick, instant))
         self._wakeup.set()
-
-    def _attempt_finished(self, report: RunReport) -> None:
-        decision: Decision = report.decision
-        if decision.state is TickState.RETRYING and decision.next_attempt_at is not None:
-            self._schedule_attempt(report.tick, decision.next_attempt_at)
-        self.notify(report.tick, decision.state)
-
-    def notify(self, tick: Tick, state: TickState) -> None:
-        for listener in self._listeners:  # also called by replay's workers, for their attempts
-            listener(tick, state)
 
     # -- driving it from outside -------------------------------------------
 
     def add_listener(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+        """Told of each tick's state after each attempt (or when it expires)."""
+        self.observers.listeners.append(listener)
+
+    def add_report_listener(self, listener: ReportListener) -> None:
+        """Told of every finished attempt, scheduled or synchronous (the metrics)."""
+        self.observers.report_listeners.append(listener)
 
     def run_ticks(self, ticks: Sequence[Tick]) -> None:
         """Run existing (pending) ticks now, oldest first: replay and redrive."""
@@ -391,7 +406,10 @@ class Runtime(Invocations):
             self._thread.join()
         self.dispatcher.stop_accepting()
         finished = self.dispatcher.wait_idle(grace)
-        if not finished:
+        if finished:
+            self._settler.stop()
+            self.dispatcher.close()
+        else:
             log.warning(
                 f"{self.dispatcher.in_flight} run(s) still running after {grace:g} s; "
                 "the next start retries them"

@@ -17,25 +17,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
+from localbridge.abc import Progress
 from localbridge.runtime.functions import Function
 from localbridge.runtime.loop import Runtime
 from localbridge.runtime.replay_feed import Feed
 from localbridge.runtime.replay_workers import ReplayWorkers
 from localbridge.schedules import Schedule, parse_schedule
 from localbridge.ticks import FINAL_STATES, NewTick, Tick, TickSource, TickState
-
-
-class Progress(Protocol):
-    """What a batch reports its progress to (the CLI's progress bar)."""
-
-    def start(self, already_done: int = 0) -> None: ...
-
-    def advance(self, failed: bool = False) -> None: ...
-
-    def finish(self) -> None: ...
-
 
 CHUNK = 256
 """Ticks a replay records (and hands to its workers) at a time."""

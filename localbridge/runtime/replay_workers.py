@@ -1,7 +1,7 @@
 """Replay's own workers: N threads, each running a few ticks per ledger transaction.
 
 A replay knows its ticks in advance, so it does not need the dispatcher's
-hand-offs (a worker thread per run, a writer per batch of outcomes). Here
+hand-offs (a worker thread per run, the settler per batch of outcomes). Here
 each of ``--concurrency`` threads takes a batch of ticks from the ``Feed``,
 opens their attempts in one transaction - together with recording the
 outcomes of its previous batch - and runs them one after the other in its own
@@ -23,20 +23,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
 
-from localbridge.ids import new_uuid
+from localbridge.abc import BatchInvoker, Progress
+from localbridge.events import tick_event
 from localbridge.lambda_errors import crashed_result
 from localbridge.ledger.rows import new_tick
-from localbridge.model import FunctionSpec, InvocationResult, Outcome
+from localbridge.model import InvocationResult, Outcome
 from localbridge.runtime.functions import Function
 from localbridge.runtime.loop import Runtime
 from localbridge.runtime.replay_feed import Entry, Feed
 from localbridge.runtime.retries import after_attempt
-from localbridge.runtime.runlog import log_buried
 from localbridge.ticks import FINAL_STATES, Decision, NewTick, RunReport, Tick, TickState
 
 log = logging.getLogger("localbridge")
@@ -45,20 +45,6 @@ Runnable = tuple[Tick, Function, float]
 """A tick about to run: (tick, its function, lateness in ms)."""
 Starting = tuple[Tick | NewTick, Function, float]
 """The same before its attempt is recorded (a ``NewTick``: before the tick is)."""
-
-
-class Progress(Protocol):
-    def advance(self, failed: bool = False) -> None: ...
-
-
-@runtime_checkable
-class BatchInvoker(Protocol):
-    """An invoker that runs several invocations of one function in one hand-over
-    (process mode: one message to a worker process, not one per run)."""
-
-    def invoke_batch(
-        self, function: FunctionSpec, runs: Sequence[tuple[Mapping[str, Any], str]]
-    ) -> list[InvocationResult]: ...
 
 
 class ReplayWorkers:
@@ -239,10 +225,8 @@ class ReplayWorkers:
         spec = group[0][1].spec
         runs = [
             (
-                tick.event
-                if tick.event is not None
-                else dispatcher.build_event(spec, tick.scheduled_at, tick.event_id),
-                tick.request_id or new_uuid(),
+                tick_event(self._runtime.build_event, spec, tick),
+                tick.request_id or str(uuid.uuid4()),
             )
             for tick, _, _ in group
         ]
@@ -268,11 +252,7 @@ class ReplayWorkers:
         final = 0
         for report in finished:
             tick, decision = report.tick, report.decision
-            try:
-                self._runtime.dispatcher.report(report)
-                self._runtime.notify(tick, decision.state)
-            except Exception:
-                log.exception("error after recording %s", tick.function)
+            self._runtime.observers.ran(report)
             if decision.state is TickState.RETRYING and decision.next_attempt_at is not None:
                 failures = tick.failures + 1
                 retry = replace(
@@ -299,8 +279,7 @@ class ReplayWorkers:
                     return
                 tick = recorded[0]
             self._ledger.set_state(tick.id, TickState.DEAD, now)
-            log_buried(tick, reason)
-            self._runtime.notify(tick, TickState.DEAD)
+            self._runtime.observers.buried(tick, reason)
         except Exception:
             log.exception("could not dead-letter %s", tick.function)
         if self._progress is not None:

@@ -1,33 +1,41 @@
-"""Ids shaped like AWS's, made without a system call each."""
+"""Ids keep AWS's shapes: request and event ids are version 4 UUIDs, trace ids and
+log streams look like Lambda's."""
 
 from __future__ import annotations
 
-import random
 import re
 import uuid
+from datetime import UTC, datetime
 
-from localbridge.events import new_trace_id
-from localbridge.ids import new_hex, new_uuid
+from localbridge.events import make_event_factory, new_log_stream_name, new_trace_id
+from localbridge.model import FunctionSpec
+from localbridge.ticks import NewTick, TickSource
 
-
-def test_ids_are_version_4_uuids_and_distinct() -> None:
-    made = [new_uuid() for _ in range(10_000)]
-    assert len(set(made)) == len(made)
-    for text in made[:1000]:
-        parsed = uuid.UUID(text)
-        assert (str(parsed), parsed.version, parsed.variant) == (text, 4, uuid.RFC_4122)
+AT = datetime(2022, 12, 19, tzinfo=UTC)
 
 
-def test_hex_digits_keep_their_width_and_trace_ids_their_shape() -> None:
-    assert all(len(new_hex(24)) == 24 for _ in range(1000))
-    assert re.fullmatch(
-        r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0", new_trace_id(0x5F00)
-    )
+def assert_uuid4(text: str) -> None:
+    parsed = uuid.UUID(text)
+    assert (str(parsed), parsed.version, parsed.variant) == (text, 4, uuid.RFC_4122)
 
 
-def test_a_function_seeding_random_does_not_make_ids_repeat() -> None:
-    """A job calling ``random.seed`` runs in this process in thread mode."""
-    random.seed(1)
-    first = (new_uuid(), new_hex(16))
-    random.seed(1)
-    assert (new_uuid(), new_hex(16)) != first
+def test_a_delivery_has_a_request_id_and_an_event_id_of_its_own() -> None:
+    ticks = [NewTick("f", AT, TickSource.SCHEDULE, AT) for _ in range(100)]
+    ids = [tick.request_id for tick in ticks] + [tick.event_id for tick in ticks]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        assert_uuid4(text)
+
+
+def test_an_event_built_without_an_id_gets_a_uuid() -> None:
+    spec = FunctionSpec("f", "app.f", "rate(1 minute)", "app", "dev")
+    event = make_event_factory()(spec, AT)
+    assert_uuid4(event["id"])
+
+
+def test_trace_ids_and_log_streams_are_shaped_like_lambdas() -> None:
+    trace_ids = {new_trace_id(0x5F00) for _ in range(100)}
+    assert len(trace_ids) == 100
+    for trace_id in trace_ids:
+        assert re.fullmatch(r"Root=1-00005f00-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0", trace_id)
+    assert re.fullmatch(r"2022/12/19/\[\$LATEST\][0-9a-f]{32}", new_log_stream_name(AT))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from localbridge.abc import Invoker
 from localbridge.invokers.process import ProcessInvoker
-from localbridge.model import Invoker
 from tests.localbridge.chalice_project import write_project
 from tests.localbridge.invokers.support import IDENTITY, MODES
 

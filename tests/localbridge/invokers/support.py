@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from localbridge.abc import Invoker
 from localbridge.events import AwsIdentity, scheduled_event
 from localbridge.invokers.process import ProcessInvoker
 from localbridge.invokers.thread import ThreadInvoker
-from localbridge.model import FunctionSpec, InvocationResult, Invoker
+from localbridge.model import FunctionSpec, InvocationResult
 from tests.localbridge.chalice_project import set_version, spec
 from tests.support import PROCESS_START_S, wait_for
 

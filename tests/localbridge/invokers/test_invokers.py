@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from localbridge.abc import Invoker
 from localbridge.invokers.thread import ThreadInvoker
-from localbridge.model import FunctionSpec, InvokeOptions, Invoker, Outcome
+from localbridge.model import FunctionSpec, InvokeOptions, Outcome
 from tests.localbridge.chalice_project import spec, write_project
 from tests.localbridge.invokers.support import (
     DEADLINE_S,

@@ -20,12 +20,13 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
+from localbridge.abc import Invoker
 from localbridge.events import AwsIdentity
 from localbridge.invokers.thread import ThreadInvoker
 from localbridge.lambda_api.backends import InvokerBackend
 from localbridge.lambda_api.operation import LambdaInvokeHandler
 from localbridge.lambda_api.server import LambdaApiServer
-from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions, Invoker
+from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions
 from tests.localbridge.chalice_project import spec, write_project
 from tests.support import aws_client
 

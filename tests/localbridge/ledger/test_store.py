@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from localbridge.instants import format_instant
-from localbridge.ledger.fired import Fired
 from localbridge.ledger.schema import MIGRATIONS, LedgerError
 from localbridge.ledger.store import Ledger
 from localbridge.model import InvocationResult, Outcome
@@ -17,6 +16,7 @@ from localbridge.ticks import (
     PAYLOAD_LIMIT,
     AttemptEnd,
     AttemptOutcome,
+    Fired,
     FunctionMark,
     NewTick,
     TickSource,

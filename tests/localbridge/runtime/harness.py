@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from localbridge.clock import Clock, ManualClock
+from localbridge.abc import Clock
+from localbridge.clock import ManualClock
 from localbridge.ledger.store import Ledger
 from localbridge.project.loading import load_functions
 from localbridge.runtime.assemble import Mode, make_invoker, make_runtime
