@@ -1,7 +1,6 @@
 """Replay benchmarks: a week of ``rate(1 minute)`` beside its floor, memory, a year of jobs.
 
 ``python -m bench replay [week] [memory] [year]`` (default: all three).
-``python -m bench runtime week`` and ``runtime replay`` still run week + memory and year.
 
 - week: ``replay`` (in-process, ``--concurrency 4``) of 7 days of a no-op
   ``rate(1 minute)`` function (10,080 runs) in thread mode and in process
