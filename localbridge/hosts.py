@@ -41,8 +41,12 @@ def _port_or_nothing(rest: str) -> bool:
 
 
 def is_loopback(name: str) -> bool:
-    """``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
-    if name == "localhost":
+    """``localhost`` (or a name under it), or a loopback address (127.0.0.0/8, ::1).
+
+    Names under ``localhost`` are loopback by RFC 6761; browsers resolve them
+    without DNS, so no other site can point them elsewhere.
+    """
+    if name == "localhost" or name.endswith(".localhost"):
         return True
     try:
         return ipaddress.ip_address(name).is_loopback
