@@ -64,7 +64,9 @@ def test_the_attributes_it_reads_are_set_by_uvicorn() -> None:
 
 
 def test_the_configured_protocol_is_what_uvicorn_instantiates() -> None:
-    configured = BoundedHttpProtocol.configured(1.5, 2.5, drain_limit=10)
+    configured = BoundedHttpProtocol.configured(
+        header_timeout=1.5, body_timeout=2.5, drain_limit=10
+    )
     assert issubclass(configured, HttpToolsProtocol)
     assert (configured.header_timeout, configured.body_timeout) == (1.5, 2.5)
     assert configured.drain_limit == 10
