@@ -23,6 +23,7 @@ from email.message import Message
 from typing import Any, BinaryIO
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
+from localbridge.hosts import HostPolicy
 from localbridge.http_server import BackgroundHttpServer, GuardedRequestHandler, Limits
 from localbridge.lambda_api import DEFAULT_HOST as DEFAULT_HOST  # public here too
 from localbridge.lambda_api import DEFAULT_PORT as DEFAULT_PORT
@@ -262,6 +263,8 @@ class LambdaApiServer:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     limits: Limits | None = None
+    hosts: HostPolicy | None = None
+    """The Host names answered; by default those of a server bound to ``host``."""
     _server: BackgroundHttpServer | None = None
 
     @property
@@ -272,7 +275,7 @@ class LambdaApiServer:
         """Listen on host:port (OSError when taken); requests wait until ``start``."""
         if self._server is None:
             self._server = BackgroundHttpServer(
-                self.host, self.port, request_handler_class(self), self.limits
+                self.host, self.port, request_handler_class(self), self.limits, self.hosts
             )
             self.port = self._server.port
         return self

@@ -19,6 +19,7 @@ import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from localbridge.events import AwsIdentity
+from localbridge.hosts import HostPolicy
 from localbridge.http_server import Limits
 from localbridge.invokers.thread import ThreadInvoker
 from localbridge.lambda_api.backends import InvokerBackend
@@ -156,11 +157,13 @@ def test_loopback_names_are_answered(server: LambdaApiServer, counted: Counting,
 
 
 def test_names_of_allowed_hosts_are_answered_when_bound_beyond_loopback(
-    counted: Counting, monkeypatch: pytest.MonkeyPatch
+    counted: Counting,
 ) -> None:
-    monkeypatch.setenv("ALLOWED_HOSTS", "scheduler, api:5000")
+    # The policy of a server bound to 0.0.0.0, on a server bound to 127.0.0.1.
+    env = {"ALLOWED_HOSTS": "scheduler, api:5000"}
+    policy = HostPolicy.for_address("0.0.0.0", env)
     backend = InvokerBackend(lambda: [ECHO], counted, IDENTITY, clock=lambda: NOW)
-    server = LambdaApiServer(LambdaInvokeHandler(backend, IDENTITY), host="0.0.0.0", port=0)
+    server = LambdaApiServer(LambdaInvokeHandler(backend, IDENTITY), port=0, hosts=policy)
     server.start()
     try:
         allowed = exchange(server.port, invoke_bytes(f"scheduler:{server.port}"))
@@ -172,6 +175,14 @@ def test_names_of_allowed_hosts_are_answered_when_bound_beyond_loopback(
     assert status_of(foreign) == 421, foreign
     assert "ALLOWED_HOSTS" in error_of(foreign)[1]
     assert counted.calls == 1
+
+
+def test_allowed_hosts_do_not_widen_a_loopback_server() -> None:
+    policy = HostPolicy.for_address("127.0.0.1", {"ALLOWED_HOSTS": "scheduler"})
+    assert not policy.allows("scheduler")
+    assert policy.allows("localhost:3001")
+    assert HostPolicy.for_address("10.0.0.5", {}).allows("10.0.0.5:3001")
+    assert not HostPolicy.for_address("0.0.0.0", {}).allows("0.0.0.0")
 
 
 @pytest.mark.parametrize(
@@ -253,15 +264,14 @@ def test_one_boto3_client_goes_on_after_an_operation_the_server_lacks(
     server: LambdaApiServer, counted: Counting
 ) -> None:
     client = aws_client("lambda", server.url)
-    codes = []
-    for call in (
-        lambda: client.put_function_concurrency(
-            FunctionName=ECHO.lambda_name, ReservedConcurrentExecutions=5
-        ),
-        lambda: client.delete_function_concurrency(FunctionName=ECHO.lambda_name),
-    ):
+    codes: list[str] = []
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("put_function_concurrency", {"ReservedConcurrentExecutions": 5}),
+        ("delete_function_concurrency", {}),
+    ]
+    for operation, parameters in calls:
         try:
-            call()
+            getattr(client, operation)(FunctionName=ECHO.lambda_name, **parameters)
         except ClientError as error:  # not an operation here: Lambda's error shape
             codes.append(error.response["Error"]["Code"])
     assert all(codes), codes
