@@ -116,6 +116,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._head_bytes = 0  # bytes of the request's head received so far
         self._heads_done = False  # a request's headers ended in this data_received
         self._read_bytes = 0  # bytes of the current data_received
+        self._host_answered: list[bytes] | None = None  # the Host headers last let through
         self.body_pending = False  # headers in, body not yet complete
         self.close_after_body = False
 
@@ -243,7 +244,10 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             if size > self.header_limit:
                 return refusal(431, self._too_large())
         hosts = [value for name, value in self.headers if name == b"host"]
+        if hosts == self._host_answered:  # as the connection's last request: known good
+            return None
         if len(hosts) == 1 and host_allowed(hosts[0], self.allowed_hosts):
+            self._host_answered = hosts
             return None
         host = hosts[0].decode("latin-1")[:100] if hosts else ""
         return refusal(
