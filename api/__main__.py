@@ -1,4 +1,5 @@
-"""``python -m api``: serve the results API (HOST, PORT, RESULTS_DB, RESULTS_API_TOKEN, ...)."""
+"""``python -m api``: serve the results API (HOST, PORT, RESULTS_DB, RESULTS_API_TOKEN,
+ALLOWED_HOSTS, ...)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,11 @@ def main(env: Mapping[str, str]) -> int:
         # uvloop and httptools: the fastest pair measured (docs/results-api.md);
         # the protocol adds the request deadlines uvicorn lacks (api/protocol.py).
         loop="uvloop",
-        http=BoundedHttpProtocol.configured(settings.header_timeout, settings.body_timeout),
+        http=BoundedHttpProtocol.configured(
+            header_timeout=settings.header_timeout,
+            body_timeout=settings.body_timeout,
+            allowed_hosts=settings.allowed_hosts,
+        ),
         access_log=settings.access_log,
         # Bound to a chosen address and reading no client address: no proxy headers.
         proxy_headers=False,

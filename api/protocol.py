@@ -1,4 +1,4 @@
-"""uvicorn's httptools protocol with request deadlines, a lingering close and a JSON 400.
+"""uvicorn's httptools protocol with request deadlines, limits and checks uvicorn lacks.
 
 uvicorn has no setting for a request that stops arriving. Here a request must
 deliver its headers within ``header_timeout`` seconds of its first byte (or
@@ -11,6 +11,13 @@ close``, HTTP/1.0) waits until the body has arrived, so clients that send the
 whole body before reading (urllib, http.client) see the status, not a reset.
 A request the parser refuses gets a JSON 400 naming the parser's reason.
 
+A request whose headers grow past ``header_limit`` bytes is answered 431 and
+closed: httptools keeps a header in memory until it ends, so without a bound
+a client could make the server hold any amount. A request naming a ``Host``
+the API does not answer to (``host_allowed``: loopback names, and the names
+of ``ALLOWED_HOSTS`` when bound beyond loopback) is answered 421 and runs
+nothing: a web page reaching 127.0.0.1 through DNS rebinding names its own.
+
 This reaches into uvicorn's internals: uvicorn is pinned exactly, at
 ``UVICORN_VERSION``, and tests/api/test_protocol_internals.py fails when what
 is used here moves.
@@ -19,8 +26,10 @@ is used here moves.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httptools
@@ -31,7 +40,42 @@ UVICORN_VERSION = "0.54.0"
 DEFAULT_HEADER_TIMEOUT = 10.0
 DEFAULT_BODY_TIMEOUT = 30.0
 DRAIN_LIMIT = 16 * 1024 * 1024
-REASONS = {400: b"Bad Request", 408: b"Request Timeout"}
+DEFAULT_HEADER_LIMIT = 64 * 1024
+REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+
+
+def host_name(value: bytes) -> bytes:
+    """A ``Host`` header's name or address, lower-cased, without port or brackets."""
+    value = value.strip().lower()
+    if value.startswith(b"["):
+        return value[1 : value.find(b"]")]
+    return value.partition(b":")[0].rstrip(b".")
+
+
+def host_allowed(value: bytes | None, extra: frozenset[bytes]) -> bool:
+    """Whether a ``Host`` header names a loopback host or one of ``extra``."""
+    if value is None:
+        return False
+    name = host_name(value)
+    if name == b"localhost" or name.endswith(b".localhost") or name in extra:
+        return True
+    try:
+        return ipaddress.ip_address(name.decode("ascii")).is_loopback
+    except (ValueError, UnicodeDecodeError):
+        return False
+
+
+def refusal(status: int, message: str) -> Callable[..., Awaitable[None]]:
+    """An ASGI app answering ``status`` and closing: what a refused request gets
+    instead of the API, through a cycle like any other (its body is drained)."""
+    body = json.dumps({"error": message}).encode()
+    headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+
+    async def refuse(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return refuse
 
 
 class LingeringTransport:
@@ -58,6 +102,9 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     header_timeout = DEFAULT_HEADER_TIMEOUT
     body_timeout = DEFAULT_BODY_TIMEOUT
     drain_limit = DRAIN_LIMIT
+    header_limit = DEFAULT_HEADER_LIMIT
+    allowed_hosts: frozenset[bytes] = frozenset()
+    app: Callable[..., Awaitable[None]]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -66,19 +113,20 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._due = 0.0  # loop time by which _awaited must have arrived
         self._awaited: tuple[str, float] | None = None  # ("headers"|"body", seconds given)
         self._drained = 0
+        self._head_bytes = 0  # bytes of the request's head received so far
+        self._heads_done = False  # a request's headers ended in this data_received
+        self._read_bytes = 0  # bytes of the current data_received
+        self._host_answered: list[bytes] | None = None  # the Host headers last let through
         self.body_pending = False  # headers in, body not yet complete
         self.close_after_body = False
 
     @classmethod
-    def configured(
-        cls, header_timeout: float, body_timeout: float, drain_limit: int = DRAIN_LIMIT
-    ) -> type[BoundedHttpProtocol]:
-        """This protocol with other bounds (uvicorn instantiates the class it is given)."""
-        bounds = {
-            "header_timeout": header_timeout,
-            "body_timeout": body_timeout,
-            "drain_limit": drain_limit,
-        }
+    def configured(cls, **bounds: Any) -> type[BoundedHttpProtocol]:
+        """This protocol with other class attributes (uvicorn instantiates the class it is
+        given): ``header_timeout``, ``body_timeout``, ``drain_limit``, ``header_limit``,
+        ``allowed_hosts``."""
+        unknown = set(bounds) - {*vars(BoundedHttpProtocol)}
+        assert not unknown, f"not a setting of the protocol: {unknown}"
         return type(cls.__name__, (cls,), bounds)
 
     def _arm(self, seconds: float, what: str) -> None:
@@ -142,16 +190,28 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         self._unset_keepalive_if_required()
+        in_head, self._heads_done = not self.body_pending, False
+        self._read_bytes = len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             log.warning("%s: unsupported upgrade request", self.client)
         except httptools.HttpParserError as error:
-            cycle = self.cycle
-            if cycle is not None and cycle.response_started and not cycle.response_complete:
-                self.transport.close()  # mid-answer: a 400 would corrupt it on the wire
-                return
-            self._answer_and_close(400, f"malformed HTTP request: {error}")
+            self._refuse(400, f"malformed HTTP request: {error}")
+            return
+        # Data that neither ended a head nor reached a body is all head: count
+        # it (a chunk that ends a head is at most one read past the limit).
+        if in_head and not self.body_pending and not self._heads_done:
+            self._head_bytes += len(data)
+            if self._head_bytes > self.header_limit:
+                self._refuse(431, self._too_large())
+
+    def _refuse(self, status: int, message: str) -> None:
+        cycle = self.cycle
+        if cycle is not None and cycle.response_started and not cycle.response_complete:
+            self.transport.close()  # mid-answer: another answer would corrupt it on the wire
+            return
+        self._answer_and_close(status, message)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -161,11 +221,43 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._arm(self.body_timeout, "body")
         self.body_pending, self.close_after_body = True, False
-        super().on_headers_complete()
+        refused = self._refusal()
+        self._heads_done, self._head_bytes = True, 0
+        if refused is None:
+            super().on_headers_complete()
+        else:
+            self.app, app = refused, self.app
+            try:
+                super().on_headers_complete()
+            finally:
+                self.app = app
         # A kept-alive cycle lets the parser drop the rest of an unread body;
         # only one that closes the connection needs its close put off.
         if self.cycle is not None and not self.cycle.keep_alive:
             self.cycle.transport = LingeringTransport(self.transport, self)  # type: ignore[assignment]
+
+    def _refusal(self) -> Callable[..., Awaitable[None]] | None:
+        """What answers a request whose head is too large or names a foreign host."""
+        # Only a head that arrived with a large read can be too large: sum it then.
+        if self._head_bytes + self._read_bytes > self.header_limit:
+            size = len(self.url) + sum(len(name) + len(value) for name, value in self.headers)
+            if size > self.header_limit:
+                return refusal(431, self._too_large())
+        hosts = [value for name, value in self.headers if name == b"host"]
+        if hosts == self._host_answered:  # as the connection's last request: known good
+            return None
+        if len(hosts) == 1 and host_allowed(hosts[0], self.allowed_hosts):
+            self._host_answered = hosts
+            return None
+        host = hosts[0].decode("latin-1")[:100] if hosts else ""
+        return refusal(
+            421,
+            f"Host {host!r} refused: the results API answers localhost, 127.0.0.1 or [::1],"
+            " and the names of ALLOWED_HOSTS when bound beyond loopback",
+        )
+
+    def _too_large(self) -> str:
+        return f"the request's headers exceed {self.header_limit // 1024} KiB; send smaller ones"
 
     def on_body(self, body: bytes) -> None:
         if self.cycle is not None and self.cycle.response_complete:

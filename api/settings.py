@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from api.protocol import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT
+from api.protocol import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, host_allowed, host_name
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
@@ -29,6 +29,9 @@ class Settings:
     access_log: bool = False
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
     body_timeout: float = DEFAULT_BODY_TIMEOUT
+    # Host names answered besides loopback ones: ALLOWED_HOSTS (and the bound
+    # address), only when bound beyond loopback (api/protocol.py).
+    allowed_hosts: frozenset[bytes] = frozenset()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -40,7 +43,17 @@ class Settings:
             access_log=_flag("RESULTS_API_ACCESS_LOG", env.get("RESULTS_API_ACCESS_LOG")),
             header_timeout=_seconds("RESULTS_API_HEADER_TIMEOUT", env, DEFAULT_HEADER_TIMEOUT),
             body_timeout=_seconds("RESULTS_API_BODY_TIMEOUT", env, DEFAULT_BODY_TIMEOUT),
+            allowed_hosts=allowed_hosts(env.get("HOST") or DEFAULT_HOST, env.get("ALLOWED_HOSTS")),
         )
+
+
+def allowed_hosts(host: str, listed: str | None) -> frozenset[bytes]:
+    """Nothing beyond loopback names when bound to loopback; else ``listed`` and ``host``."""
+    bound = host.strip("[]").lower().encode()
+    if host_allowed(b"[%s]" % bound if b":" in bound else bound, frozenset()):
+        return frozenset()
+    names = {host_name(name.encode()) for name in (listed or "").split(",")}
+    return frozenset(names | {bound}) - {b"", b"0.0.0.0", b"::"}
 
 
 def auth_notice(env: Mapping[str, str]) -> str:

@@ -60,6 +60,9 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # What the migrations above produce; a file claiming their version must have it.
 EXPECTED_COLUMNS = ("id", "received_at", "idempotency_key", "body_digest", "metric", "body")
 BUSY_TIMEOUT_MS = 5000
+# What the WAL is cut back to each time it starts over; see ``checkpoint``.
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+CHECKPOINT_WAIT_MS = 100
 
 
 class StoreError(RuntimeError):
@@ -148,6 +151,9 @@ def _configure_writer(writer: sqlite3.Connection, path: Path) -> sqlite3.Connect
     # a killed process loses nothing it acknowledged; only a power loss can drop
     # the newest commits.
     writer.execute("PRAGMA synchronous = NORMAL")
+    # SQLite writes the WAL over from its start once a checkpoint has copied
+    # all of it, but never shrinks the file: this bounds what stays on disk.
+    writer.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
     return writer
 
 
@@ -225,6 +231,20 @@ class ResultStore:
                 if isinstance(error, sqlite3.Error):
                     raise StoreError(f"cannot store results in {self.path}: {error}") from error
                 raise
+
+    def checkpoint(self) -> bool:
+        """Copy the WAL into the database and truncate it to nothing; False when a
+        reader's snapshot still needs it (then the next one will). The writer
+        calls this when posts pause: under a steady load, SQLite's own
+        checkpoints and ``journal_size_limit`` keep the log bounded."""
+        with self._write_lock:
+            try:
+                self._writer.execute(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
+                busy: int = self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                self._writer.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            except sqlite3.Error as error:
+                raise StoreError(f"cannot checkpoint {self.path}: {error}") from error
+        return busy == 0
 
     def _roll_back(self) -> None:
         try:

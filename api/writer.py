@@ -6,7 +6,9 @@ handed since its last commit, waiting for the write lock when another
 connection holds it, so the loop never waits on SQLite. Each post is answered
 only after the commit that holds it (durable before 2xx). A batch that fails
 is retried one post at a time, so a failure (a full disk, a value SQLite
-refuses) fails only the posts it concerns.
+refuses) fails only the posts it concerns. When posts pause for
+``IDLE_CHECKPOINT_S``, the thread folds the WAL into the database and
+truncates it, so the log on disk starts over at every lull.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from api.records import Added, NewResult
 from api.storage import ResultStore
 
 log = logging.getLogger(__name__)
+IDLE_CHECKPOINT_S = 1.0
 Pending = tuple[NewResult, "asyncio.Future[Added]"]
 Outcome = Added | BaseException
 
@@ -65,8 +68,14 @@ class BatchWriter:
         self._thread.join()
 
     def _run(self) -> None:
+        written = False  # since the last checkpoint
         while True:
-            taken = [self._queue.get()]  # waits for the first
+            try:
+                taken = [self._queue.get(timeout=IDLE_CHECKPOINT_S if written else None)]
+            except queue.Empty:
+                written = not self._checkpoint()
+                continue
+            written = True
             while not self._queue.empty():  # and takes all that came meanwhile
                 taken.append(self._queue.get())
             batch = [pending for step in taken if step is not None for pending in step]
@@ -75,6 +84,13 @@ class BatchWriter:
                 settle_all(piece, commit([new for new, _ in piece], self._store))
             if None in taken:
                 return
+
+    def _checkpoint(self) -> bool:
+        try:
+            return self._store.checkpoint()
+        except Exception as error:  # a lull's cleanup: the next lull tries again
+            log.warning("writer: %s", error)
+            return False
 
 
 def commit(batch: Sequence[NewResult], store: ResultStore) -> list[Outcome]:

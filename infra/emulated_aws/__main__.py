@@ -19,9 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from infra.emulated_aws.engine import ClockSetting, Engine
+from infra.emulated_aws.host_check import HostCheck
 from infra.emulated_aws.router import Router
 from localbridge.cli.common import parse_time, positive_float
 from localbridge.events import AwsIdentity
+from localbridge.hosts import HostPolicy
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
@@ -67,8 +69,9 @@ def serve(args: argparse.Namespace) -> int:
     clock = ClockSetting(args.clock_start, args.speed)
     engine = Engine(args.state_dir.resolve(), url, identity, clock)
     router = Router(DomainDispatcherApplication(create_backend_app), engine)
+    app = HostCheck(router, HostPolicy.for_address(args.host))
     server = make_server(
-        args.host, args.port, router, threaded=True, request_handler=MotoRequestHandler
+        args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler
     )
     engine.start()
     kind = "virtual clock (waits for a start)" if clock.virtual else "real clock"

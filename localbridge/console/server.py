@@ -11,13 +11,12 @@ whenever the ledger changes (checked every ``POLL_S`` seconds).
 from __future__ import annotations
 
 import threading
-from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from localbridge.console import DEFAULT_HOST as DEFAULT_HOST  # public here too
 from localbridge.console import DEFAULT_PORT as DEFAULT_PORT
-from localbridge.http_server import BackgroundHttpServer
+from localbridge.http_server import BackgroundHttpServer, GuardedRequestHandler, Limits
 
 if TYPE_CHECKING:
     from localbridge.console.app import Console, Response
@@ -27,22 +26,35 @@ POLL_S = 0.25
 HEARTBEAT_S = 15.0
 
 
-class ConsoleRequestHandler(BaseHTTPRequestHandler):
-    """One request to the console; ``handler_class`` binds it to its server."""
+class ConsoleRequestHandler(GuardedRequestHandler):
+    """One request to the console; ``handler_class`` binds it to its server.
+
+    Deadlines, the connection bound and the Host check (a page reached
+    through DNS rebinding would read the action token) come from
+    ``GuardedRequestHandler``.
+    """
 
     owner: ClassVar[ConsoleServer]
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
     server_version = "localbridge-console"
 
-    def do_GET(self) -> None:
+    def refuse(self, status: int, message: str) -> None:
+        body = f"{message}\n".encode()
+        self.close_connection = True
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         url = urlsplit(self.path)
         if url.path == "/events":
             self.stream_events()
             return
         self.send(self.owner.console.get(url.path, parse_qs(url.query)))
 
-    def do_POST(self) -> None:
+    def do_POST(self) -> None:  # noqa: N802
         length_text = self.headers.get("Content-Length") or "0"
         if not length_text.isdigit() or int(length_text) > MAX_FORM_BYTES:
             self.close_connection = True
@@ -92,16 +104,19 @@ class ConsoleRequestHandler(BaseHTTPRequestHandler):
         pass  # page views are not worth a log line beside the runs
 
 
-def handler_class(owner: ConsoleServer) -> type[BaseHTTPRequestHandler]:
+def handler_class(owner: ConsoleServer) -> type[GuardedRequestHandler]:
     return type("BoundConsoleRequestHandler", (ConsoleRequestHandler,), {"owner": owner})
 
 
 class ConsoleServer:
     """Serves a ``Console`` from a background thread; ``bind`` takes the port first."""
 
-    def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+    def __init__(
+        self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, limits: Limits | None = None
+    ) -> None:
         self.host = host
         self.port = port
+        self.limits = limits
         self.console: Console
         self.stopping = threading.Event()
         self._server: BackgroundHttpServer | None = None
@@ -112,7 +127,7 @@ class ConsoleServer:
 
     def bind(self) -> None:
         """Listen now (OSError when the port is taken); requests wait for ``start``."""
-        self._server = BackgroundHttpServer(self.host, self.port, handler_class(self))
+        self._server = BackgroundHttpServer(self.host, self.port, handler_class(self), self.limits)
         self.port = self._server.port
 
     def start(self, console: Console) -> None:

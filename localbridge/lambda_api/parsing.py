@@ -37,7 +37,7 @@ def parse_payload(body: bytes) -> Mapping[str, Any] | None:
     if not body.strip():
         return None
     try:
-        event = json.loads(body)
+        event = json.loads(body, parse_constant=_refuse_constant)
     except UnicodeDecodeError as exc:
         raise ValueError(
             f"Could not parse request body into json: not UTF-8 ({exc.reason})"
@@ -54,6 +54,11 @@ def parse_payload(body: bytes) -> Mapping[str, Any] | None:
             "send a JSON object (an EventBridge event) or no payload at all"
         )
     return event
+
+
+def _refuse_constant(name: str) -> Any:
+    """Python reads ``NaN`` and ``Infinity`` as numbers; JSON, and Lambda, do not."""
+    raise ValueError(f"Could not parse request body into json: {name} is not a JSON value")
 
 
 def split_qualifier(name: str) -> tuple[str, str | None]:

@@ -50,7 +50,7 @@ def request_bytes(
     method: str, path: str, body: bytes = b"", headers: list[tuple[str, str]] | None = None
 ) -> bytes:
     """A request with Content-Length unless ``headers`` frame the body themselves."""
-    lines = [f"{method} {path} HTTP/1.1", "Host: api"]
+    lines = [f"{method} {path} HTTP/1.1", "Host: localhost"]
     given = headers if headers is not None else [("Content-Type", "application/json")]
     lines += [f"{name}: {value}" for name, value in given]
     framed = any(name.lower() in {"content-length", "transfer-encoding"} for name, _ in given)

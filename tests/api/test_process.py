@@ -110,7 +110,7 @@ def test_endless_chunked_body_is_refused_while_it_arrives(results_api: ResultsAp
     offered = 0
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         sock.sendall(
-            b"POST /result HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+            b"POST /result HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n"
         )
         # The body never ends: only a server that refuses while reading answers at all.
@@ -220,7 +220,7 @@ def test_ambiguous_body_framing_is_refused_with_400(
 ) -> None:
     port = int(results_api.url.rsplit(":", 1)[1])
     raw = (
-        "POST /result HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+        "POST /result HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
         f"{framing}\r\n\r\n2\r\n{{}}\r\n0\r\n\r\n"
     ).encode()
 

@@ -32,7 +32,7 @@ METHODS = {
     "_unset_keepalive_if_required": ["self"],
 }
 # Attributes the protocol reads on itself, and on the request cycle it holds.
-PROTOCOL_ATTRIBUTES = {"loop", "transport", "parser", "client", "cycle"}
+PROTOCOL_ATTRIBUTES = {"loop", "transport", "parser", "client", "cycle", "app", "headers"}
 CYCLE_ATTRIBUTES = {"transport", "keep_alive", "response_started", "response_complete"}
 
 
@@ -64,7 +64,9 @@ def test_the_attributes_it_reads_are_set_by_uvicorn() -> None:
 
 
 def test_the_configured_protocol_is_what_uvicorn_instantiates() -> None:
-    configured = BoundedHttpProtocol.configured(1.5, 2.5, drain_limit=10)
+    configured = BoundedHttpProtocol.configured(
+        header_timeout=1.5, body_timeout=2.5, drain_limit=10
+    )
     assert issubclass(configured, HttpToolsProtocol)
     assert (configured.header_timeout, configured.body_timeout) == (1.5, 2.5)
     assert configured.drain_limit == 10
@@ -74,3 +76,12 @@ def test_the_configured_protocol_is_what_uvicorn_instantiates() -> None:
     finally:
         loop.close()
     assert protocol.body_pending is False
+
+
+def test_what_the_head_checks_read_is_where_they_read_it() -> None:
+    """The 431 sums ``self.url`` and ``self.headers``; the 421 swaps ``self.app``, which
+    ``on_headers_complete`` must read when it starts the request's cycle."""
+    begin = inspect.getsource(HttpToolsProtocol.on_message_begin)
+    assert 'self.url = b""' in begin
+    assert "self.headers = []" in begin
+    assert "app = self.app" in inspect.getsource(HttpToolsProtocol.on_headers_complete)

@@ -47,13 +47,13 @@ JUNK_LINES = [
     b"GARBAGE\r\n\r\n",
     b"GET\r\n\r\n",
     b"GET / HTTP/9.9\r\n\r\n",
-    b"POST /result HTTP/1.1\r\nHost: api\r\nContent-Length: -5\r\n\r\n",
-    b"POST /result HTTP/1.1\r\nHost: api\r\nContent-Length: 1x\r\n\r\n",
-    b"POST /result HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-    b"GET /result HTTP/1.1\r\nHost: api\r\nBad Header\r\n\r\n",
+    b"POST /result HTTP/1.1\r\nHost: localhost\r\nContent-Length: -5\r\n\r\n",
+    b"POST /result HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1x\r\n\r\n",
+    b"POST /result HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    b"GET /result HTTP/1.1\r\nHost: localhost\r\nBad Header\r\n\r\n",
     b"\r\n\r\n\r\n",
-    b"GET /%zz HTTP/1.1\r\nHost: api\r\n\r\n",
-    b"GET /result?limit=%ff%fe HTTP/1.1\r\nHost: api\r\n\r\n",
+    b"GET /%zz HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    b"GET /result?limit=%ff%fe HTTP/1.1\r\nHost: localhost\r\n\r\n",
 ]
 
 

@@ -24,10 +24,11 @@ def test_every_variable_is_read() -> None:
         "RESULTS_API_ACCESS_LOG": "true",
         "RESULTS_API_HEADER_TIMEOUT": "2.5",
         "RESULTS_API_BODY_TIMEOUT": "60",
+        "ALLOWED_HOSTS": "api, scheduler:3001",
     }
 
     assert Settings.from_env(env) == Settings(
-        Path("/tmp/r.db"), "0.0.0.0", 8080, "t", True, 2.5, 60.0
+        Path("/tmp/r.db"), "0.0.0.0", 8080, "t", True, 2.5, 60.0, frozenset({b"api", b"scheduler"})
     )
 
 
@@ -61,3 +62,19 @@ def test_bad_port_is_named(port: str) -> None:
 def test_bad_flag_is_named() -> None:
     with pytest.raises(SettingsError, match="RESULTS_API_ACCESS_LOG"):
         Settings.from_env({"RESULTS_API_ACCESS_LOG": "maybe"})
+
+
+@pytest.mark.parametrize(
+    ("host", "listed", "answered"),
+    [
+        ("127.0.0.1", "api", frozenset()),  # bound to loopback: loopback names only
+        ("::1", "api", frozenset()),
+        ("0.0.0.0", "api,, results.internal.", frozenset({b"api", b"results.internal"})),
+        ("10.1.2.3", None, frozenset({b"10.1.2.3"})),
+    ],
+)
+def test_allowed_hosts_apply_only_beyond_loopback(
+    host: str, listed: str | None, answered: frozenset[bytes]
+) -> None:
+    env = {"HOST": host} if listed is None else {"HOST": host, "ALLOWED_HOSTS": listed}
+    assert Settings.from_env(env).allowed_hosts == answered

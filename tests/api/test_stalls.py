@@ -80,7 +80,7 @@ def test_a_big_read_holds_a_bounded_amount_of_memory(tmp_path: Path) -> None:
 def test_disconnects_mid_body_cost_no_error_log(tmp_path: Path) -> None:
     with api_server(tmp_path / "results.db", tmp_path) as server:
         log_before = len(server.process.log())
-        head = b"POST /result HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+        head = b"POST /result HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
         for _ in range(200):
             with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
                 sock.sendall(head + b'Content-Length: 1000\r\n\r\n{"metric": "cut')
@@ -98,9 +98,17 @@ def test_disconnects_mid_body_cost_no_error_log(tmp_path: Path) -> None:
     ("sent", "what"),
     [
         (b"", "headers"),
-        (b"POST /result HTTP/1.1\r\nHost: api\r\nContent-Le", "headers"),
-        (b"POST /result HTTP/1.1\r\nHost: api\r\n" + JSON + b"Content-Length: 50\r\n\r\n{", "body"),
-        (b"POST /result HTTP/1.1\r\n" + JSON + b"Transfer-Encoding: chunked\r\n\r\n5\r\n", "body"),
+        (b"POST /result HTTP/1.1\r\nHost: localhost\r\nContent-Le", "headers"),
+        (
+            b"POST /result HTTP/1.1\r\nHost: localhost\r\n" + JSON + b"Content-Length: 50\r\n\r\n{",
+            "body",
+        ),
+        (
+            b"POST /result HTTP/1.1\r\nHost: localhost\r\n"
+            + JSON
+            + b"Transfer-Encoding: chunked\r\n\r\n5\r\n",
+            "body",
+        ),
     ],
     ids=["nothing", "half-headers", "half-body", "half-chunked"],
 )
@@ -138,7 +146,7 @@ def test_a_short_header_deadline_after_a_long_body_deadline_still_holds(
                 closed_later = read_answer(later)
             sock.sendall(raw[-4:])
             first = read_answer(stream)
-            sock.sendall(b"POST /result HTTP/1.1\r\nHost: api\r\n")  # never finished
+            sock.sendall(b"POST /result HTTP/1.1\r\nHost: localhost\r\n")  # never finished
             begun = time.monotonic()
             second = read_answer(stream)  # returns once the server closes
             took = time.monotonic() - begun

@@ -98,11 +98,12 @@ def send_and_hang_up(port: int, data: bytes) -> bytes:
     "cut_off",
     [
         # Headers cut off before their blank line (no body length at all).
-        f"POST {INVOKE_PATH} HTTP/1.1\r\nHost: x\r\n",
+        f"POST {INVOKE_PATH} HTTP/1.1\r\nHost: localhost\r\n",
         # Headers cut off mid-line.
-        f"POST {INVOKE_PATH} HTTP/1.1\r\nHost: x\r\nContent-Le",
+        f"POST {INVOKE_PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Le",
         # Headers complete, body shorter than its Content-Length (what came is valid JSON).
-        f'POST {INVOKE_PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n{{"detail": {{}}}}',
+        f"POST {INVOKE_PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 40\r\n\r\n"
+        '{"detail": {}}',
     ],
 )
 def test_a_half_sent_request_runs_nothing(
@@ -112,7 +113,8 @@ def test_a_half_sent_request_runs_nothing(
     assert counted.calls == 0, answer
     # The same request sent whole does run: the count above could have moved.
     whole = (
-        f"POST {INVOKE_PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        f"POST {INVOKE_PATH} HTTP/1.1\r\nHost: localhost\r\n"
+        "Content-Length: 0\r\nConnection: close\r\n\r\n"
     )
     assert send_and_hang_up(server.port, whole.encode()).startswith(b"HTTP/1.1 200")
     assert counted.calls == 1
@@ -135,7 +137,9 @@ def test_a_crowd_of_connections_waits_in_the_backlog_and_is_answered(
             _, writable, _ = select.select([], list(pending), [], 0.5)
             pending -= set(writable)
         assert not pending, f"{len(pending)} of {CONCURRENT} connections were not accepted"
-        request = b"GET /2015-03-31/functions/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        request = (
+            b"GET /2015-03-31/functions/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
         for sock in sockets:
             sock.setblocking(True)
             sock.settimeout(60)
@@ -179,7 +183,7 @@ def test_every_answer_carries_a_request_id(server: LambdaApiServer) -> None:
         client.invoke(FunctionName="nope")
     assert raised.value.response["ResponseMetadata"]["RequestId"]
     answer = send_and_hang_up(
-        server.port, b"PUT /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        server.port, b"PUT /nowhere HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
     )
     assert b"x-amzn-RequestId" in answer
     assert json.loads(answer.partition(b"\r\n\r\n")[2])["Type"] == "User"
