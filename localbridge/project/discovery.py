@@ -20,7 +20,7 @@ from typing import Any
 
 from chalice.config import Config
 
-from localbridge.model import FunctionSpec
+from localbridge.model import FunctionSettings, FunctionSpec
 from localbridge.project.config import (
     ConfigError,
     StageConfig,
@@ -114,7 +114,22 @@ def function_spec(
         memory_mb=lambda_limit(
             settings.lambda_memory_size, MEMORY_LIMITS, "lambda_memory_size", where
         ),
+        settings=FunctionSettings(
+            max_concurrency=reserved_concurrency(settings.reserved_concurrency, where)
+        ),
     )
+
+
+def reserved_concurrency(value: Any, where: str) -> int | None:
+    """Chalice's ``reserved_concurrency``: Lambda's reserved concurrent executions (0 throttles)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(
+            f"reserved_concurrency of {where} is {value!r}: Lambda accepts a whole number "
+            "from 0 (every invocation throttled)"
+        )
+    return value
 
 
 def check_environment(variables: Mapping[str, Any], where: str) -> dict[str, str]:

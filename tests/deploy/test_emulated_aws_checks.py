@@ -6,18 +6,20 @@ engine over moto in this process for a rule that got past the endpoint.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from infra.emulated_aws.engine import ClockSetting, Engine
 from localbridge.events import AwsIdentity
 from tests.deploy.test_emulated_aws import ARN, aws, deploy, invoke, zip_of
-from tests.support import aws_client, free_port, http_ok, running, start_process
+from tests.support import RUN_S, aws_client, free_port, http_ok, running, start_process, wait_for
 
 __all__ = ["aws"]  # the fixture, imported to be used here
 
@@ -102,3 +104,62 @@ def test_a_bad_rule_is_skipped_and_the_others_keep_firing(
         ]
     finally:
         engine.stop()
+
+
+@pytest.mark.slow
+def test_engine_follows_lambdas_settings_for_the_function(
+    aws: dict[str, Any], tmp_path: Path
+) -> None:
+    deploy(aws, 1, "rate(5 minutes)")
+    start = datetime(2022, 12, 18, 23, 59, tzinfo=UTC)
+    engine = Engine(tmp_path, "http://127.0.0.1:9", AwsIdentity(), ClockSetting(start, 1.0))
+    engine.start()
+    try:
+        engine.start_clock()
+        [spec] = engine.configured()
+        assert (spec.settings.maximum_retry_attempts, spec.settings.max_concurrency) == (2, None)
+        aws["lambda"].put_function_event_invoke_config(
+            FunctionName="app-s-job", MaximumRetryAttempts=0, MaximumEventAgeInSeconds=120
+        )
+        aws["lambda"].put_function_concurrency(
+            FunctionName="app-s-job", ReservedConcurrentExecutions=0
+        )
+        assert engine.poll()
+        [spec] = engine.configured()
+        assert spec.settings.maximum_retry_attempts == 0
+        assert spec.settings.maximum_event_age == timedelta(seconds=120)
+        assert spec.settings.max_concurrency == 0
+        status, body = invoke(engine)
+        assert status == 429
+        assert body["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    finally:
+        engine.stop()
+
+
+def test_reserved_concurrency_zero_throttles_invoke_through_the_endpoint(endpoint: str) -> None:
+    clients = {name: aws_client(name, endpoint) for name in ("lambda", "events", "iam", "logs")}
+    deploy(clients, 1, "rate(5 minutes)")
+    lambda_client = clients["lambda"]
+
+    def deployed() -> bool:
+        functions = requests.get(f"{endpoint}/_emulated_aws/health", timeout=5).json()["functions"]
+        return [f["name"] for f in functions] == ["app-s-job"]
+
+    wait_for(deployed, RUN_S, what="the engine to follow the deploy")
+    payload = json.loads(lambda_client.invoke(FunctionName="app-s-job")["Payload"].read())
+    assert payload["version"] == 1
+    lambda_client.put_function_concurrency(FunctionName="app-s-job", ReservedConcurrentExecutions=0)
+
+    def throttled() -> bool:
+        try:
+            lambda_client.invoke(FunctionName="app-s-job")
+        except ClientError as error:
+            response = error.response
+            assert response["Error"]["Code"] == "TooManyRequestsException"
+            assert response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+            assert response["ResponseMetadata"]["HTTPStatusCode"] == 429
+            return True
+        return False
+
+    # The engine follows moto within a poll (half a second).
+    wait_for(throttled, RUN_S, what="the engine to follow put-function-concurrency")
