@@ -7,9 +7,10 @@ runs a function without Docker, so this is the one place that looks inside it.
 It reads through the backends' public methods, those moto's own API answers
 with, and the answers' AWS shape (``list_functions`` and each function's
 ``get_configuration()``, ``list_tags``, ``get_function(...).code_bytes``;
-``get_function_concurrency``; ``list_rules`` and each rule's ``describe()``, ``list_targets_by_rule``; the
-function's ``event_invoke_config`` list, whose last entry is the one in force,
-since moto's ``get_function_event_invoke_config`` answers the first one put),
+``get_function_concurrency``; ``list_rules`` and each rule's ``describe()``,
+``list_targets_by_rule``; the function's ``event_invoke_config`` list, whose
+last entry is the one in force, since moto's ``get_function_event_invoke_config``
+answers the first one put),
 never an underscored attribute. moto is pinned exactly all the same (pyproject.toml),
 and tests/deploy/test_moto_state.py fails if any of these moves.
 
