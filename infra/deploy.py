@@ -103,13 +103,17 @@ def echo(line: str) -> None:
     print(line, flush=True)
 
 
-def deploy(project_dir: Path, stage: str, environ: Mapping[str, str]) -> None:
+def deploy(
+    project_dir: Path, stage: str, environ: Mapping[str, str], session: Any = None
+) -> None:
+    """``session``: the boto3 session (or one shaped like it) for the checks and read-backs;
+    by default one as chalice will see ``environ``."""
     check_reserved_names(project_dir, stage)
     functions = sorted(spec.name for spec in discover(project_dir, stage, {}))
     invoke_configs = wanted_configs(project_dir, stage, functions)
     for warning in placeholder_warnings(project_dir, stage):
         print(warning, file=sys.stderr, flush=True)
-    session = session_for(environ)
+    session = session or session_for(environ)
     check_access(session, environ)
     echo(f"Deploying stage {stage!r} to {endpoint_label(environ)}")
     run_chalice(project_dir, ["deploy", "--stage", stage], chalice_environment(environ), echo)
@@ -120,8 +124,10 @@ def deploy(project_dir: Path, stage: str, environ: Mapping[str, str]) -> None:
         echo(line)
 
 
-def destroy(project_dir: Path, stage: str, environ: Mapping[str, str]) -> None:
-    session = session_for(environ)
+def destroy(
+    project_dir: Path, stage: str, environ: Mapping[str, str], session: Any = None
+) -> None:
+    session = session or session_for(environ)
     check_access(session, environ)
     scheduled = rule_names(deployed_record(project_dir, stage))
     echo(f"Deleting stage {stage!r} from {endpoint_label(environ)}")
