@@ -103,9 +103,7 @@ def echo(line: str) -> None:
     print(line, flush=True)
 
 
-def deploy(
-    project_dir: Path, stage: str, environ: Mapping[str, str], session: Any = None
-) -> None:
+def deploy(project_dir: Path, stage: str, environ: Mapping[str, str], session: Any = None) -> None:
     """``session``: the boto3 session (or one shaped like it) for the checks and read-backs;
     by default one as chalice will see ``environ``."""
     check_reserved_names(project_dir, stage)
@@ -124,9 +122,7 @@ def deploy(
         echo(line)
 
 
-def destroy(
-    project_dir: Path, stage: str, environ: Mapping[str, str], session: Any = None
-) -> None:
+def destroy(project_dir: Path, stage: str, environ: Mapping[str, str], session: Any = None) -> None:
     session = session or session_for(environ)
     check_access(session, environ)
     scheduled = rule_names(deployed_record(project_dir, stage))
