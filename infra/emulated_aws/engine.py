@@ -85,6 +85,7 @@ class Engine:
         self._runtime: Runtime | None = None
         self._handler: LambdaInvokeHandler | None = None
         self._refused: set[tuple[str, str]] = set()
+        self._polling = threading.Lock()
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="moto-watcher", daemon=True)
 
@@ -103,6 +104,12 @@ class Engine:
 
     def poll(self) -> bool:
         """Bring the runtime up to date with moto; True when something changed."""
+        # One poll at a time, read to apply: a watcher's poll that read moto
+        # before a caller's must not apply its older state after it.
+        with self._polling:
+            return self._poll()
+
+    def _poll(self) -> bool:
         try:
             deployed = deployed_functions(
                 self.moto.functions(),
