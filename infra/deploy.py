@@ -4,8 +4,10 @@ Whatever AWS environment is set is used unchanged (``AWS_ENDPOINT_URL`` points
 it at an emulator); only ``AWS_DEFAULT_REGION`` is defaulted. Reachability and
 credentials are checked before chalice runs, a stage whose settings still hold
 a placeholder gets a warning, chalice's failures are summarised in one line,
-and after a deploy each scheduled function is printed with its rule as
-EventBridge reports it. ``destroy`` runs ``chalice delete`` and then removes
+and after a deploy each scheduled function gets its asynchronous invocation
+settings (``infra.invoke_config``) and is printed with its rule as
+EventBridge reports it. Environment names Lambda reserves are refused before
+chalice runs, in Lambda's words. ``destroy`` runs ``chalice delete`` and then removes
 whatever the stage's deploys created that chalice's record missed (a failed
 deploy records nothing), saying what it removed.
 """
@@ -23,9 +25,11 @@ from typing import Any
 from infra.aws_access import AwsAccessError, check_access, endpoint_label, region_of, session_for
 from infra.chalice_cli import ChaliceError, run_chalice
 from infra.deployed import deployed_record, format_schedules, read_schedules, rule_names
+from infra.invoke_config import deploy_invoke_configs, wanted_configs
 from infra.leftovers import remove_stage
 from localbridge.project.config import ConfigError
 from localbridge.project.discovery import discover
+from localbridge.project.environment import reserved_problem
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 PLACEHOLDER = "example.invalid"
@@ -62,6 +66,20 @@ def check_stage(project_dir: Path, stage: str) -> None:
         raise StageError(f"stage {stage!r} is not in {config_path} (stages: {known})")
 
 
+def check_reserved_names(project_dir: Path, stage: str) -> None:
+    """Lambda's refusal of reserved environment names, before chalice tries."""
+    config = read_config(project_dir)
+    settings = config["stages"][stage]
+    sections = [config, settings, *(settings.get("lambda_functions") or {}).values()]
+    names: list[str] = []
+    for section in sections:
+        variables = section.get("environment_variables") if isinstance(section, dict) else None
+        names += [name for name in variables or {} if name not in names]
+    problem = reserved_problem(names)
+    if problem is not None:
+        raise StageError(f"stage {stage!r} in .chalice/config.json: {problem}")
+
+
 def placeholder_warnings(project_dir: Path, stage: str) -> list[str]:
     """One warning per environment variable of the stage that names a placeholder host."""
     settings = read_config(project_dir)["stages"][stage]
@@ -85,21 +103,27 @@ def echo(line: str) -> None:
     print(line, flush=True)
 
 
-def deploy(project_dir: Path, stage: str, environ: Mapping[str, str]) -> None:
+def deploy(project_dir: Path, stage: str, environ: Mapping[str, str], session: Any = None) -> None:
+    """``session``: the boto3 session (or one shaped like it) for the checks and read-backs;
+    by default one as chalice will see ``environ``."""
+    check_reserved_names(project_dir, stage)
+    functions = sorted(spec.name for spec in discover(project_dir, stage, {}))
+    invoke_configs = wanted_configs(project_dir, stage, functions)
     for warning in placeholder_warnings(project_dir, stage):
         print(warning, file=sys.stderr, flush=True)
-    session = session_for(environ)
+    session = session or session_for(environ)
     check_access(session, environ)
     echo(f"Deploying stage {stage!r} to {endpoint_label(environ)}")
     run_chalice(project_dir, ["deploy", "--stage", stage], chalice_environment(environ), echo)
+    deploy_invoke_configs(session, project_dir, stage, invoke_configs, echo)
     schedules = read_schedules(session, project_dir, stage)
     echo(f"Scheduled functions of stage {stage!r}, as EventBridge reports them:")
     for line in format_schedules(schedules):
         echo(line)
 
 
-def destroy(project_dir: Path, stage: str, environ: Mapping[str, str]) -> None:
-    session = session_for(environ)
+def destroy(project_dir: Path, stage: str, environ: Mapping[str, str], session: Any = None) -> None:
+    session = session or session_for(environ)
     check_access(session, environ)
     scheduled = rule_names(deployed_record(project_dir, stage))
     echo(f"Deleting stage {stage!r} from {endpoint_label(environ)}")
@@ -134,7 +158,7 @@ def main(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
             deploy(project_dir, args.stage, environ)
         else:
             destroy(project_dir, args.stage, environ)
-    except (StageError, AwsAccessError, ChaliceError) as exc:
+    except (StageError, AwsAccessError, ChaliceError, ConfigError) as exc:
         print(f"{args.command}: error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -4,7 +4,10 @@
 waits for LocalStack's health endpoint under a deadline, deploys the
 ``localstack`` stage to it with ``infra.deploy`` (test credentials), and says
 how to watch runs and results. ``down`` deletes the deployment and stops the
-containers. Without a Docker engine it says so in one line.
+containers. Without a Docker engine it says so in one line. The checks and
+read-backs around ``chalice deploy`` (credentials, event invoke configs,
+rules) go through ``localstack_client``'s session, LocalStack's own client
+factory: every service at the one edge endpoint, with its test credentials.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
 
 import requests
 
@@ -149,6 +154,23 @@ def wait_until_healthy(
         pause(0.5)
 
 
+def localstack_session(endpoint: str = ENDPOINT) -> Any:
+    """A ``localstack_client`` session on ``endpoint``, shaped like boto3's.
+
+    localstack_client prefers ``AWS_ENDPOINT_URL`` from this process's
+    environment when it is set, as LocalStack's tools do.
+    """
+    from localstack_client.session import Session
+
+    return Session(
+        aws_access_key_id=TEST_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=TEST_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=None,
+        region_name=TEST_CREDENTIALS["AWS_DEFAULT_REGION"],
+        localstack_host=urlparse(endpoint).netloc,
+    )
+
+
 def localstack_environ(environ: Mapping[str, str]) -> dict[str, str]:
     return {**environ, **TEST_CREDENTIALS, "AWS_ENDPOINT_URL": ENDPOINT}
 
@@ -186,7 +208,7 @@ def up(project_dir: Path, environ: Mapping[str, str], timeout_s: float) -> None:
     docker.compose(up_command())
     print(f"Waiting for LocalStack at {HEALTH_URL} (up to {timeout_s:.0f} s)", flush=True)
     wait_until_healthy(HEALTH_URL, timeout_s)
-    deploy(project_dir, STAGE, localstack_environ(environ))
+    deploy(project_dir, STAGE, localstack_environ(environ), localstack_session())
     for line in how_to_watch(project_dir):
         print(line)
 
@@ -195,7 +217,7 @@ def down(project_dir: Path, environ: Mapping[str, str]) -> None:
     docker = Docker(project_dir, environ)
     docker.check_ready()
     if probe_health(HEALTH_URL):
-        destroy(project_dir, STAGE, localstack_environ(environ))
+        destroy(project_dir, STAGE, localstack_environ(environ), localstack_session())
     else:
         print(f"LocalStack is not running at {ENDPOINT}: nothing to delete there.")
     docker.compose(down_command())

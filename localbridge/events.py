@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -267,6 +268,10 @@ class LambdaContext:
     def get_remaining_time_in_millis(self) -> int:
         """Milliseconds left before the run is stopped; never negative."""
         return max(0, int((self._deadline - self._time_source()) * 1000))
+
+    def log(self, msg: object) -> None:
+        """Write ``msg`` to the run's log as is (no newline added), as Lambda's runtime does."""
+        sys.stdout.write(str(msg))
 
     def __repr__(self) -> str:
         return f"LambdaContext({self.function_name!r}, request={self.aws_request_id!r})"

@@ -41,6 +41,7 @@ from localbridge.ledger.store import Ledger
 from localbridge.model import FunctionSpec
 from localbridge.runtime.assemble import make_runtime, warm
 from localbridge.runtime.loop import Runtime
+from localbridge.schedules import ScheduleError, parse_schedule
 
 log = logging.getLogger("emulated_aws")
 
@@ -83,6 +84,8 @@ class Engine:
         self._deployed: list[DeployedFunction] = []
         self._runtime: Runtime | None = None
         self._handler: LambdaInvokeHandler | None = None
+        self._refused: set[tuple[str, str]] = set()
+        self._polling = threading.Lock()
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="moto-watcher", daemon=True)
 
@@ -101,6 +104,12 @@ class Engine:
 
     def poll(self) -> bool:
         """Bring the runtime up to date with moto; True when something changed."""
+        # One poll at a time, read to apply: a watcher's poll that read moto
+        # before a caller's must not apply its older state after it.
+        with self._polling:
+            return self._poll()
+
+    def _poll(self) -> bool:
         try:
             deployed = deployed_functions(
                 self.moto.functions(),
@@ -109,6 +118,7 @@ class Engine:
             )
         except RuntimeError:
             return False  # moto changed a dict while it was read: the next poll sees it
+        deployed = self._fireable(deployed)
         with self._sync:
             if deployed == self._deployed:
                 return False
@@ -120,6 +130,25 @@ class Engine:
                 self._runtime.reload(self.configured())
         describe_change(previous, deployed)
         return True
+
+    def _fireable(self, deployed: Sequence[DeployedFunction]) -> list[DeployedFunction]:
+        """Those whose schedule parses; each one that does not is logged once and skipped.
+
+        PutRule refuses a bad expression, but moto can be reached around the
+        endpoint: one bad rule must not stop every other from firing.
+        """
+        fireable = []
+        for function in deployed:
+            spec = function.spec
+            try:
+                parse_schedule(spec.expression)
+            except ScheduleError as error:
+                if (spec.rule_name, spec.expression) not in self._refused:
+                    self._refused.add((spec.rule_name, spec.expression))
+                    log.error(f"rule {spec.rule_name} skipped: {error}")
+                continue
+            fireable.append(function)
+        return fireable
 
     def _unpack(self, deployed: Sequence[DeployedFunction]) -> dict[str, Path] | None:
         dirs = {}

@@ -7,23 +7,29 @@ runs a function without Docker, so this is the one place that looks inside it.
 It reads through the backends' public methods, those moto's own API answers
 with, and the answers' AWS shape (``list_functions`` and each function's
 ``get_configuration()``, ``list_tags``, ``get_function(...).code_bytes``;
-``list_rules`` and each rule's ``describe()``, ``list_targets_by_rule``), never
-an underscored attribute. moto is pinned exactly all the same (pyproject.toml),
+``get_function_concurrency``; ``list_rules`` and each rule's ``describe()``,
+``list_targets_by_rule``; the function's ``event_invoke_config`` list, whose
+last entry is the one in force, since moto's ``get_function_event_invoke_config``
+answers the first one put),
+never an underscored attribute. moto is pinned exactly all the same (pyproject.toml),
 and tests/deploy/test_moto_state.py fails if any of these moves.
 
 ``deployed_functions`` turns what was read into localbridge's vocabulary: one
 ``FunctionSpec`` per Lambda function that Chalice deployed and an enabled
-schedule rule targets.
+schedule rule targets, with the settings Lambda has for it: its reserved
+concurrency (``PutFunctionConcurrency``, which ``chalice deploy`` calls for
+``reserved_concurrency``) and its event invoke config (retry attempts, event age).
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
-from localbridge.model import FunctionSpec
+from localbridge.model import FunctionSettings, FunctionSpec
 
 CHALICE_TAG = "aws-chalice"
 ENABLED = "ENABLED"
@@ -42,6 +48,11 @@ class LambdaRecord:
     code_sha256: str
     """Base64, as Lambda's ``CodeSha256`` reports it."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    reserved_concurrency: int | None = None
+    retry_attempts: int | None = None
+    """``MaximumRetryAttempts`` of its event invoke config (None: Lambda's default)."""
+    event_age_s: int | None = None
+    """``MaximumEventAgeInSeconds`` of its event invoke config (None: Lambda's default)."""
 
     @property
     def code_key(self) -> str:
@@ -85,9 +96,14 @@ class MotoState:
             configuration = function.get_configuration()
             try:
                 tags = self._lambda.list_tags(configuration["FunctionArn"])
+                # Not the configuration's "Concurrency": moto leaves it out when it is 0.
+                reserved = self._lambda.get_function_concurrency(configuration["FunctionName"])
             except self._gone:
                 continue
-            records.append(_lambda_record(configuration, tags))
+            configs = list(function.event_invoke_config)
+            invoke_config = configs[-1].response() if configs else {}
+            record = _lambda_record(configuration, tags, invoke_config)
+            records.append(replace(record, reserved_concurrency=_optional_int(reserved)))
         return records
 
     def rules(self) -> list[RuleRecord]:
@@ -129,8 +145,14 @@ def _every_page(list_page: Callable[..., tuple[list[Any], str | None]], **params
     return list(items)
 
 
-def _lambda_record(configuration: Mapping[str, Any], tags: Mapping[str, str]) -> LambdaRecord:
-    """A function from its ``GetFunctionConfiguration`` answer and its tags."""
+def _lambda_record(
+    configuration: Mapping[str, Any],
+    tags: Mapping[str, str],
+    invoke_config: Mapping[str, Any] | None = None,
+) -> LambdaRecord:
+    """A function from its ``GetFunctionConfiguration`` answer, tags and event invoke config."""
+    reserved = configuration.get("Concurrency", {}).get("ReservedConcurrentExecutions")
+    invoke = invoke_config or {}
     return LambdaRecord(
         name=configuration["FunctionName"],
         arn=configuration["FunctionArn"],
@@ -140,7 +162,24 @@ def _lambda_record(configuration: Mapping[str, Any], tags: Mapping[str, str]) ->
         memory_mb=int(configuration["MemorySize"]),
         code_sha256=configuration["CodeSha256"],
         tags=dict(tags or {}),
+        reserved_concurrency=None if reserved is None else int(reserved),
+        retry_attempts=_optional_int(invoke.get("MaximumRetryAttempts")),
+        event_age_s=_optional_int(invoke.get("MaximumEventAgeInSeconds")),
     )
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def lambda_settings(record: LambdaRecord) -> FunctionSettings:
+    """What Lambda does with the function's asynchronous events, as configured."""
+    settings = FunctionSettings(max_concurrency=record.reserved_concurrency)
+    if record.retry_attempts is not None:
+        settings = replace(settings, maximum_retry_attempts=record.retry_attempts)
+    if record.event_age_s is not None:
+        settings = replace(settings, maximum_event_age=timedelta(seconds=record.event_age_s))
+    return settings
 
 
 def chalice_names(record: LambdaRecord) -> tuple[str, str, str] | None:
@@ -189,6 +228,7 @@ def deployed_functions(
                 environment={**(extra_environment or {}), **record.environment},
                 timeout_s=record.timeout_s,
                 memory_mb=record.memory_mb,
+                settings=lambda_settings(record),
             )
             if spec.rule_name != rule.name:
                 continue  # the scheduled event names the rule: only Chalice's own is faithful

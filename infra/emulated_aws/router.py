@@ -9,12 +9,14 @@ routes to the engine; any other request goes to moto unchanged.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote
 
+from infra.emulated_aws import validation
 from localbridge.lambda_api.operation import (
     InvokeRequest,
     InvokeResponse,
@@ -76,6 +78,14 @@ def invoke_request(environ: dict[str, Any], name: str) -> InvokeRequest | Invoke
     )
 
 
+def reread_body(environ: dict[str, Any]) -> bytes:
+    """The request's body, put back so moto reads it too."""
+    length_text = environ.get("CONTENT_LENGTH") or "0"
+    body = environ["wsgi.input"].read(int(length_text)) if length_text.isdigit() else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return bytes(body)
+
+
 def json_response(status: int, value: Any) -> InvokeResponse:
     return InvokeResponse(status, {"Content-Type": "application/json"}, json.dumps(value).encode())
 
@@ -95,6 +105,11 @@ class Router:
             return self._send(self._invoke(environ, match["name"]), start_response)
         if path.startswith(CONTROL_PREFIX):
             return self._send(self._control_route(method, path), start_response)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if method == "POST" and target in validation.CHECKED:
+            refused = validation.check(target, reread_body(environ))
+            if refused is not None:
+                return self._send(refused, start_response)
         return self._moto(environ, start_response)
 
     def _invoke(self, environ: dict[str, Any], name: str) -> InvokeResponse:

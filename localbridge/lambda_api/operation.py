@@ -114,6 +114,19 @@ def too_large(length: int, limit: int, operation: str) -> InvokeResponse:
     )
 
 
+def throttled() -> InvokeResponse:
+    """Lambda's answer to an invocation of a function whose reserved concurrency is 0
+    (or all taken); botocore reads ``Reason`` into the error."""
+    return error_response(
+        429,
+        "TooManyRequestsException",
+        {
+            "message": "Rate Exceeded.",
+            "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
+        },
+    )
+
+
 def error_payload(result: InvocationResult, function: FunctionSpec, request_id: str) -> Any:
     """The body Lambda returns with ``X-Amz-Function-Error: Unhandled``."""
     if result.outcome is Outcome.TIMEOUT:
@@ -171,6 +184,9 @@ class LambdaInvokeHandler:
         base = {"x-amzn-RequestId": request_id}
         if invocation_type == "DryRun":
             return InvokeResponse(204, base)
+        if invocation_type == "RequestResponse" and function.settings.max_concurrency == 0:
+            # An Event invocation is accepted and held: the runtime retries it.
+            return throttled()
         _, qualifier = split_qualifier(request.function_name)
         options = InvokeOptions(qualifier or request.qualifier, client_context)
         try:

@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Mapping
 from typing import Any
 
 IMPORT_FAILED = 3
@@ -61,20 +62,24 @@ def describe(app: Any) -> dict[str, Any]:
     return {"app_name": app.app_name, "functions": scheduled_functions(app)}
 
 
-def discover_here(project_dir: str) -> dict[str, Any]:
+def discover_here(project_dir: str, environment: Mapping[str, str] | None = None) -> dict[str, Any]:
     """``main``'s answer from this interpreter, for one-shot commands (``list``).
 
-    The app's prints go to stderr, as in ``main``; the working directory and
-    import path are given back afterwards.
+    The app's prints go to stderr, as in ``main``; it imports with
+    ``environment`` set. The working directory, import path and environment
+    are given back afterwards.
     """
-    cwd, path = os.getcwd(), list(sys.path)
+    cwd, path, saved = os.getcwd(), list(sys.path), dict(os.environ)
     os.chdir(project_dir)
+    os.environ.update(environment or {})
     try:
         with contextlib.redirect_stdout(sys.stderr):
             return describe(import_app(project_dir))
     finally:
         os.chdir(cwd)
         sys.path[:] = path
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def main(project_dir: str) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 
 from chalice.config import Config
 
-from localbridge.model import FunctionSpec
+from localbridge.model import FunctionSettings, FunctionSpec
 from localbridge.project.config import (
     ConfigError,
     StageConfig,
@@ -29,6 +29,7 @@ from localbridge.project.config import (
 )
 from localbridge.project.discover_main import AppImportError, discover_here
 from localbridge.project.discovery_process import DiscoveryProcess
+from localbridge.project.environment import reserved_problem, stage_environment
 
 # (Chalice's default when config.json says nothing, Lambda's lowest, highest).
 TIMEOUT_LIMITS = (60, 1, 900)
@@ -53,7 +54,12 @@ def discover(
     project_dir = require_app(project_dir)
     if config is None:
         config = read_stage_config(project_dir, stage)
-    found = import_here(project_dir) if in_process else import_scheduled_functions(project_dir)
+    # The app is imported with the stage's variables set, as `chalice local` does.
+    environment = {**stage_environment(config), **(env_overrides or {})}
+    if in_process:
+        found = import_here(project_dir, environment)
+    else:
+        found = import_scheduled_functions(project_dir, environment)
     return function_specs(found, config, env_overrides or {})
 
 
@@ -67,10 +73,10 @@ def function_specs(
     ]
 
 
-def import_here(project_dir: Path) -> dict[str, Any]:
+def import_here(project_dir: Path, environment: Mapping[str, str]) -> dict[str, Any]:
     """``import_scheduled_functions``'s answer, importing the app in this interpreter."""
     try:
-        return discover_here(str(project_dir))
+        return discover_here(str(project_dir), environment)
     except AppImportError as error:
         raise ConfigError(
             f"{project_dir / 'app.py'} failed to import; fix the error below:\n"
@@ -78,9 +84,11 @@ def import_here(project_dir: Path) -> dict[str, Any]:
         ) from None
 
 
-def import_scheduled_functions(project_dir: Path) -> dict[str, Any]:
-    """Run ``discover_main`` on the project and return its JSON answer."""
-    with DiscoveryProcess(project_dir) as discovery:
+def import_scheduled_functions(
+    project_dir: Path, environment: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Run ``discover_main`` on the project, ``environment`` set, and return its JSON answer."""
+    with DiscoveryProcess(project_dir, environment) as discovery:
         return discovery.answer()
 
 
@@ -106,11 +114,29 @@ def function_spec(
         memory_mb=lambda_limit(
             settings.lambda_memory_size, MEMORY_LIMITS, "lambda_memory_size", where
         ),
+        settings=FunctionSettings(
+            max_concurrency=reserved_concurrency(settings.reserved_concurrency, where)
+        ),
     )
 
 
+def reserved_concurrency(value: Any, where: str) -> int | None:
+    """Chalice's ``reserved_concurrency``: Lambda's reserved concurrent executions (0 throttles)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(
+            f"reserved_concurrency of {where} is {value!r}: Lambda accepts a whole number "
+            "from 0 (every invocation throttled)"
+        )
+    return value
+
+
 def check_environment(variables: Mapping[str, Any], where: str) -> dict[str, str]:
-    """Lambda takes string values only; say which one is not."""
+    """Lambda takes string values only, and no name it reserves; say which one is not."""
+    reserved = reserved_problem(variables)
+    if reserved is not None:
+        raise ConfigError(f"environment_variables of {where}: {reserved}")
     for key, value in variables.items():
         if not isinstance(value, str):
             raise ConfigError(

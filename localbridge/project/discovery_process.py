@@ -12,8 +12,10 @@ library, the project's config and ``launch``): ``run`` starts it first.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +32,13 @@ class DiscoveryProcess:
     ``answer`` waits for it; ``close`` ends it if nobody asked (the caller failed first).
     """
 
-    def __init__(self, project_dir: Path) -> None:
+    def __init__(self, project_dir: Path, environment: Mapping[str, str] | None = None) -> None:
         self.project_dir = project_dir
         self._deadline = time.monotonic() + DISCOVERY_TIMEOUT_S
         self._process: subprocess.Popen[str] | None = subprocess.Popen(
             module_command("localbridge.project.discover_main", str(project_dir)),
             cwd=project_dir,
+            env={**os.environ, **(environment or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from localbridge.model import FunctionSpec
+from localbridge.model import FunctionSettings, FunctionSpec
 from localbridge.project.config import ConfigError, StageConfig, read_stage_config, require_app
 from localbridge.project.discovery import discover, function_specs
 from localbridge.project.pending import PendingLoad
@@ -61,4 +61,17 @@ def validated(specs: list[FunctionSpec], config: StageConfig) -> list[FunctionSp
                 f"function {spec.name}: invalid schedule expression {spec.expression!r}: {error}"
             ) from None
     settings = load_settings(config, [spec.name for spec in specs])
-    return [replace(spec, settings=settings.for_function(spec.name)) for spec in specs]
+    return [
+        replace(spec, settings=with_reserved(spec, settings.for_function(spec.name)))
+        for spec in specs
+    ]
+
+
+def with_reserved(spec: FunctionSpec, chosen: FunctionSettings) -> FunctionSettings:
+    """The stage's settings, limited by Chalice's ``reserved_concurrency`` (discovery put it in
+    ``spec.settings.max_concurrency``): the smaller of it and localbridge's ``max_concurrency``."""
+    reserved = spec.settings.max_concurrency
+    if reserved is None:
+        return chosen
+    limit = reserved if chosen.max_concurrency is None else min(reserved, chosen.max_concurrency)
+    return replace(chosen, max_concurrency=limit)

@@ -16,6 +16,7 @@ from typing import Any
 
 from localbridge.project.config import StageConfig, read_stage_config, require_app
 from localbridge.project.discovery_process import DiscoveryProcess
+from localbridge.project.environment import stage_environment
 from localbridge.project.watch import Snapshot, snapshot
 
 
@@ -35,7 +36,9 @@ class PendingLoad:
         self.sources: Snapshot = snapshot(project_dir)
         self.config: StageConfig = read_stage_config(project_dir, stage)
         self.env_overrides = dict(env_overrides)
-        self._process = DiscoveryProcess(project_dir)
+        # The app is imported with the stage's variables set, as `chalice local` does.
+        environment = {**stage_environment(self.config), **self.env_overrides}
+        self._process = DiscoveryProcess(project_dir, environment)
 
     def __enter__(self) -> PendingLoad:
         return self

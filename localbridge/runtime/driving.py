@@ -7,7 +7,9 @@ runtime's ``Dispatcher``.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -57,10 +59,14 @@ class Invocations:
 
         Without ``event`` the function gets its scheduled event for ``at``
         (default: this second, ``invocations``). Invoking an instant that
-        already has a tick adds an attempt to that tick rather than a second tick.
+        already has a tick adds an attempt to that tick rather than a second tick;
+        that attempt is still its own invocation, with its own ``aws_request_id``
+        (``request_id``, or a new one) and event id, as every Invoke call is in Lambda.
         """
         function = self._require(name)
-        tick, _ = record_invocation(
+        tick, new = record_invocation(
             self.ledger, self.clock, name, TickSource.INVOKE, event, at, request_id
         )
+        if not new:
+            tick = replace(tick, request_id=request_id or str(uuid.uuid4()), event_id=None)
         return self.dispatcher.run_now(function, tick, options)

@@ -46,13 +46,21 @@ class FieldSpec:
     names: Mapping[str, int] = field(default_factory=dict)
     wraps: bool = True
     """Whether ``high-low`` ranges wrap around (``20-2``); years do not."""
+    max_step: int | None = None
+    """The largest increment after ``/`` (Quartz's bounds, which EventBridge applies)."""
 
 
-MINUTES = FieldSpec("minutes", 0, 59, "0-59", ",-*/")
-HOURS = FieldSpec("hours", 0, 23, "0-23", ",-*/")
-DAY_OF_MONTH = FieldSpec("day-of-month", 1, 31, "1-31", ",-*?/LW")
+MINUTES = FieldSpec("minutes", 0, 59, "0-59", ",-*/", max_step=59)
+HOURS = FieldSpec("hours", 0, 23, "0-23", ",-*/", max_step=23)
+DAY_OF_MONTH = FieldSpec("day-of-month", 1, 31, "1-31", ",-*?/LW", max_step=31)
 MONTH = FieldSpec(
-    "month", 1, 12, "1-12 or JAN-DEC", ",-*/", {n: i for i, n in enumerate(MONTH_NAMES, 1)}
+    "month",
+    1,
+    12,
+    "1-12 or JAN-DEC",
+    ",-*/",
+    {n: i for i, n in enumerate(MONTH_NAMES, 1)},
+    max_step=12,
 )
 DAY_OF_WEEK = FieldSpec(
     "day-of-week",
@@ -136,6 +144,8 @@ class _FieldParser:
     def step(self, spec: FieldSpec, text: str, item: str) -> int:
         if not _NUMBER.fullmatch(text) or int(text) == 0:
             raise self.fail(spec, f"step in {item!r} must be a positive whole number")
+        if spec.max_step is not None and int(text) > spec.max_step:
+            raise self.fail(spec, f"step in {item!r} must be at most {spec.max_step}")
         return int(text)
 
     def value(self, spec: FieldSpec, text: str) -> int:

@@ -67,7 +67,8 @@ def _field(
         st.tuples(value, value).map(span),
         *(
             [
-                st.tuples(value, st.integers(1, high - low + 1)).map(stepped),
+                # Quartz's (and EventBridge's) largest step: 59 minutes, 23 hours, 31, 12.
+                st.tuples(value, st.integers(1, last)).map(stepped),
                 st.tuples(value, value, st.integers(1, 10)).map(stepped_span),
             ]
             if steps
