@@ -45,6 +45,9 @@ def connect(path: Path) -> sqlite3.Connection:
     try:
         connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         connection.execute("PRAGMA busy_timeout = 30000")
+        # Only a file without tables takes this; pruning then hands freed pages
+        # back to the filesystem a few at a time (``pruning``), never blocking.
+        connection.execute("PRAGMA auto_vacuum = INCREMENTAL")
         connection.execute("PRAGMA journal_mode = WAL")
         # In WAL mode NORMAL survives any process crash (kill -9); only a power
         # loss can take the last commits, which is the trade SQLite recommends.
