@@ -39,6 +39,11 @@ class LedgerConnection:
         self._db = connect(path)  # LedgerError, with what to do, when it cannot be used
         self.lock = threading.Lock()
 
+    @property
+    def raw(self) -> sqlite3.Connection:
+        """The connection itself, for statements no transaction may hold (hold ``lock``)."""
+        return self._db
+
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         return immediate_transaction(self._db, self.lock)
 
