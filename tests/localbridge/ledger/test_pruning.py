@@ -63,7 +63,7 @@ def test_a_tick_past_its_functions_mark_is_kept_so_the_schedule_still_sees_it(
     ledger = Ledger.open(path)
     try:
         ahead = run_once(ledger, "daily", T0 + 10 * DAY, TickState.SUCCEEDED)
-        behind = run_once(ledger, "daily", T0 + DAY, TickState.SUCCEEDED)
+        run_once(ledger, "daily", T0 + DAY, TickState.SUCCEEDED)
         ledger.save_function_marks([FunctionMark("daily", "rate(1 day)", T0, T0 + 5 * DAY)])
         connection = LedgerConnection(path)
         try:
@@ -73,7 +73,7 @@ def test_a_tick_past_its_functions_mark_is_kept_so_the_schedule_still_sees_it(
         assert [tick.id for tick in ledger.find()] == [ahead]
     finally:
         ledger.close()
-    assert pruned.runs == 1 and behind != ahead
+    assert pruned.runs == 1
 
 
 def test_an_interrupted_prune_stops_between_batches(tmp_path: Path) -> None:

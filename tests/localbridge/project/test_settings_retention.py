@@ -41,7 +41,7 @@ def test_retention_is_a_number_of_days_seven_by_default(
     tmp_path: Path, section: Any, expected: timedelta | None
 ) -> None:
     assert retention_in(tmp_path, section) == expected
-    assert DEFAULT_RETENTION == timedelta(days=7)
+    assert timedelta(days=7) == DEFAULT_RETENTION
 
 
 @pytest.mark.parametrize("bad", [0, -1, "7", True, 1e9, float("nan")])
