@@ -34,7 +34,7 @@ SAMPLE_FUNCTION = FunctionSpec("my-schedule", "app.handler", "rate(1 hour)", "ap
 def cmd_logs(args: argparse.Namespace) -> int:
     if not args.ledger.exists():
         raise UsageError(f"no ledger at {args.ledger}: nothing has run yet (or pass --ledger)")
-    Ledger.open(args.ledger).close()  # brings an older ledger's schema up to date
+    Ledger.open(args.ledger, check=True).close()  # brings an older ledger's schema up to date
     reader = AttemptLogs(args.ledger, args.name)
     try:
         with stop_on_signals() as stop:
