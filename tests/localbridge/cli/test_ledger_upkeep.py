@@ -86,3 +86,39 @@ def test_a_damaged_ledger_is_named_damaged_and_the_reading_command_fails(
     err = capsys.readouterr().err
     assert f"the ledger {path} is damaged" in err
     assert "Traceback" not in err
+
+
+HOSTILE = "boom\x1b]0;owned\x07\x1b[2J\rhidden"
+
+
+def test_a_jobs_control_characters_are_shown_escaped_by_runs_dlq_list_and_logs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from localbridge.model import InvocationResult, Outcome
+    from localbridge.ticks import AttemptEnd
+
+    path = tmp_path / "l.db"
+    ledger = Ledger.open(path)
+    try:
+        [tick] = ledger.add_ticks([NewTick("f", T0, TickSource.SCHEDULE, T0)], T0)
+        number = ledger.begin_attempt(tick.id, T0, 0.0)
+        result = InvocationResult(
+            Outcome.ERROR, 0.0, 1.0, error_type="E", error_message=HOSTILE, logs=HOSTILE + "\n"
+        )
+        ledger.finish_attempt(tick.id, number, AttemptEnd(result, T0, TickState.DEAD))
+    finally:
+        ledger.close()
+    for command in (["runs"], ["dlq", "list"], ["logs", "f"]):
+        assert main([*command, "--ledger", str(path)]) == 0
+        out = capsys.readouterr().out
+        assert "\\x1b]0;owned\\x07\\x1b[2J\\rhidden" in out
+        assert "\x1b" not in out
+        assert "\r" not in out
+
+
+def test_escape_keeps_text_and_newlines_and_shows_controls() -> None:
+    from localbridge.terminal import escape
+
+    assert escape("héllo\tworld\n") == "héllo\tworld\n"
+    assert escape("a\x1b[31mb\x9bc\x7f") == "a\\x1b[31mb\\x9bc\\x7f"
+    assert escape("one\ntwo", keep_newlines=False) == "one\\ntwo"
