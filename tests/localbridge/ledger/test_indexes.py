@@ -48,3 +48,17 @@ def test_a_new_ledger_gives_freed_pages_back_in_steps(tmp_path: Path) -> None:
     Ledger.open(path).close()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA auto_vacuum").fetchone() == (2,)  # incremental
+
+
+def test_pruning_walks_the_scheduled_time_index_instead_of_sorting_every_finished_run(
+    tmp_path: Path,
+) -> None:
+    from localbridge.ledger.pruning import _PRUNABLE
+
+    path = tmp_path / "ledger.db"
+    Ledger.open(path).close()
+    sql = f"SELECT id FROM ticks WHERE {_PRUNABLE} ORDER BY scheduled_at LIMIT 500"
+    with sqlite3.connect(path) as db:
+        plan = " ".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", ("2022",)))
+    assert "ticks_by_scheduled" in plan
+    assert "TEMP B-TREE" not in plan

@@ -90,3 +90,14 @@ def test_an_interrupted_prune_stops_between_batches(tmp_path: Path) -> None:
     finally:
         ledger.close()
     assert pruned.runs == 0
+
+
+def test_a_damaged_page_met_while_reading_is_named_damaged(tmp_path: Path) -> None:
+    import sqlite3
+
+    from localbridge.ledger.opening import describe
+
+    path = tmp_path / "ledger.db"
+    message = describe(path, sqlite3.DatabaseError("database disk image is malformed"))
+    assert message.startswith(f"the ledger {path} is damaged")
+    assert ".recover" in message
