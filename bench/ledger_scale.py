@@ -73,6 +73,45 @@ def timed(argv: list[str], rounds: int) -> float:
     return statistics.median(samples)
 
 
+def ledger_reads_ms(path: Path, rounds: int) -> dict[str, float]:
+    """The median time, in ms, of each command's reads of the ledger, in this process.
+
+    The commands' wall times include an interpreter's start (and ``list``'s
+    discovery of the app in a subprocess); these are the part that could grow
+    with the ledger.
+    """
+    from localbridge.ledger.pauses import read_paused
+    from localbridge.ticks import TickState
+
+    def runs() -> None:
+        ledger = Ledger.open(path, check=True)
+        for tick in ledger.find(limit=50):
+            ledger.attempts(tick.id)
+        ledger.close()
+
+    def listing() -> None:
+        ledger = Ledger.open(path, check=True)
+        ledger.function_marks(), ledger.last_states()
+        ledger.close()
+        read_paused(path)
+
+    def dead() -> None:
+        ledger = Ledger.open(path, check=True)
+        for tick in ledger.find(state=TickState.DEAD):
+            ledger.attempts(tick.id)
+        ledger.close()
+
+    medians = {}
+    for name, reads in (("runs", runs), ("list", listing), ("dlq list", dead)):
+        samples = []
+        for _ in range(rounds):
+            began = time.perf_counter()
+            reads()
+            samples.append((time.perf_counter() - began) * 1000)
+        medians[name] = statistics.median(samples)
+    return medians
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench ledger_scale", description=__doc__)
     parser.add_argument("--runs", type=int, default=1_000_000)
@@ -95,6 +134,14 @@ def main(argv: list[str]) -> int:
             large = timed([*command, "--ledger", str(big)], args.rounds)
             name = " ".join(command)
             print(f"{name:<40}{floor:>10.0f}ms{large:>10.0f}ms{large / floor:>8.2f}")
+        floor_reads, large_reads = (
+            ledger_reads_ms(small, args.rounds),
+            ledger_reads_ms(big, args.rounds),
+        )
+        for name, floor in floor_reads.items():
+            large = large_reads[name]
+            print(f"{name + ' (ledger reads only)':<40}{floor:>10.1f}ms{large:>10.1f}ms"
+                  f"{large / floor:>8.2f}")  # fmt: skip
         before = (START + timedelta(days=7)).isoformat()
         prune_ms = timed(["prune", "--before", before, "--ledger", str(big)], 1)
         print(f"prune a week of runs (201,600) from the 1M ledger: {prune_ms:.0f} ms")
