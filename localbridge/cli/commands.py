@@ -40,7 +40,17 @@ def run_services(args: argparse.Namespace) -> Sequence[Service[Runtime]]:
     from localbridge.cli.console import console_services
     from localbridge.cli.running import lambda_api_services
 
-    return [*lambda_api_services(args), *console_services(args)]
+    return [*lambda_api_services(args), *console_services(args), *retention_services(args)]
+
+
+def retention_services(args: argparse.Namespace) -> Sequence[Service[Runtime]]:
+    """Pruning as the clock moves, unless the stage's ``retention_days`` is null."""
+    from localbridge.project.config import read_stage_config
+    from localbridge.project.settings import load_retention
+    from localbridge.runtime.retention import Retention
+
+    keep = load_retention(read_stage_config(args.project, args.stage))
+    return [] if keep is None else [Retention(keep)]
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -117,6 +127,18 @@ def dlq_purge(args: argparse.Namespace) -> int:
     from localbridge.cli.history import cmd_dlq_purge
 
     return cmd_dlq_purge(args)
+
+
+def prune(args: argparse.Namespace) -> int:
+    from localbridge.cli.history import cmd_prune
+
+    return cmd_prune(args)
+
+
+def stats(args: argparse.Namespace) -> int:
+    from localbridge.cli.history import cmd_stats
+
+    return cmd_stats(args)
 
 
 def logs(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from localbridge.cli.common import (
 from localbridge.cli.report import table, tick_json
 from localbridge.clock import SystemClock
 from localbridge.instants import display_instant
+from localbridge.ledger.connect import LedgerConnection
 from localbridge.ledger.store import Ledger
 from localbridge.ticks import Tick, TickState
 
@@ -23,7 +24,7 @@ from localbridge.ticks import Tick, TickState
 def cmd_runs(args: argparse.Namespace) -> int:
     if not args.ledger.exists():
         raise UsageError(f"no ledger at {args.ledger}: nothing has run yet (or pass --ledger)")
-    ledger = Ledger.open(args.ledger)
+    ledger = Ledger.open(args.ledger, check=True)
     try:
         ticks = ledger.find(args.name, args.state, args.since, args.limit)
         if args.json:
@@ -59,7 +60,7 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
     if not args.ledger.exists():
         print(f"the dead-letter queue is empty (no ledger at {args.ledger} yet)")
         return EXIT_OK
-    ledger = Ledger.open(args.ledger)
+    ledger = Ledger.open(args.ledger, check=True)
     try:
         ticks = ledger.find(args.name, TickState.DEAD)
         rows = [["id", "function", "scheduled", "attempts", "last error"]]
@@ -150,3 +151,80 @@ def confirm(question: str) -> bool:
     print(question, end="", flush=True)
     answer = sys.stdin.readline()
     return answer.strip().lower() in ("y", "yes")
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    """Remove the finished runs scheduled before ``--before``; give the space back."""
+    from localbridge.ledger.owners import live_owners
+    from localbridge.ledger.pruning import checkpoint, prune, size_of, vacuum
+
+    connection = open_existing(args, "nothing to prune")
+    try:
+        with stop_on_signals() as stop:
+            pruned = prune(connection, args.before, stop.is_set)
+        note = ""
+        if not size_of(connection).incremental and pruned.runs:
+            with connection.transaction() as db:
+                busy = bool(live_owners(db))
+            if busy:
+                note = (
+                    "; this ledger predates incremental vacuum: its free pages are reused, and "
+                    "`localbridge prune` with no `run` on it gives them back to the disk"
+                )
+            else:
+                vacuum(connection)
+        checkpoint(connection)
+        after = size_of(connection).bytes
+    finally:
+        connection.close()
+    print(
+        f"pruned {pruned.runs} finished run(s) ({pruned.attempts} attempt(s)) scheduled before "
+        f"{display_instant(args.before)}; the ledger went from {mib(pruned.bytes_before)} "
+        f"to {mib(after)}{note}"
+    )
+    return EXIT_OK
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """The ledger's size, its runs by state, and what retention will remove."""
+    from datetime import UTC, datetime
+
+    from localbridge.ledger.pruning import count_prunable, size_of
+    from localbridge.project.config import read_stage_config
+    from localbridge.project.settings import load_retention
+
+    retention = load_retention(read_stage_config(args.project, args.stage))
+    connection = open_existing(args, "nothing has run yet")
+    try:
+        size = size_of(connection)
+        states = connection.query("SELECT state, count(*) FROM ticks GROUP BY state")
+        cutoff = args.before or (None if retention is None else datetime.now(UTC) - retention)
+        prunable = None if cutoff is None else count_prunable(connection, cutoff)
+    finally:
+        connection.close()
+    wal = args.ledger.with_name(args.ledger.name + "-wal")
+    wal_bytes = wal.stat().st_size if wal.exists() else 0
+    rows = [
+        ["ledger", str(args.ledger)],
+        ["size", f"{mib(size.bytes)} ({mib(size.page_size * size.free_pages)} free), "
+                 f"log {mib(wal_bytes)}"],
+        ["runs", ", ".join(f"{count} {state}" for state, count in states) or "none"],
+        ["retention", "keep everything" if retention is None else f"{retention.days} day(s)"
+                      if not retention.seconds else str(retention)],
+    ]  # fmt: skip
+    if cutoff is not None and prunable is not None:
+        rows.append(
+            ["to prune", f"{prunable} finished run(s) scheduled before {display_instant(cutoff)}"]
+        )
+    print(table(rows))
+    return EXIT_OK
+
+
+def open_existing(args: argparse.Namespace, otherwise: str) -> LedgerConnection:
+    if not args.ledger.exists():
+        raise UsageError(f"no ledger at {args.ledger}: {otherwise} (or pass --ledger)")
+    return LedgerConnection(args.ledger)
+
+
+def mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB"

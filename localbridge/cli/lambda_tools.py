@@ -26,6 +26,7 @@ from localbridge.events import AwsIdentity, scheduled_event
 from localbridge.ledger.attempt_logs import AttemptLogs
 from localbridge.ledger.store import Ledger
 from localbridge.model import FunctionSpec
+from localbridge.terminal import escape
 
 # The rule a generated event names when no function is given (SAM's sample does the same).
 SAMPLE_FUNCTION = FunctionSpec("my-schedule", "app.handler", "rate(1 hour)", "app", "dev")
@@ -34,7 +35,7 @@ SAMPLE_FUNCTION = FunctionSpec("my-schedule", "app.handler", "rate(1 hour)", "ap
 def cmd_logs(args: argparse.Namespace) -> int:
     if not args.ledger.exists():
         raise UsageError(f"no ledger at {args.ledger}: nothing has run yet (or pass --ledger)")
-    Ledger.open(args.ledger).close()  # brings an older ledger's schema up to date
+    Ledger.open(args.ledger, check=True).close()  # brings an older ledger's schema up to date
     reader = AttemptLogs(args.ledger, args.name)
     try:
         with stop_on_signals() as stop:
@@ -52,7 +53,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 def print_new(reader: AttemptLogs, since: datetime | None) -> int:
     attempts = reader.read_new(since)
     for attempt in attempts:
-        sys.stdout.write(attempt.logs or f"(attempt {attempt.number}: no log kept)\n")
+        sys.stdout.write(escape(attempt.logs or f"(attempt {attempt.number}: no log kept)\n"))
     sys.stdout.flush()
     return len(attempts)
 

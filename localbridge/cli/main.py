@@ -1,5 +1,5 @@
-"""``python -m localbridge``: run, list, invoke, replay, next, runs, dlq, console, pause, resume,
-logs, generate-event.
+"""``python -m localbridge``: run, list, invoke, replay, next, runs, dlq, prune, stats, console,
+pause, resume, logs, generate-event.
 
 Exit codes: 0 ok, 1 a function failed, 2 bad usage or configuration.
 """
@@ -158,6 +158,31 @@ def add_history_commands(commands: Commands) -> None:
     dlq_purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     add_ledger_option(dlq_purge)
     dlq_purge.set_defaults(handler=handlers.dlq_purge)
+    add_ledger_commands(commands)
+
+
+def add_ledger_commands(commands: Commands) -> None:
+    """prune and stats: the ledger's size on disk."""
+    prune = commands.add_parser(
+        "prune", help="remove finished runs scheduled before a time (dead letters stay)"
+    )
+    prune.add_argument("--before", type=parse_time, required=True, metavar="TIME")
+    add_ledger_option(prune)
+    prune.set_defaults(handler=handlers.prune)
+
+    stats = commands.add_parser("stats", help="the ledger's size and what retention will remove")
+    stats.add_argument("--stage", default="local", help="Chalice stage (default: local)")
+    stats.add_argument(
+        "--project", type=Path, default=Path("."), help="the Chalice project (default: .)"
+    )
+    stats.add_argument(
+        "--before",
+        type=parse_time,
+        metavar="TIME",
+        help="count instead what prune --before TIME removes",
+    )
+    add_ledger_option(stats)
+    stats.set_defaults(handler=handlers.stats)
 
 
 def add_console_options(parser: argparse.ArgumentParser) -> None:

@@ -7,10 +7,13 @@ from typing import Any
 
 from localbridge.instants import display_optional
 from localbridge.ledger.store import Ledger
+from localbridge.terminal import escape
 from localbridge.ticks import Tick
 
 
 def table(rows: Sequence[Sequence[str]]) -> str:
+    """Aligned columns; control characters in a cell (a job's error, say) shown escaped."""
+    rows = [[escape(cell, keep_newlines=False) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()

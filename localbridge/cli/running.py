@@ -154,7 +154,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     marks, states, paused = {}, {}, frozenset[str]()
     if args.ledger.exists():
-        ledger = Ledger.open(args.ledger)
+        ledger = Ledger.open(args.ledger, check=True)
         marks, states = ledger.function_marks(), ledger.last_states()
         ledger.close()
         paused = read_paused(args.ledger)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from localbridge.ledger.opening import connect
+from localbridge.ledger.opening import check_intact, connect
 
 
 @contextmanager
@@ -34,10 +34,22 @@ def immediate_transaction(
 class LedgerConnection:
     """One thread-safe SQLite connection to a ledger file, migrated on open."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, check: bool = False) -> None:
+        """``check``: name the file damaged now if it is (``opening.check_intact``)."""
         self.path = path
         self._db = connect(path)  # LedgerError, with what to do, when it cannot be used
         self.lock = threading.Lock()
+        if check:
+            try:
+                check_intact(self._db, path)
+            except BaseException:
+                self._db.close()
+                raise
+
+    @property
+    def raw(self) -> sqlite3.Connection:
+        """The connection itself, for statements no transaction may hold (hold ``lock``)."""
+        return self._db
 
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         return immediate_transaction(self._db, self.lock)

@@ -92,15 +92,22 @@ class Queries:
         return [attempt_from_row(row) for row in rows]
 
     def last_states(self) -> dict[str, TickState]:
-        """Each function's most recently scheduled tick's state."""
+        """Each function's most recently scheduled tick's state (skipped ones passed over).
+
+        The function names come from a skip scan of the (function, ...) index
+        and each last tick from its end, so the cost follows the number of
+        functions, not of ticks.
+        """
         with self._lock:
             rows = self._db.execute(
-                "SELECT function, state FROM ticks AS t WHERE scheduled_at = "
-                "(SELECT max(scheduled_at) FROM ticks WHERE function = t.function "
-                " AND state != ?)",
+                "WITH RECURSIVE names(name) AS (SELECT min(function) FROM ticks UNION ALL "
+                "SELECT (SELECT min(function) FROM ticks WHERE function > name) FROM names "
+                "WHERE name IS NOT NULL) "
+                "SELECT name, (SELECT state FROM ticks WHERE function = name AND state != ? "
+                "ORDER BY scheduled_at DESC LIMIT 1) FROM names WHERE name IS NOT NULL",
                 (TickState.SKIPPED.value,),
             ).fetchall()
-        return {row[0]: TickState(row[1]) for row in rows}
+        return {row[0]: TickState(row[1]) for row in rows if row[1] is not None}
 
     def counts(self) -> dict[TickState, int]:
         with self._lock:

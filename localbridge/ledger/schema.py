@@ -74,6 +74,16 @@ MIGRATIONS: tuple[str, ...] = (
         lease_until TEXT NOT NULL
     );
     """,
+    # Reads whose cost does not grow with the ledger: pages of runs newest
+    # first by id (the rowid: keyset paging with ``id < ?``, no OFFSET), of
+    # one function's runs, of the dead letters (state), and by scheduled time
+    # (``runs``' order, and pruning's range). Attempts by tick are served by
+    # their primary key (tick_id, number).
+    """
+    CREATE INDEX ticks_by_function_id ON ticks (function, id);
+    CREATE INDEX ticks_by_state_id ON ticks (state, id);
+    CREATE INDEX ticks_by_scheduled ON ticks (scheduled_at, id)
+    """,
 )
 
 

@@ -21,7 +21,7 @@ from typing import Self
 
 from localbridge.instants import format_instant, parse_instant
 from localbridge.ledger.checkpoints import checkpoints_aside
-from localbridge.ledger.opening import connect
+from localbridge.ledger.opening import check_intact, connect
 from localbridge.ledger.owners import (
     LeaseKeeper,
     Owner,
@@ -56,9 +56,20 @@ class Ledger(RunWrites):
         self._lease: LeaseKeeper | None = None
 
     @classmethod
-    def open(cls, path: Path) -> Self:
-        """The ledger at ``path``, created or migrated; ``LedgerError`` when it cannot be."""
-        return cls(connect(path), path)
+    def open(cls, path: Path, check: bool = False) -> Self:
+        """The ledger at ``path``, created or migrated; ``LedgerError`` when it cannot be.
+
+        ``check``: name the file damaged now if it is (``opening.check_intact``),
+        for the commands that only read it.
+        """
+        db = connect(path)
+        if check:
+            try:
+                check_intact(db, path)
+            except BaseException:
+                db.close()
+                raise
+        return cls(db, path)
 
     def close(self) -> None:
         """Close the file; this process no longer holds anything in it."""

@@ -24,6 +24,9 @@ from localbridge.model import MAX_EVENT_AGE, CatchUp, FunctionSettings
 from localbridge.project.config import ConfigError, StageConfig
 
 MIN_EVENT_AGE_S = 60
+DEFAULT_RETENTION = timedelta(days=7)
+"""How long ``run`` keeps finished runs (``retention_days``): a laptop's ledger stays small."""
+MAX_RETENTION_DAYS = 36500
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ class ReliabilitySettings:
 
     defaults: FunctionSettings = field(default_factory=FunctionSettings)
     functions: Mapping[str, FunctionSettings] = field(default_factory=dict)
+    retention: timedelta | None = DEFAULT_RETENTION
+    """Finished runs older than this are pruned; None keeps everything."""
 
     def for_function(self, name: str) -> FunctionSettings:
         return self.functions.get(name, self.defaults)
@@ -81,6 +86,22 @@ def _max_concurrency(value: Any, key: str) -> int | None:
     return value
 
 
+def _retention(value: Any, key: str) -> timedelta | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"{key}: expected a number of days or null (keep everything), "
+                          f"got {value!r}")  # fmt: skip
+    if not 0 < value <= MAX_RETENTION_DAYS:
+        raise ConfigError(
+            f"{key}: expected more than 0 days, at most {MAX_RETENTION_DAYS}, "
+            f"or null to keep everything; got {value!r}"
+        )
+    return timedelta(days=value)
+
+
+_DEFAULT_DAYS = DEFAULT_RETENTION.days
+
 _PARSERS = {
     "maximum_retry_attempts": _retry_attempts,
     "retry_delays": _retry_delays,
@@ -117,10 +138,13 @@ def parse_settings(
     if section is None:
         return ReliabilitySettings()
     section = _mapping(section, key)
-    unknown = set(section) - {"defaults", "functions"}
+    unknown = set(section) - {"defaults", "functions", "retention_days"}
     if unknown:
         name = sorted(unknown)[0]
-        raise ConfigError(f"{key}.{name}: unknown key; expected 'defaults' and/or 'functions'")
+        raise ConfigError(
+            f"{key}.{name}: unknown key; expected 'defaults', 'functions', 'retention_days'"
+        )
+    retention = _retention(section.get("retention_days", _DEFAULT_DAYS), f"{key}.retention_days")
     defaults = _apply(FunctionSettings(), section.get("defaults", {}), f"{key}.defaults")
     overrides: dict[str, FunctionSettings] = {}
     for name, function_section in _mapping(
@@ -133,10 +157,20 @@ def parse_settings(
                 f"(scheduled functions: {known})"
             )
         overrides[name] = _apply(defaults, function_section, f"{key}.functions.{name}")
-    return ReliabilitySettings(defaults, overrides)
+    return ReliabilitySettings(defaults, overrides, retention)
 
 
 def load_settings(config: StageConfig, function_names: Collection[str]) -> ReliabilitySettings:
     """The ``localbridge`` section of ``stages.<stage>`` in ``.chalice/config.json``."""
     key = f"stages.{config.stage}.localbridge"
     return parse_settings(config.section.get("localbridge"), function_names, key)
+
+
+def load_retention(config: StageConfig) -> timedelta | None:
+    """The stage's ``localbridge.retention_days`` (``DEFAULT_RETENTION`` when unset)."""
+    key = f"stages.{config.stage}.localbridge"
+    section = config.section.get("localbridge")
+    if section is None:
+        return DEFAULT_RETENTION
+    days = _mapping(section, key).get("retention_days", _DEFAULT_DAYS)
+    return _retention(days, f"{key}.retention_days")

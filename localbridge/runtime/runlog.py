@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from localbridge.instants import display_instant
+from localbridge.terminal import escape
 from localbridge.ticks import RunReport, Tick, TickState
 
 run_log = logging.getLogger("localbridge.runs")
@@ -26,7 +27,7 @@ def payload_summary(payload: Any) -> str:
     Showing it is what lets someone watching ``make run`` see the metric each
     run posted without querying the API.
     """
-    text = json.dumps(payload, separators=(",", ":"), default=str)
+    text = escape(json.dumps(payload, separators=(",", ":"), default=str))
     if len(text) <= PAYLOAD_SUMMARY_LIMIT:
         return text
     return text[: PAYLOAD_SUMMARY_LIMIT - 3] + "..."
@@ -43,7 +44,8 @@ def describe_run(report: RunReport) -> str:
     if result.succeeded:
         line += f" -> {payload_summary(result.payload)}"
     else:
-        line += f" ({result.error_type}: {result.error_message})"
+        # The error is the job's own text: its control characters are shown, not obeyed.
+        line += escape(f" ({result.error_type}: {result.error_message})", keep_newlines=False)
     if decision.state is TickState.RETRYING and decision.next_attempt_at is not None:
         line += f" -> {decision.reason} {display_instant(decision.next_attempt_at)}"
     elif decision.state is TickState.DEAD:

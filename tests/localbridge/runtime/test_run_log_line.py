@@ -44,3 +44,13 @@ def test_a_failed_run_shows_its_error_not_a_payload() -> None:
     )
     line = describe_run(report(result, Decision(TickState.DEAD, reason="no retries left")))
     assert line.endswith("error (ValueError: boom) -> dead: no retries left")
+
+
+def test_the_run_log_line_shows_a_jobs_control_characters_escaped() -> None:
+    result = InvocationResult(
+        Outcome.ERROR, 10.0, 10.01, error_type="E", error_message="x\x1b[2J\ry\nz"
+    )
+    line = describe_run(report(result, Decision(TickState.DEAD, reason="retries exhausted")))
+    assert "(E: x\\x1b[2J\\ry\\nz)" in line
+    assert "\x1b" not in line
+    assert "\n" not in line

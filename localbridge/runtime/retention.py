@@ -1,0 +1,80 @@
+"""Retention: ``run`` prunes the runs older than the stage's ``retention_days`` as its clock moves.
+
+A service beside the runtime (``Service[Runtime]``), not a step of its loop: a
+thread of its own checks the runtime's clock (real or virtual), and once the
+cut-off (now - retention) has moved on by ``PRUNE_EVERY`` of clock time, it
+prunes up to it through a connection of its own (``ledger.pruning``: small
+batches, space handed back step by step), so firing never waits on it for
+more than a batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from datetime import datetime, timedelta
+
+from localbridge.abc import Clock
+from localbridge.instants import display_instant
+from localbridge.ledger.connect import LedgerConnection
+from localbridge.ledger.opening import describe
+from localbridge.ledger.pruning import prune
+from localbridge.runtime.loop import Runtime
+
+log = logging.getLogger("localbridge")
+
+PRUNE_EVERY = timedelta(hours=1)
+"""Clock time between prunes: the ledger holds at most the retention plus this."""
+CHECK_EVERY_S = 1.0
+"""Real seconds between looks at the clock (a fast virtual clock moves hours in one)."""
+
+
+class Retention:
+    """Prunes the finished runs scheduled more than ``keep`` before the runtime's now."""
+
+    def __init__(self, keep: timedelta, check_every_s: float = CHECK_EVERY_S) -> None:
+        self.keep = keep
+        self._check_every_s = check_every_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pruned_through: datetime | None = None
+
+    def start(self, runtime: Runtime) -> None:
+        connection = LedgerConnection(runtime.ledger.path)
+        self._thread = threading.Thread(
+            target=self._run, args=(connection, runtime.clock), name="localbridge-retention"
+        )
+        self._thread.daemon = True
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self, connection: LedgerConnection, clock: Clock) -> None:
+        try:
+            while True:
+                self._prune_if_due(connection, clock.now() - self.keep)
+                if self._stop.wait(self._check_every_s):
+                    return
+        finally:
+            connection.close()
+
+    def _prune_if_due(self, connection: LedgerConnection, cutoff: datetime) -> None:
+        last = self._pruned_through
+        if last is not None and cutoff - last < PRUNE_EVERY:
+            return
+        try:
+            pruned = prune(connection, cutoff, self._stop.is_set)
+        except sqlite3.Error as error:
+            # Pruning waits for its next turn; writing the ledger is the
+            # runtime's to fail on, and it says so itself.
+            log.warning(f"retention: pruning failed: {describe(connection.path, error)}")
+            return
+        self._pruned_through = cutoff
+        if pruned.runs:
+            log.info(
+                f"retention: pruned {pruned.runs} run(s) scheduled before {display_instant(cutoff)}"
+            )
