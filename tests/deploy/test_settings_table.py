@@ -23,7 +23,9 @@ from chalice.config import Config
 from infra.emulated_aws.moto_state import LambdaRecord, RuleRecord, deployed_functions
 from infra.invoke_config import wanted_configs
 from localbridge.model import FunctionSpec
+from localbridge.project.config import read_stage_config
 from localbridge.project.loading import load_functions
+from localbridge.project.settings import load_retention
 from tests.localbridge.chalice_project import CONFIG, write_project
 from tests.support import ROOT
 
@@ -63,6 +65,17 @@ def in_localbridge(key: str) -> Callable[[dict[str, Any], Any], None]:
     return write
 
 
+def in_stage_localbridge(key: str) -> Callable[[dict[str, Any], Any], None]:
+    def write(config: dict[str, Any], value: Any) -> None:
+        config["stages"]["dev"]["localbridge"] = {key: value}
+
+    return write
+
+
+def no_function_reads(spec: FunctionSpec) -> Any:
+    raise AssertionError("a stage-wide setting is read from the stage, not from a function")
+
+
 SETTINGS: dict[str, Setting] = {
     "environment_variables": (
         {"TABLE": "results"},
@@ -97,7 +110,17 @@ SETTINGS: dict[str, Setting] = {
         in_localbridge("max_concurrency"),
         lambda spec: spec.settings.max_concurrency,
     ),
+    "retention_days": (3, in_stage_localbridge("retention_days"), no_function_reads),
 }
+
+
+# Settings of the whole stage rather than of a function: read as the command reads them.
+def retention_days(project: Path) -> int | None:
+    keep = load_retention(read_stage_config(project, "dev"))
+    return None if keep is None else keep.days
+
+
+STAGE_READERS: dict[str, Callable[[Path], Any]] = {"retention_days": retention_days}
 
 
 def project_with(tmp_path: Path, name: str) -> Path:
@@ -109,6 +132,8 @@ def project_with(tmp_path: Path, name: str) -> Path:
 
 def honoured_by_localbridge(tmp_path: Path, name: str) -> Any:
     project = project_with(tmp_path, name)
+    if name in STAGE_READERS:
+        return STAGE_READERS[name](project)
     [spec] = [s for s in load_functions(project, "dev", {}) if s.name == FUNCTION]
     return SETTINGS[name][2](spec)
 
