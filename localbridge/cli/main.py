@@ -35,6 +35,7 @@ from localbridge.events import ACCOUNT_VARIABLE, check_account_id
 from localbridge.ledger.opening import LedgerError, describe
 from localbridge.ledger.owners import LedgerBusyError
 from localbridge.project.config import ConfigError
+from localbridge.runtime.faults import RuntimeFaultError
 from localbridge.ticks import TickState
 
 __all__ = ["build_parser", "main"]
@@ -229,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
         return code
-    except (ConfigError, UsageError, LedgerBusyError, LedgerError) as error:
+    except (ConfigError, UsageError, LedgerBusyError, LedgerError, RuntimeFaultError) as error:
         print(f"localbridge: {error}", file=sys.stderr)
         return EXIT_USAGE
     except sqlite3.Error as error:

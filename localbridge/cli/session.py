@@ -61,6 +61,9 @@ class Session:
     runtime: Runtime
     invoker: Invoker
     ledger: Ledger
+    stopped_cleanly: bool = True
+    """False when the runtime's stop left runs going after their grace: the
+    invoker then stops them without another grace."""
 
 
 @contextmanager
@@ -81,7 +84,7 @@ def open_session(
     """
     # The runtime's modules are imported here, while discovery runs, not
     # when the command line is parsed.
-    from localbridge.runtime.assemble import Mode, make_invoker, make_runtime, warm
+    from localbridge.runtime.assemble import Mode, close_within, make_invoker, make_runtime, warm
 
     if pending is None:
         pending = PendingLoad(args.project, args.stage, parse_env_overrides(args.env))
@@ -90,10 +93,18 @@ def open_session(
         ledger = Ledger.open(args.ledger)
         stack.callback(ledger.close)
         invoker = make_invoker(Mode(args.mode), args.project)
-        stack.callback(invoker.close)
+        session: Session | None = None
+
+        def close_invoker() -> None:
+            grace = getattr(args, "grace", None)
+            stopped = session is None or session.stopped_cleanly
+            close_within(invoker, grace if stopped else 0.0)
+
+        stack.callback(close_invoker)
         if meanwhile is not None:
             threading.Thread(target=meanwhile, name="localbridge-meanwhile", daemon=True).start()
         functions = with_retry_options(args, finish_load(loading))
         warm(invoker, functions)
         runtime = make_runtime(functions, ledger, invoker, clock(), **options)
-        yield Session(runtime, invoker, ledger)
+        session = Session(runtime, invoker, ledger)
+        yield session

@@ -29,6 +29,15 @@ def make_invoker(mode: Mode, project_dir: Path) -> Invoker:
     return ProcessInvoker(project_dir)
 
 
+def close_within(invoker: Invoker, grace_s: float | None) -> None:
+    """Close ``invoker``; runs still going in worker processes get ``grace_s`` (None:
+    the invoker's default) before they are killed."""
+    if isinstance(invoker, ProcessInvoker):
+        invoker.close(grace_s)
+    else:
+        invoker.close()
+
+
 def warm(invoker: Invoker, functions: Sequence[FunctionSpec]) -> None:
     """Start workers (or import handlers) now, so first runs are not late."""
     if isinstance(invoker, Warmable):
