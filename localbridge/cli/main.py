@@ -58,6 +58,14 @@ Commands = Any
 """What ``add_subparsers`` returns (argparse's private ``_SubParsersAction``)."""
 
 
+def add_max_workers_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-workers",
+        type=positive_int,
+        help="worker processes alive at once in process mode, runs beyond wait (default 32)",
+    )
+
+
 def add_running_commands(commands: Commands) -> None:
     """run and serve: the long-running ones."""
     run = commands.add_parser("run", help="fire every scheduled function on its schedule")
@@ -75,6 +83,7 @@ def add_running_commands(commands: Commands) -> None:
     )
     add_lambda_api_options(run)
     add_console_options(run)
+    add_max_workers_option(run)
     run.set_defaults(handler=handlers.run)
 
     console = commands.add_parser("console", help="the web console over a ledger (no timer)")
@@ -87,6 +96,7 @@ def add_running_commands(commands: Commands) -> None:
     add_project_options(serve)
     add_lambda_api_options(serve)
     serve.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S)
+    add_max_workers_option(serve)
     serve.set_defaults(handler=handlers.serve, clock_start=None, speed=1.0)
 
 
@@ -114,6 +124,7 @@ def add_one_off_commands(commands: Commands) -> None:
     replay_cmd.add_argument("names", nargs="*", metavar="NAME", help="functions (default: all)")
     replay_cmd.add_argument("--concurrency", type=positive_int, default=4)
     replay_cmd.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S)
+    add_max_workers_option(replay_cmd)
     add_retry_options(replay_cmd)
     add_project_options(replay_cmd)
     replay_cmd.set_defaults(handler=handlers.replay)

@@ -92,7 +92,7 @@ def open_session(
         loading = stack.enter_context(pending)
         ledger = Ledger.open(args.ledger)
         stack.callback(ledger.close)
-        invoker = make_invoker(Mode(args.mode), args.project)
+        invoker = make_invoker(Mode(args.mode), args.project, getattr(args, "max_workers", None))
         session: Session | None = None
 
         def close_invoker() -> None:
