@@ -181,11 +181,11 @@ class ProcessInvoker:
         """A warm worker of this very function (same settings and code), now marked busy;
         None when the caller is to start one, room for it being taken (``_starting``).
 
-        At the cap, the longest-idle worker of another function retires to make
-        room (before the new one starts); with none idle, this waits for a busy
-        one to come back.
+        At the cap, a function with none of its workers alive takes the place of
+        the longest-idle worker of another function (which retires before the new
+        one starts); otherwise this waits for a busy worker to come back.
         """
-        root = self._root_of(function)
+        root, name = self._root_of(function), function.lambda_name
         retired: list[WorkerProcess] = []
         try:
             with self._lock:
@@ -203,7 +203,10 @@ class ProcessInvoker:
                         retired.append(worker)  # stale: its slot becomes the new one's
                         self._starting += 1
                     if not retired and self._count() >= self.max_workers:
-                        victim = self._longest_idle()
+                        # A function with a busy worker waits for it to come back:
+                        # taking another's idle worker would start them cold in turn.
+                        has_one = any(w.function.lambda_name == name for w in self._busy)
+                        victim = None if has_one else self._longest_idle()
                         if victim is None:
                             self._lock.wait()
                             continue
