@@ -11,6 +11,7 @@ opens the ledger and takes its ports.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -91,9 +92,19 @@ def open_session(
     with ExitStack() as stack:
         loading = stack.enter_context(pending)
         ledger = Ledger.open(args.ledger)
-        stack.callback(ledger.close)
-        invoker = make_invoker(Mode(args.mode), args.project, getattr(args, "max_workers", None))
         session: Session | None = None
+
+        def close_ledger() -> None:
+            try:
+                ledger.close()
+            except sqlite3.Error:
+                # After the runtime's fault the close fails the same way: the
+                # fault's line (``RuntimeFaultError``) says it all.
+                if session is None or not session.runtime.faults.occurred.is_set():
+                    raise
+
+        stack.callback(close_ledger)
+        invoker = make_invoker(Mode(args.mode), args.project, getattr(args, "max_workers", None))
 
         def close_invoker() -> None:
             grace = getattr(args, "grace", None)

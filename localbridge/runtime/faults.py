@@ -37,7 +37,7 @@ def explain(ledger: Path, error: BaseException) -> str:
                 "stop whatever holds it (another process writing it, an open sqlite3 shell), "
                 "then start again: due ticks fire then"
             )
-        return f"{text}; fix it and start again: due ticks fire then"
+        return f"{text}; then start again (due ticks fire then)"
     return (
         f"the runtime stopped on an unexpected error ({type(error).__name__}: {error}); "
         "start again: due ticks fire then (run with -v for details)"
