@@ -156,9 +156,10 @@ def test_a_ledger_locked_past_its_timeout_stops_run_in_one_line(tmp_path: Path) 
     holder = sqlite3.connect(ledger, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        # The ledger waits 30 s for a lock before a write gives up; the outcomes
-        # in hand, the lease and the ledger's close each wait once more.
-        wait_for(lambda: not process.alive(), 4 * 30.0 + FAULT_EXIT_S, what="run to give up")
+        # The ledger waits 30 s for a lock before a write gives up; after the
+        # first refusal the outcomes in hand, the lease's renewal and the
+        # ledger's close wait in turn (one at a time: they share the connection).
+        wait_for(lambda: not process.alive(), 6 * 30.0 + FAULT_EXIT_S, what="run to give up")
         assert_stopped_in_one_line(process, "locked")
     finally:
         holder.execute("ROLLBACK")
