@@ -35,6 +35,7 @@ from localbridge.events import ACCOUNT_VARIABLE, check_account_id
 from localbridge.ledger.opening import LedgerError, describe
 from localbridge.ledger.owners import LedgerBusyError
 from localbridge.project.config import ConfigError
+from localbridge.runtime.faults import RuntimeFaultError
 from localbridge.ticks import TickState
 
 __all__ = ["build_parser", "main"]
@@ -57,6 +58,14 @@ Commands = Any
 """What ``add_subparsers`` returns (argparse's private ``_SubParsersAction``)."""
 
 
+def add_max_workers_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-workers",
+        type=positive_int,
+        help="worker processes alive at once in process mode, runs beyond wait (default 32)",
+    )
+
+
 def add_running_commands(commands: Commands) -> None:
     """run and serve: the long-running ones."""
     run = commands.add_parser("run", help="fire every scheduled function on its schedule")
@@ -74,6 +83,7 @@ def add_running_commands(commands: Commands) -> None:
     )
     add_lambda_api_options(run)
     add_console_options(run)
+    add_max_workers_option(run)
     run.set_defaults(handler=handlers.run)
 
     console = commands.add_parser("console", help="the web console over a ledger (no timer)")
@@ -86,6 +96,7 @@ def add_running_commands(commands: Commands) -> None:
     add_project_options(serve)
     add_lambda_api_options(serve)
     serve.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S)
+    add_max_workers_option(serve)
     serve.set_defaults(handler=handlers.serve, clock_start=None, speed=1.0)
 
 
@@ -113,6 +124,7 @@ def add_one_off_commands(commands: Commands) -> None:
     replay_cmd.add_argument("names", nargs="*", metavar="NAME", help="functions (default: all)")
     replay_cmd.add_argument("--concurrency", type=positive_int, default=4)
     replay_cmd.add_argument("--grace", type=positive_float, default=DEFAULT_GRACE_S)
+    add_max_workers_option(replay_cmd)
     add_retry_options(replay_cmd)
     add_project_options(replay_cmd)
     replay_cmd.set_defaults(handler=handlers.replay)
@@ -254,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
         return code
-    except (ConfigError, UsageError, LedgerBusyError, LedgerError) as error:
+    except (ConfigError, UsageError, LedgerBusyError, LedgerError, RuntimeFaultError) as error:
         print(f"localbridge: {error}", file=sys.stderr)
         return EXIT_USAGE
     except sqlite3.Error as error:

@@ -131,6 +131,8 @@ def cmd_run(
         def reload() -> None:
             runtime.reload(load(args))
 
+        # A fault (the ledger refused a write) stops everything as Ctrl-C does.
+        runtime.faults.on_fault(stop.set)
         runtime.start()
         describe_start(runtime, clock, args)
         for service in started:
@@ -138,11 +140,13 @@ def cmd_run(
         watcher = SourceWatcher(args.project.resolve(), reload, baseline=pending.sources)
         watcher.start()
         serve_until_stopped(stop, clock, clock_end)
-        print("localbridge: stopping (runs in flight get a grace period)", flush=True)
+        cause = " on a fault" if runtime.faults.occurred.is_set() else ""
+        print(f"localbridge: stopping{cause} (runs in flight get a grace period)", flush=True)
         watcher.stop()
         for service in reversed(started):
             service.stop()
-        runtime.stop(args.grace)
+        session.stopped_cleanly = runtime.stop(args.grace)
+    runtime.faults.raise_if_any()
     return EXIT_OK
 
 
@@ -231,8 +235,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
         unknown = sorted(set(args.names) - set(known))
         if unknown:
             raise UsageError(f"no scheduled function {unknown[0]!r} (known: {', '.join(known)})")
-        summary = replay(runtime, args.names or known, args.start, args.to, stop, _replay_progress)
-        runtime.stop(args.grace)
+        try:
+            summary = replay(
+                runtime, args.names or known, args.start, args.to, stop, _replay_progress
+            )
+        except Exception:
+            if not runtime.faults.occurred.is_set():
+                raise  # not the ledger's: a bug, with its traceback
+        session.stopped_cleanly = runtime.stop(args.grace)
+    runtime.faults.raise_if_any()
     if stop.is_set():
         print("replay interrupted; run the same command again to continue", file=sys.stderr)
         return 130

@@ -11,6 +11,7 @@ opens the ledger and takes its ports.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -61,6 +62,9 @@ class Session:
     runtime: Runtime
     invoker: Invoker
     ledger: Ledger
+    stopped_cleanly: bool = True
+    """False when the runtime's stop left runs going after their grace: the
+    invoker then stops them without another grace."""
 
 
 @contextmanager
@@ -81,19 +85,37 @@ def open_session(
     """
     # The runtime's modules are imported here, while discovery runs, not
     # when the command line is parsed.
-    from localbridge.runtime.assemble import Mode, make_invoker, make_runtime, warm
+    from localbridge.runtime.assemble import Mode, close_within, make_invoker, make_runtime, warm
 
     if pending is None:
         pending = PendingLoad(args.project, args.stage, parse_env_overrides(args.env))
     with ExitStack() as stack:
         loading = stack.enter_context(pending)
         ledger = Ledger.open(args.ledger)
-        stack.callback(ledger.close)
-        invoker = make_invoker(Mode(args.mode), args.project)
-        stack.callback(invoker.close)
+        session: Session | None = None
+
+        def close_ledger() -> None:
+            try:
+                ledger.close()
+            except sqlite3.Error:
+                # After the runtime's fault the close fails the same way: the
+                # fault's line (``RuntimeFaultError``) says it all.
+                if session is None or not session.runtime.faults.occurred.is_set():
+                    raise
+
+        stack.callback(close_ledger)
+        invoker = make_invoker(Mode(args.mode), args.project, getattr(args, "max_workers", None))
+
+        def close_invoker() -> None:
+            grace = getattr(args, "grace", None)
+            stopped = session is None or session.stopped_cleanly
+            close_within(invoker, grace if stopped else 0.0)
+
+        stack.callback(close_invoker)
         if meanwhile is not None:
             threading.Thread(target=meanwhile, name="localbridge-meanwhile", daemon=True).start()
         functions = with_retry_options(args, finish_load(loading))
         warm(invoker, functions)
         runtime = make_runtime(functions, ledger, invoker, clock(), **options)
-        yield Session(runtime, invoker, ledger)
+        session = Session(runtime, invoker, ledger)
+        yield session

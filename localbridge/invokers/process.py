@@ -7,6 +7,13 @@ function's timeout kills its worker; a worker that dies fails only its run;
 either way the next invocation starts a fresh one. ``reload()`` retires every
 worker once it is idle, so later runs import the code afresh.
 
+Worker processes are capped: at most ``max_workers`` live at once, busy or
+idle (an interpreter with its imports costs 15 MB or more; a catch-up of
+thousands of ticks must not start thousands). An invocation that finds the
+cap reached retires the longest-idle worker of another function, or waits
+for a busy one to come back. Idle workers beyond the first of each function
+exit after ``idle_exit_s``: a burst leaves one warm worker per function.
+
 Workers run in the project directory, or in the directory ``task_root``
 names for a function (an unpacked deployment package, as Lambda's
 ``/var/task``).
@@ -30,6 +37,10 @@ DEFAULT_CLOSE_GRACE_S = 30.0
 # Lambda keeps every environment a burst created; on a laptop, a replay with
 # high concurrency would leave that many idle interpreters behind.
 DEFAULT_MAX_IDLE_PER_FUNCTION = 4
+DEFAULT_MAX_WORKERS = 32
+"""Worker processes at once (``--max-workers``): a laptop's share, whatever the backlog."""
+IDLE_EXIT_S = 300.0
+"""Real seconds after which an idle worker beyond its function's first exits."""
 
 
 class InvokerClosedError(RuntimeError):
@@ -46,7 +57,11 @@ class ProcessInvoker:
         close_grace_s: float = DEFAULT_CLOSE_GRACE_S,
         max_idle_per_function: int = DEFAULT_MAX_IDLE_PER_FUNCTION,
         task_root: Callable[[FunctionSpec], Path] | None = None,
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        idle_exit_s: float = IDLE_EXIT_S,
     ) -> None:
+        if max_workers < 1:
+            raise ValueError(f"max_workers must be at least 1, not {max_workers}")
         self.project_dir = project_dir.resolve()
         self._task_root = task_root
         self.identity = identity or AwsIdentity.from_environment()
@@ -55,8 +70,15 @@ class ProcessInvoker:
         self._lock = threading.Condition()
         self._idle: dict[str, list[WorkerProcess]] = {}
         self._busy: set[WorkerProcess] = set()
+        self._idle_since: dict[WorkerProcess, float] = {}
+        self._starting = 0
+        """Workers being started or stopped: they count toward the cap too."""
+        self.max_workers = max_workers
+        self.idle_exit_s = idle_exit_s
         self._generation = 0
         self._closed = False
+        self._reaper: threading.Thread | None = None
+        self._reaper_stop = threading.Event()
 
     def invoke(
         self,
@@ -66,7 +88,7 @@ class ProcessInvoker:
         options: InvokeOptions | None = None,
     ) -> InvocationResult:
         started_at = time.time()
-        worker = self._idle_worker(function)
+        worker = self._take_worker(function)
         if worker is None:
             worker, failed = self._start_worker(function, started_at)
             if failed is not None:
@@ -88,7 +110,7 @@ class ProcessInvoker:
             if len(rest) == 1:
                 results.append(self.invoke(function, *rest[0]))
                 continue
-            worker = self._idle_worker(function)
+            worker = self._take_worker(function)
             if worker is None:
                 worker, failed = self._start_worker(function, time.time())
                 if failed is not None:
@@ -102,9 +124,12 @@ class ProcessInvoker:
         return results
 
     def warm(self, functions: Iterable[FunctionSpec]) -> None:
-        """Start one worker for each function that has none idle (in parallel)."""
+        """Start one worker for each function that has none idle (in parallel), as far
+        as the cap allows."""
         with self._lock:
             cold = [f for f in functions if not self._idle.get(f.lambda_name)]
+            cold = cold[: max(0, self.max_workers - self._count())]
+            self._starting += len(cold)  # the slots the workers take
         if not cold:
             return
         with ThreadPoolExecutor(max_workers=min(8, len(cold))) as pool:
@@ -122,14 +147,22 @@ class ProcessInvoker:
             self._generation += 1
             retired = [w for workers in self._idle.values() for w in workers]
             self._idle.clear()
-        for worker in retired:
-            worker.close()
+            self._idle_since.clear()
+            self._starting += len(retired)  # counted until their processes are gone
+        self._stop_counted(retired)
+
+    def worker_count(self) -> int:
+        """Worker processes alive or about to be (busy, idle, starting, stopping)."""
+        with self._lock:
+            return self._count()
 
     def close(self, grace_s: float | None = None) -> None:
         """Stop taking runs, let running ones finish within the grace, then stop all."""
         deadline = time.monotonic() + (self.close_grace_s if grace_s is None else grace_s)
+        self._reaper_stop.set()
         with self._lock:
             self._closed = True
+            self._lock.notify_all()  # invocations waiting for room give up
             self._lock.wait_for(lambda: not self._busy, max(0.0, deadline - time.monotonic()))
             stragglers = list(self._busy)
         for worker in stragglers:
@@ -139,28 +172,84 @@ class ProcessInvoker:
     def _root_of(self, function: FunctionSpec) -> Path:
         return self.project_dir if self._task_root is None else self._task_root(function)
 
-    def _idle_worker(self, function: FunctionSpec) -> WorkerProcess | None:
-        """A warm worker of this very function (same settings and code), now marked busy."""
-        root = self._root_of(function)
-        with self._lock:
-            if self._closed:
-                raise InvokerClosedError("the invoker is closed; create a new one")
-            idle = self._idle.get(function.lambda_name)
-            while idle:
-                worker = idle.pop()
-                if worker.function == function and worker.task_root == root and worker.alive():
-                    self._busy.add(worker)
-                    return worker
-                self._retire_later(worker)
+    def _count(self) -> int:
+        """Worker processes that count toward the cap (lock held)."""
+        idle = sum(len(workers) for workers in self._idle.values())
+        return len(self._busy) + idle + self._starting
+
+    def _take_worker(self, function: FunctionSpec) -> WorkerProcess | None:
+        """A warm worker of this very function (same settings and code), now marked busy;
+        None when the caller is to start one, room for it being taken (``_starting``).
+
+        At the cap, a function with none of its workers alive takes the place of
+        the longest-idle worker of another function (which retires before the new
+        one starts); otherwise this waits for a busy worker to come back.
+        """
+        root, name = self._root_of(function), function.lambda_name
+        retired: list[WorkerProcess] = []
+        try:
+            with self._lock:
+                while True:
+                    if self._closed:
+                        raise InvokerClosedError("the invoker is closed; create a new one")
+                    idle = self._idle.get(function.lambda_name)
+                    while idle:
+                        worker = idle.pop()
+                        del self._idle_since[worker]
+                        same = worker.function == function and worker.task_root == root
+                        if same and worker.alive():
+                            self._busy.add(worker)
+                            return worker
+                        retired.append(worker)  # stale: its slot becomes the new one's
+                        self._starting += 1
+                    if not retired and self._count() >= self.max_workers:
+                        # A function with a busy worker waits for it to come back:
+                        # taking another's idle worker would start them cold in turn.
+                        has_one = any(w.function.lambda_name == name for w in self._busy)
+                        victim = None if has_one else self._longest_idle()
+                        if victim is None:
+                            self._lock.wait()
+                            continue
+                        retired.append(victim)
+                        self._starting += 1
+                    self._starting += 1
+                    return None
+        finally:
+            self._stop_counted(retired)
+
+    def _longest_idle(self) -> WorkerProcess | None:
+        """Take the worker idle the longest out of the idle lists (lock held)."""
+        if not self._idle_since:
             return None
+        worker = min(self._idle_since, key=self._idle_since.__getitem__)
+        del self._idle_since[worker]
+        self._idle[worker.function.lambda_name].remove(worker)
+        return worker
+
+    def _stop_counted(self, workers: Sequence[WorkerProcess]) -> None:
+        """Stop workers taken out of the lists, each counted in ``_starting`` until
+        its process is gone (a new one must not start before)."""
+        for worker in workers:
+            try:
+                worker.close()
+            finally:
+                with self._lock:
+                    self._starting -= 1
+                    self._lock.notify_all()
 
     def _start_worker(
         self, function: FunctionSpec, started_at: float
     ) -> tuple[WorkerProcess, InvocationResult | None]:
-        """A new busy worker, or the result that says why it could not start."""
+        """A new busy worker in a slot taken for it (``_starting``), or the result that
+        says why it could not start."""
         with self._lock:
             generation = self._generation
-        worker = WorkerProcess(function, self._root_of(function), self.identity, generation)
+        try:
+            worker = WorkerProcess(function, self._root_of(function), self.identity, generation)
+        finally:
+            with self._lock:
+                self._starting -= 1
+                self._lock.notify_all()
         with self._lock:
             self._busy.add(worker)
             closed = self._closed
@@ -187,9 +276,37 @@ class ProcessInvoker:
             )
             if keep:
                 idle.append(worker)
+                self._idle_since[worker] = time.monotonic()
+                self._start_reaper()
+            else:
+                self._starting += 1  # counted until its process is gone
             self._lock.notify_all()
         if not keep:
-            worker.close()
+            self._stop_counted([worker])
 
-    def _retire_later(self, worker: WorkerProcess) -> None:
-        threading.Thread(target=worker.close, daemon=True).start()
+    def _start_reaper(self) -> None:
+        """The thread that retires idle workers beyond each function's first (lock held)."""
+        if self._reaper is None:
+            self._reaper = threading.Thread(
+                target=self._reap, name="localbridge-idle-workers", daemon=True
+            )
+            self._reaper.start()
+
+    def _reap(self) -> None:
+        period = max(0.05, self.idle_exit_s / 4)
+        while not self._reaper_stop.wait(period):
+            self._stop_counted(self._take_expired(time.monotonic() - self.idle_exit_s))
+
+    def _take_expired(self, idle_before: float) -> list[WorkerProcess]:
+        """Idle workers beyond each function's most recent one, idle since before
+        ``idle_before``, out of the idle lists."""
+        expired: list[WorkerProcess] = []
+        with self._lock:
+            for workers in self._idle.values():
+                # The last one given back is taken first: it is the one kept warm.
+                expired += [w for w in workers[:-1] if self._idle_since[w] < idle_before]
+            for worker in expired:
+                self._idle[worker.function.lambda_name].remove(worker)
+                del self._idle_since[worker]
+            self._starting += len(expired)  # counted until their processes are gone
+        return expired

@@ -41,6 +41,7 @@ from localbridge.invokers.runtime_log import (
     remove_root_handler,
     set_request_id,
 )
+from localbridge.invokers.trace_env import set_trace_id
 from localbridge.lambda_errors import HandlerOutcome
 from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions
 
@@ -84,7 +85,7 @@ class ThreadInvoker:
         if function.environment:
             self._apply_environment(function.environment)
         trace_id = new_trace_id(started_at)
-        os.environ["_X_AMZN_TRACE_ID"] = trace_id  # shared by threads: the last run's
+        set_trace_id(trace_id)  # shared by threads: the last run's
         context = self._context(function, request_id, options)
         # A fresh copy, as Lambda deserialises the event for every run.
         own_event = json_copy(event)

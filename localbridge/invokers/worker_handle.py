@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
+import selectors
 import signal
 import subprocess
 import sys
@@ -294,6 +294,9 @@ class ResponseReader:
     def __init__(self, fd: int, now: Callable[[], float] = time.monotonic) -> None:
         self._fd = fd
         self._now = now
+        # poll(2), not select(2): select fails on descriptors past 1024.
+        self._selector = selectors.PollSelector()
+        self._selector.register(fd, selectors.EVENT_READ)
         self._chunks: list[bytes] = []
         self.first_byte_at: float | None = None
         """Wall-clock time the last reply began to arrive."""
@@ -306,8 +309,8 @@ class ResponseReader:
                 remaining = deadline - self._now()
                 if remaining <= 0:
                     return None
-                ready, _, _ = select.select([self._fd], [], [], remaining)
-                if not ready:
+                # poll(2) takes at most ~24 days: a longer wait goes round again.
+                if not self._selector.select(min(remaining, 86400.0)):
                     continue
             chunk = os.read(self._fd, 1 << 20)
             if not chunk:

@@ -25,6 +25,7 @@ from localbridge import launch
 from localbridge.events import ContextFields, LambdaContext
 from localbridge.invokers.handlers import Handler, HandlerLoadError, call_handler, load_handler
 from localbridge.invokers.runtime_log import install_root_handler, set_request_id
+from localbridge.invokers.trace_env import set_trace_id
 from localbridge.lambda_errors import HandlerOutcome
 
 LOCALBRIDGE_ROOT = str(launch.LOCALBRIDGE_ROOT)
@@ -73,7 +74,7 @@ def serve(handler_string: str, requests: IO[str], responses: IO[str]) -> int:
 
 def run_one(handler: Handler, request: dict[str, Any]) -> HandlerOutcome:
     fields = ContextFields.from_json(request["context"])
-    os.environ["_X_AMZN_TRACE_ID"] = fields.trace_id
+    set_trace_id(fields.trace_id)
     set_request_id(fields.aws_request_id)
     outcome = call_handler(handler, request["event"], LambdaContext(fields))
     set_request_id(None)

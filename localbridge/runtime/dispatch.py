@@ -21,7 +21,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,9 +29,11 @@ from localbridge.abc import Clock, EventFactory, Invoker, RunRecorder
 from localbridge.events import tick_event
 from localbridge.lambda_errors import crashed_result
 from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions
+from localbridge.runtime.faults import Faults
 from localbridge.runtime.functions import Function
 from localbridge.runtime.observers import Observers
 from localbridge.runtime.retries import after_attempt, is_expired
+from localbridge.runtime.worker_threads import WorkerThreads
 from localbridge.ticks import (
     AttemptEnd,
     Decision,
@@ -84,6 +85,7 @@ class Dispatcher:
         lookup: Callable[[str], Function | None],
         build_event: EventFactory,
         observers: Observers,
+        faults: Faults,
         max_workers: int = 256,
         overall_limit: int | None = None,
     ) -> None:
@@ -93,8 +95,9 @@ class Dispatcher:
         self._lookup = lookup
         self.build_event = build_event
         self._observers = observers
+        self._faults = faults
         self.overall_limit = overall_limit
-        self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix="localbridge-worker")
+        self._pool = WorkerThreads(max_workers, "localbridge-worker")
         self.done: queue.SimpleQueue[Done | None] = queue.SimpleQueue()
         """Runs that ended, fires and burials, in the order they happened (None: the
         end, put by ``settle.Settler.stop``)."""
@@ -186,6 +189,14 @@ class Dispatcher:
             self._lock.notify_all()
         self._start(admitted)
 
+    def _free(self, function_names: Sequence[str]) -> None:
+        """Give back slots taken for runs that never began (nothing else starts)."""
+        with self._lock:
+            for name in function_names:
+                self._running[name] -= 1
+                self._in_flight -= 1
+            self._lock.notify_all()
+
     def _admit_waiting(self) -> list[tuple[Tick, datetime]]:
         """Take waiting ticks that now fit, oldest first (lock held)."""
         admitted: list[tuple[Tick, datetime]] = []
@@ -206,24 +217,43 @@ class Dispatcher:
     # -- running -----------------------------------------------------------
 
     def _start(self, admitted: Sequence[tuple[Tick, datetime]]) -> None:
-        """Open the attempts in one transaction, then hand each to a worker thread."""
-        runnable = self._runnable(admitted, self._clock.now())
-        if not runnable:
-            return
-        ticks, lateness = [r[0] for r in runnable], [r[2] for r in runnable]
-        numbers = self._ledger.begin_attempts(ticks, self._clock.now(), lateness)
+        """Open the attempts in one transaction, then hand each to a worker thread.
+
+        If the ledger refuses, the runtime's fault is reported, the slots not
+        given to a run are freed (the ticks stay pending for the next start)
+        and the error goes on to the caller.
+        """
+        buried: list[str] = []
+        try:
+            runnable = self._runnable(admitted, self._clock.now(), buried)
+            if not runnable:
+                return
+            ticks, lateness = [r[0] for r in runnable], [r[2] for r in runnable]
+            numbers = self._ledger.begin_attempts(ticks, self._clock.now(), lateness)
+        except Exception as error:
+            self._faults.report(error)
+            names = [tick.function for tick, _ in admitted]
+            for name in buried:  # their slots come back when the settler takes the burial
+                names.remove(name)
+            self._free(names)
+            raise
         for (tick, function, late), number in zip(runnable, numbers, strict=True):
             self._hand_over(tick, function, number, late)
 
-    def _runnable(self, admitted: Sequence[tuple[Tick, datetime]], now: datetime) -> list[Runnable]:
-        """The admitted ticks that may still run, with their lateness; buries the others."""
+    def _runnable(
+        self, admitted: Sequence[tuple[Tick, datetime]], now: datetime, buried: list[str]
+    ) -> list[Runnable]:
+        """The admitted ticks that may still run, with their lateness; buries the others
+        (their functions' names go to ``buried``)."""
         runnable: list[Runnable] = []
         for tick, due in admitted:
             function = self._lookup(tick.function)
             if function is None:
                 self._bury(tick, now, "the function no longer exists in the app")
+                buried.append(tick.function)
             elif is_expired(tick, function.settings, now):
                 self._bury(tick, now, "older than maximum_event_age before it could run")
+                buried.append(tick.function)
             else:
                 lateness = max(0.0, (now - due).total_seconds() / self._clock.speed * 1000.0)
                 runnable.append((tick, function, lateness))
@@ -270,10 +300,20 @@ class Dispatcher:
     ) -> RunReport:
         """A synchronous invocation (RequestResponse): no limits, no retries."""
         started = self._clock.now()
-        number = self._ledger.begin_attempts([tick], started, [0.0])[0]
+        try:
+            number = self._ledger.begin_attempts([tick], started, [0.0])[0]
+        except Exception as error:
+            self._faults.report(error)
+            raise
         result = self.invoke(function.spec, tick, options)
         state = TickState.SUCCEEDED if result.succeeded else TickState.FAILED
-        self._ledger.finish_attempt(tick.id, number, AttemptEnd(result, self._clock.now(), state))
+        try:
+            self._ledger.finish_attempt(
+                tick.id, number, AttemptEnd(result, self._clock.now(), state)
+            )
+        except Exception as error:
+            self._faults.report(error)
+            raise
         report = RunReport(tick, number, 0.0, result, Decision(state))
         self._observers.ran(report, tell_state=False)
         return report
@@ -314,7 +354,7 @@ class Dispatcher:
 
     def close(self) -> None:
         """Let the idle worker threads go (call once idle)."""
-        self._pool.shutdown(wait=False)
+        self._pool.shutdown()
 
     @property
     def in_flight(self) -> int:

@@ -42,6 +42,7 @@ from localbridge.model import FunctionSpec
 from localbridge.runtime.catchup import catch_up_ticks, moved_marks
 from localbridge.runtime.dispatch import Dispatcher
 from localbridge.runtime.driving import Invocations
+from localbridge.runtime.faults import Faults
 from localbridge.runtime.firing import (
     Armed,
     arm,
@@ -90,6 +91,8 @@ class Runtime(Invocations):
         self._fire_schedules = fire_schedules
         self.build_event = build_event
         self.observers = Observers(list(listeners))
+        self.faults = Faults(ledger.path)
+        """The fault that stops this runtime, if one came (``faults``)."""
         self.gate = FireGate(ledger.path, fire_until)
         self._lock = threading.RLock()
         self._wakeup = Wakeup()
@@ -114,12 +117,14 @@ class Runtime(Invocations):
             self.function,
             build_event,
             self.observers,
+            self.faults,
             max_workers=max_workers,
             overall_limit=overall_limit,
         )
         self._settler = Settler(
-            ledger, self.dispatcher, self.observers, self._retries, self._wakeup
+            ledger, self.dispatcher, self.observers, self._retries, self._wakeup, self.faults
         )
+        self.faults.on_fault(self._halt)
 
     # -- the function table --------------------------------------------------
 
@@ -251,6 +256,20 @@ class Runtime(Invocations):
     # -- the loop ----------------------------------------------------------
 
     def _loop(self) -> None:
+        """``_fire_until_stopped``; whatever ends it early is the runtime's fault."""
+        try:
+            self._fire_until_stopped()
+        except Exception as error:
+            self.faults.report(error)
+
+    def _halt(self) -> None:
+        """On a fault: fire and start nothing more (the ledger holds the rest for a restart)."""
+        with self._lock:
+            self._stopping = True
+        self._wakeup.set()
+        self.dispatcher.stop_accepting()
+
+    def _fire_until_stopped(self) -> None:
         """Arm, wait, fire - until stopped; the settler's thread settles."""
         while True:
             self._take_retries()

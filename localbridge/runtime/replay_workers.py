@@ -89,7 +89,7 @@ class ReplayWorkers:
             self._work_until_done()
         except BaseException as error:
             # Not a run's failure (those are outcomes): a bug, or the ledger gone.
-            log.exception("a replay worker stopped")
+            self._runtime.faults.report(error)
             self._feed.fail(error)
 
     def _work_until_done(self) -> None:
@@ -142,8 +142,10 @@ class ReplayWorkers:
                 self._clock.now(),
                 [lateness for _, _, lateness in starting],
             )
-        except Exception:
-            log.exception("could not record %d replay outcome(s) in the ledger", len(finished))
+        except Exception as error:
+            # The replay stops: what the workers hold now is recorded if the ledger lets it.
+            self._runtime.faults.report(error)
+            self._feed.fail(error)
             self._feed.settled(len(finished) + len(starting))
             return None
         self._settle(finished)
@@ -243,9 +245,9 @@ class ReplayWorkers:
                 (tick.id, number) for (tick, _, _), number in zip(runnable, numbers, strict=True)
             ]
             self._ledger.abandon_attempts(opened, self._clock.now())
-        except Exception:
+        except Exception as error:
             # They stay running: the next start recovers them as interrupted.
-            log.exception("could not give back %d unstarted attempt(s)", len(runnable))
+            self._runtime.faults.report(error)
 
     def _settle(self, finished: Sequence[RunReport]) -> None:
         """Log and tell what the ledger now holds; queue the retries."""
@@ -280,8 +282,9 @@ class ReplayWorkers:
                 tick = recorded[0]
             self._ledger.set_state(tick.id, TickState.DEAD, now)
             self._runtime.observers.buried(tick, reason)
-        except Exception:
-            log.exception("could not dead-letter %s", tick.function)
+        except Exception as error:
+            self._runtime.faults.report(error)
+            self._feed.fail(error)
         if self._progress is not None:
             self._progress.advance(failed=True)
         self._feed.settled(1)

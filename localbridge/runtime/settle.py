@@ -17,12 +17,14 @@ and for each batch:
    happened (``Dispatcher.wait_idle`` relies on it).
 
 If the ledger refuses a batch, its attempts stay ``running`` (or its fired
-ticks ``pending``): the next start retries them.
+ticks ``pending``): the next start retries them. The refusal is the
+runtime's fault (``faults``): the process stops; meanwhile later batches are
+still tried (a lock may clear), and slots are freed all the same so the
+stop's grace is not spent waiting for them.
 """
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 import time
@@ -31,10 +33,9 @@ from datetime import datetime
 from localbridge.abc import RunRecorder
 from localbridge.clock import Wakeup
 from localbridge.runtime.dispatch import Buried, Dispatcher, Done, FireStarted
+from localbridge.runtime.faults import Faults
 from localbridge.runtime.observers import Observers
 from localbridge.ticks import RunReport, Tick, TickState
-
-log = logging.getLogger("localbridge")
 
 BATCH_LIMIT = 2000
 """Finished runs recorded in one transaction at most."""
@@ -55,12 +56,14 @@ class Settler:
         observers: Observers,
         retries: queue.SimpleQueue[Retry],
         wake_loop: Wakeup,
+        faults: Faults,
     ) -> None:
         self._ledger = ledger
         self._dispatcher = dispatcher
         self.observers = observers
         self._retries = retries
         self.wake_loop = wake_loop
+        self._faults = faults
         self._done = dispatcher.done
         self._thread: threading.Thread | None = None
 
@@ -83,8 +86,8 @@ class Settler:
             stop = batch[-1] is None
             try:
                 self._settle([item for item in batch if item is not None])
-            except Exception:
-                log.exception("error while settling %d run(s)", len(batch))
+            except Exception as error:
+                self._faults.report(error)
             if stop:
                 return
 
@@ -119,8 +122,8 @@ class Settler:
             self._ledger.finish_and_begin(
                 [report.end for report in finished], [], datetime.min, [], fired=fires
             )
-        except Exception:
-            log.exception("could not record %d outcome(s) in the ledger", len(finished))
+        except Exception as error:
+            self._faults.report(error)
         for report in finished:
             self.observers.ran(report)
             decision = report.decision

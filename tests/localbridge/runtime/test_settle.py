@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from localbridge.ledger.store import Ledger
 from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions, Outcome
 from localbridge.runtime import settle
 from localbridge.runtime.dispatch import Dispatcher, FireStarted
+from localbridge.runtime.faults import Faults, RuntimeFaultError
 from localbridge.runtime.observers import Observers
 from localbridge.runtime.settle import Retry, Settler
 from localbridge.ticks import AttemptEnd, Decision, Fired, RunReport, Tick, TickState
@@ -33,6 +35,8 @@ class Batches(Ledger):
     """A real ledger that also keeps what each group commit held: (fires, tick ids)."""
 
     batches: list[tuple[int, list[int]]]
+    refuse: BaseException | None = None
+    """Raised by every group commit when set: the disk filled up, say."""
 
     def finish_and_begin(
         self,
@@ -42,6 +46,8 @@ class Batches(Ledger):
         lateness_ms: Sequence[float],
         fired: Sequence[Fired] = (),
     ) -> list[int]:
+        if self.refuse is not None:
+            raise self.refuse
         if finished or fired:
             self.batches.append((len(fired), [tick_id for tick_id, _, _ in finished]))
         return super().finish_and_begin(finished, ticks, started_at, lateness_ms, fired)
@@ -93,11 +99,12 @@ def settler(
     ledger.batches = []
     observers = Observers([])
     clock = ManualClock(AT)
+    faults = Faults(ledger.path)
     dispatcher = Dispatcher(
-        ledger, NoInvoker(), clock, lambda name: None, make_event_factory(), observers
+        ledger, NoInvoker(), clock, lambda name: None, make_event_factory(), observers, faults
     )
     retries: queue.SimpleQueue[Retry] = queue.SimpleQueue()
-    made = Settler(ledger, dispatcher, observers, retries, Wakeup())
+    made = Settler(ledger, dispatcher, observers, retries, Wakeup(), faults)
     try:
         yield made, dispatcher, ledger, retries
     finally:
@@ -118,6 +125,26 @@ def test_a_fire_is_recorded_once_its_runs_began_with_the_outcomes_that_came_mean
         began.set()
         made.stop()
         assert ledger.batches == [(1, [1, 2])]
+
+
+def test_a_refused_group_commit_is_the_runtimes_fault_and_the_slots_come_back(
+    tmp_path: Path,
+) -> None:
+    with settler(tmp_path) as (made, dispatcher, ledger, _):
+        faults = made._faults
+        stopped: list[bool] = []
+        faults.on_fault(lambda: stopped.append(True))
+        ledger.refuse = sqlite3.OperationalError("database or disk is full")
+        with dispatcher._lock:
+            dispatcher._in_flight, dispatcher._running["f1"] = 1, 1  # the run's slot
+        made.start()
+        dispatcher.done.put(report(1))
+        assert faults.occurred.wait(WAIT_S)
+        assert stopped == [True]
+        assert dispatcher.wait_idle(WAIT_S)  # the stop's grace is not spent on it
+        with pytest.raises(RuntimeFaultError, match=r"disk is full; .* start again"):
+            faults.raise_if_any()
+        ledger.refuse = None
 
 
 def test_batches_are_cut_at_the_limit_and_a_stop_settles_what_came_before(

@@ -1,0 +1,183 @@
+"""A ledger that stops taking writes stops ``run`` and ``replay`` in one line, losing nothing.
+
+Real ``python -m localbridge`` processes with their ledger on a small tmpfs
+of their own (filled up, or remounted read-only), or locked by another
+connection; after the cause is fixed, a restart fires every tick once.
+Mounting needs root: elsewhere the tmpfs cases are skipped, saying so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import subprocess
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from localbridge.ledger.store import Ledger
+from localbridge.ticks import TickState
+from tests.localbridge.runtime.harness import EVERY_MINUTE, write_project
+from tests.support import PROCESS_START_S, Process, start_process, virtual_deadline, wait_for
+
+CLOCK_START = "2022-12-19T00:00:30Z"
+SPEED = 1200.0  # twenty ticks a second
+FAULT_EXIT_S = 30.0
+"""Real seconds a process may take to exit after its ledger failed (grace included)."""
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MiB tmpfs of its own, unmounted after the test."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def start_run(project: Path, ledger: Path, mode: str, log_name: str) -> Process:
+    args = ["-m", "localbridge", "run", "--clock-start", CLOCK_START, "--speed", str(SPEED),
+            "--ledger", str(ledger), "--mode", mode, "--port", "0", "--grace", "5"]  # fmt: skip
+    return start_process(args, project / log_name, cwd=project)
+
+
+def ticks(ledger_path: Path) -> list[tuple[datetime, TickState]]:
+    ledger = Ledger.open(ledger_path)
+    try:
+        found = []
+        for state in TickState:
+            found += [(t.scheduled_at, state) for t in ledger.find("every_minute", state)]
+        return found
+    finally:
+        ledger.close()
+
+
+def succeeded_count(ledger_path: Path) -> int:
+    if not ledger_path.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(f"file:{ledger_path}?mode=ro", uri=True)) as db:
+        try:
+            row = db.execute("SELECT count(*) FROM ticks WHERE state = 'succeeded'").fetchone()
+        except sqlite3.OperationalError:  # not created yet
+            return 0
+    return int(row[0])
+
+
+def wait_for_runs(process: Process, ledger: Path, count: int) -> None:
+    wait_for(
+        lambda: not process.alive() or succeeded_count(ledger) >= count,
+        PROCESS_START_S,
+        what=f"{count} runs to succeed",
+    )
+    assert process.alive(), process.log()
+
+
+def assert_stopped_in_one_line(process: Process, *words: str) -> str:
+    wait_for(lambda: not process.alive(), FAULT_EXIT_S, what="run to exit after the fault")
+    log = process.log()
+    assert process.popen.returncode == 2, log
+    assert "Traceback" not in log, log
+    errors = [line for line in log.splitlines() if "start again" in line]
+    assert len(errors) == 1, log
+    assert all(word in errors[0] for word in words), errors[0]
+    return errors[0]
+
+
+def fill(disk: Path) -> None:
+    """Write zeros until the filesystem is full (it may be already)."""
+    with contextlib.suppress(OSError), (disk / "filler").open("wb", buffering=0) as filler:
+        while True:
+            filler.write(b"\0" * 65536)
+
+
+def assert_every_tick_once(ledger: Path, through: datetime) -> None:
+    """Every minute from the clock's start to ``through`` succeeded, each exactly once."""
+    found = ticks(ledger)
+    counts = Counter(at for at, _ in found)
+    assert max(counts.values()) == 1, [at for at, n in counts.items() if n > 1]
+    done = {at for at, state in found if state is TickState.SUCCEEDED}
+    first = datetime.fromisoformat(CLOCK_START).replace(second=0) + timedelta(minutes=1)
+    expected, at = set(), first
+    while at <= through:
+        expected.add(at)
+        at += timedelta(minutes=1)
+    assert expected <= done, sorted(expected - done)[:5]
+
+
+def restart_until(project: Path, ledger: Path, mode: str, beyond: int) -> datetime:
+    """``run`` again until ``beyond`` more ticks succeeded; the last one it saw."""
+    before = succeeded_count(ledger)
+    process = start_run(project, ledger, mode, "run-again.log")
+    deadline = virtual_deadline(timedelta(minutes=before + beyond), SPEED)
+    wait_for(
+        lambda: not process.alive() or succeeded_count(ledger) >= before + beyond,
+        deadline,
+        what="the restarted run to go on",
+    )
+    assert process.stop() == 0, process.log()
+    return max(at for at, state in ticks(ledger) if state is TickState.SUCCEEDED)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_a_full_disk_stops_run_in_one_line_and_a_restart_fires_every_tick_once(
+    tmp_path: Path, small_disk: Path, mode: str
+) -> None:
+    project = write_project(tmp_path / "p", EVERY_MINUTE)
+    ledger = small_disk / "l.db"
+    process = start_run(project, ledger, mode, "run.log")
+    wait_for_runs(process, ledger, 20)
+    fill(small_disk)
+    line = assert_stopped_in_one_line(process, "full")
+    assert "localbridge: " in line
+    (small_disk / "filler").unlink()
+    last = restart_until(project, ledger, mode, 20)
+    assert_every_tick_once(ledger, last)
+
+
+@pytest.mark.slow
+def test_a_ledger_locked_past_its_timeout_stops_run_in_one_line(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", EVERY_MINUTE)
+    ledger = tmp_path / "l.db"
+    process = start_run(project, ledger, "thread", "run.log")
+    wait_for_runs(process, ledger, 10)
+    holder = sqlite3.connect(ledger, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        # The ledger waits 30 s for a lock before a write gives up; after the
+        # first refusal the outcomes in hand, the lease's renewal and the
+        # ledger's close wait in turn (one at a time: they share the connection).
+        wait_for(lambda: not process.alive(), 6 * 30.0 + FAULT_EXIT_S, what="run to give up")
+        assert_stopped_in_one_line(process, "locked")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+@pytest.mark.slow
+def test_a_full_disk_stops_replay_in_one_line(tmp_path: Path, small_disk: Path) -> None:
+    project = write_project(tmp_path / "p", EVERY_MINUTE)
+    ledger = small_disk / "l.db"
+    args = ["-m", "localbridge", "replay", "--from", "2022-01-01T00:00:00Z",
+            "--to", "2022-03-01T00:00:00Z", "--ledger", str(ledger),
+            "--mode", "thread"]  # fmt: skip
+    process = start_process(args, project / "replay.log", cwd=project)
+    wait_for(
+        lambda: not process.alive() or succeeded_count(ledger) >= 100,
+        PROCESS_START_S,
+        what="replay to record runs",
+    )
+    fill(small_disk)
+    assert_stopped_in_one_line(process, "full")
