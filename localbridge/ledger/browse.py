@@ -32,7 +32,8 @@ def attempt_of(row: sqlite3.Row) -> Attempt:
 
 @dataclass(frozen=True)
 class RunFilter:
-    """What ``/runs`` shows: every given filter applies; ``before_id`` pages back."""
+    """What ``/runs`` shows: every given filter applies; ``before_id`` pages back to
+    older runs, ``after_id`` forward to newer ones (keyset pages: no count, no offset)."""
 
     function: str | None = None
     state: TickState | None = None
@@ -42,6 +43,7 @@ class RunFilter:
     until: datetime | None = None
     """Scheduled before this instant."""
     before_id: int | None = None
+    after_id: int | None = None
     limit: int = 100
 
     def where(self) -> tuple[str, list[object]]:
@@ -53,6 +55,7 @@ class RunFilter:
             ("scheduled_at >= ?", None if self.since is None else format_instant(self.since)),
             ("scheduled_at < ?", None if self.until is None else format_instant(self.until)),
             ("id < ?", self.before_id),
+            ("id > ?", self.after_id),
         ):
             if value is not None:
                 clauses.append(clause)
@@ -83,14 +86,17 @@ class LedgerReader:
         return self._connection.data_version()
 
     def runs(self, chosen: RunFilter) -> list[Run]:
-        """Matching ticks, most recently scheduled first, with their latest attempts."""
+        """A page of matching ticks, most recently recorded first, with their latest
+        attempts. Ordered by id, so the ledger's id indexes serve any page at once."""
         where, params = chosen.where()
+        # A page of newer runs is the one just above ``after_id``: read upwards.
+        upwards = chosen.after_id is not None and chosen.before_id is None
         rows = self._connection.query(
             f"SELECT {TICK_COLUMNS} FROM ticks WHERE {where} "
-            f"ORDER BY scheduled_at DESC, id DESC LIMIT {int(chosen.limit)}",
+            f"ORDER BY id {'ASC' if upwards else 'DESC'} LIMIT {int(chosen.limit)}",
             params,
         )
-        ticks = [tick_from_row(row) for row in rows]
+        ticks = [tick_from_row(row) for row in (reversed(rows) if upwards else rows)]
         last = self._last_attempts([tick.id for tick in ticks])
         return [Run(tick, last.get(tick.id)) for tick in ticks]
 
