@@ -96,8 +96,16 @@ def _y(value: float, top: float) -> float:
     return TOP + plot_h - plot_h * share
 
 
+def axis_label(value: float) -> str:
+    """A grid line's value, short enough for the margin left of the plot."""
+    if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
+        return f"{value:.2g}"
+    return shown(value)
+
+
 def _frame(kind: str, points: Sequence[ChartPoint], top: float, title: str) -> Chart:
-    grid = [(_y(top * i / 4, top), shown(top * i / 4)) for i in range(5)]
+    # top * (i / 4), not top * i / 4: near the largest float, top * 4 is infinite.
+    grid = [(_y(top * (i / 4), top), axis_label(top * (i / 4))) for i in range(5)]
     step = max(1, math.ceil(len(points) / AXIS_LABELS))
     labels = [(_x(i, len(points)), p.label) for i, p in enumerate(points) if i % step == 0]
     return Chart(kind, title, grid=grid, labels=labels)

@@ -83,10 +83,6 @@ def function_row(
     }
 
 
-def grid_mark(tick: Tick) -> View:
-    return {"id": tick.id, "scheduled_at": instant(tick.scheduled_at), "state": tick.state.value}
-
-
 def functions_view(reader: LedgerReader, source: Source) -> View:
     paused = source.paused()
     last_runs = reader.last_runs()
@@ -95,8 +91,11 @@ def functions_view(reader: LedgerReader, source: Source) -> View:
     rows = [function_row(f, paused, last_runs.get(f.name), dead.get(f.name, 0)) for f in functions]
     grid = []
     for function in functions:
-        recent = reader.runs(RunFilter(function=function.name, limit=GRID_TICKS))
-        marks = [grid_mark(run.tick) for run in reversed(recent)]  # oldest on the left
+        recent = reader.recent_marks(function.name, GRID_TICKS)
+        marks = [
+            {"id": tick_id, "scheduled_at": instant(at), "state": state.value}
+            for tick_id, at, state in reversed(recent)  # oldest on the left
+        ]
         grid.append({"function": function.name, "marks": marks})
     upcoming = sorted((t, f.name) for f in functions if f.name not in paused for t in f.next_fires)[
         :UPCOMING
@@ -187,7 +186,7 @@ def _health(recent: list[Run]) -> View:
     succeeded = sum(run.tick.state is TickState.SUCCEEDED for run in finished)
     durations = [
         {"id": run.tick.id, "scheduled_at": instant(run.tick.scheduled_at),
-         "duration_ms": run.last.duration_ms}
+         "label": f"{run.tick.scheduled_at:%m-%d %H:%M}", "duration_ms": run.last.duration_ms}
         for run in reversed(recent)
         if run.last is not None and run.last.duration_ms is not None
     ]  # fmt: skip
