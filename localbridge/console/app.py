@@ -166,7 +166,8 @@ class Console:
             view = views.runs_view(self.reader, run_filter(query), self.source)
             return self._render("runs", view, base, as_json)
         if base == "/dlq":
-            return self._render("dlq", views.dlq_view(self.reader, self.source), base, as_json)
+            view = views.dlq_view(self.reader, self.source, run_filter(query))
+            return self._render("dlq", view, base, as_json)
         if base == "/results":
             view = views.results_view(
                 self._results_api_url(), _one(query, "metric"), run_id(query, "before_id")

@@ -85,9 +85,9 @@ def function_row(
 
 def functions_view(reader: LedgerReader, source: Source) -> View:
     paused = source.paused()
-    last_runs = reader.last_runs()
-    dead = reader.dead_counts()
     functions = source.functions()
+    last_runs = reader.last_runs(f.name for f in functions)
+    dead = reader.dead_counts()
     rows = [function_row(f, paused, last_runs.get(f.name), dead.get(f.name, 0)) for f in functions]
     grid = []
     for function in functions:
@@ -205,7 +205,7 @@ def function_view(
     function = next((f for f in source.functions() if f.name == name), None)
     if function is None:
         return None
-    last = reader.last_runs().get(name)
+    last = reader.last_runs([name]).get(name)
     dead = reader.runs(RunFilter(function=name, state=TickState.DEAD, limit=RECENT))
     runs = reader.runs(chosen)
     older, newer = pages_of(reader, chosen, runs)
@@ -223,9 +223,17 @@ def function_view(
     }
 
 
-def dlq_view(reader: LedgerReader, source: Source) -> View:
-    runs = reader.runs(RunFilter(state=TickState.DEAD, limit=1000))
-    return {"can_run": source.can_run, "dead_letters": [tick_row(run) for run in runs]}
+def dlq_view(reader: LedgerReader, source: Source, chosen: RunFilter | None = None) -> View:
+    """A page of dead letters, newest first (``chosen``'s keyset, its state ignored)."""
+    dead = dataclasses.replace(chosen or RunFilter(), state=TickState.DEAD)
+    runs = reader.runs(dead)
+    older, newer = pages_of(reader, dead, runs)
+    return {
+        "can_run": source.can_run,
+        "dead_letters": [tick_row(run) for run in runs],
+        "older_before_id": older,
+        "newer_after_id": newer,
+    }
 
 
 def run_link(idempotency_key: str | None) -> str | None:

@@ -111,6 +111,16 @@ class LedgerReader:
         )
         return {attempt.tick_id: attempt for attempt in map(attempt_of, rows)}
 
+    def recent_marks(self, function: str, limit: int) -> list[tuple[int, datetime, TickState]]:
+        """(id, scheduled time, state) of ``function``'s latest ticks, newest first:
+        the run grid's marks, without their attempts (ticks by (function, id))."""
+        rows = self._connection.query(
+            "SELECT id, scheduled_at, state FROM ticks WHERE function = ? "
+            f"ORDER BY id DESC LIMIT {int(limit)}",
+            (function,),
+        )
+        return [(row[0], parse_instant(row[1]), TickState(row[2])) for row in rows]
+
     def tick(self, tick_id: int) -> Tick | None:
         rows = self._connection.query(f"SELECT {TICK_COLUMNS} FROM ticks WHERE id = ?", (tick_id,))
         return tick_from_row(rows[0]) if rows else None
@@ -129,15 +139,20 @@ class LedgerReader:
         )
         return [attempt_of(row) for row in rows]
 
-    def last_runs(self) -> dict[str, Run]:
-        """Each function's most recently scheduled tick that was not skipped."""
-        rows = self._connection.query(
-            f"SELECT {TICK_COLUMNS} FROM ticks AS t WHERE id = (SELECT id FROM ticks "
-            "WHERE function = t.function AND state != ? ORDER BY scheduled_at DESC, id DESC "
-            "LIMIT 1)",
-            (TickState.SKIPPED.value,),
-        )
-        ticks = [tick_from_row(row) for row in rows]
+    def last_runs(self, functions: Iterable[str]) -> dict[str, Run]:
+        """Each named function's most recently scheduled tick that was not skipped.
+
+        One indexed probe per function (ticks by (function, scheduled_at), read
+        backwards), so the cost does not grow with the ledger.
+        """
+        ticks = []
+        for function in functions:
+            rows = self._connection.query(
+                f"SELECT {TICK_COLUMNS} FROM ticks WHERE function = ? AND state != ? "
+                "ORDER BY scheduled_at DESC, id DESC LIMIT 1",
+                (function, TickState.SKIPPED.value),
+            )
+            ticks += [tick_from_row(row) for row in rows]
         last = self._last_attempts([tick.id for tick in ticks])
         return {tick.function: Run(tick, last.get(tick.id)) for tick in ticks}
 

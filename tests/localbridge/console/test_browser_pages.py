@@ -11,6 +11,7 @@ does not scroll sideways and no payload ran (``window.owned`` stays unset).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -94,6 +95,7 @@ def test_every_page_fits_stays_inert_and_links_where_it_says(tmp_path: Path, liv
         a_function_page_charts_and_invokes_at_a_time(page, live, names)
         the_metrics_page(page, live)
         odd_results_are_shown_as_they_are(page, live)
+        a_live_page_refreshes_at_most_once_a_second(page, live)
 
 
 def fits_and_is_inert(page: Any, path: str, width: int) -> None:
@@ -160,3 +162,21 @@ def odd_results_are_shown_as_they_are(page: Any, live: Live) -> None:
     assert "7" * 400 in text
     assert "odd<script>window.owned = 4</script>" in text  # the metric's name, as text
     save_screenshot(page, "console-results.png")
+
+
+COUNT_FETCHES = """() => {
+  window.fetches = [];
+  const original = window.fetch;
+  window.fetch = (...args) => { window.fetches.push(performance.now()); return original(...args); };
+}"""
+
+
+def a_live_page_refreshes_at_most_once_a_second(page: Any, live: Live) -> None:
+    """Runs finish many times a second here; the page fetches itself at most once a second."""
+    page.goto(live.url + "runs")
+    page.evaluate(COUNT_FETCHES)
+    wait_for(lambda: page.evaluate("window.fetches.length") >= 4, 60,
+             "the live page to refresh four times")  # fmt: skip
+    times = page.evaluate("window.fetches")
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert min(gaps) >= 950, gaps
