@@ -175,8 +175,11 @@ def run_view(reader: LedgerReader, tick: Tick, source: Source) -> View:
     }
 
 
-def _latest_scheduled(reader: LedgerReader, name: str) -> datetime | None:
-    found = reader.runs(RunFilter(function=name, source=TickSource.SCHEDULE, limit=1))
+def _latest_scheduled(reader: LedgerReader, name: str, now: datetime) -> datetime | None:
+    """The latest instant ``name`` was scheduled at, up to ``now`` (a tick is written
+    shortly ahead of its instant: that one has not come yet)."""
+    chosen = RunFilter(function=name, source=TickSource.SCHEDULE, until=now, limit=1)
+    found = reader.runs(chosen)
     return found[0].tick.scheduled_at if found else None
 
 
@@ -209,7 +212,8 @@ def function_view(
     dead = reader.runs(RunFilter(function=name, state=TickState.DEAD, limit=RECENT))
     runs = reader.runs(chosen)
     older, newer = pages_of(reader, chosen, runs)
-    latest = _latest_scheduled(reader, name)
+    now = source.clock.now()
+    latest = _latest_scheduled(reader, name, now)
     return {
         "function": function_row(function, source.paused(), last, len(dead)),
         "can_run": source.can_run,
@@ -219,7 +223,7 @@ def function_view(
         "runs": [tick_row(run) for run in runs],
         "older_before_id": older,
         "newer_after_id": newer,
-        "invoke_at": instant(latest or source.clock.now()),
+        "invoke_at": instant(latest or now),
     }
 
 
