@@ -112,11 +112,12 @@ class LedgerReader:
         return {attempt.tick_id: attempt for attempt in map(attempt_of, rows)}
 
     def recent_marks(self, function: str, limit: int) -> list[tuple[int, datetime, TickState]]:
-        """(id, scheduled time, state) of ``function``'s latest ticks, newest first:
-        the run grid's marks, without their attempts (ticks by (function, id))."""
+        """(id, scheduled time, state) of ``function``'s latest scheduled ticks, latest
+        first: the run grid's marks (as Airflow's, by the instant each run is for),
+        without their attempts; read backwards on ticks by (function, scheduled_at)."""
         rows = self._connection.query(
             "SELECT id, scheduled_at, state FROM ticks WHERE function = ? "
-            f"ORDER BY id DESC LIMIT {int(limit)}",
+            f"ORDER BY scheduled_at DESC, id DESC LIMIT {int(limit)}",
             (function,),
         )
         return [(row[0], parse_instant(row[1]), TickState(row[2])) for row in rows]
