@@ -175,14 +175,6 @@ def run_view(reader: LedgerReader, tick: Tick, source: Source) -> View:
     }
 
 
-def _latest_scheduled(reader: LedgerReader, name: str, now: datetime) -> datetime | None:
-    """The latest instant ``name`` was scheduled at, up to ``now`` (a tick is written
-    shortly ahead of its instant: that one has not come yet)."""
-    chosen = RunFilter(function=name, source=TickSource.SCHEDULE, until=now, limit=1)
-    found = reader.runs(chosen)
-    return found[0].tick.scheduled_at if found else None
-
-
 def _health(recent: list[Run]) -> View:
     """Success rate over the recent finished runs, and their durations oldest first."""
     finished = [run for run in recent if run.tick.state in FINISHED]
@@ -213,7 +205,8 @@ def function_view(
     runs = reader.runs(chosen)
     older, newer = pages_of(reader, chosen, runs)
     now = source.clock.now()
-    latest = _latest_scheduled(reader, name, now)
+    # A tick is written shortly ahead of its instant: only those that have come count.
+    latest = reader.latest_instant(name, TickSource.SCHEDULE, now)
     return {
         "function": function_row(function, source.paused(), last, len(dead)),
         "can_run": source.can_run,

@@ -122,6 +122,16 @@ class LedgerReader:
         )
         return [(row[0], parse_instant(row[1]), TickState(row[2])) for row in rows]
 
+    def latest_instant(self, function: str, source: TickSource, now: datetime) -> datetime | None:
+        """The latest instant up to ``now`` that ``function`` has a tick of ``source`` for
+        (read backwards on ticks by (function, scheduled_at))."""
+        rows = self._connection.query(
+            "SELECT scheduled_at FROM ticks WHERE function = ? AND scheduled_at <= ? "
+            "AND source = ? ORDER BY scheduled_at DESC LIMIT 1",
+            (function, format_instant(now), source.value),
+        )
+        return parse_instant(rows[0][0]) if rows else None
+
     def tick(self, tick_id: int) -> Tick | None:
         rows = self._connection.query(f"SELECT {TICK_COLUMNS} FROM ticks WHERE id = ?", (tick_id,))
         return tick_from_row(rows[0]) if rows else None
