@@ -1,4 +1,5 @@
-"""What the console's buttons do: invoke, pause, resume, redrive, purge.
+"""What the console's buttons do: invoke (at a chosen time or with a payload), replay
+a window, pause, resume, redrive, purge.
 
 Each action validates its input against what exists (a function name, a dead
 tick) and fails with an ``ActionError`` carrying the HTTP status and a message
@@ -9,8 +10,11 @@ is told at once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from localbridge.console.sources import Source
 from localbridge.ledger.browse import LedgerReader, RunFilter
@@ -71,11 +75,26 @@ class Actions:
         self._source.paused_changed()
         return Done(f"resumed {', '.join(changed) or 'nothing new'}", "/")
 
-    def invoke(self, name: str) -> Done:
+    def invoke(self, name: str, at: datetime | None = None, payload: str | None = None) -> Done:
+        """Run ``name`` now with its scheduled event of ``at`` (default: this second)
+        or with ``payload``, a JSON object given as the whole event."""
         self._require_runtime("invoking a function")
         (chosen,) = self._names([name], False)
-        tick_id = self._source.invoke(chosen)
+        event: dict[str, Any] | None = None
+        if payload is not None:
+            event = _event_of(payload)
+        elif at is not None:
+            event = self._source.scheduled_event(chosen, at)
+        tick_id = self._source.invoke(chosen, event)
         return Done(f"invoked {chosen}", f"/runs/{tick_id}")
+
+    def replay(self, name: str, since: datetime, until: datetime) -> Done:
+        self._require_runtime("replaying")
+        (chosen,) = self._names([name], False)
+        if until <= since:
+            raise ActionError(400, "replay's 'until' must be after its 'since'")
+        added = self._source.replay(chosen, since, until)
+        return Done(f"replaying {len(added)} run(s) of {chosen}", f"/functions/{chosen}")
 
     def _dead(self, tick_ids: Sequence[int], every: bool) -> list[int]:
         if every:
@@ -100,3 +119,17 @@ class Actions:
         chosen = self._dead(tick_ids, every)
         purged = self._reader.purge(chosen, self._source.clock.now())
         return Done(f"purged {len(purged)} dead letter(s)", "/dlq")
+
+
+def _event_of(payload: str) -> dict[str, Any]:
+    try:
+        event = json.loads(payload, parse_constant=_no_constant)
+    except ValueError as error:
+        raise ActionError(400, f"the payload is not valid JSON ({error})") from None
+    if not isinstance(event, dict):
+        raise ActionError(400, 'the payload must be a JSON object, such as {"time": ...}')
+    return event
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")

@@ -1,23 +1,31 @@
 """The results API as the console reads it: every record, grouped into a series per metric.
 
-Each result a job posts carries its period (``week`` or ``date``) and a number
-(``value``, else ``count``). A metric's series has one point per period - the
-latest received, so a repeat does not draw twice - and every record stays in
-the table under the chart. The Idempotency-Key ``<function>/<scheduled time>``
-links a point to the run that produced it.
+Which field of a result is its period and which its value is read from the
+result, never from a list of the shipped jobs' fields: a job may declare it
+(``"chart": {"period": "day", "value": "total"}``), else the period is the
+first field holding a date, an ISO week or an instant (``2022-12-21``,
+``2022-W50``) and the value is ``value`` when present, else the first number.
+Periods that are days are drawn as bars, others as a line. A metric's series
+has one point per period - the latest received, so a repeat does not draw
+twice - and every record stays in the table under the chart. The
+Idempotency-Key ``<function>/<scheduled time>`` links a point to the run that
+produced it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 
 PAGE = 10_000
-PERIOD_FIELDS = ("week", "date", "period_start", "scheduled_time")
 TIMEOUT_S = 5.0
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+PERIOD = re.compile(r"\d{4}-(W\d{2}|\d{2}(-\d{2})?)([T ][0-9:.]+Z?)?")
+"""A day, an ISO week, a month or an instant: what a period looks like."""
 
 
 class ResultsUnavailableError(Exception):
@@ -27,7 +35,8 @@ class ResultsUnavailableError(Exception):
 @dataclass(frozen=True)
 class Point:
     period: str
-    value: float | None
+    value: Any
+    """As posted: any JSON value (``plotted`` says whether a chart can place it)."""
     record_id: int
     idempotency_key: str | None
     received_at: str
@@ -45,7 +54,8 @@ class Series:
     @property
     def kind(self) -> str:
         """Daily figures as bars, everything else (weekly averages) as a line."""
-        return "bars" if self.period_field == "date" else "line"
+        days = all(DAY.fullmatch(p.period) for p in self.points)
+        return "bars" if self.points and days else "line"
 
     def latest_per_period(self) -> list[Point]:
         latest: dict[str, Point] = {}
@@ -103,30 +113,51 @@ def delete_record(base_url: str, record_id: int, token: str | None) -> tuple[int
     return 502, f"DELETE {url} answered {response.status_code}: {response.text[:200]}"
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+def chart_fields(result: dict[str, Any]) -> tuple[str, str] | None:
+    """(period field, value field) of one result: declared, else inferred; None when
+    it has no period or no value to chart."""
+    declared = result.get("chart")
+    if isinstance(declared, dict):
+        period, value = declared.get("period"), declared.get("value")
+        if isinstance(period, str) and isinstance(value, str) and period in result:
+            return period, value
+    period_field = next(
+        (k for k, v in result.items() if isinstance(v, str) and PERIOD.fullmatch(v)), None
+    )
+    if period_field is None:
+        return None
+    if "value" in result:
+        return period_field, "value"
+    numeric = (
+        k for k, v in result.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    )  # fmt: skip
+    value_field = next(numeric, None)
+    return None if value_field is None else (period_field, value_field)
 
 
 def series_of(records: list[dict[str, Any]]) -> list[Series]:
-    """One series per metric that has a period and a number, by metric name."""
+    """One series per metric that has a period and a value, by metric name."""
     by_metric: dict[str, Series] = {}
     for record in records:
         result = record.get("result")
         if not isinstance(result, dict) or not isinstance(result.get("metric"), str):
             continue
-        period_field = next((f for f in PERIOD_FIELDS if isinstance(result.get(f), str)), None)
-        value_field = "value" if "value" in result else "count"
-        if period_field is None or (value_field == "count" and "count" not in result):
-            continue
         metric = result["metric"]
-        series = by_metric.setdefault(metric, Series(metric, period_field, value_field))
+        series = by_metric.get(metric)
+        if series is None:
+            fields = chart_fields(result)
+            if fields is None:
+                continue
+            series = by_metric[metric] = Series(metric, *fields)
+        period = result.get(series.period_field)
         series.points.append(
             Point(
-                period=result[period_field],
-                value=_number(result.get(series.value_field)),
+                period=period if isinstance(period, str) else json.dumps(period, default=str),
+                value=result.get(series.value_field),
                 record_id=record["id"],
                 idempotency_key=record.get("idempotency_key"),
-                received_at=record.get("received_at", ""),
+                received_at=str(record.get("received_at", "")),
                 result=result,
             )
         )

@@ -9,20 +9,26 @@ only the ledger actions (pause, resume, purge) are possible.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import itertools
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from localbridge.abc import Clock
 from localbridge.clock import SystemClock
 from localbridge.ledger.browse import LedgerReader
 from localbridge.ledger.pauses import read_paused
+from localbridge.model import FunctionSpec
 from localbridge.runtime.loop import Runtime
 from localbridge.schedules import Schedule, ScheduleError, parse_schedule
-from localbridge.ticks import TickSource
+from localbridge.ticks import NewTick, TickSource
 
 NEXT_FIRES = 3
+REPLAY_LIMIT = 1000
+"""At most this many ticks per replay from the page (``localbridge replay`` has none)."""
 
 
 @dataclass(frozen=True)
@@ -71,8 +77,19 @@ class Source(Protocol):
     def paused_changed(self) -> None:
         """Told after the console paused or resumed something."""
 
-    def invoke(self, name: str) -> int:
-        """Start an asynchronous invocation now; its tick id."""
+    @property
+    def until(self) -> datetime | None:
+        """Where the clock stops (``run --until``); None when it runs on."""
+
+    def invoke(self, name: str, event: Mapping[str, Any] | None = None) -> int:
+        """Start an asynchronous invocation now, with ``event`` or the scheduled
+        event of this second; its tick id."""
+
+    def scheduled_event(self, name: str, at: datetime) -> dict[str, Any]:
+        """The event EventBridge would send ``name`` at ``at``."""
+
+    def replay(self, name: str, since: datetime, until: datetime) -> list[int]:
+        """Run ``name``'s scheduled instants in [since, until) not run before; their ids."""
 
     def redrive(self, tick_ids: Sequence[int]) -> list[int]:
         """Run dead ticks again; the ids reopened."""
@@ -111,8 +128,38 @@ class RuntimeSource:
     def paused_changed(self) -> None:
         self.runtime.gate.pauses.refresh()
 
-    def invoke(self, name: str) -> int:
-        return self.runtime.enqueue_event(name).id
+    @property
+    def until(self) -> datetime | None:
+        return self.runtime.gate.until
+
+    def invoke(self, name: str, event: Mapping[str, Any] | None = None) -> int:
+        return self.runtime.enqueue_event(name, event).id
+
+    def scheduled_event(self, name: str, at: datetime) -> dict[str, Any]:
+        function = self.runtime.function(name)
+        assert function is not None, f"{name} is checked before"
+        return dict(self.runtime.build_event(function.spec, at, str(uuid.uuid4())))
+
+    def replay(self, name: str, since: datetime, until: datetime) -> list[int]:
+        function = self.runtime.function(name)
+        assert function is not None, f"{name} is checked before"
+        instants = itertools.takewhile(
+            lambda t: t < until, function.schedule.iter_fire_times(since - timedelta(seconds=1))
+        )
+        now = self.clock.now()
+        ticks = [
+            self._replay_tick(function.spec, t, now)
+            for t in itertools.islice(instants, REPLAY_LIMIT)
+        ]
+        added = self.runtime.ledger.add_ticks(ticks, now) if ticks else []
+        self.runtime.run_ticks(added)
+        return [tick.id for tick in added]
+
+    def _replay_tick(self, function: FunctionSpec, at: datetime, now: datetime) -> NewTick:
+        tick = NewTick(function.name, at, TickSource.REPLAY, now)
+        return dataclasses.replace(
+            tick, event=dict(self.runtime.build_event(function, at, tick.event_id))
+        )
 
     def redrive(self, tick_ids: Sequence[int]) -> list[int]:
         reopened = self.runtime.ledger.reopen(tick_ids, TickSource.REDRIVE, self.clock.now())
@@ -146,7 +193,15 @@ class LedgerSource:
     def paused_changed(self) -> None:
         pass
 
-    def invoke(self, name: str) -> int:
+    until = None
+
+    def invoke(self, name: str, event: Mapping[str, Any] | None = None) -> int:
+        raise NotImplementedError("functions run only under `localbridge run`")
+
+    def scheduled_event(self, name: str, at: datetime) -> dict[str, Any]:
+        raise NotImplementedError("functions run only under `localbridge run`")
+
+    def replay(self, name: str, since: datetime, until: datetime) -> list[int]:
         raise NotImplementedError("functions run only under `localbridge run`")
 
     def redrive(self, tick_ids: Sequence[int]) -> list[int]:

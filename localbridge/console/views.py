@@ -1,23 +1,36 @@
 """What each page shows, as plain data: the JSON twin of every page (``/runs.json``).
 
-``pages`` renders these dicts as HTML; nothing here knows about HTML or HTTP.
-Instants are written as in the logs (``2022-12-19T01:00:00Z``).
+``render`` fills a page's template with these dicts; nothing here knows about
+HTML or HTTP. Instants are written as in the logs (``2022-12-19T01:00:00Z``);
+they are the clock's (virtual under ``make run``), while durations and
+lateness are wall-clock milliseconds.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from prometheus_client import CollectorRegistry
+
+from localbridge.console.numbers import compact_json, plotted, shown
 from localbridge.console.results import ResultsUnavailableError, Series, fetch_records, series_of
-from localbridge.console.sources import Source
+from localbridge.console.sources import FunctionView, Source
 from localbridge.instants import display_instant
 from localbridge.ledger.browse import LedgerReader, Run, RunFilter
-from localbridge.ticks import Attempt, Tick, TickState
+from localbridge.ticks import Attempt, Tick, TickSource, TickState
 
 View = dict[str, Any]
+GRID_TICKS = 30
+"""Marks per function in the front page's run grid."""
+UPCOMING = 10
+"""Next ticks across all functions on the front page."""
+FUNCTION_RUNS = 50
+"""Runs per page on a function's page; its success rate and durations cover ``RECENT``."""
+RECENT = 100
+FINISHED = frozenset({TickState.SUCCEEDED, TickState.DEAD, TickState.PURGED})
 
 
 def instant(value: datetime | None) -> str | None:
@@ -46,31 +59,75 @@ def tick_row(run: Run) -> View:
     }
 
 
+def clock_view(source: Source) -> View:
+    """The header's clock: now, its speed (virtual seconds per wall second), its end."""
+    return {
+        "now": instant(source.clock.now()),
+        "speed": float(getattr(source.clock, "speed", 1.0)),
+        "until": instant(source.until),
+    }
+
+
+def function_row(
+    function: FunctionView, paused: frozenset[str], last: Run | None, dead: int
+) -> View:
+    return {
+        "name": function.name,
+        "expression": function.expression,
+        "description": function.description,
+        "handler": function.handler,
+        "next_fires": [instant(t) for t in function.next_fires],
+        "paused": function.name in paused,
+        "last_run": None if last is None else tick_row(last),
+        "dead_letters": dead,
+    }
+
+
 def functions_view(reader: LedgerReader, source: Source) -> View:
     paused = source.paused()
-    last_runs = reader.last_runs()
+    functions = source.functions()
+    last_runs = reader.last_runs(f.name for f in functions)
     dead = reader.dead_counts()
-    rows = []
-    for function in source.functions():
-        last = last_runs.get(function.name)
-        rows.append(
-            {
-                "name": function.name,
-                "expression": function.expression,
-                "description": function.description,
-                "handler": function.handler,
-                "next_fires": [instant(t) for t in function.next_fires],
-                "paused": function.name in paused,
-                "last_run": None if last is None else tick_row(last),
-                "dead_letters": dead.get(function.name, 0),
-            }
-        )
-    return {"clock": instant(source.clock.now()), "can_run": source.can_run, "functions": rows}
+    rows = [function_row(f, paused, last_runs.get(f.name), dead.get(f.name, 0)) for f in functions]
+    grid = []
+    for function in functions:
+        recent = reader.recent_marks(function.name, GRID_TICKS)
+        marks = [
+            {"id": tick_id, "scheduled_at": instant(at), "state": state.value}
+            for tick_id, at, state in reversed(recent)  # oldest on the left
+        ]
+        grid.append({"function": function.name, "marks": marks})
+    upcoming = sorted((t, f.name) for f in functions if f.name not in paused for t in f.next_fires)[
+        :UPCOMING
+    ]
+    return {
+        "clock": instant(source.clock.now()),
+        "can_run": source.can_run,
+        "functions": rows,
+        "grid": grid,
+        "upcoming": [{"at": instant(t), "function": name} for t, name in upcoming],
+    }
+
+
+def pages_of(
+    reader: LedgerReader, chosen: RunFilter, runs: list[Run]
+) -> tuple[int | None, int | None]:
+    """The keyset links of a page: ``before_id`` of older runs, ``after_id`` of newer
+    ones, None where there are none (one indexed probe each, no count)."""
+    if not runs:
+        if chosen.before_id is not None:
+            return None, chosen.before_id - 1
+        return (chosen.after_id + 1 if chosen.after_id is not None else None), None
+    newest, oldest = runs[0].tick.id, runs[-1].tick.id
+    probe = dataclasses.replace(chosen, limit=1)
+    older = reader.runs(dataclasses.replace(probe, before_id=oldest, after_id=None))
+    newer = reader.runs(dataclasses.replace(probe, before_id=None, after_id=newest))
+    return (oldest if older else None), (newest if newer else None)
 
 
 def runs_view(reader: LedgerReader, chosen: RunFilter, source: Source) -> View:
     runs = reader.runs(chosen)
-    older = runs[-1].tick.id if len(runs) == chosen.limit else None
+    older, newer = pages_of(reader, chosen, runs)
     return {
         "filter": {
             "function": chosen.function,
@@ -79,10 +136,12 @@ def runs_view(reader: LedgerReader, chosen: RunFilter, source: Source) -> View:
             "since": instant(chosen.since),
             "until": instant(chosen.until),
             "before_id": chosen.before_id,
+            "after_id": chosen.after_id,
         },
         "functions": sorted(f.name for f in source.functions()),
         "runs": [tick_row(run) for run in runs],
         "older_before_id": older,
+        "newer_after_id": newer,
     }
 
 
@@ -116,9 +175,62 @@ def run_view(reader: LedgerReader, tick: Tick, source: Source) -> View:
     }
 
 
-def dlq_view(reader: LedgerReader, source: Source) -> View:
-    runs = reader.runs(RunFilter(state=TickState.DEAD, limit=1000))
-    return {"can_run": source.can_run, "dead_letters": [tick_row(run) for run in runs]}
+def _health(recent: list[Run]) -> View:
+    """Success rate over the recent finished runs, and their durations oldest first."""
+    finished = [run for run in recent if run.tick.state in FINISHED]
+    succeeded = sum(run.tick.state is TickState.SUCCEEDED for run in finished)
+    durations = [
+        {"id": run.tick.id, "scheduled_at": instant(run.tick.scheduled_at),
+         "label": f"{run.tick.scheduled_at:%m-%d %H:%M}", "duration_ms": run.last.duration_ms}
+        for run in reversed(recent)
+        if run.last is not None and run.last.duration_ms is not None
+    ]  # fmt: skip
+    return {
+        "finished": len(finished),
+        "succeeded": succeeded,
+        "success_rate": succeeded / len(finished) if finished else None,
+        "durations": durations,
+    }
+
+
+def function_view(
+    reader: LedgerReader, source: Source, name: str, chosen: RunFilter
+) -> View | None:
+    """Everything about one function; None when there is no such function."""
+    function = next((f for f in source.functions() if f.name == name), None)
+    if function is None:
+        return None
+    last = reader.last_runs([name]).get(name)
+    dead = reader.runs(RunFilter(function=name, state=TickState.DEAD, limit=RECENT))
+    runs = reader.runs(chosen)
+    older, newer = pages_of(reader, chosen, runs)
+    now = source.clock.now()
+    # A tick is written shortly ahead of its instant: only those that have come count.
+    latest = reader.latest_instant(name, TickSource.SCHEDULE, now)
+    return {
+        "function": function_row(function, source.paused(), last, len(dead)),
+        "can_run": source.can_run,
+        "health": _health(reader.runs(RunFilter(function=name, limit=RECENT))),
+        "last_logs": None if last is None or last.last is None else last.last.logs,
+        "dead_letters": [tick_row(run) for run in dead],
+        "runs": [tick_row(run) for run in runs],
+        "older_before_id": older,
+        "newer_after_id": newer,
+        "invoke_at": instant(latest or now),
+    }
+
+
+def dlq_view(reader: LedgerReader, source: Source, chosen: RunFilter | None = None) -> View:
+    """A page of dead letters, newest first (``chosen``'s keyset, its state ignored)."""
+    dead = dataclasses.replace(chosen or RunFilter(), state=TickState.DEAD)
+    runs = reader.runs(dead)
+    older, newer = pages_of(reader, dead, runs)
+    return {
+        "can_run": source.can_run,
+        "dead_letters": [tick_row(run) for run in runs],
+        "older_before_id": older,
+        "newer_after_id": newer,
+    }
 
 
 def run_link(idempotency_key: str | None) -> str | None:
@@ -128,42 +240,99 @@ def run_link(idempotency_key: str | None) -> str | None:
     return "/runs/key/" + quote(idempotency_key, safe="/:")
 
 
-def series_view(series: Series) -> View:
+RECORDS_PAGE = 100
+
+
+def series_view(series: Series, before_id: int | None = None) -> View:
+    """A metric's chart (every period) and a page of its records, newest first."""
+    newest_first = sorted(series.points, key=lambda p: p.record_id, reverse=True)
+    if before_id is not None:
+        newest_first = [p for p in newest_first if p.record_id < before_id]
+    page = newest_first[:RECORDS_PAGE]
+    more = len(newest_first) > RECORDS_PAGE
     return {
         "metric": series.metric,
         "kind": series.kind,
         "period_field": series.period_field,
         "value_field": series.value_field,
         "chart": [
-            {"period": p.period, "value": p.value, "run": run_link(p.idempotency_key)}
+            {
+                "period": p.period,
+                "value": plotted(p.value),
+                "shown": shown(p.value),
+                "run": run_link(p.idempotency_key),
+            }
             for p in series.latest_per_period()
         ],
         "records": [
             {
                 "id": p.record_id,
                 "period": p.period,
-                "value": p.value,
+                "value": plotted(p.value),
+                "shown": shown(p.value),
                 "idempotency_key": p.idempotency_key,
                 "received_at": p.received_at,
                 "run": run_link(p.idempotency_key),
-                "result": json.dumps(p.result, separators=(",", ":")),
+                "result": compact_json(p.result),
             }
-            for p in series.points
+            for p in page
         ],
+        "older_before_id": page[-1].record_id if more else None,
     }
 
 
-def results_view(results_api_url: str | None) -> View:
+def results_view(
+    results_api_url: str | None, metric: str | None = None, before_id: int | None = None
+) -> View:
+    """Every metric (or only ``metric``, its records before ``before_id``)."""
     if results_api_url is None:
         return {
             "results_api_url": None,
             "error": "no results API: the stage sets no RESULTS_API_URL "
             "(pass --results-api URL, or --env RESULTS_API_URL=... to `run`)",
+            "chosen_metric": metric,
             "metrics": [],
         }
     try:
         records = fetch_records(results_api_url)
     except ResultsUnavailableError as error:
-        return {"results_api_url": results_api_url, "error": str(error), "metrics": []}
-    metrics = [series_view(series) for series in series_of(records)]
-    return {"results_api_url": results_api_url, "error": None, "metrics": metrics}
+        return {
+            "results_api_url": results_api_url,
+            "error": str(error),
+            "chosen_metric": metric,
+            "metrics": [],
+        }
+    metrics = [
+        series_view(series, before_id)
+        for series in series_of(records)
+        if metric is None or series.metric == metric
+    ]
+    return {
+        "results_api_url": results_api_url,
+        "error": None,
+        "chosen_metric": metric,
+        "metrics": metrics,
+    }
+
+
+def stats_view(registry: CollectorRegistry) -> View:
+    """The Prometheus registry for people: each family's samples as rows (a
+    histogram by its count, sum and mean; its buckets stay on ``/metrics``)."""
+    families = []
+    for family in registry.collect():
+        rows: dict[str, View] = {}
+        for sample in family.samples:
+            suffix = sample.name.removeprefix(family.name).lstrip("_") or "value"
+            if suffix in ("bucket", "created"):
+                continue
+            labels = ", ".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            rows.setdefault(labels, {"labels": labels})[suffix] = plotted(sample.value)
+        for row in rows.values():
+            if family.type == "histogram" and row.get("count"):
+                row["mean"] = (row.get("sum") or 0.0) / row["count"]
+        ordered: list[View] = sorted(rows.values(), key=lambda r: str(r["labels"]))
+        families.append(
+            {"name": family.name, "type": family.type, "help": family.documentation,
+             "rows": ordered}
+        )  # fmt: skip
+    return {"families": families}

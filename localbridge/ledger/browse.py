@@ -32,7 +32,8 @@ def attempt_of(row: sqlite3.Row) -> Attempt:
 
 @dataclass(frozen=True)
 class RunFilter:
-    """What ``/runs`` shows: every given filter applies; ``before_id`` pages back."""
+    """What ``/runs`` shows: every given filter applies; ``before_id`` pages back to
+    older runs, ``after_id`` forward to newer ones (keyset pages: no count, no offset)."""
 
     function: str | None = None
     state: TickState | None = None
@@ -42,6 +43,7 @@ class RunFilter:
     until: datetime | None = None
     """Scheduled before this instant."""
     before_id: int | None = None
+    after_id: int | None = None
     limit: int = 100
 
     def where(self) -> tuple[str, list[object]]:
@@ -53,6 +55,7 @@ class RunFilter:
             ("scheduled_at >= ?", None if self.since is None else format_instant(self.since)),
             ("scheduled_at < ?", None if self.until is None else format_instant(self.until)),
             ("id < ?", self.before_id),
+            ("id > ?", self.after_id),
         ):
             if value is not None:
                 clauses.append(clause)
@@ -83,14 +86,17 @@ class LedgerReader:
         return self._connection.data_version()
 
     def runs(self, chosen: RunFilter) -> list[Run]:
-        """Matching ticks, most recently scheduled first, with their latest attempts."""
+        """A page of matching ticks, most recently recorded first, with their latest
+        attempts. Ordered by id, so the ledger's id indexes serve any page at once."""
         where, params = chosen.where()
+        # A page of newer runs is the one just above ``after_id``: read upwards.
+        upwards = chosen.after_id is not None and chosen.before_id is None
         rows = self._connection.query(
             f"SELECT {TICK_COLUMNS} FROM ticks WHERE {where} "
-            f"ORDER BY scheduled_at DESC, id DESC LIMIT {int(chosen.limit)}",
+            f"ORDER BY id {'ASC' if upwards else 'DESC'} LIMIT {int(chosen.limit)}",
             params,
         )
-        ticks = [tick_from_row(row) for row in rows]
+        ticks = [tick_from_row(row) for row in (reversed(rows) if upwards else rows)]
         last = self._last_attempts([tick.id for tick in ticks])
         return [Run(tick, last.get(tick.id)) for tick in ticks]
 
@@ -104,6 +110,27 @@ class LedgerReader:
             list(tick_ids),
         )
         return {attempt.tick_id: attempt for attempt in map(attempt_of, rows)}
+
+    def recent_marks(self, function: str, limit: int) -> list[tuple[int, datetime, TickState]]:
+        """(id, scheduled time, state) of ``function``'s latest scheduled ticks, latest
+        first: the run grid's marks (as Airflow's, by the instant each run is for),
+        without their attempts; read backwards on ticks by (function, scheduled_at)."""
+        rows = self._connection.query(
+            "SELECT id, scheduled_at, state FROM ticks WHERE function = ? "
+            f"ORDER BY scheduled_at DESC, id DESC LIMIT {int(limit)}",
+            (function,),
+        )
+        return [(row[0], parse_instant(row[1]), TickState(row[2])) for row in rows]
+
+    def latest_instant(self, function: str, source: TickSource, now: datetime) -> datetime | None:
+        """The latest instant up to ``now`` that ``function`` has a tick of ``source`` for
+        (read backwards on ticks by (function, scheduled_at))."""
+        rows = self._connection.query(
+            "SELECT scheduled_at FROM ticks WHERE function = ? AND scheduled_at <= ? "
+            "AND source = ? ORDER BY scheduled_at DESC LIMIT 1",
+            (function, format_instant(now), source.value),
+        )
+        return parse_instant(rows[0][0]) if rows else None
 
     def tick(self, tick_id: int) -> Tick | None:
         rows = self._connection.query(f"SELECT {TICK_COLUMNS} FROM ticks WHERE id = ?", (tick_id,))
@@ -123,15 +150,20 @@ class LedgerReader:
         )
         return [attempt_of(row) for row in rows]
 
-    def last_runs(self) -> dict[str, Run]:
-        """Each function's most recently scheduled tick that was not skipped."""
-        rows = self._connection.query(
-            f"SELECT {TICK_COLUMNS} FROM ticks AS t WHERE id = (SELECT id FROM ticks "
-            "WHERE function = t.function AND state != ? ORDER BY scheduled_at DESC, id DESC "
-            "LIMIT 1)",
-            (TickState.SKIPPED.value,),
-        )
-        ticks = [tick_from_row(row) for row in rows]
+    def last_runs(self, functions: Iterable[str]) -> dict[str, Run]:
+        """Each named function's most recently scheduled tick that was not skipped.
+
+        One indexed probe per function (ticks by (function, scheduled_at), read
+        backwards), so the cost does not grow with the ledger.
+        """
+        ticks = []
+        for function in functions:
+            rows = self._connection.query(
+                f"SELECT {TICK_COLUMNS} FROM ticks WHERE function = ? AND state != ? "
+                "ORDER BY scheduled_at DESC, id DESC LIMIT 1",
+                (function, TickState.SKIPPED.value),
+            )
+            ticks += [tick_from_row(row) for row in rows]
         last = self._last_attempts([tick.id for tick in ticks])
         return {tick.function: Run(tick, last.get(tick.id)) for tick in ticks}
 

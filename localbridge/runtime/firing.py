@@ -126,18 +126,24 @@ def arm(
 
     A paused function gets none, as a fire at the instant would give it none.
     """
+    specs = {name: function.spec for name, function in functions.items()}
     new = {
-        entry.function: NewTick(entry.function, entry.instant, TickSource.SCHEDULE, entry.instant)
+        entry.function: scheduled_tick(specs[entry.function], entry.instant, build_event)
         for entry in entries
         if entry.function not in paused
     }
     added = ledger.add_ticks(list(new.values()), now) if new else []
     ticks = {tick.function: tick for tick in added}
     held = {name: tick for name, tick in new.items() if name not in ticks}
-    specs = {name: function.spec for name, function in functions.items()}
     events = {tick.id: tick_event(build_event, specs[tick.function], tick) for tick in added}
     armed = Armed(instant, entries, specs, ticks, held, events)
     return planned(armed, table[0], functions, table[1], paused)
+
+
+def scheduled_tick(function: FunctionSpec, instant: datetime, build: EventFactory) -> NewTick:
+    """A scheduled tick with its event, so the ledger keeps what the function was sent."""
+    tick = NewTick(function.name, instant, TickSource.SCHEDULE, instant)
+    return replace(tick, event=dict(build(function, instant, tick.event_id)))
 
 
 def planned(

@@ -24,7 +24,7 @@ import requests
 from localbridge.ledger.store import Ledger
 from localbridge.ticks import TickState
 from tests.conftest import ResultsApi
-from tests.localbridge.console.browser import browser_page, save_screenshot
+from tests.localbridge.console.browser import browser_page
 from tests.localbridge.real_jobs import copy_project, job_env, registrations_db
 from tests.support import Process, free_port, http_ok, running, start_process, wait_for
 
@@ -114,7 +114,6 @@ def see_week_50_on_the_chart(page: Any, live_run: LiveRun, weekly_run: list[Any]
     chart.wait_for()
     assert "2022-W50" in chart.inner_html()
     assert ">2,575.76<" in chart.inner_html()
-    save_screenshot(page, "console-results.png")
     page.locator("#metric-average_weight svg a").first.click()
     page.wait_for_url(re.compile(rf"/runs/{weekly_run[0].id}$"))
 
@@ -122,7 +121,6 @@ def see_week_50_on_the_chart(page: Any, live_run: LiveRun, weekly_run: list[Any]
 def pause_and_resume_the_daily_function(page: Any, live_run: LiveRun) -> None:
     """Pause: the daily function's runs stop while the clock goes on; no catch-up."""
     page.goto(live_run.url)
-    save_screenshot(page, "console-functions.png")
     daily_row = page.locator("#live tbody tr", has_text="registrations_per_day")
     daily_row.get_by_role("button", name="Pause").click()
     page.locator("#live tbody tr", has_text="registrations_per_day").get_by_text(

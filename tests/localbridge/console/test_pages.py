@@ -45,7 +45,7 @@ def test_a_run_page_shows_the_attempt_the_payload_and_what_the_function_printed(
         page = console.get(f"/runs/{tick.id}")
         assert page.status_code == 200
         assert "counting rows for 2022-12-19T01:00:00Z" in page.text  # the logs
-        assert "&quot;metric&quot;: &quot;rows&quot;" in page.text  # the payload, escaped
+        assert "&#34;metric&#34;: &#34;rows&#34;" in page.text  # the payload, escaped
         assert "prints/2022-12-19T01:00:00Z" in page.text  # the idempotency key
         twin = console.get(f"/runs/{tick.id}.json").json()
         (attempt,) = twin["attempts"]

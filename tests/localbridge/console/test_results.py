@@ -113,3 +113,57 @@ def test_without_the_token_the_console_says_what_to_set(
             assert refused.status_code == 502
             assert "set RESULTS_API_TOKEN" in refused.text
         assert record_ids(api.url) == [only]
+
+
+ODD_VALUES = {
+    "2022-12-01": 1.7e308,
+    "2022-12-02": 5e-324,
+    "2022-12-03": int("9" * 400),
+    "2022-12-04": "many",
+    "2022-12-05": None,
+    "2022-12-06": -3,
+}
+
+
+def test_any_value_a_job_posts_is_shown_as_it_is_and_breaks_no_page(
+    tmp_path: Path, results_api: ResultsApi
+) -> None:
+    for day, count in ODD_VALUES.items():
+        post(results_api, f"odd/{day}T00:00:00Z", {"metric": "odd", "date": day, "count": count})
+    post(results_api, "bare/1", {"metric": "bare", "day": "2022-12-07"})  # no value at all
+    with console_over(tmp_path, EVERY_MINUTE, results_api_url=results_api.url) as console:
+        page = console.get("/results")
+        assert page.status_code == 200
+        odd = page.text[page.text.index('id="metric-odd"') :]
+        assert "1.7e+308" in odd
+        assert "4.94066e-324" in odd
+        assert "9" * 400 in odd
+        assert '<div class="fold">many</div>' in odd
+        assert odd.count('<rect class="bar"') == 6  # one per day, empty where not a number
+        twin = console.get("/results.json")
+        assert twin.status_code == 200
+        (metric,) = twin.json()["metrics"]
+        shown = {p["period"]: (p["value"], p["shown"]) for p in metric["chart"]}
+        assert shown["2022-12-03"] == (None, "9" * 400)  # beyond a float: not plotted
+        assert shown["2022-12-01"] == (1.7e308, "1.7e+308")
+        assert shown["2022-12-05"] == (None, "-")
+
+
+def test_a_new_metric_charts_by_the_fields_it_declares_or_that_look_like_periods(
+    tmp_path: Path, results_api: ResultsApi
+) -> None:
+    declared = {"metric": "signups", "chart": {"period": "bucket", "value": "total"},
+                "bucket": "morning", "total": 4, "count": 99}  # fmt: skip
+    post(results_api, "signups/1", declared)
+    post(results_api, "monthly/1", {"metric": "monthly", "label": "x", "month": "2022-11",
+                                    "sum": 12.5})  # fmt: skip
+    with console_over(tmp_path, EVERY_MINUTE, results_api_url=results_api.url) as console:
+        metrics = {m["metric"]: m for m in console.get("/results.json").json()["metrics"]}
+        assert (metrics["signups"]["period_field"], metrics["signups"]["value_field"]) == (
+            "bucket", "total",
+        )  # fmt: skip
+        assert metrics["signups"]["chart"][0]["value"] == 4
+        assert (metrics["monthly"]["period_field"], metrics["monthly"]["value_field"]) == (
+            "month", "sum",
+        )  # fmt: skip
+        assert metrics["monthly"]["kind"] == "line"
