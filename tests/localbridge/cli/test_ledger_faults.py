@@ -31,11 +31,13 @@ FAULT_EXIT_S = 30.0
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 4 MiB tmpfs of its own, unmounted after the test."""
+    """A 16 MiB tmpfs of its own, unmounted after the test: room for the ledger to
+    grow under a slow machine before the disk is filled, so freeing the filler
+    always leaves the restart enough space."""
     mount_point = tmp_path / "disk"
     mount_point.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)],
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount_point)],
         capture_output=True,
         text=True,
     )
