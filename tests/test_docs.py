@@ -19,6 +19,8 @@ from tests.support import ROOT
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 README_MAX_LINES = 300
+# Today's figures beside their floors; a figure's history is in git, not here.
+BENCHMARKS_MAX_LINES = 250
 
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 HEADING = re.compile(r"^#{1,6} (.+)$", re.MULTILINE)
@@ -135,6 +137,11 @@ def test_the_index_lists_each_guide_once() -> None:
 def test_index_rows_finds_a_repeated_row() -> None:
     index = "| guide | read it to |\n|---|---|\n| [a.md](a.md) | x |\n| [a.md](a.md) | y |\n"
     assert index_rows(index) == ["a.md", "a.md"]
+
+
+def test_benchmarks_stay_a_page_of_figures() -> None:
+    lines = len((ROOT / "docs" / "benchmarks.md").read_text().splitlines())
+    assert lines <= BENCHMARKS_MAX_LINES, f"docs/benchmarks.md has {lines} lines"
 
 
 def test_readme_is_short() -> None:
