@@ -15,6 +15,9 @@ def expression(schedule: str | ScheduleExpression) -> str:
     return schedule if isinstance(schedule, str) else schedule.to_string()
 
 
+SHIPPED = ("average_weight_last_week", "registrations_per_day")
+
+
 def test_every_job_module_is_a_scheduled_function() -> None:
     sources = {
         source.name: (source.handler_string, expression(source.schedule_expression))
@@ -22,7 +25,8 @@ def test_every_job_module_is_a_scheduled_function() -> None:
         if isinstance(source, ScheduledEventConfig)
     }
     assert len(sources) == len(create_app().event_sources)
-    assert sources == {
+    # The shipped jobs by name; a job a user adds is checked by the last line.
+    assert {name: sources.get(name) for name in SHIPPED} == {
         "average_weight_last_week": (
             "functions.average_weight_last_week.average_weight_last_week",
             "cron(0 1 ? * MON *)",
