@@ -123,8 +123,14 @@ def test_max_concurrency_makes_ticks_wait_never_drops_them(tmp_path: Path) -> No
         clock.set(FIRST + 2 * MINUTE)  # three ticks due at once
         wait_for(lambda: len(runtime.ledger.find("gated")) == 3, what="three ticks recorded")
         wait_for(lambda: list(tmp_path.glob("started-*")), what="the first run to start")
-        states = sorted(t.state.value for t in runtime.ledger.find("gated"))
-        assert states == ["pending", "pending", "running"]
+        # The run starts before its "running" state is committed: wait for that.
+        wait_for(
+            lambda: (
+                sorted(t.state.value for t in runtime.ledger.find("gated"))
+                == ["pending", "pending", "running"]
+            ),
+            what="one tick running, two waiting",
+        )
         assert len(list(tmp_path.glob("started-*"))) == 1
         gate.touch()
         for minute in range(3):
