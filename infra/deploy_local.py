@@ -32,6 +32,7 @@ from infra.embedded import up as embedded_up
 from infra.embedded_owner import PortTakenError
 from infra.localstack import DockerError, NotHealthyError
 from infra.localstack import main as localstack_main
+from localbridge.project.config import ConfigError
 
 ENGINES = ("auto", "localstack", "embedded")
 DEFAULT_PORT = 4566
@@ -118,6 +119,14 @@ def down(args: argparse.Namespace, project_dir: Path, environ: Mapping[str, str]
     return 0
 
 
+def one_line(error: Exception) -> str:
+    """The error in one line: a message that quotes a traceback keeps its head and its cause."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else type(error).__name__
+    return f"{lines[0].rstrip(':')}: {lines[-1]}"
+
+
 def main(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
     args = parse_args(argv)
     project_dir: Path = args.project_dir.resolve()
@@ -129,6 +138,7 @@ def main(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
         StageError,
         AwsAccessError,
         ChaliceError,
+        ConfigError,
         EmbeddedError,
         PortTakenError,
         StartError,
@@ -138,7 +148,7 @@ def main(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
         BotoCoreError,
         requests.RequestException,
     ) as exc:
-        print(f"deploy-local {args.command}: error: {exc}", file=sys.stderr)
+        print(f"deploy-local {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 1
 
 

@@ -39,6 +39,7 @@ from infra.embedded_owner import (
     results_api_answers,
 )
 from infra.stage_view import project_view
+from localbridge.project.discovery import discover
 
 STAGE = "embedded"
 STATE_DIR = Path("data") / "emulated-aws"
@@ -295,6 +296,9 @@ def forget_deployment(engine: Embedded) -> None:
 def up(engine: Embedded, clock_start: str | None, speed: str | None) -> None:
     say(f"Deploying stage {engine.stage!r} to the emulated AWS (no Docker) on {engine.url}")
     running = endpoint_running(engine)
+    # The app must import before anything starts: a broken job is reported
+    # with its own path, and nothing is left to stop.
+    discover(engine.project_dir, engine.stage, {})
     started = Started()
     try:
         ensure_api(engine, started)
