@@ -52,7 +52,9 @@ def endpoint_health(url: str) -> dict[str, Any] | None:
         answer = response.json() if response.ok else None
     except (requests.RequestException, ValueError):
         return None
-    return answer if isinstance(answer, dict) else None
+    # Any web server may answer a GET with JSON: the engine's answer has these.
+    is_engine = isinstance(answer, dict) and answer.get("status") == "running" and "clock" in answer
+    return answer if is_engine else None
 
 
 def endpoint_is_ours(url: str, port: int, state_dir: Path, ours: Background) -> bool:
