@@ -2,16 +2,18 @@
 
 Real ``make``, real processes on free ports: the deployed functions post to
 the API on ``API_PORT`` (never to the stage's port, where a stand-in for
-another stack's API listens); the commands it prints work pasted in a fresh
-shell; another checkout's endpoint (a real ``git clone``) and a program that
-is not an emulated AWS are refused in one line, leaving the other's
-functions untouched; a start that fails stops what it started and says why
-in one line, never with an older run's log.
+another stack's API listens), as ``make invoke`` and ``make run`` do; the
+commands it prints work pasted in a fresh shell; another checkout's endpoint
+(a real ``git clone``) and a program that is not an emulated AWS are refused
+in one line, leaving the other's functions untouched; a start that fails
+stops what it started and says why in one line, never with an older run's
+log.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +26,14 @@ import requests
 
 from infra.background import Background
 from tests.deploy.project_copy import copy_project, edit_stage, stage_config
-from tests.support import ROOT, RecordingServer, aws_client, free_port, wait_for
+from tests.support import (
+    PROCESS_START_S,
+    ROOT,
+    RecordingServer,
+    aws_client,
+    free_port,
+    wait_for,
+)
 
 STAGE = "embedded"
 STATE = Path("data") / "emulated-aws"
@@ -269,3 +278,62 @@ def test_a_failed_start_says_why_in_one_line_and_stops_what_it_started(
     assert "Results API: started" in failed.stdout
     assert not listening(api_port)
     assert checkout.live_pids() == []
+
+
+@pytest.fixture
+def other_api() -> Iterator[RecordingServer]:
+    """A second API: where the stage's own URL points, standing in for another stack's."""
+    server = RecordingServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def point_stage_at(project: Path, stage: str, url: str) -> None:
+    variables = stage_config(project, stage)["environment_variables"]
+    edit_stage(project, stage, environment_variables={**variables, "RESULTS_API_URL": url})
+
+
+def test_make_invoke_posts_to_api_port(
+    checkout: Checkout, recording_server: RecordingServer, other_api: RecordingServer
+) -> None:
+    point_stage_at(checkout.path, "local", other_api.url)
+    api_port = recording_server.url.rsplit(":", 1)[1]
+    done = checkout.make(
+        "invoke", "FN=registrations_per_day", "TIME=2022-12-22T00:05:00Z", f"API_PORT={api_port}"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    [posted] = recording_server.requests
+    assert posted.headers["Idempotency-Key"] == "registrations_per_day/2022-12-22T00:05:00Z"
+    assert other_api.requests == []
+
+
+@pytest.mark.slow
+def test_make_run_posts_to_api_port(checkout: Checkout, other_api: RecordingServer) -> None:
+    point_stage_at(checkout.path, "local", other_api.url)
+    api_port, lambda_port, console_port = free_port(), free_port(), free_port()
+    ports = [f"API_PORT={api_port}", f"LAMBDA_PORT={lambda_port}", f"CONSOLE_PORT={console_port}"]
+    # Its own session: the test stops make and its children as Ctrl-C would, by group.
+    run = subprocess.Popen(
+        ["make", "--no-print-directory", "-C", str(checkout.path), "run", *ports],
+        env=clean_environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{api_port}/result?metric=average_weight"
+        wait_for(lambda: api_results(url), PROCESS_START_S * 2, "week 50 in the API on API_PORT")
+    finally:
+        os.killpg(run.pid, signal.SIGTERM)
+        run.wait(timeout=MAKE_S)
+    assert other_api.requests == []
+
+
+def api_results(url: str) -> list[object]:
+    try:
+        response = requests.get(url, timeout=5)
+    except requests.RequestException:
+        return []  # not answering yet
+    return list(response.json()) if response.ok else []
