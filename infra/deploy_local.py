@@ -96,6 +96,12 @@ def up(args: argparse.Namespace, project_dir: Path, environ: Mapping[str, str]) 
     engine, why = choose_engine(args.engine, environ)
     print(f"deploy-local: engine {engine} ({why})", flush=True)
     if engine == "localstack":
+        if args.api_port is not None:
+            print(
+                "deploy-local: API_PORT applies to the embedded engine; in LocalStack the "
+                "functions post to the compose service `api` (the localstack stage's URL)",
+                flush=True,
+            )
         write_record(project_dir, engine, DEFAULT_PORT)
         return localstack_main(["up", "--project-dir", str(project_dir)], environ)
     port = args.port or DEFAULT_PORT

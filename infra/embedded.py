@@ -157,7 +157,7 @@ def ensure_api(engine: Embedded, started: Started) -> None:
     port = urlsplit(url).port
     assert port is not None  # loopback_http
     if port_taken(port):
-        raise refuse_api_port(port)
+        raise refuse_api_port(port, frozenset({engine.port}))
     api = engine.api()
     env = {
         **engine.environ,
@@ -184,7 +184,9 @@ def endpoint_args(engine: Embedded, clock_start: str | None, speed: str | None) 
 
 def endpoint_running(engine: Embedded) -> bool:
     """True: this checkout's endpoint answers on the port; False: the port is free."""
-    return endpoint_is_ours(engine.url, engine.port, engine.state_dir.resolve(), engine.endpoint())
+    avoid = frozenset() if engine.api_port is None else frozenset({engine.api_port})
+    state_dir = engine.state_dir.resolve()
+    return endpoint_is_ours(engine.url, engine.port, state_dir, engine.endpoint(), avoid)
 
 
 def ensure_endpoint(

@@ -41,8 +41,9 @@ def port_taken(port: int) -> bool:
     return False
 
 
-def free_port_after(port: int) -> int:
-    return next(p for p in range(port + 1, 65536) if not port_taken(p))
+def free_port_after(port: int, avoid: frozenset[int] = frozenset()) -> int:
+    """The first free port above ``port`` that is not in ``avoid`` (the other one asked for)."""
+    return next(p for p in range(port + 1, 65536) if p not in avoid and not port_taken(p))
 
 
 def endpoint_health(url: str) -> dict[str, Any] | None:
@@ -57,7 +58,9 @@ def endpoint_health(url: str) -> dict[str, Any] | None:
     return answer if is_engine else None
 
 
-def endpoint_is_ours(url: str, port: int, state_dir: Path, ours: Background) -> bool:
+def endpoint_is_ours(
+    url: str, port: int, state_dir: Path, ours: Background, avoid: frozenset[int] = frozenset()
+) -> bool:
     """True: this checkout's endpoint serves ``url``; False: the port is free to start it.
 
     PortTakenError when another checkout's endpoint or another program holds the
@@ -72,12 +75,12 @@ def endpoint_is_ours(url: str, port: int, state_dir: Path, ours: Background) -> 
         whose = f"state in {theirs}" if theirs else "state directory not said"
         raise PortTakenError(
             f"port {port} serves another checkout's emulated AWS ({whose}); deploy this one "
-            f"to a free port: make deploy-local ENDPOINT_PORT={free_port_after(port)}"
+            f"to a free port: make deploy-local ENDPOINT_PORT={free_port_after(port, avoid)}"
         )
     if port_taken(port):
         raise PortTakenError(
             f"port {port} is taken by a program that is not an emulated AWS; stop it, "
-            f"or choose a free port: make deploy-local ENDPOINT_PORT={free_port_after(port)}"
+            f"or choose a free port: make deploy-local ENDPOINT_PORT={free_port_after(port, avoid)}"
         )
     running = ours.pid()
     if running is not None:
@@ -104,7 +107,7 @@ def results_api_answers(url: str) -> bool:
         return False
 
 
-def refuse_api_port(port: int) -> PortTakenError:
+def refuse_api_port(port: int, avoid: frozenset[int] = frozenset()) -> PortTakenError:
     """Why the results API's port cannot be used: someone else's API, or another program."""
     url = f"http://{HOST}:{port}"
     what = (
@@ -115,5 +118,5 @@ def refuse_api_port(port: int) -> PortTakenError:
     )
     return PortTakenError(
         f"port {port} (where the deployed functions post) is taken by {what}; "
-        f"choose a free port: make deploy-local API_PORT={free_port_after(port)}"
+        f"choose a free port: make deploy-local API_PORT={free_port_after(port, avoid)}"
     )

@@ -162,7 +162,7 @@ def test_functions_post_to_api_port_and_the_printed_commands_work(
     assert (checkout.path / ".chalice" / "config.json").read_text() == config_before
 
     # Pasted in a fresh shell at the project's root, as printed.
-    for label in ("invoke", "logs"):
+    for label in ("invoke", "logs", "runs", "results"):
         done = subprocess.run(
             ["bash", "-c", hint(up.stdout, label)],
             cwd=checkout.path,
