@@ -106,13 +106,6 @@ def loopback_http(url: str) -> bool:
     return parts.scheme == "http" and parts.hostname in LOOPBACK and parts.port is not None
 
 
-def answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).ok
-    except requests.RequestException:
-        return False
-
-
 def say(line: str) -> None:
     print(line, flush=True)
 
