@@ -276,6 +276,8 @@ def stop_started(engine: Embedded, started: Started) -> None:
         pid = process.stop()
         if pid is not None:
             stopped.append(f"the {process.name} (pid {pid})")
+    if engine.api() in started.processes:
+        (engine.state_dir / API_URL_FILE).unlink(missing_ok=True)
     if engine.endpoint() in started.processes:
         forget_deployment(engine)
     if stopped:

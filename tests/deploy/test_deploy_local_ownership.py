@@ -278,6 +278,7 @@ def test_a_failed_start_says_why_in_one_line_and_stops_what_it_started(
     assert "Results API: started" in failed.stdout
     assert not listening(api_port)
     assert checkout.live_pids() == []
+    assert not (checkout.path / STATE / "results-api.url").exists()
 
 
 @pytest.fixture
