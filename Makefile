@@ -136,7 +136,8 @@ api: $(RUN_STAMP) ## the results API alone on 127.0.0.1:API_PORT
 	PORT=$(API_PORT) $(PY) -m api
 
 invoke: $(RUN_STAMP) data/registrations.db ## fire one function: make invoke FN=<name> [TIME=<scheduled time>]
-	$(PY) -m localbridge invoke $(FN) $(if $(TIME),--time $(TIME))
+	$(PY) -m localbridge invoke $(FN) $(if $(TIME),--time $(TIME)) \
+		--env RESULTS_API_URL=http://127.0.0.1:$(API_PORT)
 
 bench: $(STAMP) ## all benchmarks (prints figures; not a test)
 	$(PY) -m bench
@@ -151,7 +152,8 @@ destroy: $(RUN_STAMP) ## chalice delete --stage STAGE
 	$(PY) -m infra.deploy destroy --stage $(STAGE)
 
 deploy-local: $(RUN_STAMP) data/registrations.db ## deploy to LocalStack (Docker) or the embedded emulated AWS
-	$(PY) -m infra.deploy_local up --engine $(ENGINE) --port $(ENDPOINT_PORT) $(DEPLOY_CLOCK)
+	$(PY) -m infra.deploy_local up --engine $(ENGINE) --port $(ENDPOINT_PORT) $(DEPLOY_CLOCK) \
+		$(if $(filter file,$(origin API_PORT)),,--api-port $(API_PORT))
 
 destroy-local: $(RUN_STAMP) ## delete the local deployment and stop what deploy-local started
 	$(PY) -m infra.deploy_local down --engine $(ENGINE) $(if $(filter file,$(origin ENDPOINT_PORT)),,--port $(ENDPOINT_PORT))

@@ -2,7 +2,9 @@
 
 ``make deploy-local`` returns while the endpoint and the results API keep
 running; ``make destroy-local`` stops them. Each has a pid file and a log file
-in a state directory. A pid is trusted only while ``/proc/<pid>/cmdline``
+in a state directory; the log holds one start's output (the one before is
+kept as ``<name>.previous.log``), so what a failed start reports is its own
+cause, never an older run's lines. A pid is trusted only while ``/proc/<pid>/cmdline``
 still names the module that was started, so a stale pid file (after a reboot,
 or a recycled pid) never leads to signalling someone else's process.
 """
@@ -20,7 +22,8 @@ from pathlib import Path
 
 
 class StartError(Exception):
-    """A background process exited or did not become ready; the message quotes its log."""
+    """A background process exited or did not become ready; the message quotes its log's
+    last line, the cause it printed."""
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,15 @@ class Background:
     def log_file(self) -> Path:
         return self.state_dir / f"{self.name}.log"
 
+    @property
+    def previous_log_file(self) -> Path:
+        return self.state_dir / f"{self.name}.previous.log"
+
     def start(self, args: Sequence[str], env: Mapping[str, str], cwd: Path) -> int:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        with self.log_file.open("ab") as log:
+        if self.log_file.exists():
+            self.log_file.replace(self.previous_log_file)
+        with self.log_file.open("wb") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", self.module, *args],
                 cwd=cwd,
@@ -82,10 +91,10 @@ class Background:
         deadline = time.monotonic() + timeout_s
         while not ready():
             if self.pid() is None:
-                raise StartError(f"the {self.name} exited while starting:\n{self.log_tail()}")
+                raise StartError(f"the {self.name} exited while starting: {self.last_words()}")
             if time.monotonic() > deadline:
                 raise StartError(
-                    f"the {self.name} was not ready within {timeout_s:.0f} s:\n{self.log_tail()}"
+                    f"the {self.name} was not ready within {timeout_s:.0f} s: {self.last_words()}"
                 )
             time.sleep(0.1)  # polling interval while it starts
 
@@ -104,12 +113,25 @@ class Background:
             time.sleep(0.05)  # polling interval while it finishes its runs
         return pid
 
-    def log_tail(self, lines: int = 15) -> str:
+    def last_words(self) -> str:
+        """The last line this start logged (its cause, as the process put it), and where."""
         try:
             text = self.log_file.read_text(errors="replace")
         except OSError:
-            return "(no log)"
-        return "\n".join(f"  {line}" for line in text.splitlines()[-lines:])
+            return "it logged nothing"
+        said = [line.strip() for line in text.splitlines() if line.strip()]
+        return f"{said[-1] if said else 'it logged nothing'} (log: {self.log_file})"
+
+    def arguments(self) -> list[str]:
+        """The command line of the recorded process while it runs (empty otherwise)."""
+        pid = self.pid()
+        if pid is None:
+            return []
+        try:
+            raw = (Path("/proc") / str(pid) / "cmdline").read_bytes()
+        except OSError:
+            return []
+        return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
 def runs_module(pid: int, module: str) -> bool:

@@ -4,7 +4,9 @@ Picks the engine: LocalStack in docker compose (``infra.localstack``) when a
 Docker engine answers, otherwise the embedded emulated AWS
 (``infra.embedded``); ``--engine`` forces one. ``up`` says which it used and
 remembers it (with the endpoint port) in ``data/deploy-local.json``, so
-``down`` tears down the same one.
+``down`` tears down the same one. ``--api-port`` is where the embedded
+engine's results API listens and its deployed functions post (by default the
+stage's ``RESULTS_API_URL``).
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from infra.deploy import PROJECT_DIR, StageError
 from infra.embedded import Embedded, EmbeddedError
 from infra.embedded import down as embedded_down
 from infra.embedded import up as embedded_up
+from infra.embedded_owner import PortTakenError
 from infra.localstack import DockerError, NotHealthyError
 from infra.localstack import main as localstack_main
+from localbridge.project.config import ConfigError
 
 ENGINES = ("auto", "localstack", "embedded")
 DEFAULT_PORT = 4566
@@ -79,6 +83,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("command", choices=["up", "down"])
     parser.add_argument("--engine", choices=ENGINES, default="auto")
     parser.add_argument("--port", type=int, help=f"the embedded endpoint (default {DEFAULT_PORT})")
+    parser.add_argument(
+        "--api-port", type=int, help="the results API the deployed functions post to (embedded)"
+    )
     parser.add_argument("--clock-start", help="virtual clock start (embedded; ISO-8601 UTC)")
     parser.add_argument("--speed", help="virtual clock speed, x real time (embedded)")
     parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR)
@@ -89,11 +96,18 @@ def up(args: argparse.Namespace, project_dir: Path, environ: Mapping[str, str]) 
     engine, why = choose_engine(args.engine, environ)
     print(f"deploy-local: engine {engine} ({why})", flush=True)
     if engine == "localstack":
+        if args.api_port is not None:
+            print(
+                "deploy-local: API_PORT applies to the embedded engine; in LocalStack the "
+                "functions post to the compose service `api` (the localstack stage's URL)",
+                flush=True,
+            )
         write_record(project_dir, engine, DEFAULT_PORT)
         return localstack_main(["up", "--project-dir", str(project_dir)], environ)
     port = args.port or DEFAULT_PORT
+    embedded = Embedded(project_dir, port, environ, api_port=args.api_port)
+    embedded_up(embedded, args.clock_start, args.speed)
     write_record(project_dir, engine, port)
-    embedded_up(Embedded(project_dir, port, environ), args.clock_start, args.speed)
     return 0
 
 
@@ -111,6 +125,14 @@ def down(args: argparse.Namespace, project_dir: Path, environ: Mapping[str, str]
     return 0
 
 
+def one_line(error: Exception) -> str:
+    """The error in one line: a message that quotes a traceback keeps its head and its cause."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else type(error).__name__
+    return f"{lines[0].rstrip(':')}: {lines[-1]}"
+
+
 def main(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
     args = parse_args(argv)
     project_dir: Path = args.project_dir.resolve()
@@ -122,7 +144,9 @@ def main(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
         StageError,
         AwsAccessError,
         ChaliceError,
+        ConfigError,
         EmbeddedError,
+        PortTakenError,
         StartError,
         DockerError,
         NotHealthyError,
@@ -130,7 +154,7 @@ def main(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
         BotoCoreError,
         requests.RequestException,
     ) as exc:
-        print(f"deploy-local {args.command}: error: {exc}", file=sys.stderr)
+        print(f"deploy-local {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 1
 
 

@@ -70,6 +70,7 @@ class Engine:
     def __init__(
         self, state_dir: Path, endpoint_url: str, identity: AwsIdentity, clock: ClockSetting
     ) -> None:
+        self.state_dir = state_dir
         self.endpoint_url = endpoint_url
         self.identity = identity
         self.clock_setting = clock
@@ -206,6 +207,8 @@ class Engine:
             runtime, deployed = self._runtime, list(self._deployed)
         return {
             "status": "running",
+            # Whose endpoint this is: `make deploy-local` deploys only to its own.
+            "state_dir": str(self.state_dir),
             "clock": "waiting" if runtime is None else display_instant(runtime.clock.now()),
             "speed": self.clock_setting.speed,
             "functions": [

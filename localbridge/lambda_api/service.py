@@ -15,7 +15,11 @@ from pathlib import Path
 
 from localbridge.events import AwsIdentity
 from localbridge.lambda_api.backends import RuntimeBackend
-from localbridge.lambda_api.deployed_record import DeployedRecordError, write_deployed_record
+from localbridge.lambda_api.deployed_record import (
+    DeployedRecordError,
+    RecordInUseError,
+    write_deployed_record,
+)
 from localbridge.lambda_api.operation import LambdaInvokeHandler
 from localbridge.lambda_api.server import LambdaApiServer
 from localbridge.model import FunctionSpec
@@ -76,6 +80,8 @@ class LambdaApiService:
     def write_record(self, functions: Sequence[FunctionSpec], url: str) -> None:
         try:
             write_deployed_record(self.project_dir, self.stage, functions, self.identity, url)
+        except RecordInUseError as error:
+            log.warning(str(error))
         except (DeployedRecordError, OSError) as error:
             log.warning(f"chalice invoke will not reach localbridge: {error}")
 
