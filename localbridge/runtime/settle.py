@@ -32,7 +32,14 @@ from datetime import datetime
 
 from localbridge.abc import RunRecorder
 from localbridge.clock import Wakeup
-from localbridge.runtime.dispatch import Buried, Dispatcher, Done, FireStarted
+from localbridge.runtime.dispatch import (
+    THROTTLED_TOO_LONG,
+    Buried,
+    Dispatcher,
+    Done,
+    FireStarted,
+    Held,
+)
 from localbridge.runtime.faults import Faults
 from localbridge.runtime.observers import Observers
 from localbridge.ticks import RunReport, Tick, TickState
@@ -131,6 +138,14 @@ class Settler:
                 self._retries.put((report.tick, decision.next_attempt_at))
         for burial in buried:
             self.observers.buried(burial.tick, burial.reason)
+        held = [item for item in batch if isinstance(item, Held)]
+        for item in held:  # no slot was taken: nothing to free
+            if item.retry_at is None:
+                self.observers.buried(item.tick, THROTTLED_TOO_LONG)
+            else:
+                self._retries.put((item.tick, item.retry_at))
+        if held:
+            self.wake_loop.set()
         if any(r.decision.state is TickState.RETRYING for r in finished):
             self.wake_loop.set()
         names = [report.tick.function for report in finished]
