@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from localbridge.clock import SystemClock
 from localbridge.events import make_event_factory
 from localbridge.ledger.store import Ledger
 from localbridge.model import FunctionSettings
 from localbridge.project.loading import load_functions
+from localbridge.runtime.replay import replay
 from localbridge.runtime.retries import throttled_retry_at
 from localbridge.ticks import Tick, TickSource, TickState
 from tests.localbridge.runtime.harness import (
@@ -127,3 +132,16 @@ def test_a_held_tick_runs_once_the_function_has_room_again(tmp_path: Path) -> No
             return again is not None and again.state is TickState.SUCCEEDED
 
         wait_for(ran, what="the held Event invocation to run")
+
+
+def test_a_replay_leaves_a_throttled_function_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    project = throttled_project(tmp_path / "p")
+    with started_runtime(
+        project, tmp_path / "l.db", SystemClock(), start=False, fire_schedules=False
+    ) as runtime:
+        summary = replay(runtime, ["hourly"], FIRE, FIRE + timedelta(hours=3), threading.Event())
+        assert summary.states == {}
+        assert runtime.ledger.find("hourly") == []
+    assert "hourly not replayed: its reserved concurrency 0 throttles every run" in caplog.text
