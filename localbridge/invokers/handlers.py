@@ -6,6 +6,7 @@ Errors are Lambda's own, built in ``localbridge.lambda_errors``.
 
 from __future__ import annotations
 
+import base64
 import decimal
 import importlib
 import json
@@ -56,6 +57,11 @@ def call_handler(handler: Handler, event: dict[str, Any], context: Any) -> Handl
         return lambda_errors.error(type(error).__name__, str(error), format_error(error))
     if payload is None or type(payload) in _JSON_SCALARS:
         return HandlerOutcome(Outcome.SUCCEEDED, payload=payload)  # already what JSON gives
+    if isinstance(payload, bytes):
+        # Lambda's runtime sends top-level bytes as they are, not as JSON.
+        if len(payload) > lambda_errors.MAX_RESPONSE_BYTES:
+            return lambda_errors.response_too_large()
+        return HandlerOutcome(Outcome.SUCCEEDED, payload=bytes(payload))
     try:
         # Round-trip as Lambda does: the caller gets JSON, not Python objects.
         text = json.dumps(payload, default=_decimal_as_number)
@@ -64,6 +70,25 @@ def call_handler(handler: Handler, event: dict[str, Any], context: Any) -> Handl
     if len(text) > lambda_errors.MAX_RESPONSE_BYTES:  # ASCII (json escapes the rest): bytes
         return lambda_errors.response_too_large()
     return HandlerOutcome(Outcome.SUCCEEDED, payload=json.loads(text))
+
+
+def outcome_message(outcome: HandlerOutcome) -> dict[str, Any]:
+    """The outcome as a JSON object for the worker's pipe; raw bytes travel as base64."""
+    message = outcome.to_json()
+    if isinstance(outcome.payload, bytes):
+        message["payload"] = base64.b64encode(outcome.payload).decode("ascii")
+        message[_RAW] = True
+    return message
+
+
+def outcome_of(message: dict[str, Any]) -> HandlerOutcome:
+    """``outcome_message``'s inverse (the message is consumed)."""
+    if message.pop(_RAW, False):
+        message["payload"] = base64.b64decode(message["payload"])
+    return HandlerOutcome.from_json(message)
+
+
+_RAW = "payload_is_bytes"
 
 
 def _decimal_as_number(value: object) -> object:

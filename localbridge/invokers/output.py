@@ -17,6 +17,28 @@ from typing import TextIO
 LOG_LIMIT_CHARS = 64 * 1024
 
 
+class TailBuffer(list[str]):
+    """One run's prints, never much more than the part ``bounded`` keeps: once they
+    pass twice the limit, all but the last ``LOG_LIMIT_CHARS`` are dropped (and
+    counted), so a chatty run in thread mode is not held whole in memory."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.size = 0
+        self.dropped = 0
+        """Characters dropped so far."""
+
+    def append(self, text: str, /) -> None:
+        super().append(text)
+        self.size += len(text)
+        if self.size > 2 * LOG_LIMIT_CHARS:
+            joined = "".join(self)
+            cut = len(joined) - LOG_LIMIT_CHARS
+            self[:] = [joined[cut:]]
+            self.dropped += cut
+            self.size = LOG_LIMIT_CHARS
+
+
 class _ThreadRoutedStream(io.TextIOBase):
     def __init__(self, original: TextIO, local: threading.local) -> None:
         self.original = original
@@ -86,7 +108,7 @@ class OutputCapture:
     def start(self) -> list[str]:
         """From now on this thread's prints land in the list returned (``capturing``
         without a context manager's cost, for the per-run path)."""
-        buffer: list[str] = []
+        buffer = TailBuffer()
         self._local.buffer = buffer
         return buffer
 
@@ -97,7 +119,8 @@ class OutputCapture:
 def bounded(buffer: list[str]) -> str:
     """The captured text, its last 64 Ki characters when longer."""
     text = "".join(buffer)
-    if len(text) <= LOG_LIMIT_CHARS:
+    earlier = buffer.dropped if isinstance(buffer, TailBuffer) else 0
+    if len(text) <= LOG_LIMIT_CHARS and not earlier:
         return text
-    dropped = len(text) - LOG_LIMIT_CHARS
-    return f"[{dropped} earlier characters dropped]\n{text[dropped:]}"
+    cut = max(0, len(text) - LOG_LIMIT_CHARS)
+    return f"[{earlier + cut} earlier characters dropped]\n{text[cut:]}"

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from localbridge.events import AwsIdentity
+from localbridge.invokers.run_output import OutputSink
 from localbridge.invokers.runtime_log import framed
 from localbridge.invokers.worker_handle import WorkerProcess
 from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions
@@ -59,10 +60,13 @@ class ProcessInvoker:
         task_root: Callable[[FunctionSpec], Path] | None = None,
         max_workers: int = DEFAULT_MAX_WORKERS,
         idle_exit_s: float = IDLE_EXIT_S,
+        output_sink: OutputSink | None = None,
     ) -> None:
         if max_workers < 1:
             raise ValueError(f"max_workers must be at least 1, not {max_workers}")
         self.project_dir = project_dir.resolve()
+        self.output_sink = output_sink
+        """Gets each run's whole output (the results carry the last 64 KiB)."""
         self._task_root = task_root
         self.identity = identity or AwsIdentity.from_environment()
         self.close_grace_s = close_grace_s
@@ -94,7 +98,7 @@ class ProcessInvoker:
             if failed is not None:
                 return framed(failed, request_id, function.memory_mb, worker.max_memory_mb())
         try:
-            return worker.run(event, request_id, options)
+            return worker.run(event, request_id, options, self.output_sink)
         finally:
             self._give_back(worker)
 
@@ -118,7 +122,7 @@ class ProcessInvoker:
                     results.append(framed(failed, rest[0][1], function.memory_mb, memory))
                     continue
             try:
-                results.extend(worker.run_batch(rest))
+                results.extend(worker.run_batch(rest, self.output_sink))
             finally:
                 self._give_back(worker)
         return results

@@ -105,6 +105,20 @@ def report_line(
     return line.rstrip("\t") + "\n"
 
 
+def frame(
+    result: InvocationResult, request_id: str, memory_mb: int, max_memory_mb: int | None = None
+) -> tuple[str, str]:
+    """What Lambda writes before a run's output (``START``) and after it (the error,
+    ``END``, ``REPORT``)."""
+    head = f"START RequestId: {request_id} Version: $LATEST\n"
+    tail = (
+        f"{error_lines(result, request_id)}"
+        f"END RequestId: {request_id}\n"
+        f"{report_line(result, request_id, memory_mb, max_memory_mb)}"
+    )
+    return head, tail
+
+
 def framed(
     result: InvocationResult,
     request_id: str,
@@ -119,12 +133,8 @@ def framed(
     the result's).
     """
     body = result.logs if not result.logs or result.logs.endswith("\n") else result.logs + "\n"
-    logs = (
-        f"START RequestId: {request_id} Version: $LATEST\n"
-        f"{body}{error_lines(result, request_id)}"
-        f"END RequestId: {request_id}\n"
-        f"{report_line(result, request_id, memory_mb, max_memory_mb)}"
-    )
+    head, tail = frame(result, request_id, memory_mb, max_memory_mb)
+    logs = f"{head}{body}{tail}"
     # Not dataclasses.replace: this runs once per invocation, and replace costs
     # several times a plain construction.
     return InvocationResult(

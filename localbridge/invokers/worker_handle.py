@@ -3,7 +3,8 @@
 One ``WorkerProcess`` serves one invocation at a time. Requests and responses
 are JSON lines on two private pipes; the worker's stdout and stderr go to an
 append-only temporary file that is emptied before each run and read after
-it, so even a run that crashes or is killed keeps what it printed.
+it, so even a run that crashes or is killed keeps what it printed. A run's
+result carries the last 64 KiB; an output sink reads the whole of it there.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +31,16 @@ from localbridge.events import (
     new_log_stream_name,
     new_trace_id,
 )
-from localbridge.invokers.runtime_log import framed
+from localbridge.invokers.handlers import outcome_of
+from localbridge.invokers.run_output import OutputSink, RunOutput, file_pieces
+from localbridge.invokers.runtime_log import frame, framed
 from localbridge.lambda_errors import HandlerOutcome
 from localbridge.launch import module_command
 from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions
 
 LOG_LIMIT_BYTES = 64 * 1024
+"""What a run's result keeps of its output (the ledger's copy): the last 64 KiB. An
+output sink (``invokers.run_output``) gets the whole output, from the log file."""
 # Lambda gives the init phase (importing the handler) its own 10 s; a loaded
 # laptop gets more before the worker is declared broken.
 INIT_TIMEOUT_S = 30.0
@@ -147,9 +153,14 @@ class WorkerProcess:
         return HandlerOutcome.from_json(message["init_error"])
 
     def run(
-        self, event: Mapping[str, Any], request_id: str, options: InvokeOptions | None = None
+        self,
+        event: Mapping[str, Any],
+        request_id: str,
+        options: InvokeOptions | None = None,
+        sink: OutputSink | None = None,
     ) -> InvocationResult:
-        """One invocation, bounded by the function's timeout (not by the reply's transfer)."""
+        """One invocation, bounded by the function's timeout (not by the reply's transfer);
+        ``sink`` gets its whole output."""
         context = ContextFields.for_invocation(
             self.function, self.identity, request_id, self.log_stream, options
         )
@@ -167,11 +178,13 @@ class WorkerProcess:
         elif not line:
             outcome = self._exit_failure()
         else:
-            outcome = HandlerOutcome.from_json(json.loads(line))
+            outcome = outcome_of(json.loads(line))
         result = outcome.to_result(started_at, self.logs(), ended_at)
-        return self._framed(result, request_id, self.max_memory_mb())
+        return self._framed(result, request_id, self.max_memory_mb(), sink, 0, None)
 
-    def run_batch(self, runs: Sequence[tuple[Mapping[str, Any], str]]) -> list[InvocationResult]:
+    def run_batch(
+        self, runs: Sequence[tuple[Mapping[str, Any], str]], sink: OutputSink | None = None
+    ) -> list[InvocationResult]:
         """Several invocations ``(event, request id)`` in one message, one after the other.
 
         Each is bounded by the function's timeout from the end of the one
@@ -203,24 +216,30 @@ class WorkerProcess:
         for _, request_id in runs:
             line = self._responses.read_line(time.monotonic() + function.timeout_s)
             if not line:
-                results.append(self._lost_run(line, started_at, log_start, request_id))
+                results.append(self._lost_run(line, started_at, log_start, request_id, sink))
                 break
             reply = json.loads(line)
             run = reply.pop("run")
-            outcome = HandlerOutcome.from_json(reply)
+            outcome = outcome_of(reply)
             if run["ended_at"] - run["started_at"] > function.timeout_s:
                 outcome = lambda_errors.timed_out(function.timeout_s)
             logs = self._log_slice(log_start, run["log_end"])
             result = outcome.to_result(run["started_at"], logs, run["ended_at"])
             self._max_memory_mb = run["max_rss_kb"] // 1024  # as /proc would say, unread
-            results.append(self._framed(result, request_id, self._max_memory_mb))
             end = run["log_end"]  # None: its stdout was gone; the slice ran to the file's end
+            memory = self._max_memory_mb
+            results.append(self._framed(result, request_id, memory, sink, log_start, end))
             started_at = run["ended_at"]
             log_start = end if end is not None else os.fstat(self._log_fd).st_size
         return results
 
     def _lost_run(
-        self, line: bytes | None, started_at: float, log_start: int, request_id: str
+        self,
+        line: bytes | None,
+        started_at: float,
+        log_start: int,
+        request_id: str,
+        sink: OutputSink | None,
     ) -> InvocationResult:
         """The run of a batch during which the worker timed out (None) or died (b"")."""
         if line is None:
@@ -229,10 +248,27 @@ class WorkerProcess:
         else:
             outcome = self._exit_failure()
         result = outcome.to_result(started_at, self._log_slice(log_start, None), time.time())
-        return self._framed(result, request_id, self.max_memory_mb())
+        return self._framed(result, request_id, self.max_memory_mb(), sink, log_start, None)
 
-    def _framed(self, result: InvocationResult, request_id: str, memory: int) -> InvocationResult:
-        return framed(result, request_id, self.function.memory_mb, memory, self.log_stream)
+    def _framed(
+        self,
+        result: InvocationResult,
+        request_id: str,
+        memory: int,
+        sink: OutputSink | None = None,
+        start: int = 0,
+        end: int | None = None,
+    ) -> InvocationResult:
+        """``result`` framed as Lambda frames a run's log; ``sink`` gets the run's whole
+        output, from ``start`` to ``end`` (None: the end) of the log file."""
+        memory_mb = self.function.memory_mb
+        whole = framed(result, request_id, memory_mb, memory, self.log_stream)
+        if sink is not None:
+            head, tail = frame(result, request_id, memory_mb, memory)
+            stop = os.fstat(self._log_fd).st_size if end is None else end
+            pieces = partial(file_pieces, self._log_fd, start, stop)
+            sink(RunOutput(self.function, request_id, whole, head, tail, pieces))
+        return whole
 
     def _log_slice(self, start: int, end: int | None) -> str:
         """The log from ``start`` to ``end`` (None: the end of the file); its last 64 KiB."""

@@ -23,7 +23,13 @@ from typing import IO, Any
 
 from localbridge import launch
 from localbridge.events import ContextFields, LambdaContext
-from localbridge.invokers.handlers import Handler, HandlerLoadError, call_handler, load_handler
+from localbridge.invokers.handlers import (
+    Handler,
+    HandlerLoadError,
+    call_handler,
+    load_handler,
+    outcome_message,
+)
 from localbridge.invokers.runtime_log import install_root_handler, set_request_id
 from localbridge.invokers.trace_env import set_trace_id
 from localbridge.lambda_errors import HandlerOutcome
@@ -53,7 +59,7 @@ def serve(handler_string: str, requests: IO[str], responses: IO[str]) -> int:
     for line in requests:
         request = json.loads(line)
         if "runs" not in request:
-            send(responses, run_one(handler, request).to_json())
+            send(responses, outcome_message(run_one(handler, request)))
             continue
         # A batch: a reply per run as it ends, with what the parent cannot see
         # from outside when several runs share one message.
@@ -61,7 +67,7 @@ def serve(handler_string: str, requests: IO[str], responses: IO[str]) -> int:
             started_at = time.time()
             outcome = run_one(handler, run)
             ended_at = time.time()
-            reply = outcome.to_json()
+            reply = outcome_message(outcome)
             reply["run"] = {
                 "started_at": started_at,
                 "ended_at": ended_at,

@@ -74,6 +74,12 @@ def json_body(value: Any) -> bytes:
     return json.dumps(value).encode()
 
 
+def response_body(payload: Any) -> bytes:
+    """A run's response: JSON, or the bytes themselves when the handler returned bytes
+    (Lambda's runtime sends top-level ``bytes`` unencoded)."""
+    return payload if isinstance(payload, bytes) else json_body(payload)
+
+
 def error_response(status: int, error_type: str, body: Mapping[str, str]) -> InvokeResponse:
     """An API error the way Lambda sends it: the type in a header, ``Type`` in the body."""
     return InvokeResponse(
@@ -270,6 +276,6 @@ class LambdaInvokeHandler:
             tail = result.logs.encode()[-LOG_TAIL_BYTES:]
             headers["X-Amz-Log-Result"] = base64.b64encode(tail).decode()
         if result.succeeded:
-            return InvokeResponse(200, headers, json_body(result.payload))
+            return InvokeResponse(200, headers, response_body(result.payload))
         headers["X-Amz-Function-Error"] = "Unhandled"
         return InvokeResponse(200, headers, json_body(error_payload(result, function, request_id)))

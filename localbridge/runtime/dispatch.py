@@ -4,9 +4,12 @@ The ``Dispatcher`` takes ticks that are due, opens each one's attempt in the
 ledger (in one transaction for the ticks due together) and runs it on a
 worker thread as soon as its function's ``max_concurrency`` (and the
 optional overall limit) allows; ticks that find a limit reached wait in
-order, none is dropped. A run that ends puts its ``RunReport`` on ``done``,
-and so does a fire (``FireStarted``) and a tick dead-lettered before it could
-run (``Buried``): the settler (``settle``) records them, tells the observers
+order, none is dropped. A function whose limit is 0 (Lambda's reserved
+concurrency 0: every invocation throttled) runs nothing: its ticks are held,
+tried again with backoff and dead-lettered once too old (``Held``). A run
+that ends puts its ``RunReport`` on ``done``, and so does a fire
+(``FireStarted``), a held tick and a tick dead-lettered before it could run
+(``Buried``): the settler (``settle``) records them, tells the observers
 and gives the slots back (``release``). Nothing here calls back: what
 happened flows on through ``done``.
 """
@@ -32,7 +35,7 @@ from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions
 from localbridge.runtime.faults import Faults
 from localbridge.runtime.functions import Function
 from localbridge.runtime.observers import Observers
-from localbridge.runtime.retries import after_attempt, is_expired
+from localbridge.runtime.retries import after_attempt, is_expired, throttled_retry_at
 from localbridge.runtime.worker_threads import WorkerThreads
 from localbridge.ticks import (
     AttemptEnd,
@@ -70,7 +73,18 @@ class Buried:
     reason: str
 
 
-Done = RunReport | FireStarted | Buried
+@dataclass(frozen=True)
+class Held:
+    """A tick throttled (its function's limit is 0), already so in the ledger: to try
+    again at ``retry_at``, or, when None, dead-lettered for being too old."""
+
+    tick: Tick
+    retry_at: datetime | None
+
+
+THROTTLED_TOO_LONG = "throttled (reserved concurrency 0) until older than maximum_event_age"
+
+Done = RunReport | FireStarted | Buried | Held
 """What the settler takes from ``Dispatcher.done``."""
 
 
@@ -105,6 +119,8 @@ class Dispatcher:
         self._running: collections.Counter[str] = collections.Counter()
         self._in_flight = 0
         self._waiting: dict[str, collections.deque[Waiting]] = {}
+        self._throttled: list[tuple[Tick, Function]] = []
+        """Ticks of functions whose limit is 0, to hold (lock held to add)."""
         self._arrivals = itertools.count()
         self._accepting = True
 
@@ -124,6 +140,7 @@ class Dispatcher:
             if not self._accepting:
                 return
             admitted = [(tick, due) for tick, due in entries if self._admit(tick, due)]
+        self._hold_throttled()
         self._start(admitted)
 
     def start_fired(
@@ -147,6 +164,7 @@ class Dispatcher:
                 fire_began.set()
                 return fire_began  # the ticks stay pending: the next start runs them
             admitted = [(tick, fn) for tick, fn in runs if self._admit(tick, due, fn)]
+        self._hold_throttled()
         now = self._clock.now()
         lateness = max(0.0, (now - due).total_seconds() / self._clock.speed * 1000.0)
         ticks = [tick for tick, _ in admitted]
@@ -163,7 +181,12 @@ class Dispatcher:
         return fire.began
 
     def _admit(self, tick: Tick, due: datetime, function: Function | None = None) -> bool:
-        """Take a slot for ``tick``, or queue it behind the limit (lock held)."""
+        """Take a slot for ``tick``, or queue it behind the limit, or put it aside to
+        hold when the limit is 0 (lock held)."""
+        function = function or self._lookup(tick.function)
+        if function is not None and function.settings.max_concurrency == 0:
+            self._throttled.append((tick, function))
+            return False
         if self._waiting.get(tick.function) or not self._has_room(tick.function, function):
             entry = (next(self._arrivals), tick, due)
             self._waiting.setdefault(tick.function, collections.deque()).append(entry)
@@ -187,6 +210,7 @@ class Dispatcher:
                 self._in_flight -= 1
             admitted = self._admit_waiting()
             self._lock.notify_all()
+        self._hold_throttled()
         self._start(admitted)
 
     def _free(self, function_names: Sequence[str]) -> None:
@@ -200,6 +224,7 @@ class Dispatcher:
     def _admit_waiting(self) -> list[tuple[Tick, datetime]]:
         """Take waiting ticks that now fit, oldest first (lock held)."""
         admitted: list[tuple[Tick, datetime]] = []
+        self._throttle_waiting()
         while self._accepting:
             heads = [q[0] for name, q in self._waiting.items() if self._has_room(name)]
             if not heads:
@@ -213,6 +238,39 @@ class Dispatcher:
             self._in_flight += 1
             admitted.append((tick, due))
         return admitted
+
+    def _throttle_waiting(self) -> None:
+        """Put aside the waiting ticks of functions whose limit became 0 (lock held)."""
+        for name in list(self._waiting):
+            function = self._lookup(name)
+            if function is not None and function.settings.max_concurrency == 0:
+                self._throttled += [(entry[1], function) for entry in self._waiting.pop(name)]
+
+    def _hold_throttled(self) -> None:
+        """Hold the ticks put aside as throttled, as Lambda holds a throttled
+        asynchronous event: tried again with backoff (``retries.throttled_retry_at``),
+        with no attempt counted, until older than ``maximum_event_age``, then
+        dead-lettered. The ledger has each one ``retrying`` (or ``dead``) before
+        ``done`` hears of it."""
+        with self._lock:
+            throttled, self._throttled = self._throttled, []
+        now = self._clock.now()
+        for tick, function in throttled:
+            retry_at = throttled_retry_at(tick, function.settings, now)
+            try:
+                if retry_at is None:
+                    self._ledger.set_state(tick.id, TickState.DEAD, now)
+                else:
+                    self._ledger.set_state(tick.id, TickState.RETRYING, now, retry_at)
+            except Exception as error:
+                self._faults.report(error)
+                raise
+            if retry_at is not None and tick.state is TickState.PENDING:
+                log.info(
+                    f"{tick.function} throttled (reserved concurrency 0): held, "
+                    "tried again until older than maximum_event_age"
+                )
+            self.done.put(Held(tick, retry_at))
 
     # -- running -----------------------------------------------------------
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -25,6 +26,8 @@ from localbridge.runtime.replay_feed import Feed
 from localbridge.runtime.replay_workers import ReplayWorkers
 from localbridge.schedules import Schedule, parse_schedule
 from localbridge.ticks import FINAL_STATES, NewTick, Tick, TickSource, TickState
+
+log = logging.getLogger("localbridge")
 
 CHUNK = 256
 """Ticks a replay records (and hands to its workers) at a time."""
@@ -190,6 +193,7 @@ def replay(
     (``DEFAULT_CONCURRENCY`` without one).
     """
     runtime.prepare()
+    names = _not_throttled(runtime, names)
     now = runtime.clock.now()
     total = sum(1 for _ in replay_instants(runtime, names, start, end))
     done = runtime.ledger.states_between(names, start, end).get(TickState.SUCCEEDED, 0)
@@ -220,6 +224,18 @@ def replay(
     if unrecorded > 0:
         states[TickState.PENDING] += unrecorded
     return BatchSummary(states, done)
+
+
+def _not_throttled(runtime: Runtime, names: Sequence[str]) -> list[str]:
+    """``names`` but those whose reserved concurrency is 0: that throttles every run,
+    and a replay would wait for room that never comes."""
+    kept = []
+    for name in names:
+        if _function(runtime, name).settings.max_concurrency == 0:
+            log.warning(f"{name} not replayed: its reserved concurrency 0 throttles every run")
+        else:
+            kept.append(name)
+    return kept
 
 
 def _function(runtime: Runtime, name: str) -> Function:

@@ -6,7 +6,7 @@ the clock's reading, so every rule is testable without running anything.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from localbridge.model import FunctionSettings, Outcome
 from localbridge.ticks import Decision, Tick, TickState
@@ -19,6 +19,26 @@ def expires_at(tick: Tick, settings: FunctionSettings) -> datetime:
 
 def is_expired(tick: Tick, settings: FunctionSettings, now: datetime) -> bool:
     return now > expires_at(tick, settings)
+
+
+THROTTLE_BACKOFF_MIN = timedelta(seconds=1)
+THROTTLE_BACKOFF_MAX = timedelta(minutes=5)
+"""Lambda retries a throttled asynchronous event after 1 s at first, then after
+intervals that grow to 5 minutes at most."""
+
+
+def throttled_retry_at(tick: Tick, settings: FunctionSettings, now: datetime) -> datetime | None:
+    """When to try a throttled tick again (no attempt counted), or None when its
+    event is too old to be held any longer: it goes to the dead letters.
+
+    The interval is the event's age so far, within Lambda's bounds, so it
+    doubles from one try to the next; the last try comes at its maximum age.
+    """
+    expiry = expires_at(tick, settings)
+    if now >= expiry:
+        return None
+    age = now - tick.enqueued_at
+    return min(now + max(THROTTLE_BACKOFF_MIN, min(age, THROTTLE_BACKOFF_MAX)), expiry)
 
 
 def after_attempt(

@@ -1,8 +1,8 @@
 """Settling: what the runs did, recorded in group commits, then told, then their slots freed.
 
 One thread, ``localbridge-settle``, takes everything on the dispatcher's
-``done`` queue - fires, finished runs, burials - in the order it happened,
-and for each batch:
+``done`` queue - fires, finished runs, burials, throttled ticks held - in the
+order it happened, and for each batch:
 
 1. waits until the runs of a fire in it began (at most ``YIELD_LIMIT_S``):
    recording competes with them for the interpreter, and a run's first line
@@ -11,7 +11,8 @@ and for each batch:
    the fires first, so an outcome never precedes its attempt's row; under a
    burst, a commit per batch rather than one per run;
 3. tells the observers (the run log line, the listeners), and hands each
-   retry to the loop (``retries``, a queue the loop reads when woken);
+   retry, and each held tick's next try, to the loop (``retries``, a queue
+   the loop reads when woken);
 4. frees the runs' slots last (``Dispatcher.release``, which starts waiting
    ticks that now fit): once no slot is taken, everything about the runs has
    happened (``Dispatcher.wait_idle`` relies on it).
@@ -32,7 +33,14 @@ from datetime import datetime
 
 from localbridge.abc import RunRecorder
 from localbridge.clock import Wakeup
-from localbridge.runtime.dispatch import Buried, Dispatcher, Done, FireStarted
+from localbridge.runtime.dispatch import (
+    THROTTLED_TOO_LONG,
+    Buried,
+    Dispatcher,
+    Done,
+    FireStarted,
+    Held,
+)
 from localbridge.runtime.faults import Faults
 from localbridge.runtime.observers import Observers
 from localbridge.ticks import RunReport, Tick, TickState
@@ -131,6 +139,14 @@ class Settler:
                 self._retries.put((report.tick, decision.next_attempt_at))
         for burial in buried:
             self.observers.buried(burial.tick, burial.reason)
+        held = [item for item in batch if isinstance(item, Held)]
+        for item in held:  # no slot was taken: nothing to free
+            if item.retry_at is None:
+                self.observers.buried(item.tick, THROTTLED_TOO_LONG)
+            else:
+                self._retries.put((item.tick, item.retry_at))
+        if held:
+            self.wake_loop.set()
         if any(r.decision.state is TickState.RETRYING for r in finished):
             self.wake_loop.set()
         names = [report.tick.function for report in finished]

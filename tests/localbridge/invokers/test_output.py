@@ -47,3 +47,18 @@ def test_bounded_keeps_the_tail() -> None:
     assert bounded(["short"]) == "short"
     text = bounded(["a" * 10, "b" * LOG_LIMIT_CHARS])
     assert text == "[10 earlier characters dropped]\n" + "b" * LOG_LIMIT_CHARS
+
+
+def test_a_runs_prints_are_cut_as_they_come() -> None:
+    capture = OutputCapture()
+    buffer = capture.start()
+    try:
+        for number in range(3000):
+            buffer.append(f"{number:05d}" + "x" * 95 + "\n")  # as a routed write does
+            assert sum(map(len, buffer)) <= 2 * LOG_LIMIT_CHARS + 101
+    finally:
+        capture.stop()
+    text = bounded(buffer)
+    heading, _, kept = text.partition("\n")
+    assert heading == f"[{3000 * 101 - LOG_LIMIT_CHARS} earlier characters dropped]"
+    assert kept == "".join(f"{n:05d}" + "x" * 95 + "\n" for n in range(3000))[-LOG_LIMIT_CHARS:]
