@@ -168,7 +168,8 @@ def run_view(reader: LedgerReader, tick: Tick, source: Source) -> View:
     return {
         "run": tick_row(Run(tick, last)),
         "idempotency_key": f"{tick.function}/{tick.scheduled_at:%Y-%m-%dT%H:%M:%SZ}",
-        "event": tick.event,
+        "event": tick.event if tick.event is not None else source.sent_event(tick),
+        "event_kept": tick.event is not None,
         "enqueued_at": instant(tick.enqueued_at),
         "can_run": source.can_run,
         "attempts": [attempt_row(a) for a in attempts],
