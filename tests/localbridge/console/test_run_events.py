@@ -22,7 +22,7 @@ from localbridge.instants import display_instant
 from localbridge.ticks import TickState
 from tests.localbridge.cli.test_cli import localbridge
 from tests.localbridge.console.support import PRINTS, console_over
-from tests.localbridge.runtime.harness import HOURLY, write_project
+from tests.localbridge.runtime.harness import HOURLY, wait_for_state, write_project
 from tests.support import PROCESS_START_S, free_port, http_ok, running, start_process, wait_for
 
 RULE_ARN = "arn:aws:events:us-east-1:123456789012:rule/rt-local-hourly-event"
@@ -188,3 +188,35 @@ def test_an_invoke_without_a_payload_shows_the_event_it_was_sent(tmp_path: Path)
         assert f"counting rows for {run['event']['time']}" in run["attempts"][0]["logs"]
         page = html.unescape(console.get(f"/runs/{tick_id}").text)
         assert f'"time": "{run["event"]["time"]}"' in page
+
+
+# Fails while FAIL_FLAG exists; notes the id of each event it is sent.
+NOTES_IDS = """
+@app.schedule(Cron(30, 0, "*", "*", "?", "*"))
+def notes_ids(event):
+    with Path(os.environ["SEEN"]).open("a") as notes:
+        notes.write(event.to_dict()["id"] + "\\n")
+    if Path(os.environ["FAIL_FLAG"]).exists():
+        raise ConnectionError("results API unreachable")
+    return {"time": event.time}
+"""
+
+
+def test_a_redriven_dead_letter_is_sent_the_event_it_kept(tmp_path: Path) -> None:
+    flag, seen = tmp_path / "failing", tmp_path / "seen.txt"
+    flag.touch()
+    env = {"FAIL_FLAG": str(flag), "SEEN": str(seen)}
+    with console_over(tmp_path, NOTES_IDS, env=env) as console:
+        half_past = MIDNIGHT + timedelta(minutes=30)
+        console.clock.advance(timedelta(minutes=30))
+        dead = wait_for_state(console.ledger, "notes_ids", half_past, TickState.DEAD)
+        assert dead.event is not None  # a scheduled tick keeps its event from the start
+        flag.unlink()
+        assert console.act("/actions/redrive", id=str(dead.id)).status_code == 303
+        redriven = wait_for_state(
+            console.ledger, "notes_ids", half_past, TickState.SUCCEEDED, attempts=2
+        )
+        assert redriven.event == dead.event
+        assert seen.read_text().split() == [dead.event["id"]] * 2
+        shown = event_on_page(console.url.rstrip("/"), dead.id)
+        assert f'"time": "{display_instant(half_past)}"' in shown
