@@ -7,7 +7,7 @@ first field holding a date, an ISO week or an instant (``2022-12-21``,
 ``2022-W50``) and the value is ``value`` when present, else the first number.
 Periods that are days are drawn as bars, others as a line. A metric's series
 has one point per period - the latest received, so a repeat does not draw
-twice - and every record stays in the table under the chart. The
+twice - and every record is listed in the pages under the charts. The
 Idempotency-Key ``<function>/<scheduled time>`` links a point to the run that
 produced it.
 """

@@ -12,8 +12,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
+from localbridge.console import results, views
 from tests.conftest import ResultsApi
 from tests.localbridge.console.support import ConsoleUnderTest, console_over
 from tests.localbridge.runtime.harness import EVERY_MINUTE
@@ -111,3 +113,37 @@ def test_a_bad_page_id_is_refused_with_what_to_pass(
         answer = console.get("/results?after_id=soon")
         assert answer.status_code == 400
         assert "after_id must be" in answer.text
+
+
+def test_the_charts_read_a_bounded_number_of_the_newest_records_and_say_so(
+    results_api: ResultsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = post_many(results_api, [day(n) for n in range(200)])
+    monkeypatch.setattr(views, "CHART_RECORDS", 150)
+    view = views.results_view(results_api.url)
+    assert view["chart_records"] == 150
+    assert view["charts_bounded"] is True
+    (chart,) = view["metrics"]
+    assert [point["value"] for point in chart["chart"]] == list(range(50, 200))
+    assert [r["id"] for r in view["records"]] == ids[::-1][:PAGE]
+    assert view["older_before_id"] == ids[::-1][PAGE - 1]
+
+
+def test_a_page_that_ran_out_of_requests_leads_on_to_the_rest(
+    results_api: ResultsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rare = post_many(results_api, [{"metric": "rare", "date": "2022-12-01", "count": 7}])
+    post_many(results_api, [day(n) for n in range(400)])
+    monkeypatch.setattr(results, "MAX_REQUESTS", 2)
+    monkeypatch.setattr(views, "CHART_RECORDS", 10)
+    view = views.results_view(results_api.url, "rare")
+    assert view["records"] == []  # two windows back, nothing of it yet
+    assert view["charts_bounded"] is True
+    pages = 1
+    while not view["records"]:
+        assert view["older_before_id"] is not None, "each page leads on to the rest"
+        view = views.results_view(results_api.url, "rare", view["older_before_id"])
+        pages += 1
+    assert [r["id"] for r in view["records"]] == rare
+    assert view["older_before_id"] is None
+    assert pages > 2
