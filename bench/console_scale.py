@@ -5,7 +5,7 @@ runs; the ledger is built once at PATH, by default in the temporary folder,
 and reused by later rounds of the same size).
 
 The ledger holds 20 ``rate(1 minute)`` functions with RUNS ticks between
-them, each with one finished attempt (every 50th dead, the rest succeeded),
+them, each with its scheduled event and one finished attempt (every 50th dead, the rest succeeded),
 written in batches through the ledger's own API (``add_ticks``,
 ``begin_attempts``, ``finish_attempts``). Each page is answered by the
 console's request core (``Console.get``, as the HTTP server calls it) over
@@ -31,9 +31,11 @@ from pathlib import Path
 from localbridge.clock import ManualClock
 from localbridge.console.service import open_console
 from localbridge.console.sources import LedgerSource
+from localbridge.events import AwsIdentity, make_event_factory
 from localbridge.ledger.store import Ledger
-from localbridge.model import InvocationResult, Outcome
-from localbridge.ticks import AttemptEnd, FunctionMark, NewTick, TickSource, TickState
+from localbridge.model import FunctionSpec, InvocationResult, Outcome
+from localbridge.runtime.firing import scheduled_tick
+from localbridge.ticks import AttemptEnd, FunctionMark, TickState
 
 START = datetime(2022, 1, 1, tzinfo=UTC)
 FUNCTIONS = 20
@@ -61,7 +63,10 @@ def build(path: Path, runs: int) -> None:
 
 
 def _batch(ledger: Ledger, names: list[str], instants: list[datetime]) -> None:
-    new = [NewTick(n, t, TickSource.SCHEDULE, t) for t in instants for n in names]
+    # Each with its scheduled event, as the runtime records every scheduled tick.
+    build = make_event_factory(AwsIdentity())
+    specs = {n: FunctionSpec(n, f"jobs.{n}", "rate(1 minute)", "bench", "local") for n in names}
+    new = [scheduled_tick(specs[n], t, build) for t in instants for n in names]
     ticks = ledger.add_ticks(new, instants[-1])
     numbers = ledger.begin_attempts(ticks, instants[-1], [1.0] * len(ticks))
     finished = []

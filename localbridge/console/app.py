@@ -170,7 +170,10 @@ class Console:
             return self._render("dlq", view, base, as_json)
         if base == "/results":
             view = views.results_view(
-                self._results_api_url(), _one(query, "metric"), run_id(query, "before_id")
+                self._results_api_url(),
+                _one(query, "metric"),
+                run_id(query, "before_id"),
+                run_id(query, "after_id"),
             )
             return self._render("results", view, base, as_json)
         if base == "/stats":

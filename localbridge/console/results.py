@@ -1,4 +1,4 @@
-"""The results API as the console reads it: every record, grouped into a series per metric.
+"""The results API as the console reads it: a page of records at a time, a series per metric.
 
 Which field of a result is its period and which its value is read from the
 result, never from a list of the shipped jobs' fields: a job may declare it
@@ -7,7 +7,7 @@ first field holding a date, an ISO week or an instant (``2022-12-21``,
 ``2022-W50``) and the value is ``value`` when present, else the first number.
 Periods that are days are drawn as bars, others as a line. A metric's series
 has one point per period - the latest received, so a repeat does not draw
-twice - and every record stays in the table under the chart. The
+twice - and every record is listed in the pages under the charts. The
 Idempotency-Key ``<function>/<scheduled time>`` links a point to the run that
 produced it.
 """
@@ -21,7 +21,6 @@ from typing import Any
 
 import requests
 
-PAGE = 10_000
 TIMEOUT_S = 5.0
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 PERIOD = re.compile(r"\d{4}-(W\d{2}|\d{2}(-\d{2})?)([T ][0-9:.]+Z?)?")
@@ -65,31 +64,94 @@ class Series:
         return [latest[period] for period in sorted(latest)]
 
 
-def fetch_records(base_url: str, session: requests.Session | None = None) -> list[dict[str, Any]]:
-    """Every stored record, following ``after_id`` pages."""
-    getter = session or requests.Session()
-    records: list[dict[str, Any]] = []
-    after = 0
-    while True:
-        url = f"{base_url.rstrip('/')}/result"
+Record = dict[str, Any]
+
+API_LIMIT = 10_000
+"""The most records ``GET /result`` answers at once (its ``limit``)."""
+MAX_REQUESTS = 12
+"""At most this many requests to gather one page or one chart's records, so a page's
+cost is bounded however sparse a metric's records are among the others."""
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """Records gathered backwards from an id: newest first."""
+
+    records: list[Record]
+    older_before: int | None
+    """Where the next older page begins (its ``before_id``); None when there is none."""
+
+
+class ResultsClient:
+    """``GET /result`` a page at a time, for pages newest first.
+
+    The API answers records oldest first after an id (``after_id``, ``limit``,
+    ``metric``) and has no "before an id" nor a newest-first order. So the
+    newest id is found from ``/health``'s count (ids are never reused: the
+    newest is the count unless results were deleted, then a probe after it
+    finds the rest), and records before an id are read in windows of ids
+    going backwards, each window asked for whole (``limit`` = its width, so
+    no record in it is missed), twice as wide each time up to ``API_LIMIT``.
+    """
+
+    def __init__(self, base_url: str, session: requests.Session | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._session = session or requests.Session()
+
+    def _get(self, path: str, params: dict[str, Any]) -> Any:
+        url = f"{self.base_url}{path}"
         try:
-            response = getter.get(url, params={"limit": PAGE, "after_id": after}, timeout=TIMEOUT_S)
+            response = self._session.get(url, params=params, timeout=TIMEOUT_S)
         except requests.RequestException as error:
             raise ResultsUnavailableError(
-                f"the results API at {base_url} did not answer ({error})"
+                f"the results API at {self.base_url} did not answer ({error})"
             ) from None
         if response.status_code != 200:
             raise ResultsUnavailableError(
                 f"GET {url} answered {response.status_code}: {response.text[:200]}"
             )
         try:
-            page = response.json()
+            return response.json()
         except json.JSONDecodeError:
             raise ResultsUnavailableError(f"GET {url} did not answer JSON") from None
-        records.extend(page)
-        if len(page) < PAGE:
-            return records
-        after = page[-1]["id"]
+
+    def after(self, after_id: int, limit: int, metric: str | None = None) -> list[Record]:
+        """Up to ``limit`` records after ``after_id``, oldest first (one request)."""
+        params: dict[str, Any] = {"after_id": after_id, "limit": min(limit, API_LIMIT)}
+        if metric is not None:
+            params["metric"] = metric
+        page = self._get("/result", params)
+        if not isinstance(page, list):
+            raise ResultsUnavailableError(f"GET {self.base_url}/result did not answer a list")
+        return [r for r in page if isinstance(r, dict) and isinstance(r.get("id"), int)]
+
+    def newest_id(self) -> int:
+        """The largest id stored (0 when none)."""
+        health = self._get("/health", {})
+        count = health.get("results") if isinstance(health, dict) else None
+        newest = count if isinstance(count, int) and count > 0 else 0
+        for _ in range(MAX_REQUESTS):
+            beyond = self.after(newest, API_LIMIT)
+            if not beyond:
+                return newest
+            newest = beyond[-1]["id"]
+        return newest
+
+    def before(self, before_id: int, count: int, metric: str | None = None) -> Gathered:
+        """Up to ``count`` records with an id below ``before_id``, newest first."""
+        found: list[Record] = []
+        upper, width = before_id, min(count + 1, API_LIMIT)
+        for _ in range(MAX_REQUESTS):
+            if upper <= 1 or len(found) > count:
+                break
+            lower = max(0, upper - width)
+            window = [r for r in self.after(lower, upper - lower, metric) if r["id"] < upper]
+            found.extend(reversed(window))
+            upper, width = lower + 1, min(width * 2, API_LIMIT)
+        if len(found) > count:
+            return Gathered(found[:count], found[count - 1]["id"])
+        # Every record was read, or the requests ran out: the rest is from ``upper`` down.
+        return Gathered(found, upper if upper > 1 else None)
 
 
 def delete_record(base_url: str, record_id: int, token: str | None) -> tuple[int, str] | None:

@@ -9,7 +9,6 @@ only the ledger actions (pause, resume, purge) are possible.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import uuid
 from collections.abc import Mapping, Sequence
@@ -19,12 +18,13 @@ from typing import Any, Protocol
 
 from localbridge.abc import Clock
 from localbridge.clock import SystemClock
+from localbridge.events import tick_event
 from localbridge.ledger.browse import LedgerReader
 from localbridge.ledger.pauses import read_paused
-from localbridge.model import FunctionSpec
+from localbridge.runtime.firing import scheduled_tick
 from localbridge.runtime.loop import Runtime
 from localbridge.schedules import Schedule, ScheduleError, parse_schedule
-from localbridge.ticks import NewTick, TickSource
+from localbridge.ticks import Tick, TickSource
 
 NEXT_FIRES = 3
 REPLAY_LIMIT = 1000
@@ -88,6 +88,11 @@ class Source(Protocol):
     def scheduled_event(self, name: str, at: datetime) -> dict[str, Any]:
         """The event EventBridge would send ``name`` at ``at``."""
 
+    def sent_event(self, tick: Tick) -> dict[str, Any] | None:
+        """The event a tick the ledger keeps none for was sent (an invocation without
+        a payload gets the scheduled event of its instant, made as it runs); None
+        when that cannot be told from here."""
+
     def replay(self, name: str, since: datetime, until: datetime) -> list[int]:
         """Run ``name``'s scheduled instants in [since, until) not run before; their ids."""
 
@@ -140,26 +145,26 @@ class RuntimeSource:
         assert function is not None, f"{name} is checked before"
         return dict(self.runtime.build_event(function.spec, at, str(uuid.uuid4())))
 
+    def sent_event(self, tick: Tick) -> dict[str, Any] | None:
+        function = self.runtime.function(tick.function)
+        if function is None or tick.event_id is None:
+            return None  # gone since, or an older ledger's tick: a new id per attempt
+        return dict(tick_event(self.runtime.build_event, function.spec, tick))
+
     def replay(self, name: str, since: datetime, until: datetime) -> list[int]:
         function = self.runtime.function(name)
         assert function is not None, f"{name} is checked before"
         instants = itertools.takewhile(
             lambda t: t < until, function.schedule.iter_fire_times(since - timedelta(seconds=1))
         )
-        now = self.clock.now()
+        now, build = self.clock.now(), self.runtime.build_event
         ticks = [
-            self._replay_tick(function.spec, t, now)
+            scheduled_tick(function.spec, t, build, TickSource.REPLAY, now)
             for t in itertools.islice(instants, REPLAY_LIMIT)
         ]
         added = self.runtime.ledger.add_ticks(ticks, now) if ticks else []
         self.runtime.run_ticks(added)
         return [tick.id for tick in added]
-
-    def _replay_tick(self, function: FunctionSpec, at: datetime, now: datetime) -> NewTick:
-        tick = NewTick(function.name, at, TickSource.REPLAY, now)
-        return dataclasses.replace(
-            tick, event=dict(self.runtime.build_event(function, at, tick.event_id))
-        )
 
     def redrive(self, tick_ids: Sequence[int]) -> list[int]:
         reopened = self.runtime.ledger.reopen(tick_ids, TickSource.REDRIVE, self.clock.now())
@@ -200,6 +205,9 @@ class LedgerSource:
 
     def scheduled_event(self, name: str, at: datetime) -> dict[str, Any]:
         raise NotImplementedError("functions run only under `localbridge run`")
+
+    def sent_event(self, tick: Tick) -> dict[str, Any] | None:
+        return None  # the account, region and rule are the runtime's
 
     def replay(self, name: str, since: datetime, until: datetime) -> list[int]:
         raise NotImplementedError("functions run only under `localbridge run`")

@@ -9,6 +9,8 @@ lateness are wall-clock milliseconds.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -16,7 +18,15 @@ from urllib.parse import quote
 from prometheus_client import CollectorRegistry
 
 from localbridge.console.numbers import compact_json, plotted, shown
-from localbridge.console.results import ResultsUnavailableError, Series, fetch_records, series_of
+from localbridge.console.results import (
+    Gathered,
+    Record,
+    ResultsClient,
+    ResultsUnavailableError,
+    Series,
+    chart_fields,
+    series_of,
+)
 from localbridge.console.sources import FunctionView, Source
 from localbridge.instants import display_instant
 from localbridge.ledger.browse import LedgerReader, Run, RunFilter
@@ -168,7 +178,8 @@ def run_view(reader: LedgerReader, tick: Tick, source: Source) -> View:
     return {
         "run": tick_row(Run(tick, last)),
         "idempotency_key": f"{tick.function}/{tick.scheduled_at:%Y-%m-%dT%H:%M:%SZ}",
-        "event": tick.event,
+        "event": tick.event if tick.event is not None else source.sent_event(tick),
+        "event_kept": tick.event is not None,
         "enqueued_at": instant(tick.enqueued_at),
         "can_run": source.can_run,
         "attempts": [attempt_row(a) for a in attempts],
@@ -241,15 +252,14 @@ def run_link(idempotency_key: str | None) -> str | None:
 
 
 RECORDS_PAGE = 100
+"""Records per page of ``/results``."""
+CHART_RECORDS = 2_000
+"""The charts are drawn from at most this many of the newest records (of the metric
+shown, or of every metric): a bound on what a page asks the results API for."""
 
 
-def series_view(series: Series, before_id: int | None = None) -> View:
-    """A metric's chart (every period) and a page of its records, newest first."""
-    newest_first = sorted(series.points, key=lambda p: p.record_id, reverse=True)
-    if before_id is not None:
-        newest_first = [p for p in newest_first if p.record_id < before_id]
-    page = newest_first[:RECORDS_PAGE]
-    more = len(newest_first) > RECORDS_PAGE
+def series_view(series: Series) -> View:
+    """A metric's chart: one point per period among the records read."""
     return {
         "metric": series.metric,
         "kind": series.kind,
@@ -264,55 +274,105 @@ def series_view(series: Series, before_id: int | None = None) -> View:
             }
             for p in series.latest_per_period()
         ],
-        "records": [
-            {
-                "id": p.record_id,
-                "period": p.period,
-                "value": plotted(p.value),
-                "shown": shown(p.value),
-                "idempotency_key": p.idempotency_key,
-                "received_at": p.received_at,
-                "run": run_link(p.idempotency_key),
-                "result": compact_json(p.result),
-            }
-            for p in page
-        ],
-        "older_before_id": page[-1].record_id if more else None,
     }
+
+
+def record_row(record: Record, charted: Mapping[str, tuple[str, str]]) -> View:
+    """One record of the table: its period and value as its metric's chart reads them
+    (``charted``: the fields of each metric charted; others', read from the record)."""
+    result = record.get("result")
+    result = result if isinstance(result, dict) else {}
+    metric = result.get("metric")
+    fields = charted.get(metric) if isinstance(metric, str) else None
+    fields = fields or chart_fields(result)
+    period = None if fields is None else result.get(fields[0])
+    value = None if fields is None else result.get(fields[1])
+    key = record.get("idempotency_key")
+    key = key if isinstance(key, str) else None
+    return {
+        "id": record["id"],
+        "metric": metric if isinstance(metric, str) else None,
+        "period_field": None if fields is None else fields[0],
+        "period": None if period is None else shown(period),
+        "value_field": None if fields is None else fields[1],
+        "value": plotted(value),
+        "shown": shown(value),
+        "idempotency_key": key,
+        "received_at": str(record.get("received_at", "")),
+        "run": run_link(key),
+        "result": compact_json(result),
+    }
+
+
+@dataclass(frozen=True)
+class RecordsPage:
+    records: list[Record]
+    older_before_id: int | None
+    newer_after_id: int | None
+
+
+def records_page(
+    client: ResultsClient,
+    newest: Gathered,
+    metric: str | None,
+    before_id: int | None,
+    after_id: int | None,
+) -> RecordsPage:
+    """The page of records asked for, newest first, and where the pages beside it begin
+    (``newest``: the newest records, already read for the charts)."""
+    if after_id is not None:
+        ascending = client.after(after_id, RECORDS_PAGE + 1, metric)
+        page = ascending[:RECORDS_PAGE][::-1]
+        newer = page[0]["id"] if len(ascending) > RECORDS_PAGE else None
+        older = (page[-1]["id"] if page else after_id + 1) if after_id > 0 else None
+        return RecordsPage(page, older, newer)
+    if before_id is None:
+        page = newest.records[:RECORDS_PAGE]
+        if len(newest.records) > RECORDS_PAGE:
+            return RecordsPage(page, page[-1]["id"], None)
+        return RecordsPage(page, newest.older_before, None)
+    gathered = client.before(before_id, RECORDS_PAGE, metric)
+    page = gathered.records
+    top = page[0]["id"] if page else before_id - 1
+    latest = newest.records[0]["id"] if newest.records else 0
+    return RecordsPage(page, gathered.older_before, top if top < latest else None)
 
 
 def results_view(
-    results_api_url: str | None, metric: str | None = None, before_id: int | None = None
+    results_api_url: str | None,
+    metric: str | None = None,
+    before_id: int | None = None,
+    after_id: int | None = None,
 ) -> View:
-    """Every metric (or only ``metric``, its records before ``before_id``)."""
+    """The charts of every metric (or only ``metric``) and a page of their records,
+    newest first: the newest, or those before ``before_id`` or after ``after_id``."""
+    view: View = {"results_api_url": results_api_url, "error": None, "chosen_metric": metric,
+                  "metrics": [], "records": [], "older_before_id": None, "newer_after_id": None,
+                  "chart_records": 0, "charts_bounded": False}  # fmt: skip
     if results_api_url is None:
-        return {
-            "results_api_url": None,
-            "error": "no results API: the stage sets no RESULTS_API_URL "
-            "(pass --results-api URL, or --env RESULTS_API_URL=... to `run`)",
-            "chosen_metric": metric,
-            "metrics": [],
-        }
+        view["error"] = (
+            "no results API: the stage sets no RESULTS_API_URL "
+            "(pass --results-api URL, or --env RESULTS_API_URL=... to `run`)"
+        )
+        return view
+    client = ResultsClient(results_api_url)
     try:
-        records = fetch_records(results_api_url)
+        newest = client.before(client.newest_id() + 1, CHART_RECORDS, metric)
+        page = records_page(client, newest, metric, before_id, after_id)
     except ResultsUnavailableError as error:
-        return {
-            "results_api_url": results_api_url,
-            "error": str(error),
-            "chosen_metric": metric,
-            "metrics": [],
-        }
-    metrics = [
-        series_view(series, before_id)
-        for series in series_of(records)
-        if metric is None or series.metric == metric
-    ]
-    return {
-        "results_api_url": results_api_url,
-        "error": None,
-        "chosen_metric": metric,
-        "metrics": metrics,
-    }
+        view["error"] = str(error)
+        return view
+    series = series_of(newest.records)
+    charted = {s.metric: (s.period_field, s.value_field) for s in series}
+    view.update(
+        metrics=[series_view(s) for s in series],
+        records=[record_row(record, charted) for record in page.records],
+        older_before_id=page.older_before_id,
+        newer_after_id=page.newer_after_id,
+        chart_records=len(newest.records),
+        charts_bounded=newest.older_before is not None,
+    )
+    return view
 
 
 def stats_view(registry: CollectorRegistry) -> View:

@@ -7,11 +7,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from localbridge.abc import EventFactory
 from localbridge.instants import display_instant
 from localbridge.model import CatchUp, FunctionSettings
+from localbridge.runtime.firing import scheduled_tick
 from localbridge.runtime.functions import Function
 from localbridge.schedules import Schedule
-from localbridge.ticks import FunctionMark, NewTick, TickSource, TickState
+from localbridge.ticks import FunctionMark, NewTick, TickState
 
 log = logging.getLogger("localbridge")
 
@@ -60,9 +62,13 @@ def plan_catch_up(
 
 
 def catch_up_ticks(
-    functions: Iterable[Function], previous: Mapping[str, FunctionMark], now: datetime
+    functions: Iterable[Function],
+    previous: Mapping[str, FunctionMark],
+    now: datetime,
+    build: EventFactory | None = None,
 ) -> list[NewTick]:
-    """The ticks to record for instants missed since each function's mark, per its policy.
+    """The ticks to record for instants missed since each function's mark, per its policy,
+    each with the event EventBridge would have sent at its instant (made by ``build``).
 
     A function seen for the first time, or whose expression changed, has
     missed nothing: its rule is new.
@@ -74,9 +80,9 @@ def catch_up_ticks(
             continue
         plan = plan_catch_up(function.schedule, mark.scheduled_through, now, function.settings)
         for instant in plan.run:
-            new_ticks.append(NewTick(function.name, instant, TickSource.SCHEDULE, instant))
+            new_ticks.append(scheduled_tick(function.spec, instant, build))
         for instant in plan.skip:
-            skipped = NewTick(function.name, instant, TickSource.SCHEDULE, instant)
+            skipped = scheduled_tick(function.spec, instant, build)
             new_ticks.append(replace(skipped, state=TickState.SKIPPED))
         _log_plan(function, plan)
     return new_ticks

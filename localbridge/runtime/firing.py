@@ -14,6 +14,7 @@ instant, or at once when that has passed (``Runtime._resume_unfinished``).
 from __future__ import annotations
 
 import heapq
+import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -62,6 +63,8 @@ class Armed:
     """Instants the ledger already held (an ``invoke`` of that instant): not run
     twice, unless all it holds is a failed invocation (taken over at the instant)."""
     events: dict[int, Event]
+    build: EventFactory | None = None
+    """Builds the events of instants recorded only at the instant (``FirePlan.late``)."""
     table: Mapping[str, Function] = field(default_factory=dict)
     """The runtime's function table when armed (a reload puts in a new one)."""
     paused: Collection[str] = frozenset()
@@ -136,14 +139,32 @@ def arm(
     ticks = {tick.function: tick for tick in added}
     held = {name: tick for name, tick in new.items() if name not in ticks}
     events = {tick.id: tick_event(build_event, specs[tick.function], tick) for tick in added}
-    armed = Armed(instant, entries, specs, ticks, held, events)
+    armed = Armed(instant, entries, specs, ticks, held, events, build_event)
     return planned(armed, table[0], functions, table[1], paused)
 
 
-def scheduled_tick(function: FunctionSpec, instant: datetime, build: EventFactory) -> NewTick:
-    """A scheduled tick with its event, so the ledger keeps what the function was sent."""
-    tick = NewTick(function.name, instant, TickSource.SCHEDULE, instant)
-    return replace(tick, event=dict(build(function, instant, tick.event_id)))
+def scheduled_tick(
+    function: FunctionSpec,
+    instant: datetime,
+    build: EventFactory | None,
+    source: TickSource = TickSource.SCHEDULE,
+    enqueued_at: datetime | None = None,
+) -> NewTick:
+    """A tick of a scheduled instant with its event (the one EventBridge sends at
+    ``instant``, its id the delivery's), so the ledger keeps what the function was
+    sent; every attempt gets that same event. Without ``build``, the event is left
+    to be built when it runs.
+
+    Scheduled, caught-up and replayed ticks are all made here: the run page shows
+    each one's event.
+    """
+    enqueued = instant if enqueued_at is None else enqueued_at
+    if build is None:
+        return NewTick(function.name, instant, source, enqueued)
+    # One construction (not ``replace``): a replay makes one per run.
+    event_id = str(uuid.uuid4())
+    event = dict(build(function, instant, event_id))
+    return NewTick(function.name, instant, source, enqueued, event, event_id=event_id)
 
 
 def planned(
@@ -212,10 +233,8 @@ def plan_fire(armed: Armed, current: Mapping[str, Function], paused: Collection[
             if function.spec is not armed.specs[name]:
                 events.pop(tick.id, None)  # reloaded with new code: built afresh
         else:
-            instant = armed.instant
-            late.append(
-                armed.held.get(name) or NewTick(name, instant, TickSource.SCHEDULE, instant)
-            )
+            held = armed.held.get(name)
+            late.append(held or scheduled_tick(function.spec, armed.instant, armed.build))
     running = {tick.id for tick, _ in runs}
     dropped = [tick.id for tick in armed.ticks.values() if tick.id not in running]
     return FirePlan(runs, dropped, late, events)

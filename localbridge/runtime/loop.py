@@ -229,7 +229,7 @@ class Runtime(Invocations):
         active, window = self.gate.catch_up_window(
             self._functions.values(), through, bool(previous)
         )
-        new_ticks = catch_up_ticks(active, previous, window)
+        new_ticks = catch_up_ticks(active, previous, window, self.build_event)
         marks = moved_marks(self._marks, self._functions, through)
         self.ledger.add_ticks(new_ticks, self.clock.now(), marks)
         self._marks.update({mark.name: mark for mark in marks})

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from localbridge.abc import Progress
+from localbridge.runtime.firing import scheduled_tick
 from localbridge.runtime.functions import Function
 from localbridge.runtime.loop import Runtime
 from localbridge.runtime.replay_feed import Feed
@@ -134,6 +135,9 @@ def _record_chunk(
 ) -> list[Tick | NewTick]:
     """A chunk's ticks to run: new ones, and finished ones not succeeded (reopened).
 
+    A new tick carries the event EventBridge would have sent at its instant:
+    the ledger keeps it, and every attempt of the tick is sent that same event.
+
     New ticks are not written here: the worker that starts one records it
     running with its attempt (``Ledger.finish_and_start``), one statement and
     no transaction of its own. Ticks already pending are not among them:
@@ -142,7 +146,9 @@ def _record_chunk(
     names = sorted({name for _, name in chunk})
     earliest = chunk[0][0] - timedelta(microseconds=1)
     existing = runtime.ledger.ticks_between(names, earliest, chunk[-1][0])
-    planned = [NewTick(name, at, TickSource.REPLAY, now) for at, name in chunk]
+    specs = {name: _function(runtime, name).spec for name in names}
+    build, replayed = runtime.build_event, TickSource.REPLAY
+    planned = [scheduled_tick(specs[name], at, build, replayed, now) for at, name in chunk]
     if not existing:
         return list(planned)
     known = {(t.function, t.scheduled_at): t for t in existing}
