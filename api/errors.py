@@ -58,26 +58,22 @@ def describe_validation(errors: Sequence[Any]) -> str:
     return "; ".join(parts) or "invalid request parameters"
 
 
-def allowed_methods(request: Request) -> str:
-    """Every method some route serves on this path (Starlette names only the first route's)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        # The path pattern alone: route.matches() reads per-request routing state.
-        if isinstance(route, Route) and route.path_regex.match(request.url.path):
-            methods |= route.methods or set()
-    return ", ".join(sorted(methods))
-
-
 def http_error(request: Request, exc: HTTPException) -> Response:
     """404 and 405 say which routes and methods there are."""
     method, path = request.method, request.url.path
     if exc.status_code == 404:
         return error(404, f"no route {method} {path}; the API serves {ROUTES}", exc.headers)
-    if exc.status_code == 405:
-        allowed = allowed_methods(request)
-        headers = {**(exc.headers or {}), "Allow": allowed}
-        return error(405, f"{method} is not allowed on {path}; use {allowed}", headers)
-    return error(exc.status_code, str(exc.detail), exc.headers)
+    if exc.status_code != 405:
+        return error(exc.status_code, str(exc.detail), exc.headers)
+    # Every method some route serves on this path (Starlette names only the first
+    # route's), by the path pattern alone: route.matches() reads per-request state.
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.path_regex.match(path):
+            methods |= route.methods or set()
+    allowed = ", ".join(sorted(methods))
+    headers = {**(exc.headers or {}), "Allow": allowed}
+    return error(405, f"{method} is not allowed on {path}; use {allowed}", headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

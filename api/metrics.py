@@ -1,10 +1,8 @@
-"""Prometheus metrics of one app instance, served at ``GET /metrics``.
+"""Prometheus metrics of one app (names: docs/results-api.md), in a registry of its own.
 
-The names are a contract (docs/results-api.md). Each app has its own registry,
-so two apps in one process (tests, benchmarks) never share counts. Every
-request is counted in one place, ``RequestMetrics``, an ASGI middleware around
-the routes: the route template comes from the scope Starlette's router fills
-in, the status from the response sent.
+Every request is counted in one place, the ``RequestMetrics`` middleware: its
+route template from the scope Starlette's router fills in, its status from the
+response sent.
 """
 
 from __future__ import annotations
@@ -15,10 +13,9 @@ from time import perf_counter
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Every path no route serves shares one label value: a scan of random paths
-# must not create a series per path.
+# Every path no route serves, and every method outside METHODS, shares one
+# label value: a scan of random paths must not create a series per path.
 UNMATCHED = "unmatched"
-# Methods outside these share one label value, for the same reason.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 OTHER_METHOD = "OTHER"
 # POSTs take about a millisecond, reads of large pages up to seconds.
@@ -70,13 +67,6 @@ class ApiMetrics:
         return generate_latest(self.registry)
 
 
-def route_of(scope: Scope) -> str:
-    """The route template the router matched (``/result/{result_id}``), else UNMATCHED."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else UNMATCHED
-
-
 class RequestMetrics:
     """ASGI middleware: every HTTP request counted and timed in ``metrics``."""
 
@@ -100,5 +90,6 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            elapsed = perf_counter() - started
-            self.metrics.observe(scope["method"], route_of(scope), status, elapsed)
+            # The route template the router matched (``/result/{id}``), else UNMATCHED.
+            route = getattr(scope.get("route"), "path", UNMATCHED)
+            self.metrics.observe(scope["method"], route, status, perf_counter() - started)
