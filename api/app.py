@@ -50,8 +50,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     add_routes(app)
     app.openapi_url, app.docs_url, app.redoc_url = "/openapi.json", "/docs", "/redoc"
     app.setup()
-    app.state.metrics = metrics = ApiMetrics()
+    # The count is read at each scrape, through the context the lifespan sets.
+    app.state.metrics = metrics = ApiMetrics(lambda: app.state.context.service.count())
     app.add_middleware(RequestMetrics, metrics=metrics)
-    # Read at scrape time, through the context the lifespan sets.
-    metrics.count_results(lambda: app.state.context.service.count())
     return app

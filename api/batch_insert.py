@@ -1,10 +1,9 @@
 """Storing a batch of results in as few SQLite statements as it takes.
 
-The writer thread gives up the GIL around each SQLite call and waits to take
-it back from the busy event loop, so each statement costs a wait. When no key
-of the batch is stored yet (nearly always) the batch is one autocommit
-multi-row INSERT (``insert_new``); otherwise ``insert_each`` stores the posts
-one by one inside the caller's transaction.
+Each statement makes the writer thread wait for the GIL behind the busy loop,
+so when no key of the batch is stored yet (nearly always) the batch is one
+autocommit multi-row INSERT (``insert_new``); else ``insert_each`` stores the
+posts one by one in the caller's transaction.
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
-"""A post as POST /result checks it: its head before its body is read, then the body.
-
-A post its headers refuse (400, 401, 413 by Content-Length, 415) is answered
-before its body is read (``api/protocol.py`` drops the rest). The body's size
-is enforced as it arrives; it must be a JSON object.
-"""
+"""A post as POST /result checks it: its head before its body is read (``api/protocol.py``
+drops the body of a refused one), then the body, its size enforced as it arrives."""
 
 from __future__ import annotations
 

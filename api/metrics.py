@@ -23,9 +23,10 @@ BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 
 class ApiMetrics:
-    """The registry and the request metrics of one app."""
+    """The registry and the request metrics of one app; ``results_api_results`` is
+    ``count()``, called at each scrape."""
 
-    def __init__(self) -> None:
+    def __init__(self, count: Callable[[], int]) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._requests = Counter(
             "results_api_requests_total",
@@ -40,13 +41,11 @@ class ApiMetrics:
             buckets=BUCKETS,
             registry=self.registry,
         )
-        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
-
-    def count_results(self, count: Callable[[], int]) -> None:
-        """Report ``count()`` as ``results_api_results`` at each scrape."""
-        gauge = Gauge("results_api_results", "Results stored in the database.", registry=None)
+        gauge = Gauge(
+            "results_api_results", "Results stored in the database.", registry=self.registry
+        )
         gauge.set_function(count)
-        self.registry.register(gauge)
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         if method not in METHODS:

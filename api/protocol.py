@@ -1,20 +1,12 @@
 """uvicorn's httptools protocol with what uvicorn has no setting for.
 
-- Deadlines: a request's headers within ``header_timeout`` s of its first byte
-  (or of the connection opening), its body within ``body_timeout`` s of its
-  headers; else 408 (a close, if an answer is being written).
-- Header size: a head past ``header_limit`` bytes is answered 431 and closed,
-  as httptools holds a header in memory until it ends.
-- Host: a ``Host`` the API does not answer to (``host_allowed``) gets 421 and
-  runs nothing: a web page reaching 127.0.0.1 by DNS rebinding names its own.
-- Lingering close: after an early answer the rest of the body is read and
-  dropped (up to ``drain_limit`` bytes), and a close the answer asks for waits
-  for it, so clients that send the whole body before reading (urllib,
-  http.client) see the status, not a reset.
-- A request the parser refuses gets a JSON 400 naming the parser's reason.
-
-It reaches into uvicorn's internals: uvicorn is pinned at ``UVICORN_VERSION``
-and tests/api/test_protocol_internals.py fails when what is used here moves.
+Header and body deadlines (408), a bound on the head (431: httptools holds a
+header in memory until it ends), the ``Host`` check (421, against DNS
+rebinding), a lingering close after an early answer (the rest of the body is
+read and dropped, so urllib sees the status, not a reset) and a JSON 400 for
+what the parser refuses. It reaches into uvicorn's internals: uvicorn is
+pinned at ``UVICORN_VERSION``, and tests/api/test_protocol_internals.py fails
+when what is used here moves.
 """
 
 from __future__ import annotations
@@ -65,8 +57,7 @@ def error_body(message: str) -> bytes:
 
 
 def refusal(status: int, message: str) -> App:
-    """An ASGI app run instead of the API: answers ``status`` and closes, through a
-    request cycle like any other (so the body is drained)."""
+    """An ASGI app answering ``status`` and closing, run in the API's stead (body drained)."""
     headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
 
     async def refuse(scope: Any, receive: Any, send: Any) -> None:
@@ -77,8 +68,7 @@ def refusal(status: int, message: str) -> App:
 
 
 class LingeringTransport:
-    """The transport as a request cycle sees it: a close asked for while the
-    request body still arrives waits until it has arrived."""
+    """The transport as a cycle sees it: a close asked for mid-body waits for the body."""
 
     def __init__(self, transport: asyncio.Transport, protocol: BoundedHttpProtocol):
         self._transport = transport
@@ -119,8 +109,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     @classmethod
     def configured(cls, **bounds: Any) -> type[BoundedHttpProtocol]:
-        """This protocol with other class attributes (``header_timeout``, ``body_timeout``,
-        ``drain_limit``, ``header_limit``, ``allowed_hosts``): uvicorn takes a class."""
+        """This protocol with other class attributes: uvicorn takes a class."""
         unknown = set(bounds) - {*vars(BoundedHttpProtocol)}
         assert not unknown, f"not a setting of the protocol: {unknown}"
         return type(cls.__name__, (cls,), bounds)
@@ -152,7 +141,6 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             )
 
     def _refuse(self, status: int, message: str) -> None:
-        """Answer ``status`` and close, outside any request cycle."""
         cycle = self.cycle
         if cycle is not None and cycle.response_started and not cycle.response_complete:
             self.transport.close()  # mid-answer: another answer would corrupt it on the wire

@@ -1,11 +1,8 @@
 """The API's routes, on the app itself (an included router would hide them from ``app.routes``).
 
-POST /result comes first (routes match in order; posts are most requests). It
-is answered once the group commit holding it is done (``api/writer.py``). The
-store is only ever called on worker threads: FastAPI runs plain ``def``
-endpoints in its thread pool, and a page hops there per chunk. A page is sent
-in chunks of about PAGE_CHUNK_BYTES of stored results, each read when the
-client has taken the previous one, so a read's memory is bounded.
+The store is only called on worker threads: FastAPI runs plain ``def``
+endpoints in its thread pool, and a page hops there per chunk of about
+PAGE_CHUNK_BYTES, read when the client has taken the previous one.
 """
 
 from __future__ import annotations
@@ -57,20 +54,13 @@ POST_RESPONSES: dict[int | str, dict[str, Any]] = {
 # POST /result reads its headers and body itself (each header at most once, the
 # size enforced while reading, JSON errors worded for people): FastAPI is told
 # their shape rather than parsing them.
+KEY_HEADER = {"name": "Idempotency-Key", "in": "header", "required": False}
+KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH}
 POST_REQUEST: dict[str, Any] = {
     "parameters": [
-        {
-            "name": "Idempotency-Key",
-            "in": "header",
-            "required": False,
-            "description": "one stored result per key",
-            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
-        }
+        {**KEY_HEADER, "description": "one stored result per key", "schema": KEY_SCHEMA}
     ],
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {"type": "object"}}},
-    },
+    "requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object"}}}},
 }
 DELETE_RESPONSES: dict[int | str, dict[str, Any]] = {
     204: {"description": "deleted"},
@@ -81,12 +71,8 @@ DELETE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 class PlainRoute(APIRoute):
-    """A route whose endpoint takes the request and returns the response itself.
-
-    FastAPI's documented hook for a custom route: the route, its OpenAPI entry,
-    the app's middleware and error handlers stay FastAPI's, but no dependency
-    is solved per request (the endpoint declares none: see POST_REQUEST).
-    """
+    """A route whose endpoint takes the request and returns the response (FastAPI's hook
+    for a custom route): no dependency to solve per request; the rest stays FastAPI's."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         endpoint: Callable[[Request], Coroutine[Any, Any, Response]] = self.endpoint
@@ -109,8 +95,7 @@ async def post_result(request: Request) -> Response:
 
 
 async def require_token(request: Request) -> None:
-    """The bearer token, as POST /result checks it; before parameters are validated,
-    so a caller without the token learns nothing about the route's parameters."""
+    """The bearer token, checked before the parameters: a caller without it learns nothing."""
     given = request.headers.getlist("authorization")
     if len(given) > 1:
         raise ApiError(400, "send at most one Authorization header")

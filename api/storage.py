@@ -1,8 +1,7 @@
 """SQLite storage of results: one file in WAL mode, its schema migrated in code at open.
 
-Writes go through one writer connection behind a lock; each read takes an idle
-connection of its own, so reads see committed rows while the writer commits
-and wait on nothing. Every SQLite failure leaves as ``StoreError`` (the API's 503).
+One writer connection behind a lock; each read takes an idle connection of its
+own, so reads wait on nothing. SQLite's failures leave as ``StoreError`` (503).
 """
 
 from __future__ import annotations
@@ -68,8 +67,7 @@ class StoreError(RuntimeError):
 
 @dataclass(frozen=True)
 class Filter:
-    """A page's results: one metric, ``received_at`` in [since, until). The bounds are in
-    the stored form (``rfc3339`` in api/service.py), which sorts as text in time order."""
+    """A page's results: one metric, ``received_at`` in [since, until) (compared as text)."""
 
     metric: str | None = None
     since: str | None = None
@@ -115,8 +113,7 @@ def _configure_writer(writer: sqlite3.Connection, path: Path) -> sqlite3.Connect
 
 
 def migrate(conn: sqlite3.Connection, path: Path) -> None:
-    """Bring the schema to SCHEMA_VERSION; refuse a file of a newer version, or one
-    whose tables are not what its version claims."""
+    """Bring the schema to SCHEMA_VERSION; refuse a newer file, or one unlike its version."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         version: int = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -191,11 +188,8 @@ class ResultStore:
         return self.add_many([new])[0]
 
     def add_many(self, batch: Sequence[NewResult]) -> list[Added]:
-        """``add`` for each of ``batch`` in order, committed together or not at all.
-
-        Whatever goes wrong (even a value SQLite cannot bind) rolls the transaction
-        back: later posts never join one left open that nobody commits.
-        """
+        """``add`` for each of ``batch`` in order, committed together or not at all: whatever
+        goes wrong rolls back, so no later post joins a transaction nobody commits."""
         with self._write_lock:
             try:
                 one_statement = len(batch) <= ROWS_PER_INSERT  # what the writer sends
@@ -213,9 +207,8 @@ class ResultStore:
                 raise
 
     def checkpoint(self) -> bool:
-        """Copy the WAL into the database and truncate it; False when a reader's
-        snapshot still needs it. The writer calls this when posts pause; under a
-        steady load SQLite's own checkpoints and ``journal_size_limit`` bound it."""
+        """Copy the WAL into the database and truncate it (when posts pause); False when
+        a reader's snapshot still needs it."""
         with self._write_lock:
             try:
                 self._writer.execute(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
@@ -268,8 +261,8 @@ class ResultStore:
     def page(
         self, after_id: int, limit: int, only: Filter | None = None, max_bytes: int | None = None
     ) -> list[StoredResult]:
-        """Up to ``limit`` results with id above ``after_id`` that pass ``only``, oldest
-        first; with ``max_bytes``, ending with the one whose body brings them to that size."""
+        """Up to ``limit`` results after ``after_id`` passing ``only``, oldest first; with
+        ``max_bytes``, ending with the one whose body brings them to that size."""
         where, params = (only or Filter()).where(after_id)
         found: list[StoredResult] = []
         size = 0

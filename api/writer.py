@@ -1,12 +1,9 @@
 """Group commit on a thread of its own: posts that arrive together share one transaction.
 
-The event loop only queues a post and gets a future back; the posts of one
-loop step are handed to the writer thread together, and the thread commits all
-it was handed since its last commit, so the loop never waits on SQLite (nor on
-another connection's write lock). Each post is answered after the commit that
-holds it. A batch that fails is retried one post at a time, so a failure
-fails only the posts it concerns. When posts pause for ``IDLE_CHECKPOINT_S``
-the thread truncates the WAL, so the log on disk starts over at every lull.
+The loop hands the thread the posts of each of its steps and never waits on
+SQLite; each post is answered after the commit that holds it. A failed batch
+is retried one post at a time, so a failure fails only the posts it concerns.
+At every lull (``IDLE_CHECKPOINT_S``) the thread truncates the WAL.
 """
 
 from __future__ import annotations
