@@ -9,9 +9,10 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive
 
-from api.errors import ApiError, ClientGoneError
+from api.errors import ApiError
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_KEY_LENGTH = 255
@@ -99,7 +100,7 @@ async def read_limited(receive: Receive) -> bytes:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise ClientGoneError
+            raise ClientDisconnect
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY_BYTES:

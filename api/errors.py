@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -32,10 +32,6 @@ class ApiError(Exception):
         self.status = status
         self.message = message
         self.headers = dict(headers or {})
-
-
-class ClientGoneError(Exception):
-    """The client disconnected before its request arrived in full: nothing to answer."""
 
 
 def json_text(text: str, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -95,8 +91,8 @@ def install_error_handlers(app: FastAPI) -> None:
         nothing = ", nothing was stored" if request.method == "POST" else ""
         return error(503, f"results store unavailable{nothing}; retry later ({exc})")
 
-    @app.exception_handler(ClientGoneError)
-    async def client_gone(request: Request, exc: ClientGoneError) -> Response:
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
         # Nobody reads this answer; the metrics count the request as one that
         # ended without an answer (500), as any other.
         log.debug("client %s disconnected before its body arrived", request.client)

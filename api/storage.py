@@ -114,8 +114,8 @@ def _configure_writer(writer: sqlite3.Connection, path: Path) -> sqlite3.Connect
 
 def migrate(conn: sqlite3.Connection, path: Path) -> None:
     """Bring the schema to SCHEMA_VERSION; refuse a newer file, or one unlike its version."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with conn:  # one transaction: committed at the end, rolled back on any error
+        conn.execute("BEGIN IMMEDIATE")
         version: int = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreError(
@@ -126,10 +126,6 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
             for statement in statements:
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {number}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     columns = tuple(row[1] for row in conn.execute("PRAGMA table_info(result)"))
     if columns != EXPECTED_COLUMNS:
         found = ", ".join(columns) if columns else "no result table"
