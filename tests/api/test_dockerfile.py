@@ -44,9 +44,7 @@ def selected_lock_lines() -> list[str]:
 
 def test_every_distribution_the_api_imports_is_installed_in_the_image() -> None:
     distributions = packages_distributions()
-    needed = {
-        normalized(dist) for module in imported_modules() for dist in distributions[module]
-    }
+    needed = {normalized(dist) for module in imported_modules() for dist in distributions[module]}
     installed = {normalized(line.split("==")[0]) for line in selected_lock_lines()}
 
     assert {"fastapi", "uvicorn", "prometheus-client"} <= needed
