@@ -1,5 +1,4 @@
-"""``python -m api``: serve the results API (HOST, PORT, RESULTS_DB, RESULTS_API_TOKEN,
-ALLOWED_HOSTS, ...)."""
+"""``python -m api``: serve the results API (settings: docs/results-api.md)."""
 
 from __future__ import annotations
 
@@ -15,20 +14,16 @@ from api.settings import Settings, SettingsError, auth_notice
 from api.storage import ResultStore, StoreError
 
 
-def check_store(settings: Settings) -> None:
-    """Open, migrate and read every page once before binding: a bad RESULTS_DB
-    fails with one clear line instead of a traceback or a server answering 503s."""
-    store = ResultStore.open(settings.db_path)
-    try:
-        store.verify()
-    finally:
-        store.close()
-
-
 def main(env: Mapping[str, str]) -> int:
     try:
         settings = Settings.from_env(env)
-        check_store(settings)
+        # Opened, migrated and read once before binding: a bad RESULTS_DB fails
+        # with one clear line, not a traceback or a server answering 503s.
+        store = ResultStore.open(settings.db_path)
+        try:
+            store.verify()
+        finally:
+            store.close()
     except (SettingsError, StoreError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -37,9 +32,7 @@ def main(env: Mapping[str, str]) -> int:
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        # uvloop and httptools: the fastest pair measured (docs/results-api.md);
-        # the protocol adds the request deadlines uvicorn lacks (api/protocol.py).
-        loop="uvloop",
+        loop="uvloop",  # with httptools, the fastest pair measured
         http=BoundedHttpProtocol.configured(
             header_timeout=settings.header_timeout,
             body_timeout=settings.body_timeout,
@@ -48,8 +41,7 @@ def main(env: Mapping[str, str]) -> int:
         access_log=settings.access_log,
         # Bound to a chosen address and reading no client address: no proxy headers.
         proxy_headers=False,
-        # No "server: uvicorn" on every answer: bytes and a header check per
-        # response that tell a client nothing it needs.
+        # No "server: uvicorn" on every answer: bytes that tell a client nothing it needs.
         server_header=False,
         log_level="info",
     )

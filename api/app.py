@@ -1,8 +1,7 @@
 """The app factory: nothing is created until ``create_app`` is called.
 
-One FastAPI app serves every route (``api/routes.py``, ``api/post.py``); its
-lifespan opens the store and starts the service, ``RequestMetrics`` counts
-every request, and every error is answered as ``{"error"}`` (``api/errors.py``).
+Its lifespan opens the store and starts the service; ``RequestMetrics`` counts
+every request; every error is answered as ``{"error"}`` (``api/errors.py``).
 """
 
 from __future__ import annotations
@@ -39,10 +38,10 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         summary="Stores the JSON results metric jobs post, and returns them.",
         version="1",
         lifespan=lifespan,
-        # The API's metrics are its own Prometheus registry (api/metrics.py):
-        # FastAPI's OpenTelemetry hooks would only look up unset providers per request.
+        # The metrics are the app's own Prometheus registry: FastAPI's
+        # OpenTelemetry hooks would only look up unset providers per request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
-        # Routes are matched in order: the docs' come after the API's (``setup`` below).
+        # Routes match in order: the docs' are added after the API's (``setup``).
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
@@ -51,9 +50,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     add_routes(app)
     app.openapi_url, app.docs_url, app.redoc_url = "/openapi.json", "/docs", "/redoc"
     app.setup()
-    metrics = ApiMetrics()  # one registry per app: nothing shared between instances
-    app.state.metrics = metrics
+    # The count is read at each scrape, through the context the lifespan sets.
+    app.state.metrics = metrics = ApiMetrics(lambda: app.state.context.service.count())
     app.add_middleware(RequestMetrics, metrics=metrics)
-    # Read at scrape time, through the context the lifespan sets.
-    metrics.count_results(lambda: app.state.context.service.count())
     return app

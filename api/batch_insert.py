@@ -1,11 +1,9 @@
 """Storing a batch of results in as few SQLite statements as it takes.
 
-The writer thread gives up the GIL around each SQLite call and must take it
-back from the busy event loop afterwards, so a commit costs a wait per
-statement. Usually no key of the batch is stored yet: then the whole batch is
-one autocommit multi-row INSERT (``insert_new``), a single statement that
-either stores every row or, when a key is already taken, none. Otherwise
-``insert_each`` stores the posts one by one inside the caller's transaction.
+Each statement makes the writer thread wait for the GIL behind the busy loop,
+so when no key of the batch is stored yet (nearly always) the batch is one
+autocommit multi-row INSERT (``insert_new``); else ``insert_each`` stores the
+posts one by one in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -15,10 +13,9 @@ from collections.abc import Sequence
 
 from api.records import COLUMNS, Added, NewResult, StoredResult
 
+# Rows per statement (5 values each, far below SQLite's 32,766 variables): the
+# writer commits larger batches in pieces, each statement text in SQLite's cache.
 ROWS_PER_INSERT = 64
-"""Rows per statement (5 values each, far below SQLite's 32,766 variables): the
-writer commits larger batches in pieces of this many posts. One statement text
-per row count, kept in the connection's statement cache."""
 # The columns of a ``NewResult``, in its fields' order.
 INSERT = "INSERT INTO result (received_at, idempotency_key, body_digest, metric, body) VALUES "
 ROW = "(?, ?, ?, ?, ?)"

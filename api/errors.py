@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -34,10 +34,6 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
-class ClientGoneError(Exception):
-    """The client disconnected before its request arrived in full: nothing to answer."""
-
-
 def json_text(text: str, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     """A JSON response from text already encoded, so nothing is serialized twice."""
     return Response(text.encode(), status_code=status, media_type=JSON, headers=headers)
@@ -58,26 +54,22 @@ def describe_validation(errors: Sequence[Any]) -> str:
     return "; ".join(parts) or "invalid request parameters"
 
 
-def allowed_methods(request: Request) -> str:
-    """Every method some route serves on this path (Starlette names only the first route's)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        # The path pattern alone: route.matches() reads per-request routing state.
-        if isinstance(route, Route) and route.path_regex.match(request.url.path):
-            methods |= route.methods or set()
-    return ", ".join(sorted(methods))
-
-
 def http_error(request: Request, exc: HTTPException) -> Response:
     """404 and 405 say which routes and methods there are."""
     method, path = request.method, request.url.path
     if exc.status_code == 404:
         return error(404, f"no route {method} {path}; the API serves {ROUTES}", exc.headers)
-    if exc.status_code == 405:
-        allowed = allowed_methods(request)
-        headers = {**(exc.headers or {}), "Allow": allowed}
-        return error(405, f"{method} is not allowed on {path}; use {allowed}", headers)
-    return error(exc.status_code, str(exc.detail), exc.headers)
+    if exc.status_code != 405:
+        return error(exc.status_code, str(exc.detail), exc.headers)
+    # Every method some route serves on this path (Starlette names only the first
+    # route's), by the path pattern alone: route.matches() reads per-request state.
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.path_regex.match(path):
+            methods |= route.methods or set()
+    allowed = ", ".join(sorted(methods))
+    headers = {**(exc.headers or {}), "Allow": allowed}
+    return error(405, f"{method} is not allowed on {path}; use {allowed}", headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -99,8 +91,8 @@ def install_error_handlers(app: FastAPI) -> None:
         nothing = ", nothing was stored" if request.method == "POST" else ""
         return error(503, f"results store unavailable{nothing}; retry later ({exc})")
 
-    @app.exception_handler(ClientGoneError)
-    async def client_gone(request: Request, exc: ClientGoneError) -> Response:
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
         # Nobody reads this answer; the metrics count the request as one that
         # ended without an answer (500), as any other.
         log.debug("client %s disconnected before its body arrived", request.client)

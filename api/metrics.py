@@ -1,10 +1,8 @@
-"""Prometheus metrics of one app instance, served at ``GET /metrics``.
+"""Prometheus metrics of one app (names: docs/results-api.md), in a registry of its own.
 
-The names are a contract (docs/results-api.md). Each app has its own registry,
-so two apps in one process (tests, benchmarks) never share counts. Every
-request is counted in one place, ``RequestMetrics``, an ASGI middleware around
-the routes: the route template comes from the scope Starlette's router fills
-in, the status from the response sent.
+Every request is counted in one place, the ``RequestMetrics`` middleware: its
+route template from the scope Starlette's router fills in, its status from the
+response sent.
 """
 
 from __future__ import annotations
@@ -15,10 +13,9 @@ from time import perf_counter
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Every path no route serves shares one label value: a scan of random paths
-# must not create a series per path.
+# Every path no route serves, and every method outside METHODS, shares one
+# label value: a scan of random paths must not create a series per path.
 UNMATCHED = "unmatched"
-# Methods outside these share one label value, for the same reason.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 OTHER_METHOD = "OTHER"
 # POSTs take about a millisecond, reads of large pages up to seconds.
@@ -26,9 +23,10 @@ BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 
 class ApiMetrics:
-    """The registry and the request metrics of one app."""
+    """The registry and the request metrics of one app; ``results_api_results`` is
+    ``count()``, called at each scrape."""
 
-    def __init__(self) -> None:
+    def __init__(self, count: Callable[[], int]) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._requests = Counter(
             "results_api_requests_total",
@@ -43,13 +41,11 @@ class ApiMetrics:
             buckets=BUCKETS,
             registry=self.registry,
         )
-        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
-
-    def count_results(self, count: Callable[[], int]) -> None:
-        """Report ``count()`` as ``results_api_results`` at each scrape."""
-        gauge = Gauge("results_api_results", "Results stored in the database.", registry=None)
+        gauge = Gauge(
+            "results_api_results", "Results stored in the database.", registry=self.registry
+        )
         gauge.set_function(count)
-        self.registry.register(gauge)
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         if method not in METHODS:
@@ -68,13 +64,6 @@ class ApiMetrics:
     def exposition(self) -> bytes:
         """The text format; collects ``results_api_results`` (a store read): not on the loop."""
         return generate_latest(self.registry)
-
-
-def route_of(scope: Scope) -> str:
-    """The route template the router matched (``/result/{result_id}``), else UNMATCHED."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else UNMATCHED
 
 
 class RequestMetrics:
@@ -100,5 +89,6 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            elapsed = perf_counter() - started
-            self.metrics.observe(scope["method"], route_of(scope), status, elapsed)
+            # The route template the router matched (``/result/{id}``), else UNMATCHED.
+            route = getattr(scope.get("route"), "path", UNMATCHED)
+            self.metrics.observe(scope["method"], route, status, perf_counter() - started)

@@ -1,26 +1,12 @@
-"""uvicorn's httptools protocol with request deadlines, limits and checks uvicorn lacks.
+"""uvicorn's httptools protocol with what uvicorn has no setting for.
 
-uvicorn has no setting for a request that stops arriving. Here a request must
-deliver its headers within ``header_timeout`` seconds of its first byte (or
-of the connection opening) and its body within ``body_timeout`` seconds of its
-headers, or it is answered 408 (unless an answer is being written) and closed.
-
-After an early answer (401, 413, ...) the rest of the body is read and dropped,
-up to ``drain_limit`` bytes; a close the answer asks for (``Connection:
-close``, HTTP/1.0) waits until the body has arrived, so clients that send the
-whole body before reading (urllib, http.client) see the status, not a reset.
-A request the parser refuses gets a JSON 400 naming the parser's reason.
-
-A request whose headers grow past ``header_limit`` bytes is answered 431 and
-closed: httptools keeps a header in memory until it ends, so without a bound
-a client could make the server hold any amount. A request naming a ``Host``
-the API does not answer to (``host_allowed``: loopback names, and the names
-of ``ALLOWED_HOSTS`` when bound beyond loopback) is answered 421 and runs
-nothing: a web page reaching 127.0.0.1 through DNS rebinding names its own.
-
-This reaches into uvicorn's internals: uvicorn is pinned exactly, at
-``UVICORN_VERSION``, and tests/api/test_protocol_internals.py fails when what
-is used here moves.
+Header and body deadlines (408), a bound on the head (431: httptools holds a
+header in memory until it ends), the ``Host`` check (421, against DNS
+rebinding), a lingering close after an early answer (the rest of the body is
+read and dropped, so urllib sees the status, not a reset) and a JSON 400 for
+what the parser refuses. It reaches into uvicorn's internals: uvicorn is
+pinned at ``UVICORN_VERSION``, and tests/api/test_protocol_internals.py fails
+when what is used here moves.
 """
 
 from __future__ import annotations
@@ -42,6 +28,7 @@ DEFAULT_BODY_TIMEOUT = 30.0
 DRAIN_LIMIT = 16 * 1024 * 1024
 DEFAULT_HEADER_LIMIT = 64 * 1024
 REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+App = Callable[..., Awaitable[None]]
 
 
 def host_name(value: bytes) -> bytes:
@@ -65,22 +52,23 @@ def host_allowed(value: bytes | None, extra: frozenset[bytes]) -> bool:
         return False
 
 
-def refusal(status: int, message: str) -> Callable[..., Awaitable[None]]:
-    """An ASGI app answering ``status`` and closing: what a refused request gets
-    instead of the API, through a cycle like any other (its body is drained)."""
-    body = json.dumps({"error": message}).encode()
+def error_body(message: str) -> bytes:
+    return json.dumps({"error": message}).encode()
+
+
+def refusal(status: int, message: str) -> App:
+    """An ASGI app answering ``status`` and closing, run in the API's stead (body drained)."""
     headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
 
     async def refuse(scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": "http.response.body", "body": error_body(message)})
 
     return refuse
 
 
 class LingeringTransport:
-    """The transport as a request cycle sees it: a close asked for while the
-    request body is still arriving waits until the body has arrived."""
+    """The transport as a cycle sees it: a close asked for mid-body waits for the body."""
 
     def __init__(self, transport: asyncio.Transport, protocol: BoundedHttpProtocol):
         self._transport = transport
@@ -97,92 +85,81 @@ class LingeringTransport:
 
 
 class BoundedHttpProtocol(HttpToolsProtocol):
-    """HttpToolsProtocol with header and body deadlines and a bounded drain of unread bodies."""
+    """HttpToolsProtocol with deadlines, a head size limit, a Host check and a lingering close."""
 
     header_timeout = DEFAULT_HEADER_TIMEOUT
     body_timeout = DEFAULT_BODY_TIMEOUT
     drain_limit = DRAIN_LIMIT
     header_limit = DEFAULT_HEADER_LIMIT
     allowed_hosts: frozenset[bytes] = frozenset()
-    app: Callable[..., Awaitable[None]]
+    app: App
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._timer: asyncio.TimerHandle | None = None  # see _arm
-        self._timer_at = 0.0  # loop time the timer is set for
         self._due = 0.0  # loop time by which _awaited must have arrived
         self._awaited: tuple[str, float] | None = None  # ("headers"|"body", seconds given)
         self._drained = 0
-        self._head_bytes = 0  # bytes of the request's head received so far
-        self._heads_done = False  # a request's headers ended in this data_received
-        self._read_bytes = 0  # bytes of the current data_received
+        self._head_bytes = 0  # of the request's head, so far
+        self._heads_done = False  # a head ended in this data_received
+        self._read_bytes = 0  # of this data_received
         self._host_answered: list[bytes] | None = None  # the Host headers last let through
         self.body_pending = False  # headers in, body not yet complete
         self.close_after_body = False
 
     @classmethod
     def configured(cls, **bounds: Any) -> type[BoundedHttpProtocol]:
-        """This protocol with other class attributes (uvicorn instantiates the class it is
-        given): ``header_timeout``, ``body_timeout``, ``drain_limit``, ``header_limit``,
-        ``allowed_hosts``."""
+        """This protocol with other class attributes: uvicorn takes a class."""
         unknown = set(bounds) - {*vars(BoundedHttpProtocol)}
         assert not unknown, f"not a setting of the protocol: {unknown}"
         return type(cls.__name__, (cls,), bounds)
 
     def _arm(self, seconds: float, what: str) -> None:
-        # Each request moves its deadline twice (headers, then body) and clears
-        # it once. One timer per connection wakes at the earliest deadline it
-        # knows of and sets itself again for one that moved later, instead of a
-        # timer made and cancelled at each move.
+        # A request moves its deadline twice and clears it once: rather than a
+        # timer made and cancelled at each move, one timer per connection wakes
+        # at the earliest deadline it knew of and sets itself again if it moved.
         self._due = self.loop.time() + seconds
         self._awaited = (what, seconds)
-        if self._timer is not None and self._timer_at > self._due:
+        if self._timer is not None and self._timer.when() > self._due:
             self._timer.cancel()
             self._timer = None
         if self._timer is None:
-            self._start_timer()
-
-    def _start_timer(self) -> None:
-        self._timer_at = self._due
-        self._timer = self.loop.call_at(self._due, self._check_deadline)
-
-    def _disarm(self) -> None:
-        self._awaited = None  # the timer, when it fires, finds nothing awaited
+            self._timer = self.loop.call_at(self._due, self._check_deadline)
 
     def _check_deadline(self) -> None:
         self._timer = None
         if self._awaited is None:
             return
         if self.loop.time() < self._due:
-            self._start_timer()
-        else:
-            self._timed_out(*self._awaited)
-
-    def _timed_out(self, what: str, seconds: float) -> None:
-        self._awaited = None
-        if self.transport.is_closing():
+            self._timer = self.loop.call_at(self._due, self._check_deadline)
             return
-        log.debug("%s: closing, %s not received within %s s", self.client, what, seconds)
-        cycle = self.cycle
-        if cycle is None or cycle.response_complete or not cycle.response_started:
-            message = f"the request's {what} did not arrive within {seconds:g} s; send it faster"
-            self._answer_and_close(408, message)
-        else:  # mid-answer: another answer would corrupt it on the wire
-            self.transport.close()
+        (what, seconds), self._awaited = self._awaited, None
+        if not self.transport.is_closing():
+            log.debug("%s: closing, %s not received within %s s", self.client, what, seconds)
+            self._refuse(
+                408, f"the request's {what} did not arrive within {seconds:g} s; send it faster"
+            )
 
-    def _answer_and_close(self, status: int, message: str) -> None:
-        body = json.dumps({"error": message}).encode()
+    def _refuse(self, status: int, message: str) -> None:
+        cycle = self.cycle
+        if cycle is not None and cycle.response_started and not cycle.response_complete:
+            self.transport.close()  # mid-answer: another answer would corrupt it on the wire
+            return
+        body = error_body(message)
         head = b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n" % (status, REASONS[status])
         head += b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
         self.transport.write(head + body)
         self.transport.close()
+
+    def _too_large(self) -> str:
+        return f"the request's headers exceed {self.header_limit // 1024} KiB; send smaller ones"
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm(self.header_timeout, "headers")
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._awaited = None
         if self._timer is not None:
             self._timer.cancel()  # a closed connection keeps no timer alive
             self._timer = None
@@ -200,18 +177,11 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             self._refuse(400, f"malformed HTTP request: {error}")
             return
         # Data that neither ended a head nor reached a body is all head: count
-        # it (a chunk that ends a head is at most one read past the limit).
+        # it (a read that ends a head is checked in on_headers_complete).
         if in_head and not self.body_pending and not self._heads_done:
             self._head_bytes += len(data)
             if self._head_bytes > self.header_limit:
                 self._refuse(431, self._too_large())
-
-    def _refuse(self, status: int, message: str) -> None:
-        cycle = self.cycle
-        if cycle is not None and cycle.response_started and not cycle.response_complete:
-            self.transport.close()  # mid-answer: another answer would corrupt it on the wire
-            return
-        self._answer_and_close(status, message)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -225,7 +195,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._heads_done, self._head_bytes = True, 0
         if refused is None:
             super().on_headers_complete()
-        else:
+        else:  # the cycle uvicorn starts here runs the app it reads from self.app
             self.app, app = refused, self.app
             try:
                 super().on_headers_complete()
@@ -236,7 +206,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         if self.cycle is not None and not self.cycle.keep_alive:
             self.cycle.transport = LingeringTransport(self.transport, self)  # type: ignore[assignment]
 
-    def _refusal(self) -> Callable[..., Awaitable[None]] | None:
+    def _refusal(self) -> App | None:
         """What answers a request whose head is too large or names a foreign host."""
         # Only a head that arrived with a large read can be too large: sum it then.
         if self._head_bytes + self._read_bytes > self.header_limit:
@@ -256,9 +226,6 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             " and the names of ALLOWED_HOSTS when bound beyond loopback",
         )
 
-    def _too_large(self) -> str:
-        return f"the request's headers exceed {self.header_limit // 1024} KiB; send smaller ones"
-
     def on_body(self, body: bytes) -> None:
         if self.cycle is not None and self.cycle.response_complete:
             # Answered already: the rest of the body is read only to be dropped.
@@ -269,7 +236,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         super().on_body(body)
 
     def on_message_complete(self) -> None:
-        self._disarm()
+        self._awaited = None  # the timer, when it fires, finds nothing awaited
         self.body_pending = False
         super().on_message_complete()
         if self.close_after_body:

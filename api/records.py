@@ -1,14 +1,11 @@
-"""The rows of the results table as the API handles them.
-
-Named tuples: a row is a tuple, and several are made per post.
-"""
+"""The rows of the results table as the API handles them (tuples: several are made per post)."""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
+# The columns of a ``StoredResult``, in its fields' order.
 COLUMNS = "id, received_at, idempotency_key, body"
-"""The columns of a ``StoredResult``, in its fields' order."""
 
 
 class StoredResult(NamedTuple):

@@ -1,29 +1,35 @@
-"""The FastAPI routes but POST /result (``api/post.py``): reads, delete, health, metrics.
+"""The API's routes, on the app itself (an included router would hide them from ``app.routes``).
 
-Every store call runs on a worker thread (FastAPI runs plain ``def`` endpoints in
-its thread pool; the page stream hops there per chunk), never on the event loop.
-A page is sent in chunks of about PAGE_CHUNK_BYTES of stored results, each read
-when the client has taken the previous one, so a read's memory is bounded
-whatever the stored results' size and the page's ``limit``.
+The store is only called on worker threads: FastAPI runs plain ``def``
+endpoints in its thread pool, and a page hops there per chunk of about
+PAGE_CHUNK_BYTES, read when the client has taken the previous one.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query
+from fastapi.routing import APIRoute
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from api.body import (
+    MAX_BODY_BYTES,
+    MAX_KEY_LENGTH,
+    authorize,
+    check_head,
+    parse_object,
+    read_limited,
+)
 from api.errors import JSON, ApiError, json_text
-from api.post import UNAUTHORIZED, add_post_route, authorize
 from api.records import StoredResult
-from api.service import ApiContext, ResultService, record_json, records_json, time_filter
+from api.service import ApiContext, ResultService, record_json, time_filter
 from api.storage import Filter
 
 MAX_ID = 2**63 - 1  # SQLite's largest integer
@@ -33,6 +39,29 @@ PAGE_CHUNK_BYTES = 1024 * 1024
 SINCE = "only results received at or after this ISO 8601 instant, e.g. 2022-12-21T00:00:00Z"
 UNTIL = "only results received before this ISO 8601 instant"
 RESULT_ID = Path(alias="id", ge=1, le=MAX_ID, description="the result's id")
+UNAUTHORIZED = "RESULTS_API_TOKEN is set and the bearer token is missing or wrong"
+POST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    201: {"description": "stored; the record"},
+    200: {"description": "a repeat of an Idempotency-Key with the same JSON value"},
+    400: {"description": "malformed JSON, a bad Idempotency-Key, a repeated header"},
+    401: {"description": UNAUTHORIZED},
+    409: {"description": "the Idempotency-Key was already used for a different result"},
+    413: {"description": f"the body is over {MAX_BODY_BYTES} bytes"},
+    415: {"description": "the Content-Type is not JSON"},
+    422: {"description": "the JSON value is not an object, or its metric is not text"},
+    503: {"description": "the store failed; nothing was stored"},
+}
+# POST /result reads its headers and body itself (each header at most once, the
+# size enforced while reading, JSON errors worded for people): FastAPI is told
+# their shape rather than parsing them.
+KEY_HEADER = {"name": "Idempotency-Key", "in": "header", "required": False}
+KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH}
+POST_REQUEST: dict[str, Any] = {
+    "parameters": [
+        {**KEY_HEADER, "description": "one stored result per key", "schema": KEY_SCHEMA}
+    ],
+    "requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object"}}}},
+}
 DELETE_RESPONSES: dict[int | str, dict[str, Any]] = {
     204: {"description": "deleted"},
     401: {"description": UNAUTHORIZED},
@@ -41,14 +70,32 @@ DELETE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+class PlainRoute(APIRoute):
+    """A route whose endpoint takes the request and returns the response (FastAPI's hook
+    for a custom route): no dependency to solve per request; the rest stays FastAPI's."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        endpoint: Callable[[Request], Coroutine[Any, Any, Response]] = self.endpoint
+        return endpoint
+
+
 def context_of(request: Request) -> ApiContext:
     context: ApiContext = request.app.state.context
     return context
 
 
+async def post_result(request: Request) -> Response:
+    """Store a JSON object; 201 with the record, 200 when its Idempotency-Key
+    repeats with the same JSON value."""
+    context = context_of(request)
+    key = check_head(request.scope["headers"], context.token)
+    result = parse_object(await read_limited(request.receive))
+    posted = await context.service.post(result, key)
+    return json_text(record_json(posted.result), 201 if posted.created else 200)
+
+
 async def require_token(request: Request) -> None:
-    """The bearer token, as POST /result checks it; before parameters are validated,
-    so a caller without the token learns nothing about the route's parameters."""
+    """The bearer token, checked before the parameters: a caller without it learns nothing."""
     given = request.headers.getlist("authorization")
     if len(given) > 1:
         raise ApiError(400, "send at most one Authorization header")
@@ -59,27 +106,31 @@ async def page_chunks(
     service: ResultService, first: list[StoredResult], limit: int, only: Filter
 ) -> AsyncIterator[str]:
     """The page as JSON text, one chunk per read of at most about PAGE_CHUNK_BYTES."""
-    yield "[" + records_json_items(first)
+    yield "[" + json_items(first)
     sent, last = len(first), first[-1].id
     while sent < limit:
         chunk = await run_in_threadpool(service.page, last, limit - sent, only, PAGE_CHUNK_BYTES)
         if not chunk:
             break
-        yield "," + records_json_items(chunk)
+        yield "," + json_items(chunk)
         sent, last = sent + len(chunk), chunk[-1].id
     yield "]"
 
 
-def records_json_items(results: list[StoredResult]) -> str:
+def json_items(results: list[StoredResult]) -> str:
     return ",".join(record_json(result) for result in results)
 
 
 def add_routes(app: FastAPI) -> None:
-    """Routes go on the app itself: an included router would hide them from ``app.routes``.
-
-    POST /result first: routes are matched in order, and posts are most requests.
-    """
-    add_post_route(app)
+    app.router.add_api_route(
+        "/result",
+        post_result,
+        methods=["POST"],
+        status_code=201,
+        responses=POST_RESPONSES,
+        openapi_extra=POST_REQUEST,
+        route_class_override=PlainRoute,
+    )
 
     @app.get("/result")
     async def list_results(
@@ -96,7 +147,7 @@ def add_routes(app: FastAPI) -> None:
         # The first chunk is read before answering, so a store failure is still a 503.
         first = await run_in_threadpool(service.page, after_id, limit, only, PAGE_CHUNK_BYTES)
         if len(first) == limit or sum(len(r.body) for r in first) < PAGE_CHUNK_BYTES:
-            return json_text(records_json(first))  # the whole page: no need to stream
+            return json_text("[" + json_items(first) + "]")  # the whole page: no need to stream
         return StreamingResponse(page_chunks(service, first, limit, only), media_type=JSON)
 
     @app.get("/result/{id}")
@@ -118,7 +169,6 @@ def add_routes(app: FastAPI) -> None:
     @app.get("/metrics", response_class=Response)
     def metrics(request: Request) -> Response:
         """Prometheus metrics of this server (docs/results-api.md); counts the store."""
-        # A plain def: FastAPI runs it on a worker thread, so the count never blocks the loop.
         return Response(request.app.state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/health")

@@ -1,4 +1,4 @@
-"""What the API does with results, independent of HTTP framing."""
+"""What the API does with results, apart from HTTP: idempotency, records, filters."""
 
 from __future__ import annotations
 
@@ -11,34 +11,20 @@ from json.encoder import encode_basestring_ascii as quote
 from typing import Any, NamedTuple
 
 from api.errors import ApiError
-from api.records import Added, NewResult, StoredResult
+from api.records import NewResult, StoredResult
 from api.storage import Filter, ResultStore, StoreState
 from api.writer import BatchWriter
 
 Clock = Callable[[], datetime]
-MAX_KEY_LENGTH = 255
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-def rfc3339(moment: datetime) -> str:
-    """UTC with microseconds and a ``Z``: sorts as text in time order."""
-    # isoformat is several times cheaper than strftime, and this runs once per post.
-    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
-    return utc.isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" -> "Z"
-
-
 # Built once: json.dumps with options builds a new encoder on every call. Parsed
-# JSON cannot be circular, so the circularity check is skipped.
+# JSON cannot be circular, so the circularity check is skipped. ASCII output
+# stores any parsed string safely, even a lone surrogate.
 _COMPACT = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 _CANONICAL = json.JSONEncoder(separators=(",", ":"), sort_keys=True, check_circular=False)
 
 
-def encode(value: Any) -> str:
-    """Compact JSON in ASCII, so any parsed string (even a lone surrogate) stores safely."""
-    return _COMPACT.encode(value)
+def system_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 def digest(value: Any) -> str:
@@ -46,14 +32,11 @@ def digest(value: Any) -> str:
     return hashlib.sha256(_CANONICAL.encode(value).encode()).hexdigest()
 
 
-def check_idempotency_key(key: str) -> str:
-    if not 0 < len(key) <= MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
-        raise ApiError(
-            400,
-            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters,"
-            f" got {key[:40]!r}; a key such as 'registrations_per_day/2022-12-21T00:05:00Z'",
-        )
-    return key
+def rfc3339(moment: datetime) -> str:
+    """UTC with microseconds and a ``Z``: sorts as text in time order."""
+    # isoformat is several times cheaper than strftime, and this runs once per post.
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    return utc.isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" -> "Z"
 
 
 def parse_instant(name: str, text: str) -> str:
@@ -82,21 +65,9 @@ def time_filter(metric: str | None, since: str | None, until: str | None) -> Fil
     return Filter(metric, start, end)
 
 
-@dataclass(frozen=True)
-class ApiContext:
-    """What requests need at request time; set on the app's state when it starts."""
-
-    service: ResultService
-    token: str | None
-
-
 def metric_of(result: dict[str, Any]) -> str | None:
-    """The ``metric`` the store indexes: a string SQLite can hold as text, or None.
-
-    The body itself is stored as ASCII JSON, so any parsed string survives there;
-    the metric column holds the string as text, which a lone surrogate (valid JSON
-    as ``"\\ud800"``) cannot be: such a post is refused before it reaches a batch.
-    """
+    """The ``metric`` the store indexes as text, or None; 422 for a string that is
+    not text (a lone surrogate, valid JSON as ``"\\ud800"``), before it reaches a batch."""
     metric = result.get("metric")
     if not isinstance(metric, str):
         return None
@@ -112,20 +83,26 @@ def metric_of(result: dict[str, Any]) -> str | None:
     return metric
 
 
+def record_json(result: StoredResult) -> str:
+    """The public record, built around the stored JSON text instead of re-encoding it."""
+    key = "null" if result.idempotency_key is None else quote(result.idempotency_key)
+    return (
+        f'{{"id":{result.id},"received_at":"{result.received_at}",'
+        f'"idempotency_key":{key},"result":{result.body}}}'
+    )
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    """What requests need at request time; set on the app's state when it starts."""
+
+    service: ResultService
+    token: str | None
+
+
 class Posted(NamedTuple):
     result: StoredResult
     created: bool
-
-
-def conclude(new: NewResult, added: Added) -> Posted:
-    """What storing ``new`` did; 409 when its key holds a different result."""
-    if not added.created and added.body_digest != new.body_digest:
-        raise ApiError(
-            409,
-            f"Idempotency-Key {new.idempotency_key!r} was already used for a different result"
-            f" (id {added.result.id}); use a new key for a new result",
-        )
-    return Posted(added.result, added.created)
 
 
 class ResultService:
@@ -137,23 +114,22 @@ class ResultService:
         self._clock = clock
 
     async def post(self, result: dict[str, Any], idempotency_key: str | None) -> Posted:
-        """Store ``result`` through the next group commit; answered once it is committed."""
-        new = self.prepare(result, idempotency_key)
-        return conclude(new, await self._writer.submit(new))
-
-    def prepare(self, result: dict[str, Any], idempotency_key: str | None) -> NewResult:
-        """The row ``result`` is stored as (received now); 400 for a body nested too deep."""
+        """Store ``result`` through the next group commit, answered once it is committed;
+        409 when its key holds a different result."""
         try:
-            body, body_digest = encode(result), digest(result)
+            body, body_digest = _COMPACT.encode(result), digest(result)
         except RecursionError:
             raise ApiError(400, "body nests arrays/objects too deeply") from None
-        return NewResult(
-            received_at=rfc3339(self._clock()),
-            idempotency_key=idempotency_key,
-            body_digest=body_digest,
-            metric=metric_of(result),
-            body=body,
-        )
+        received_at = rfc3339(self._clock())
+        new = NewResult(received_at, idempotency_key, body_digest, metric_of(result), body)
+        added = await self._writer.submit(new)
+        if not added.created and added.body_digest != body_digest:
+            raise ApiError(
+                409,
+                f"Idempotency-Key {idempotency_key!r} was already used for a different result"
+                f" (id {added.result.id}); use a new key for a new result",
+            )
+        return Posted(added.result, added.created)
 
     def close(self) -> None:
         """Commit the posts still queued and stop the writer."""
@@ -165,31 +141,16 @@ class ResultService:
             raise ApiError(404, f"no result with id {result_id}; GET /result lists stored ids")
         return found
 
-    def page(
-        self, after_id: int, limit: int, only: Filter, max_bytes: int | None = None
-    ) -> list[StoredResult]:
-        return self._store.page(after_id, limit, only, max_bytes)
-
     def delete(self, result_id: int) -> None:
         """Delete one result; its idempotency key is free again (docs/results-api.md)."""
         if not self._store.delete(result_id):
             raise ApiError(404, f"no result with id {result_id}; GET /result lists stored ids")
+
+    def page(self, after_id: int, limit: int, only: Filter, max_bytes: int) -> list[StoredResult]:
+        return self._store.page(after_id, limit, only, max_bytes)
 
     def count(self) -> int:
         return self._store.count()
 
     def state(self) -> StoreState:
         return self._store.state()
-
-
-def record_json(result: StoredResult) -> str:
-    """The public record, built around the stored JSON text instead of re-encoding it."""
-    key = "null" if result.idempotency_key is None else quote(result.idempotency_key)
-    return (
-        f'{{"id":{result.id},"received_at":"{result.received_at}",'
-        f'"idempotency_key":{key},"result":{result.body}}}'
-    )
-
-
-def records_json(results: list[StoredResult]) -> str:
-    return "[" + ",".join(record_json(result) for result in results) + "]"

@@ -1,15 +1,12 @@
-"""SQLite storage of results: one file, WAL, schema migrations applied in code at open.
+"""SQLite storage of results: one file in WAL mode, its schema migrated in code at open.
 
-Writes go through one writer connection behind a lock; reads borrow a connection
-from a pool, so any number of reads run at once (WAL lets them see committed rows
-while the writer commits) and none waits on the writer or on another read.
-``add_many`` commits several results in one transaction: a commit costs far more
-than an insert, so the API's writer (``api/writer.py``) groups concurrent posts.
-Every SQLite failure leaves this module as ``StoreError``, which the API answers 503.
+One writer connection behind a lock; each read takes an idle connection of its
+own, so reads wait on nothing. SQLite's failures leave as ``StoreError`` (503).
 """
 
 from __future__ import annotations
 
+import queue
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -60,8 +57,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # What the migrations above produce; a file claiming their version must have it.
 EXPECTED_COLUMNS = ("id", "received_at", "idempotency_key", "body_digest", "metric", "body")
 BUSY_TIMEOUT_MS = 5000
-# What the WAL is cut back to each time it starts over; see ``checkpoint``.
-WAL_SIZE_LIMIT = 64 * 1024 * 1024
+WAL_SIZE_LIMIT = 64 * 1024 * 1024  # what the WAL is cut back to when it starts over
 CHECKPOINT_WAIT_MS = 100
 
 
@@ -71,28 +67,21 @@ class StoreError(RuntimeError):
 
 @dataclass(frozen=True)
 class Filter:
-    """Which results a page holds: one metric, and ``received_at`` in [since, until).
-
-    ``since`` and ``until`` are in the stored form (``rfc3339`` in api/service.py),
-    which sorts as text in time order, so they compare as text.
-    """
+    """A page's results: one metric, ``received_at`` in [since, until) (compared as text)."""
 
     metric: str | None = None
     since: str | None = None
     until: str | None = None
 
     def where(self, after_id: int) -> tuple[str, list[object]]:
-        clauses = ["id > ?"]
-        params: list[object] = [after_id]
-        for clause, value in (
+        conditions = (
+            ("id > ?", after_id),
             ("metric = ?", self.metric),
             ("received_at >= ?", self.since),
             ("received_at < ?", self.until),
-        ):
-            if value is not None:
-                clauses.append(clause)
-                params.append(value)
-        return " AND ".join(clauses), params
+        )
+        used = [(clause, value) for clause, value in conditions if value is not None]
+        return " AND ".join(clause for clause, _ in used), [value for _, value in used]
 
 
 @dataclass(frozen=True)
@@ -104,17 +93,29 @@ class StoreState:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    # isolation_level=None: each statement commits on its own unless a
-    # transaction is opened explicitly (writes and migrations do).
+    # isolation_level=None: a statement commits on its own unless a transaction is opened.
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     return conn
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the schema to SCHEMA_VERSION; refuse a file written by a newer version."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+def _configure_writer(writer: sqlite3.Connection, path: Path) -> sqlite3.Connection:
+    mode = writer.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if mode != "wal":
+        raise StoreError(f"{path} cannot use WAL journaling (got {mode!r})")
+    # With WAL, NORMAL writes each commit to the WAL before it returns: a killed
+    # process loses nothing it acknowledged, a power loss the newest commits.
+    writer.execute("PRAGMA synchronous = NORMAL")
+    # SQLite writes the WAL over from its start once a checkpoint copied all of
+    # it, but never shrinks the file: this bounds what stays on disk.
+    writer.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
+    return writer
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring the schema to SCHEMA_VERSION; refuse a newer file, or one unlike its version."""
+    with conn:  # one transaction: committed at the end, rolled back on any error
+        conn.execute("BEGIN IMMEDIATE")
         version: int = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreError(
@@ -125,15 +126,6 @@ def migrate(conn: sqlite3.Connection) -> int:
             for statement in statements:
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {number}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return SCHEMA_VERSION
-
-
-def check_schema(conn: sqlite3.Connection, path: Path) -> None:
-    """Refuse a file whose version number claims a schema its tables do not have."""
     columns = tuple(row[1] for row in conn.execute("PRAGMA table_info(result)"))
     if columns != EXPECTED_COLUMNS:
         found = ", ".join(columns) if columns else "no result table"
@@ -143,20 +135,6 @@ def check_schema(conn: sqlite3.Connection, path: Path) -> None:
         )
 
 
-def _configure_writer(writer: sqlite3.Connection, path: Path) -> sqlite3.Connection:
-    mode = writer.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    if mode != "wal":
-        raise StoreError(f"{path} cannot use WAL journaling (got {mode!r})")
-    # With WAL, NORMAL still writes each commit to the WAL before it returns, so
-    # a killed process loses nothing it acknowledged; only a power loss can drop
-    # the newest commits.
-    writer.execute("PRAGMA synchronous = NORMAL")
-    # SQLite writes the WAL over from its start once a checkpoint has copied
-    # all of it, but never shrinks the file: this bounds what stays on disk.
-    writer.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
-    return writer
-
-
 class ResultStore:
     """The results table behind one writer connection and a pool of readers."""
 
@@ -164,9 +142,8 @@ class ResultStore:
         self.path = path
         self._writer = writer
         self._write_lock = threading.Lock()
-        self._readers: list[sqlite3.Connection] = []  # idle ones
-        self._all_readers: list[sqlite3.Connection] = []
-        self._pool_lock = threading.Lock()
+        self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._readers: list[sqlite3.Connection] = []  # every one, to close them
 
     @classmethod
     def open(cls, path: Path) -> ResultStore:
@@ -177,14 +154,11 @@ class ResultStore:
         except (OSError, sqlite3.Error) as error:
             raise StoreError(f"cannot open results database {path}: {error}") from error
         try:
-            _configure_writer(writer, path)
-            migrate(writer)
-            check_schema(writer, path)
-        except sqlite3.Error as error:
+            migrate(_configure_writer(writer, path), path)
+        except BaseException as error:
             writer.close()
-            raise StoreError(f"cannot use results database {path}: {error}") from error
-        except BaseException:
-            writer.close()
+            if isinstance(error, sqlite3.Error):
+                raise StoreError(f"cannot use results database {path}: {error}") from error
             raise
         return cls(path, writer)
 
@@ -200,8 +174,8 @@ class ResultStore:
             )
 
     def close(self) -> None:
-        with self._write_lock, self._pool_lock:
-            for reader in self._all_readers:
+        with self._write_lock:
+            for reader in self._readers:
                 reader.close()
             self._writer.close()
 
@@ -210,12 +184,8 @@ class ResultStore:
         return self.add_many([new])[0]
 
     def add_many(self, batch: Sequence[NewResult]) -> list[Added]:
-        """``add`` for each of ``batch`` in order, committed together or not at all.
-
-        Whatever goes wrong (an SQLite error, a value SQLite cannot bind) rolls the
-        whole transaction back before the error propagates: the connection is never
-        left inside a transaction that later posts would join and never commit.
-        """
+        """``add`` for each of ``batch`` in order, committed together or not at all: whatever
+        goes wrong rolls back, so no later post joins a transaction nobody commits."""
         with self._write_lock:
             try:
                 one_statement = len(batch) <= ROWS_PER_INSERT  # what the writer sends
@@ -233,10 +203,8 @@ class ResultStore:
                 raise
 
     def checkpoint(self) -> bool:
-        """Copy the WAL into the database and truncate it to nothing; False when a
-        reader's snapshot still needs it (then the next one will). The writer
-        calls this when posts pause: under a steady load, SQLite's own
-        checkpoints and ``journal_size_limit`` keep the log bounded."""
+        """Copy the WAL into the database and truncate it (when posts pause); False when
+        a reader's snapshot still needs it."""
         with self._write_lock:
             try:
                 self._writer.execute(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
@@ -257,27 +225,23 @@ class ResultStore:
 
     @contextmanager
     def _reader(self) -> Iterator[sqlite3.Connection]:
-        """A read connection of this thread's own for the block; SQLite errors -> StoreError."""
-        with self._pool_lock:
-            reader = self._readers.pop() if self._readers else None
+        """An idle read connection for the block; SQLite errors -> StoreError."""
         try:
-            if reader is None:
+            try:
+                reader = self._idle.get_nowait()
+            except queue.Empty:
                 reader = _connect(self.path)
-                with self._pool_lock:
-                    self._all_readers.append(reader)
-            yield reader
+                self._readers.append(reader)
+            try:
+                yield reader
+            finally:
+                self._idle.put(reader)
         except sqlite3.Error as error:
             raise StoreError(f"cannot read results database {self.path}: {error}") from error
-        finally:
-            if reader is not None:
-                with self._pool_lock:
-                    self._readers.append(reader)
 
     def get(self, result_id: int) -> StoredResult | None:
-        with self._reader() as reader:
-            row = reader.execute(f"SELECT {COLUMNS} FROM result WHERE id = ?", (result_id,))
-            found = row.fetchone()
-        return None if found is None else StoredResult(*found)
+        found = self.page(result_id - 1, 1)
+        return found[0] if found and found[0].id == result_id else None
 
     def delete(self, result_id: int) -> bool:
         """Delete one result (its idempotency key goes with it); False when there is none."""
@@ -293,18 +257,14 @@ class ResultStore:
     def page(
         self, after_id: int, limit: int, only: Filter | None = None, max_bytes: int | None = None
     ) -> list[StoredResult]:
-        """Up to ``limit`` results with id above ``after_id`` that pass ``only``, oldest first.
-
-        With ``max_bytes``, stops after the result that brings the bodies to that
-        size (so at least one is returned): callers page on from the last id.
-        """
+        """Up to ``limit`` results after ``after_id`` passing ``only``, oldest first; with
+        ``max_bytes``, ending with the one whose body brings them to that size."""
         where, params = (only or Filter()).where(after_id)
         found: list[StoredResult] = []
         size = 0
         with self._reader() as reader:
-            cursor = reader.execute(
-                f"SELECT {COLUMNS} FROM result WHERE {where} ORDER BY id LIMIT ?", (*params, limit)
-            )
+            query = f"SELECT {COLUMNS} FROM result WHERE {where} ORDER BY id LIMIT ?"
+            cursor = reader.execute(query, (*params, limit))
             try:
                 for row in cursor:
                     found.append(StoredResult(*row))
@@ -322,7 +282,6 @@ class ResultStore:
 
     def state(self) -> StoreState:
         with self._reader() as reader:
-            count: int = reader.execute("SELECT count(*) FROM result").fetchone()[0]
             version: int = reader.execute("PRAGMA user_version").fetchone()[0]
             mode: str = reader.execute("PRAGMA journal_mode").fetchone()[0]
-        return StoreState(str(self.path), count, version, mode)
+        return StoreState(str(self.path), self.count(), version, mode)

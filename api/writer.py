@@ -1,14 +1,9 @@
 """Group commit on a thread of its own: posts that arrive together share one transaction.
 
-The event loop only queues a post and gets a future back; the posts of one loop
-step are handed to the writer thread together. The thread commits all it was
-handed since its last commit, waiting for the write lock when another
-connection holds it, so the loop never waits on SQLite. Each post is answered
-only after the commit that holds it (durable before 2xx). A batch that fails
-is retried one post at a time, so a failure (a full disk, a value SQLite
-refuses) fails only the posts it concerns. When posts pause for
-``IDLE_CHECKPOINT_S``, the thread folds the WAL into the database and
-truncates it, so the log on disk starts over at every lull.
+The loop hands the thread the posts of each of its steps and never waits on
+SQLite; each post is answered after the commit that holds it. A failed batch
+is retried one post at a time, so a failure fails only the posts it concerns.
+At every lull (``IDLE_CHECKPOINT_S``) the thread truncates the WAL.
 """
 
 from __future__ import annotations
@@ -49,8 +44,7 @@ class BatchWriter:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Added] = loop.create_future()
         if not self._step:
-            # One hand-over per loop step, not per post: one wake-up of the
-            # thread for all the posts that came in together.
+            # One hand-over (one wake-up of the thread) per loop step, not per post.
             loop.call_soon(self._hand_over)
         self._step.append((new, future))
         return future
@@ -73,7 +67,10 @@ class BatchWriter:
             try:
                 taken = [self._queue.get(timeout=IDLE_CHECKPOINT_S if written else None)]
             except queue.Empty:
-                written = not self._checkpoint()
+                try:
+                    written = not self._store.checkpoint()
+                except Exception as error:  # a lull's cleanup: the next lull tries again
+                    log.warning("writer: %s", error)
                 continue
             written = True
             while not self._queue.empty():  # and takes all that came meanwhile
@@ -84,13 +81,6 @@ class BatchWriter:
                 settle_all(piece, commit([new for new, _ in piece], self._store))
             if None in taken:
                 return
-
-    def _checkpoint(self) -> bool:
-        try:
-            return self._store.checkpoint()
-        except Exception as error:  # a lull's cleanup: the next lull tries again
-            log.warning("writer: %s", error)
-            return False
 
 
 def commit(batch: Sequence[NewResult], store: ResultStore) -> list[Outcome]:
@@ -123,8 +113,7 @@ def settle_all(batch: Sequence[Pending], outcomes: Sequence[Outcome]) -> None:
 
 def settle(settled: list[tuple[asyncio.Future[Added], Outcome]]) -> None:
     for future, outcome in settled:
-        # A post whose client went away is stored all the same.
-        if future.done():
+        if future.done():  # its client went away; the post is stored all the same
             continue
         if isinstance(outcome, BaseException):
             future.set_exception(outcome)
