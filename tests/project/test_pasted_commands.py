@@ -174,7 +174,7 @@ def block_exports(commands: list[Command]) -> dict[Command, str]:
     prefix: dict[Command, str] = {}
     seen: dict[str, list[str]] = {}
     for command in commands:
-        prefix[command] = "; ".join(seen.get(command.block, []))
+        prefix[command] = "\n".join(seen.get(command.block, []))
         if command.text.startswith("export "):
             seen.setdefault(command.block, []).append(command.text)
     return prefix
@@ -437,7 +437,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         stop(started.process)
 
 
+# Its own bound: a fresh environment, a stack and some forty commands, each bounded by
+# COMMAND_S; about 2 minutes with two suites sharing the machine (load 15).
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_every_printed_and_documented_command_works_after_make_run(stack: Stack) -> None:
     installed = {path.name for path in (stack.root / ".venv/bin").iterdir()}
     assert "localbridge" in installed, "make run does not install .venv/bin/localbridge"
