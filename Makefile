@@ -8,10 +8,14 @@ PY := $(BIN)/python
 # The stamps name the lock and pyproject.toml they were made from (the project's
 # entry points live there), so switching branches re-installs only on change.
 LOCK_SUM := $(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
-# RUN_STAMP: what running needs (the lock's lines marked localbridge, api, jobs or
-# deploy: all but `# dev` and `# installer`), for run, api, deploy...
-# STAMP: everything (dev tools too) and the project itself, for install, test, bench.
+# Three environments, each a superset of the one before (the lock's lines are marked
+# by role; infra/lockfile.py selects them):
+# RUN_STAMP: what running needs (lines marked localbridge, api or jobs) and this
+# project, editable (.venv/bin/localbridge), for run, api, data, invoke.
+# DEPLOY_STAMP: and the deploy tools (lines marked deploy), for deploy, deploy-local.
+# STAMP: everything (the dev tools too), for install, test, lint, bench.
 RUN_STAMP := $(VENV)/.run-$(LOCK_SUM)
+DEPLOY_STAMP := $(VENV)/.deploy-$(LOCK_SUM)
 STAMP := $(VENV)/.installed-$(LOCK_SUM)
 # uv installs from the lock; pip, the one installer a fresh venv has, installs uv
 # at the lock's version (its `# installer` line).
@@ -58,24 +62,28 @@ export AWS_DEFAULT_REGION ?= us-east-1
 .PHONY: help install lock lint typecheck test check run api data invoke bench bench-api \
         deploy destroy deploy-local destroy-local clean
 
+# Colour only on a terminal (and not with NO_COLOR set): `make help | less` stays plain.
+# Each variable names every target that reads it (tests/project/test_make_help.py checks).
 help: ## list the targets and the variables they take
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
-		awk 'BEGIN {FS = ":.*## "} {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+	@if [ -t 1 ] && [ -z "$$NO_COLOR" ]; then on='\033[36m' off='\033[0m'; else on= off=; fi; \
+	grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk -v on="$$on" -v off="$$off" 'BEGIN {FS = ":.*## "} {printf "  %s%-14s%s %s\n", on, $$1, off, $$2}'
 	@echo
 	@echo "Variables (give them on the command line: make run SPEED=3600 API_PORT=5050):"
 	@printf "  %-14s %s\n" \
-		CLOCK_START "make run: where the virtual clock starts (now $(CLOCK_START))" \
+		CLOCK_START "make run, make deploy-local: where the virtual clock starts (make run's: $(CLOCK_START); deploy-local's: the real clock unless given)" \
 		CLOCK_END "make run: nothing scheduled after it fires (now $(CLOCK_END))" \
-		SPEED "make run: virtual seconds per real second (now $(SPEED))" \
-		API_PORT "make run, make api: the results API's port (now $(API_PORT))" \
+		SPEED "make run, make deploy-local: virtual seconds per real second (make run's: $(SPEED); deploy-local's: 1 unless given)" \
+		API_PORT "make run, make api, make invoke, make deploy-local: the results API's port (now $(API_PORT))" \
 		LAMBDA_PORT "make run: the Lambda Invoke API's port (now $(LAMBDA_PORT))" \
 		CONSOLE_PORT "make run: the web console's port (empty: 3000 if free)" \
 		FN "make invoke: the function (now $(FN))" \
 		TIME "make invoke: its scheduled time, e.g. 2022-12-19T01:00:00Z (empty: now)" \
 		STAGE "make deploy, make destroy: the Chalice stage (now $(STAGE))" \
-		ENGINE "make deploy-local: auto, localstack or embedded (now $(ENGINE))" \
-		ENDPOINT_PORT "make deploy-local: the emulated AWS endpoint's port (now $(ENDPOINT_PORT))" \
-		TEST_WORKERS "make test, make check: pytest's worker processes (now $(TEST_WORKERS); 1: one process)"
+		ENGINE "make deploy-local, make destroy-local: auto, localstack or embedded (now $(ENGINE))" \
+		ENDPOINT_PORT "make deploy-local, make destroy-local: the emulated AWS endpoint's port (now $(ENDPOINT_PORT))" \
+		TEST_WORKERS "make test, make check: pytest's worker processes (now $(TEST_WORKERS); 1: one process)" \
+		PYTHON "make lock, and the first install of .venv by any target: the interpreter (now $(PYTHON))"
 
 $(VENV)/.uv-$(LOCK_SUM): requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -85,18 +93,26 @@ $(VENV)/.uv-$(LOCK_SUM): requirements.lock
 	@rm -f $(VENV)/.uv-* && touch $@
 
 $(RUN_STAMP): $(VENV)/.uv-$(LOCK_SUM) pyproject.toml
-	@echo "installing what running needs with uv (make install adds the dev tools)"
-	sed '/# dev$$/d; /# installer$$/d' requirements.lock > $(VENV)/requirements-run.txt
+	@echo "installing what running needs and this project (editable) with uv"
+	$(PY) -m infra.lockfile select localbridge api jobs < requirements.lock \
+		> $(VENV)/requirements-run.txt
 	$(UV_PIP) -r $(VENV)/requirements-run.txt
+	$(UV_PIP) --no-deps -e .
 	@rm -f $(VENV)/.run-* && touch $@
 
-$(STAMP): $(RUN_STAMP)
-	@echo "installing the dev tools and this project (editable) with uv"
+$(DEPLOY_STAMP): $(RUN_STAMP)
+	@echo "installing the deploy tools with uv"
+	$(PY) -m infra.lockfile select localbridge api jobs deploy < requirements.lock \
+		> $(VENV)/requirements-deploy.txt
+	$(UV_PIP) -r $(VENV)/requirements-deploy.txt
+	@rm -f $(VENV)/.deploy-* && touch $@
+
+$(STAMP): $(DEPLOY_STAMP)
+	@echo "installing the dev tools with uv"
 	$(UV_PIP) -r requirements.lock
-	$(UV_PIP) --no-deps -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 
-install: $(STAMP) ## .venv: the locked dependencies, then this project (editable; .venv/bin/localbridge)
+install: $(STAMP) ## .venv: every locked dependency (dev tools too) and this project (editable)
 
 lock: ## re-resolve pyproject.toml's dependencies into requirements.lock (lines marked by role)
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
@@ -145,17 +161,17 @@ bench: $(STAMP) ## all benchmarks (prints figures; not a test)
 bench-api: $(STAMP) ## results API throughput and latency
 	$(PY) -m bench api
 
-deploy: $(RUN_STAMP) ## chalice deploy --stage STAGE (AWS_ENDPOINT_URL honoured)
+deploy: $(DEPLOY_STAMP) ## chalice deploy --stage STAGE (AWS_ENDPOINT_URL honoured)
 	$(PY) -m infra.deploy deploy --stage $(STAGE)
 
-destroy: $(RUN_STAMP) ## chalice delete --stage STAGE
+destroy: $(DEPLOY_STAMP) ## chalice delete --stage STAGE
 	$(PY) -m infra.deploy destroy --stage $(STAGE)
 
-deploy-local: $(RUN_STAMP) data/registrations.db ## deploy to LocalStack (Docker) or the embedded emulated AWS
+deploy-local: $(DEPLOY_STAMP) data/registrations.db ## deploy to LocalStack (Docker) or the embedded emulated AWS
 	$(PY) -m infra.deploy_local up --engine $(ENGINE) --port $(ENDPOINT_PORT) $(DEPLOY_CLOCK) \
 		$(if $(filter file,$(origin API_PORT)),,--api-port $(API_PORT))
 
-destroy-local: $(RUN_STAMP) ## delete the local deployment and stop what deploy-local started
+destroy-local: $(DEPLOY_STAMP) ## delete the local deployment and stop what deploy-local started
 	$(PY) -m infra.deploy_local down --engine $(ENGINE) $(if $(filter file,$(origin ENDPOINT_PORT)),,--port $(ENDPOINT_PORT))
 
 clean: ## remove .venv, generated runtime files and local deployment records

@@ -23,6 +23,7 @@ from pathlib import Path
 import requests
 
 from localbridge.lambda_api.server import DEFAULT_PORT as LAMBDA_PORT
+from localbridge.ledger import DEFAULT_LEDGER
 
 API_HOST = "127.0.0.1"
 API_STARTUP_S = 30.0
@@ -46,7 +47,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         help=f"the Lambda Invoke API's port (chalice invoke, boto3; default {LAMBDA_PORT})",
     )
     parser.add_argument("--results-db", default=os.environ.get("RESULTS_DB", "data/results.db"))
-    parser.add_argument("--ledger", default="data/localbridge.db")
+    parser.add_argument("--ledger", default=DEFAULT_LEDGER)
     parser.add_argument(
         "extra", nargs="*", help="more `localbridge run` options, after `--` (e.g. --env K=V)"
     )
@@ -122,6 +123,22 @@ def localbridge_args(args: argparse.Namespace) -> list[str]:
     return command
 
 
+def banner(args: argparse.Namespace, url: str) -> str:
+    """Where things are, and commands to paste into another terminal at the repository's
+    root (indented; tests/project/test_pasted_commands.py runs each)."""
+    ledger = "" if args.ledger == DEFAULT_LEDGER else f" --ledger {args.ledger}"
+    return (
+        f"\nresults API: {url}  (results: {args.results_db})\n"
+        f"  curl '{url}/result?metric=average_weight'\n"
+        f"  curl '{url}/result?metric=registrations'\n"
+        f"localbridge: runs in {args.ledger}\n"
+        f"  .venv/bin/localbridge runs{ledger}\n"
+        f"console: http://127.0.0.1:{args.console_port or 3000}/  (schedules, runs, dead "
+        "letters, results, /metrics; localbridge prints the address it got)\n"
+        "Ctrl-C stops both.\n"
+    )
+
+
 def main(argv: Sequence[str]) -> int:
     args = parse(argv)
     taken = taken_port_message(args)
@@ -140,16 +157,7 @@ def main(argv: Sequence[str]) -> int:
         return stop(api, STOP_GRACE_S) or 1
     # Functions see only their stage's variables (as in Lambda): pass the URL explicitly.
     bridge = start([*localbridge_args(args), "--env", f"RESULTS_API_URL={url}"])
-    print(
-        f"\nresults API: {url}  (results: {args.results_db})\n"
-        f"  curl '{url}/result?metric=average_weight'\n"
-        f"  curl '{url}/result?metric=registrations'\n"
-        f"localbridge: runs in {args.ledger}; `.venv/bin/localbridge runs` shows them\n"
-        f"console: http://127.0.0.1:{args.console_port or 3000}/  (schedules, runs, dead "
-        "letters, results, /metrics; localbridge prints the address it got)\n"
-        "Ctrl-C stops both.\n",
-        flush=True,
-    )
+    print(banner(args, url), flush=True)
     while not stopping.wait(0.2):
         if api.poll() is not None or bridge.poll() is not None:
             break

@@ -3,11 +3,14 @@
 One resolution (every dependency and dependency group of pyproject.toml,
 installed together and frozen) is the single source of versions. This marks
 each pinned line with the roles that need it, so that ``make run`` can
-install only what running needs while ``make install`` installs everything:
+install only what running needs, ``make deploy-local`` what deploying adds,
+and ``make install`` everything:
 
-- ``# localbridge``, ``# api``, ``# jobs``, ``# deploy`` (one or more): what
-  running needs, the closure of ``[project] dependencies`` (the installed
-  package) and of the groups of the same names;
+- ``# localbridge``, ``# api``, ``# jobs`` (one or more): what running needs,
+  the closure of ``[project] dependencies`` (the installed package) and of the
+  groups of the same names;
+- ``# deploy``: what deploying needs (the group's closure; a line may name
+  running roles too);
 - ``# installer``: the ``install`` group (uv, which installs the rest);
 - ``# dev``: everything else (tests, benchmarks, linters, type stubs).
 
@@ -16,7 +19,9 @@ read from the installed packages' own metadata, markers evaluated for this
 interpreter. Existing marks on the input are ignored, so the lock re-marked
 in ``.venv`` (``python -m infra.lockfile < requirements.lock``) keeps every
 version. ``python -m infra.lockfile requirements`` prints every direct
-requirement, one a line, for ``make lock`` to resolve.
+requirement, one a line, for ``make lock`` to resolve; ``python -m
+infra.lockfile select ROLE... < requirements.lock`` prints the pins whose
+line names one of the roles, for ``make`` to install.
 """
 
 from __future__ import annotations
@@ -29,16 +34,20 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-# What running needs: the installed package's dependencies, then the groups by role.
-RUNNING = ("localbridge", "api", "jobs", "deploy")
+# What running needs (`make run`): the installed package's dependencies, then the groups.
+RUNNING = ("localbridge", "api", "jobs")
+# What deploying adds (`make deploy-local`, `make deploy`).
+DEPLOYING = ("deploy",)
+MARKED = RUNNING + DEPLOYING
 INSTALLER = "install"
 
 HEADER = """\
 # Every package, pinned: one resolution of pyproject.toml's dependencies (`make lock`).
 # Each line names the roles that need it (pyproject.toml says what each role is).
-# localbridge, api, jobs and deploy are what running needs (`make run`); `# installer`
-# is the installer `make` bootstraps first; `# dev` lines are only for tests,
-# benchmarks and linters (`make install` adds them).
+# localbridge, api and jobs are what running needs (`make run`); deploy is what
+# deploying adds (`make deploy-local`, `make deploy`); `# installer` is the installer
+# `make` bootstraps first; `# dev` lines are only for tests, benchmarks and linters
+# (`make install` adds them).
 """
 
 
@@ -92,6 +101,17 @@ def pins(lines: Iterable[str]) -> list[str]:
     return found
 
 
+def select(lock_lines: Iterable[str], wanted: Iterable[str]) -> list[str]:
+    """The pins of a marked lock whose line names one of the ``wanted`` roles."""
+    roles_wanted = set(wanted)
+    found = []
+    for line in lock_lines:
+        pin, _, marks = line.partition("#")
+        if pin.strip() and roles_wanted & {role.strip() for role in marks.split(",")}:
+            found.append(pin.strip())
+    return found
+
+
 def mark(frozen: Iterable[str], needs: Mapping[str, set[str]], installer: set[str]) -> list[str]:
     """The frozen pins, each marked with the roles whose closure (``needs``) holds it."""
     lines = []
@@ -110,7 +130,7 @@ def mark(frozen: Iterable[str], needs: Mapping[str, set[str]], installer: set[st
 def lock(frozen: Iterable[str], project: Mapping[str, Any]) -> str:
     """requirements.lock's text for the frozen pins of an environment holding them."""
     by_role = roles(project)
-    needs = {role: closure(by_role[role]) for role in RUNNING}
+    needs = {role: closure(by_role[role]) for role in MARKED}
     return HEADER + "\n".join(mark(frozen, needs, closure(by_role[INSTALLER]))) + "\n"
 
 
@@ -120,8 +140,14 @@ def main(argv: list[str]) -> int:
         every = dict.fromkeys(req for reqs in roles(project).values() for req in reqs)
         sys.stdout.write("".join(f"{requirement}\n" for requirement in every))
         return 0
+    if argv[:1] == ["select"] and set(argv[1:]) <= {*MARKED, "installer", "dev"} and argv[1:]:
+        sys.stdout.write("".join(f"{pin}\n" for pin in select(sys.stdin, argv[1:])))
+        return 0
     if argv:
-        sys.stderr.write("usage: python -m infra.lockfile [requirements] < freeze.txt\n")
+        sys.stderr.write(
+            "usage: python -m infra.lockfile [requirements | select ROLE...] < FILE"
+            f" (roles: {', '.join(MARKED)}, installer, dev)\n"
+        )
         return 2
     sys.stdout.write(lock(sys.stdin, project))
     return 0

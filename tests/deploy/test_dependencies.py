@@ -1,9 +1,10 @@
 """Dependencies by role: pyproject.toml names them, requirements.lock pins them.
 
 The installed package's dependencies are exactly what ``localbridge`` imports;
-what the running parts import (the API, the jobs, the deploy scripts) is in
-what ``make run`` installs; the lock's marks follow pyproject.toml's roles;
-the exact pins agree with the lock. Imports are read from the source (every
+what the running parts import (the API, the jobs, ``make run``'s launcher) is
+in what ``make run`` installs, and nothing else is; what the deploy scripts
+import is in what ``make deploy-local`` installs; the lock's marks follow
+pyproject.toml's roles; the exact pins agree with the lock. Imports are read from the source (every
 import statement, those inside functions too), nothing is imported.
 """
 
@@ -26,14 +27,18 @@ from tests.support import ROOT
 
 PROJECT: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())
 LOCK = (ROOT / "requirements.lock").read_text()
-# Each running part, the role whose group holds what it imports. infra runs
-# localbridge's code (discovery, the runtime) too, so it has localbridge's role.
+# Each part, the roles whose groups hold what it imports. infra runs localbridge's
+# code (discovery, the runtime) too, so it has localbridge's role; `make run` runs
+# infra/local.py with what running needs alone (data/ imports only the stdlib).
 PARTS = {
     "api": ("api",),
     "functions": ("jobs",),
     "app.py": ("jobs",),
+    "infra/local.py": lockfile.RUNNING,
     "infra": ("deploy", "localbridge"),
 }
+# Deploy-only packages `make run` must leave out (`make deploy-local` brings them).
+DEPLOY_ONLY = {"moto", "cfn-lint", "docker", "sympy", "localstack-client"}
 
 # `pip freeze` leaves these out of the lock: the venv brings pip and setuptools,
 # and uv installs wheel (chalice needs it) at the index's version.
@@ -98,12 +103,45 @@ def test_what_a_running_part_imports_is_in_its_roles(part: str, roles: tuple[str
     assert imports - needed == set()
 
 
-def test_make_run_installs_what_every_running_role_needs() -> None:
-    running = {name for name, (_, marks) in locked().items() if marks[0] in lockfile.RUNNING}
-    for role in lockfile.RUNNING:
-        assert lockfile.closure(lockfile.roles(PROJECT)[role]) - UNFROZEN <= running, role
+def selected(roles: Iterable[str]) -> set[str]:
+    """The names of the pins ``make`` installs for ``roles`` (its lockfile select)."""
+    return {
+        lockfile.canonical(pin.split("==")[0]) for pin in lockfile.select(LOCK.splitlines(), roles)
+    }
+
+
+def needed(roles: Iterable[str]) -> set[str]:
+    return lockfile.closure(req for role in roles for req in lockfile.roles(PROJECT)[role])
+
+
+def test_make_run_installs_what_running_needs_and_nothing_else() -> None:
+    assert selected(lockfile.RUNNING) == needed(lockfile.RUNNING) - UNFROZEN
+    assert selected(lockfile.RUNNING) & DEPLOY_ONLY == set()
     # The tests' oracle is not something running needs.
     assert locked()["croniter"][1] == ["dev"]
+
+
+def test_make_deploy_local_adds_what_deploying_needs() -> None:
+    every = lockfile.MARKED
+    assert selected(every) == needed(every) - UNFROZEN
+    assert selected(every) >= DEPLOY_ONLY
+
+
+def test_the_makefile_installs_each_environment_by_its_roles() -> None:
+    """RUN_STAMP selects the running roles (and installs the project: .venv/bin/localbridge),
+    DEPLOY_STAMP adds deploy; run, api, data and invoke need only the first."""
+    makefile = (ROOT / "Makefile").read_text()
+
+    def recipe(stamp: str) -> str:
+        return makefile[makefile.index(f"$({stamp}):") :].split("\n\n")[0]
+
+    assert f"select {' '.join(lockfile.RUNNING)} <" in recipe("RUN_STAMP")
+    assert "--no-deps -e ." in recipe("RUN_STAMP")
+    assert f"select {' '.join(lockfile.MARKED)} <" in recipe("DEPLOY_STAMP")
+    for target, stamp in [("run", "RUN_STAMP"), ("api", "RUN_STAMP"), ("invoke", "RUN_STAMP")]:
+        assert re.search(rf"^{target}: \$\({stamp}\)", makefile, re.MULTILINE), target
+    for target in ("deploy", "destroy", "deploy-local", "destroy-local"):
+        assert re.search(rf"^{target}: \$\(DEPLOY_STAMP\)", makefile, re.MULTILINE), target
 
 
 def test_the_lock_is_marked_as_pyproject_names_the_roles() -> None:
@@ -141,6 +179,18 @@ def test_lambdas_requirements_are_pinned_as_in_the_lock() -> None:
     for line in (ROOT / "requirements.txt").read_text().split():
         name, version = re.fullmatch(r"([\w.-]+)==(\S+)", line).groups()  # type: ignore[union-attr]
         assert locked()[lockfile.canonical(name)][0] == version, name
+
+
+def test_select_takes_the_lines_naming_a_wanted_role() -> None:
+    lock = [
+        "# header, api",
+        "a==1  # localbridge",
+        "b==2  # api, deploy",
+        "c==3  # deploy",
+        "d==4  # dev",
+    ]
+    assert lockfile.select(lock, ["localbridge", "api"]) == ["a==1", "b==2"]
+    assert lockfile.select(lock, ["deploy"]) == ["b==2", "c==3"]
 
 
 def test_marks_name_every_running_role_that_needs_a_package() -> None:
