@@ -89,3 +89,22 @@ def test_a_replay_runs_the_instants_an_invoke_ran(tmp_path: Path) -> None:
             (ONE_AM + timedelta(hours=1), TickSource.REPLAY),
             (ONE_AM + timedelta(hours=2), TickSource.REPLAY),
         ]
+
+
+def test_catch_up_runs_a_missed_instant_an_invoke_ran_while_down(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", HOURLY)
+    ledger_path = tmp_path / "l.db"
+    with started_runtime(project, ledger_path, manual_clock()):
+        pass  # up at 00:00:30, then down
+    # While down, `localbridge invoke hourly --time 01:00`.
+    with started_runtime(
+        project, ledger_path, manual_clock(), start=False, fire_schedules=False
+    ) as runtime:
+        runtime.prepare()
+        assert runtime.invoke_now("hourly", at=ONE_AM).result.succeeded
+    # Back at 01:30:30: the missed 01:00 is caught up, the invocation beside it.
+    back = manual_clock(T0 + timedelta(hours=1, minutes=30))
+    with started_runtime(project, ledger_path, back) as runtime:
+        scheduled_tick_done(runtime.ledger, "hourly", ONE_AM)
+        at_one = [t for t in runtime.ledger.find("hourly") if t.scheduled_at == ONE_AM]
+        assert sorted(t.source for t in at_one) == [TickSource.INVOKE, TickSource.SCHEDULE]
