@@ -70,7 +70,7 @@ def resume_point(
         held = states(function.name, cursor, fire[-1]) if fire else {}
         for instant in fire:
             if held.get(instant) not in FINAL_STATES:
-                # Pending or retrying: unfinished, so this run runs it.
+                # Not held, or held unfinished (pending, retrying): this run runs it.
                 why = NoNext.PAUSED if function.name in paused else None
                 next_at = None if why else instant
                 return ResumePoint(function.name, done, first, last, next_at, why, dead)
