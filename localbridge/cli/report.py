@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from localbridge.instants import display_optional
+from localbridge.instants import display_instant, display_optional
 from localbridge.ledger.store import Ledger
+from localbridge.runtime.resume import NoNext, ResumePoint
 from localbridge.terminal import escape
 from localbridge.ticks import Tick
 
@@ -49,3 +51,56 @@ def tick_json(ledger: Ledger, tick: Tick) -> dict[str, Any]:
             for a in ledger.attempts(tick.id)
         ],
     }
+
+
+def ticks(count: int) -> str:
+    return f"{count} tick" if count == 1 else f"{count} ticks"
+
+
+def next_fire(point: ResumePoint, clock_start: datetime, clock_end: datetime | None) -> str:
+    """A start banner's word on one function: what an earlier run already did from the
+    clock's start on (not fired again), and the instant that really fires next, or why
+    none does."""
+    done = ""
+    if point.done:
+        more = "at least " if point.why is NoNext.NOT_COUNTED else ""
+        dead = f" ({dead_letters(point.dead)})" if point.dead else ""
+        done = f"{more}{ticks(point.done)} already done{dead}; "
+    if point.next is not None:
+        return f"{done}next {display_instant(point.next)}"
+    if point.why is NoNext.NOT_COUNTED and point.last_done is not None:
+        return f"{done}next after {display_instant(point.last_done)} (not counted further)"
+    return f"{done}next never ({why_never(point, clock_start, clock_end)})"
+
+
+def why_never(point: ResumePoint, clock_start: datetime, clock_end: datetime | None) -> str:
+    if point.why is NoNext.PAST_CLOCK_END and clock_end is not None:
+        return f"past the clock end {display_instant(clock_end)}"
+    if point.why is NoNext.PAUSED:
+        return "paused: resume it to fire it again"
+    after = clock_start if point.last_done is None else point.last_done
+    return f"its expression has no instant after {display_instant(after)}"
+
+
+def already_done(points: Sequence[ResumePoint]) -> str | None:
+    """One line for the ticks a start will not fire again, when there are any."""
+    done = sum(point.done for point in points)
+    if not done:
+        return None
+    first = min(point.first_done for point in points if point.first_done is not None)
+    last = max(point.last_done for point in points if point.last_done is not None)
+    span = (
+        display_instant(first)
+        if first == last
+        else f"{display_instant(first)} to {display_instant(last)}"
+    )
+    dead = sum(point.dead for point in points)
+    letters = f"; {dead_letters(dead)}, which dlq redrive runs again" if dead else ""
+    return (
+        f"localbridge: {ticks(done)} ({span}) already done by an earlier run: "
+        f"not fired again{letters}"
+    )
+
+
+def dead_letters(count: int) -> str:
+    return "1 dead letter" if count == 1 else f"{count} dead letters"

@@ -8,7 +8,7 @@ import logging
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -23,12 +23,13 @@ from localbridge.cli.common import (
 )
 from localbridge.cli.lambda_tools import read_event
 from localbridge.cli.progress import ProgressBar
-from localbridge.cli.report import table
+from localbridge.cli.report import already_done, next_fire, table
 from localbridge.cli.session import load, open_session
 from localbridge.clock import SystemClock
 from localbridge.instants import display_instant, whole_seconds
 from localbridge.lambda_api import DEFAULT_PORT
 from localbridge.ledger.pauses import read_paused
+from localbridge.ledger.snapshot import LedgerSnapshot
 from localbridge.ledger.store import Ledger
 from localbridge.project.config import parse_env_overrides
 from localbridge.project.pending import PendingLoad
@@ -44,19 +45,30 @@ if TYPE_CHECKING:
 ServiceFactory = Callable[[argparse.Namespace], Sequence["Service[Runtime]"]]
 
 
-def describe_start(runtime: Runtime, clock: Clock, args: argparse.Namespace) -> None:
+def describe_start(
+    runtime: Runtime, clock: Clock, args: argparse.Namespace, found: LedgerSnapshot
+) -> None:
+    """The start banner: the clock, and per function what really fires next, from
+    the ledger as ``found`` before the start (an earlier run's ticks are not fired again)."""
+    from localbridge.runtime.resume import resume_points
+
+    clock_end = runtime.gate.until
     speed = f" at {clock.speed:g}x" if clock.speed != 1 else ""
+    until = "" if clock_end is None else f" until {display_instant(clock_end)}"
     print(
         f"localbridge: stage {args.stage}, {len(runtime.functions())} scheduled function(s), "
-        f"clock from {display_instant(clock.started_at)}{speed}, ledger {args.ledger}",
+        f"clock from {display_instant(clock.started_at)}{speed}{until}, ledger {args.ledger}",
         flush=True,
     )
-    # The first instant fired is the first at or after the clock's start.
-    first_after = clock.started_at - timedelta(microseconds=1)
-    for function in runtime.functions():
-        upcoming = function.schedule.next_fire_times(first_after, 1)
-        first = display_instant(upcoming[0]) if upcoming else "never"
-        print(f"  {function.name:<32} {function.spec.expression:<24} next {first}", flush=True)
+    functions = runtime.functions()
+    paused = runtime.gate.pauses.paused()
+    points = resume_points(functions, found.scheduled_states, clock.started_at, clock_end, paused)
+    for function, point in zip(functions, points, strict=True):
+        upcoming = next_fire(point, clock.started_at, clock_end)
+        print(f"  {function.name:<32} {function.spec.expression:<24} {upcoming}", flush=True)
+    summary = already_done(points)
+    if summary is not None:
+        print(summary, flush=True)
 
 
 def lambda_api_services(args: argparse.Namespace) -> list[Service[Runtime]]:
@@ -133,8 +145,12 @@ def cmd_run(
 
         # A fault (the ledger refused a write) stops everything as Ctrl-C does.
         runtime.faults.on_fault(stop.set)
-        runtime.start()
-        describe_start(runtime, clock, args)
+        runtime.prepare()
+        # What the ledger held before this run fires anything: the banner reads it
+        # once the runs began, so saying what it found never delays the first fire.
+        with LedgerSnapshot(runtime.ledger.path) as found:
+            runtime.start()
+            describe_start(runtime, clock, args, found)
         for service in started:
             service.start(runtime)
         watcher = SourceWatcher(args.project.resolve(), reload, baseline=pending.sources)

@@ -137,8 +137,12 @@ class LedgerReader:
         return tick_from_row(rows[0]) if rows else None
 
     def tick_at(self, function: str, scheduled_at: datetime) -> Tick | None:
+        """The first run recorded for ``function`` at ``scheduled_at``: the one whose post
+        an Idempotency-Key ``<function>/<instant>`` most likely stored (an invocation of
+        a scheduled instant and its scheduled tick share the key)."""
         rows = self._connection.query(
-            f"SELECT {TICK_COLUMNS} FROM ticks WHERE function = ? AND scheduled_at = ?",
+            f"SELECT {TICK_COLUMNS} FROM ticks WHERE function = ? AND scheduled_at = ? "
+            "ORDER BY id LIMIT 1",
             (function, format_instant(scheduled_at)),
         )
         return tick_from_row(rows[0]) if rows else None

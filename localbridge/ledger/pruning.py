@@ -2,10 +2,11 @@
 
 What goes: ticks scheduled before the instant that are finished (succeeded,
 failed, skipped, purged), with their attempts and logs. What stays: anything
-still to run, dead letters (until a person purges them), and any tick past its
-function's mark - the mark (``functions.scheduled_through``), never a tick
-row, is what tells ``run`` and catch-up an instant was handled, so removing a
-handled tick can never make it fire again.
+still to run, dead letters (until a person purges them), and a scheduled
+instant's tick past its function's mark (``functions.scheduled_through``, how
+far the schedule fired): a replay ahead of the schedule, which keeps ``run``
+from firing that instant again once its schedule gets there. An invocation's
+tick never holds a scheduled instant, so it goes like any other.
 
 Deletes go in small batches, each its own short transaction, so a live ``run``
 writing beside them waits milliseconds at most; the freed pages are handed back
@@ -38,8 +39,9 @@ _STATES = ", ".join(f"'{state.value}'" for state in PRUNABLE_STATES)
 # the range scan of ``ticks_by_scheduled`` is the plan (the state index would
 # sort every finished run before the first batch).
 _PRUNABLE = (
-    f"scheduled_at < ? AND +state IN ({_STATES}) AND NOT EXISTS (SELECT 1 FROM functions AS f "
-    "WHERE f.name = ticks.function AND f.scheduled_through < ticks.scheduled_at)"
+    f"scheduled_at < ? AND +state IN ({_STATES}) AND (invoked OR NOT EXISTS (SELECT 1 "
+    "FROM functions AS f WHERE f.name = ticks.function AND f.scheduled_through < "
+    "ticks.scheduled_at))"
 )
 
 

@@ -38,24 +38,27 @@ class Queries:
         )
 
     def ticks_between(
-        self, functions: Sequence[str], after: datetime, through: datetime
+        self, functions: Sequence[str], after: datetime, through: datetime, invoked: bool = False
     ) -> list[Tick]:
+        """``functions``' ticks in (after, through]: of the scheduled instants (schedule,
+        catch-up, replay, redrive), or with ``invoked`` of the invocations."""
         marks = ", ".join("?" for _ in functions)
         return self._select_ticks(
-            f"function IN ({marks}) AND scheduled_at > ? AND scheduled_at <= ?",
-            (*functions, format_instant(after), format_instant(through)),
+            f"function IN ({marks}) AND scheduled_at > ? AND scheduled_at <= ? AND invoked = ?",
+            (*functions, format_instant(after), format_instant(through), int(invoked)),
             "ORDER BY scheduled_at, id",
         )
 
     def states_between(
         self, functions: Sequence[str], after: datetime, through: datetime
     ) -> dict[TickState, int]:
-        """How many of ``functions``' ticks in (after, through] are in each state."""
+        """How many of ``functions``' scheduled instants in (after, through] are in
+        each state (invocations of those instants left out, as ``ticks_between``)."""
         marks = ", ".join("?" for _ in functions)
         with self._lock:
             rows = self._db.execute(
                 f"SELECT state, count(*) FROM ticks WHERE function IN ({marks}) "
-                "AND scheduled_at > ? AND scheduled_at <= ? GROUP BY state",
+                "AND scheduled_at > ? AND scheduled_at <= ? AND NOT invoked GROUP BY state",
                 (*functions, format_instant(after), format_instant(through)),
             ).fetchall()
         return {TickState(row[0]): row[1] for row in rows}

@@ -32,6 +32,14 @@ ATTEMPT_COLUMNS = (
     "tick_id, number, started_at, ended_at, lateness_ms, duration_ms, outcome, "
     "error_type, error_message, traceback, payload, payload_truncated, logs"
 )
+INVOKED_SOURCES = frozenset({TickSource.INVOKE, TickSource.EVENT})
+"""Invocations (``invoke``, the Invoke API): recorded apart from the scheduled
+instants (the ``invoked`` column), so one never takes a scheduled tick's place."""
+
+
+def is_invoked(tick: NewTick) -> int:
+    """The ``invoked`` column of a new tick: 1 for an invocation, 0 for a scheduled instant."""
+    return int(tick.source in INVOKED_SOURCES)
 
 
 def tick_from_row(row: sqlite3.Row) -> Tick:

@@ -34,7 +34,7 @@ from localbridge.instants import format_instant
 from localbridge.ledger.connect import immediate_transaction
 from localbridge.ledger.owners import Owner
 from localbridge.ledger.queries import Queries
-from localbridge.ledger.rows import Rows, new_tick, outcome_rows, report_rows
+from localbridge.ledger.rows import Rows, is_invoked, new_tick, outcome_rows, report_rows
 from localbridge.ticks import (
     AttemptEnd,
     Fired,
@@ -52,13 +52,14 @@ Renumbered = dict[tuple[int, int], int]
 
 INSERT_TICK = (
     "INSERT INTO ticks (function, scheduled_at, state, source, enqueued_at, "
-    "event, created_at, updated_at, request_id, event_id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    "event, created_at, updated_at, request_id, event_id, invoked) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
 INSERT_RUNNING = (
     "INSERT INTO ticks (function, scheduled_at, state, source, attempts, enqueued_at, event, "
-    "created_at, updated_at, request_id, event_id) "
-    f"VALUES (?, ?, '{TickState.RUNNING.value}', ?, 1, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    "created_at, updated_at, request_id, event_id, invoked) "
+    f"VALUES (?, ?, '{TickState.RUNNING.value}', ?, 1, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT DO NOTHING"
 )
 event_text = json.JSONEncoder(check_circular=False, separators=(",", ":")).encode
 """An event as the ledger keeps it: compact JSON, written for every tick - twice as
@@ -94,10 +95,12 @@ class RunWrites(Queries):
         """Record ``ticks`` pending (and advance ``marks``) in one transaction.
 
         Returns only the ticks that were new: a (function, instant) already in
-        the ledger is left as it is, which is what makes restarts safe.
+        the ledger is left as it is, which is what makes restarts safe. An
+        invocation's instant is apart from the schedule's (``rows.is_invoked``):
+        neither ever holds the other's.
         """
         stamp = format_instant(now)
-        by_key = {(t.function, format_instant(t.scheduled_at)): t for t in ticks}
+        by_key = {(t.function, format_instant(t.scheduled_at), is_invoked(t)): t for t in ticks}
         # A batch's ticks mostly share one enqueued_at (a replay's chunk): format it once.
         enqueued = {moment: format_instant(moment) for moment in {t.enqueued_at for t in ticks}}
         rows = [
@@ -112,8 +115,9 @@ class RunWrites(Queries):
                 stamp,
                 tick.request_id,
                 tick.event_id,
+                invoked,
             )
-            for (function, scheduled_at), tick in by_key.items()
+            for (function, scheduled_at, invoked), tick in by_key.items()
         ]
         with self._transaction() as db:
             # Within this (exclusive) transaction, the new rows are exactly
@@ -121,10 +125,11 @@ class RunWrites(Queries):
             before = db.execute("SELECT coalesce(max(id), 0) FROM ticks").fetchone()[0]
             db.executemany(INSERT_TICK, rows)
             new_rows = db.execute(
-                "SELECT id, function, scheduled_at FROM ticks WHERE id > ? ORDER BY id", (before,)
+                "SELECT id, function, scheduled_at, invoked FROM ticks WHERE id > ? ORDER BY id",
+                (before,),
             ).fetchall()
             upsert_marks(db, marks)
-        return [new_tick(row[0], by_key[(row[1], row[2])], now) for row in new_rows]
+        return [new_tick(row[0], by_key[(row[1], row[2], row[3])], now) for row in new_rows]
 
     # -- attempts ----------------------------------------------------------
 
@@ -258,8 +263,8 @@ class RunWrites(Queries):
 
 
 def renumbered(ticks: Sequence[Tick], numbers: Sequence[int]) -> Renumbered:
-    """Runs whose number another process took first (an ``invoke`` of the same
-    instant in between): their outcomes go to the number they were given."""
+    """Runs whose number another process took first (one that ran the same tick
+    in between, a replay say): their outcomes go to the number they were given."""
     return {
         (tick.id, tick.attempts + 1): number
         for tick, number in zip(ticks, numbers, strict=True)
@@ -366,6 +371,7 @@ def running_rows(ticks: Sequence[NewTick], stamp: str) -> Rows:
             stamp,
             tick.request_id,
             tick.event_id,
+            is_invoked(tick),
         )
         for tick in ticks
     ]
@@ -388,10 +394,10 @@ def insert_running(
         ids = list(range(before + 1, before + 1 + len(rows)))
     else:
         new = db.execute(
-            "SELECT id, function, scheduled_at FROM ticks WHERE id > ?", (before,)
+            "SELECT id, function, scheduled_at, invoked FROM ticks WHERE id > ?", (before,)
         ).fetchall()
-        by_key = {(row[1], row[2]): row[0] for row in new}
-        ids = [by_key.get((row[0], row[1])) for row in rows]
+        by_key = {(row[1], row[2], row[3]): row[0] for row in new}
+        ids = [by_key.get((row[0], row[1], row[-1])) for row in rows]
     db.executemany(
         INSERT_FIRST_ATTEMPT,
         [

@@ -84,6 +84,44 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX ticks_by_state_id ON ticks (state, id);
     CREATE INDEX ticks_by_scheduled ON ticks (scheduled_at, id)
     """,
+    # An invocation (``invoke``, the Invoke API) never takes a scheduled
+    # instant's place, as in AWS: the scheduled tick at that instant still
+    # fires. ``invoked`` sets invocations apart, and (function, instant) is
+    # unique within each of the two. SQLite cannot drop a table's UNIQUE
+    # constraint, so the table is rebuilt (ids kept: attempts refer to them).
+    """
+    CREATE TABLE ticks_new (
+        id INTEGER PRIMARY KEY,
+        function TEXT NOT NULL,
+        scheduled_at TEXT NOT NULL,
+        state TEXT NOT NULL,
+        source TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        failures INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT,
+        enqueued_at TEXT NOT NULL,
+        event TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        request_id TEXT,
+        event_id TEXT,
+        invoked INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (function, scheduled_at, invoked)
+    );
+    INSERT INTO ticks_new (id, function, scheduled_at, state, source, attempts, failures,
+        next_attempt_at, enqueued_at, event, created_at, updated_at, request_id, event_id,
+        invoked)
+    SELECT id, function, scheduled_at, state, source, attempts, failures, next_attempt_at,
+        enqueued_at, event, created_at, updated_at, request_id, event_id,
+        source IN ('invoke', 'event')
+    FROM ticks;
+    DROP TABLE ticks;
+    ALTER TABLE ticks_new RENAME TO ticks;
+    CREATE INDEX ticks_by_state ON ticks (state, function);
+    CREATE INDEX ticks_by_function_id ON ticks (function, id);
+    CREATE INDEX ticks_by_state_id ON ticks (state, id);
+    CREATE INDEX ticks_by_scheduled ON ticks (scheduled_at, id)
+    """,
 )
 
 

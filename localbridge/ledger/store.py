@@ -1,7 +1,9 @@
 """The run ledger: every tick and every attempt, durably, in SQLite (WAL).
 
 A tick is one (function, scheduled instant) to deliver; the pair is unique, so
-nothing scheduled is ever recorded - and so run - twice. Each attempt to run a
+nothing scheduled is ever recorded - and so run - twice. Invocations (``invoke``,
+the Invoke API) are ticks of their own, unique per (function, instant) among
+themselves: one never takes a scheduled instant's place. Each attempt to run a
 tick is its own row. A tick is committed before its function starts and the
 attempt's outcome after it ends (``runs``), so a crash at any moment leaves a
 row to recover from (see ``recover_interrupted``).

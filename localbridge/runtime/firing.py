@@ -45,7 +45,7 @@ class FirePlan:
     dropped: list[int]
     """Ticks written ahead that do not fire: paused or reloaded since."""
     late: list[NewTick]
-    """Instants to record at the instant: held ones, and ones unpaused since."""
+    """Instants to record at the instant: those of functions resumed since."""
     events: dict[int, Event]
 
 
@@ -59,9 +59,10 @@ class Armed:
     """What each function was when armed: its event was built from it."""
     ticks: dict[str, Tick]
     """Written ahead, by function."""
-    held: dict[str, NewTick]
-    """Instants the ledger already held (an ``invoke`` of that instant): not run
-    twice, unless all it holds is a failed invocation (taken over at the instant)."""
+    held: frozenset[str]
+    """Functions whose tick of this instant the ledger already held (an earlier
+    run's, or a replay's): not run twice. An invocation of the instant holds
+    nothing (``runtime.invocations``)."""
     events: dict[int, Event]
     build: EventFactory | None = None
     """Builds the events of instants recorded only at the instant (``FirePlan.late``)."""
@@ -137,7 +138,7 @@ def arm(
     }
     added = ledger.add_ticks(list(new.values()), now) if new else []
     ticks = {tick.function: tick for tick in added}
-    held = {name: tick for name, tick in new.items() if name not in ticks}
+    held = frozenset(name for name in new if name not in ticks)
     events = {tick.id: tick_event(build_event, specs[tick.function], tick) for tick in added}
     armed = Armed(instant, entries, specs, ticks, held, events, build_event)
     return planned(armed, table[0], functions, table[1], paused)
@@ -225,16 +226,15 @@ def plan_fire(armed: Armed, current: Mapping[str, Function], paused: Collection[
     runs, late = [], []
     events = dict(armed.events)
     for name, function in current.items():
-        if name in paused:
+        if name in paused or name in armed.held:
             continue
         tick = armed.ticks.get(name)
         if tick is not None:
             runs.append((tick, function))
             if function.spec is not armed.specs[name]:
                 events.pop(tick.id, None)  # reloaded with new code: built afresh
-        else:
-            held = armed.held.get(name)
-            late.append(held or scheduled_tick(function.spec, armed.instant, armed.build))
+        else:  # paused when armed, resumed since
+            late.append(scheduled_tick(function.spec, armed.instant, armed.build))
     running = {tick.id for tick, _ in runs}
     dropped = [tick.id for tick in armed.ticks.values() if tick.id not in running]
     return FirePlan(runs, dropped, late, events)

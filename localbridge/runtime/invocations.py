@@ -6,20 +6,24 @@ that event - like EventBridge's - carries whole seconds in ``time``; the
 recorded at the whole second its event shows (``this_second``): two within one
 second are one tick with an attempt each, as they are one result to the API.
 An invocation with its own payload is its own delivery and gets its own tick.
-The caller's request id, when it gave one (the Invoke API's
+Invocations are recorded apart from the scheduled instants (the ledger's
+``invoked`` ticks): as in AWS, invoking a function at a scheduled instant T
+never stands in for the scheduled tick at T, which still fires (its post is
+a repeat of the invocation's Idempotency-Key, which the results API answers
+as one). The caller's request id, when it gave one (the Invoke API's
 ``x-amzn-RequestId``), is the delivery's ``aws_request_id``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from localbridge.abc import Clock
 from localbridge.ledger import Ledger
-from localbridge.ticks import NewTick, Tick, TickSource, TickState
+from localbridge.ticks import NewTick, Tick, TickSource
 
 INSTANT = timedelta(microseconds=1)
 """The ledger's resolution: "just before" an instant."""
@@ -53,8 +57,9 @@ def record_invocation(
 ) -> tuple[Tick, bool]:
     """The tick an invocation runs as, and whether it is new.
 
-    With a payload and no ``at``: a new tick of its own. Otherwise the tick at
-    ``at`` (default: this second), recorded now or already there.
+    With a payload and no ``at``: a new tick of its own. Otherwise the
+    invocation tick at ``at`` (default: this second), recorded now or already
+    there; a scheduled tick at ``at`` is left alone.
     """
     now = clock.now()
     if at is None and event is not None:
@@ -65,7 +70,7 @@ def record_invocation(
 
 
 def tick_at(ledger: Ledger, name: str, at: datetime) -> Tick:
-    (tick,) = ledger.ticks_between([name], at - INSTANT, at)
+    (tick,) = ledger.ticks_between([name], at - INSTANT, at, invoked=True)
     return tick
 
 
@@ -84,23 +89,3 @@ def record_given_event(
         if added:
             return added[0]
     raise RuntimeError(f"could not record an invocation of {name} at {now}")
-
-
-def take_over_failed_invocations(
-    ledger: Ledger, fired: Sequence[NewTick], added: Sequence[Tick], now: datetime
-) -> list[Tick]:
-    """Of the scheduled instants just fired that the ledger already held, those held
-    only by a failed synchronous invocation, reopened as scheduled ticks to run:
-    nothing retries a failed invocation, so the scheduled delivery takes it over."""
-    if len(added) == len(fired):
-        return []
-    recorded = {(tick.function, tick.scheduled_at) for tick in added}
-    failed = []
-    for new in fired:
-        at = new.scheduled_at
-        if (new.function, at) in recorded:
-            continue
-        for tick in ledger.ticks_between([new.function], at - INSTANT, at):
-            if tick.state is TickState.FAILED and tick.event is None:
-                failed.append(tick.id)
-    return ledger.reopen(failed, TickSource.SCHEDULE, now) if failed else []

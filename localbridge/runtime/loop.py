@@ -59,7 +59,7 @@ from localbridge.runtime.functions import (
     anchored_schedule,
     new_rule_mark,
 )
-from localbridge.runtime.invocations import INSTANT, take_over_failed_invocations
+from localbridge.runtime.invocations import INSTANT
 from localbridge.runtime.observers import Listener, Observers, ReportListener
 from localbridge.runtime.pausing import FireGate
 from localbridge.runtime.settle import Retry, Settler
@@ -346,9 +346,8 @@ class Runtime(Invocations):
     def _fire(self, armed: Armed, now: datetime) -> None:
         """Start an armed instant's ticks (recorded after they start) and move the marks.
 
-        An instant the ledger already held is not run twice - unless all it
-        holds is a failed synchronous invocation of that instant, which
-        nothing retries: the scheduled delivery takes it over.
+        An instant the ledger already held (an earlier run's tick) is not run
+        twice; an invocation of that instant holds nothing (``invocations``).
         """
         paused = self.gate.pauses.paused()
         with self._lock:
@@ -362,8 +361,7 @@ class Runtime(Invocations):
         began.wait(real_seconds_until(upcoming, now, self.clock.speed))
         if plan.late:
             added = self.ledger.add_ticks(plan.late, now)
-            taken = take_over_failed_invocations(self.ledger, plan.late, added, now)
-            self.dispatcher.submit_many([(tick, tick.scheduled_at) for tick in added + taken])
+            self.dispatcher.submit_many([(tick, tick.scheduled_at) for tick in added])
 
     def _schedule_attempt(self, tick: Tick, instant: datetime) -> None:
         self._retries.put((tick, instant))

@@ -57,7 +57,7 @@ def test_finished_runs_before_the_instant_go_and_everything_else_stays(tmp_path:
 def test_a_tick_past_its_functions_mark_is_kept_so_the_schedule_still_sees_it(
     tmp_path: Path,
 ) -> None:
-    # An invoke at a future instant holds that (function, instant): pruning it
+    # A replay of a future instant holds that (function, instant): pruning it
     # before the schedule gets there would let the schedule run it again.
     path = tmp_path / "ledger.db"
     ledger = Ledger.open(path)

@@ -241,8 +241,8 @@ def test_attempts_opened_but_never_started_are_given_back(tmp_path: Path) -> Non
 def test_a_fired_tick_is_recorded_after_its_run_started_and_its_outcome_lands_on_its_attempt(
     tmp_path: Path,
 ) -> None:
-    """A tick written ahead started at its instant as attempt 1, but an ``invoke`` of
-    that instant in another process began attempt 1 before the fire was recorded:
+    """A tick written ahead started at its instant as attempt 1, but a replay of that
+    instant in another process began attempt 1 before the fire was recorded:
     the fire gets attempt 2, and its outcome goes to attempt 2, not to the other's."""
     runtime = open_ledger(tmp_path)
     other_process = open_ledger(tmp_path)
