@@ -11,6 +11,7 @@ needs a project runs the real command in a subprocess.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,16 @@ def test_list_says_which_schedules_never_fire_again(project: Path) -> None:
     assert "never again (last: 2020-01-01T00:00:00Z)" in rows["happy_new_2020"]
     assert "never (no date in 1970-2199 matches)" in rows["thirtieth_of_february"]
     assert "+00:00" not in done.stdout
+
+
+def test_console_says_what_a_busy_port_does(project: Path) -> None:
+    """``console`` is nothing but the console: a busy port stops it, as its help says."""
+    helped = localbridge("console", "--help")
+    assert "an error when the default is busy" in " ".join(helped.stdout.split())
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = localbridge("console", "--console-port", str(port), "--ledger", "l.db", cwd=project)
+    assert done.returncode == 2, done.stderr
+    assert str(port) in one_line(done.stderr)
