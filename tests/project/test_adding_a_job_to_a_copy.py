@@ -89,7 +89,8 @@ class Outcome:
 
 def run_in(project: Path, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
-    env.update(PYTHONPATH=str(project), PYTHONDONTWRITEBYTECODE="1")
+    env.update(PYTHONPATH=str(project))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # hundreds of interpreters: keep the cache
     env[IN_A_COPY] = "1"
     return subprocess.run(
         [sys.executable, *args], cwd=project, env=env, capture_output=True, text=True,
