@@ -11,19 +11,20 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from localbridge.abc import Clock
 from localbridge.clock import SystemClock, VirtualClock
-from localbridge.instants import parse_user_instant
+from localbridge.instants import display_instant, parse_user_instant, whole_seconds
 from localbridge.lambda_api import DEFAULT_HOST, DEFAULT_PORT
 from localbridge.ledger.store import DEFAULT_LEDGER
 from localbridge.model import MAX_RETRY_ATTEMPTS
 
 if TYPE_CHECKING:
     from localbridge.runtime.replay import BatchSummary
+    from localbridge.schedules import Schedule
 
 EXIT_OK, EXIT_FUNCTION_ERROR, EXIT_USAGE = 0, 1, 2
 DEFAULT_GRACE_S = 10.0
@@ -35,6 +36,24 @@ MAX_NUMBER = 1e9
 
 class UsageError(Exception):
     """Bad command-line input; exit 2 with the message."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """A parser whose usage errors are one line naming the command's ``--help``.
+
+    argparse prints the whole usage block first (up to eight lines for
+    ``run``), which buries the one line that says what is wrong.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The innermost command's parser wins (a subcommand's defaults are set
+        # over its parent's), so arguments left over are refused by it, by name.
+        self.set_defaults(command_parser=self)
+
+    def error(self, message: str) -> NoReturn:
+        problem = " ".join(message.split())  # one line, whatever the message holds
+        self.exit(EXIT_USAGE, f"localbridge: error: {problem}; see {self.prog} --help\n")
 
 
 def parse_time(text: str) -> datetime:
@@ -70,11 +89,16 @@ def port_number(text: str) -> int:
     return int(text)
 
 
-def add_project_options(parser: argparse.ArgumentParser) -> None:
+def add_project_location(parser: argparse.ArgumentParser) -> None:
+    """``--stage`` and ``--project``: where the functions and their settings are."""
     parser.add_argument("--stage", default="local", help="Chalice stage (default: local)")
     parser.add_argument(
         "--project", type=Path, default=Path("."), help="the Chalice project (default: .)"
     )
+
+
+def add_project_options(parser: argparse.ArgumentParser) -> None:
+    add_project_location(parser)
     parser.add_argument(
         "--env",
         action="append",
@@ -168,3 +192,43 @@ def print_summary(what: str, summary: BatchSummary) -> int:
     skipped = f" ({summary.already_done} had already succeeded)" if summary.already_done else ""
     print(f"{what}: {counts or 'nothing to run'}{skipped}")
     return EXIT_OK if summary.ok else EXIT_FUNCTION_ERROR
+
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC) - timedelta(minutes=1)
+"""Just before the first instant a schedule may name (EventBridge's years start at 1970)."""
+NO_DATE = "no date in 1970-2199 matches"
+
+
+def never_again(schedule: Schedule, after: datetime) -> str:
+    """What people read instead of the next instants of a schedule with none after
+    ``after``: its last instant has passed, or it names none at all (30 February)."""
+    last = last_fire_time(schedule, after)
+    return f"never ({NO_DATE})" if last is None else f"never again (last: {display_instant(last)})"
+
+
+def never_fires(schedule: Schedule, after: datetime) -> str:
+    """The same as a sentence, for a schedule asked for instants it does not have."""
+    last = last_fire_time(schedule, after)
+    if last is None:
+        return f"{schedule.expression} never fires ({NO_DATE})"
+    since = f"after {whole_seconds(after)} (last: {display_instant(last)})"
+    return f"{schedule.expression} never fires {since}"
+
+
+def last_fire_time(schedule: Schedule, before: datetime) -> datetime | None:
+    """The last instant of a schedule that has none after ``before``; None if it has none.
+
+    "Fires after t" holds up to the last instant and never past it, so halving
+    the span between 1970 and ``before`` finds it in about 27 steps: the
+    instants are whole minutes, and a span of one minute holds at most one.
+    """
+    low, high = EARLIEST, before
+    if not schedule.next_fire_times(low, 1):
+        return None
+    while high - low > timedelta(minutes=1):
+        middle = low + (high - low) / 2
+        if schedule.next_fire_times(middle, 1):
+            low = middle
+        else:
+            high = middle
+    return schedule.next_fire_times(low, 1)[0]

@@ -61,6 +61,29 @@ def known_functions(args: argparse.Namespace) -> list[str]:
     return sorted(names)
 
 
+def require_known_function(args: argparse.Namespace, name: str | None) -> None:
+    """A NAME that neither the ledger nor the project knows is a typo: exit 2 saying so,
+    rather than answer "nothing found" as if it were a function that has not run yet."""
+    if name is None or seen_by_ledger(args, name):
+        return
+    known = known_functions(args)
+    if name not in known:
+        raise UsageError(f"no scheduled function {name!r} (known: {', '.join(known) or 'none'})")
+
+
+def seen_by_ledger(args: argparse.Namespace, name: str) -> bool:
+    """Whether the ledger holds a run or a schedule mark of ``name`` (no app import needed)."""
+    if not args.ledger.exists():
+        return False
+    reader = LedgerReader(args.ledger)
+    try:
+        return name in {mark.name for mark in reader.function_marks()} or bool(
+            reader.recent_marks(name, 1)
+        )
+    finally:
+        reader.close()
+
+
 def chosen_functions(args: argparse.Namespace) -> list[str]:
     known = known_functions(args)
     if args.all:

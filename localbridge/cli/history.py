@@ -13,6 +13,7 @@ from localbridge.cli.common import (
     print_summary,
     stop_on_signals,
 )
+from localbridge.cli.console import require_known_function
 from localbridge.cli.report import table, tick_json
 from localbridge.clock import SystemClock
 from localbridge.instants import display_instant
@@ -21,12 +22,19 @@ from localbridge.ledger.store import Ledger
 from localbridge.ticks import Tick, TickState
 
 
-def cmd_runs(args: argparse.Namespace) -> int:
+def require_ledger(args: argparse.Namespace, otherwise: str = "nothing has run yet") -> None:
+    """A ledger that is not there is a wrong ``--ledger`` as often as an empty history."""
     if not args.ledger.exists():
-        raise UsageError(f"no ledger at {args.ledger}: nothing has run yet (or pass --ledger)")
+        raise UsageError(f"no ledger at {args.ledger}: {otherwise} (or pass --ledger)")
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    require_ledger(args)
     ledger = Ledger.open(args.ledger, check=True)
     try:
-        ticks = ledger.find(args.name, args.state, args.since, args.limit)
+        require_known_function(args, args.name)
+        state = None if args.state is None else TickState(args.state)
+        ticks = ledger.find(args.name, state, args.since, args.limit)
         if args.json:
             print(json.dumps([tick_json(ledger, tick) for tick in ticks], indent=2))
             return EXIT_OK
@@ -57,11 +65,10 @@ def dead_ticks(ledger: Ledger, args: argparse.Namespace) -> list[Tick]:
 
 
 def cmd_dlq_list(args: argparse.Namespace) -> int:
-    if not args.ledger.exists():
-        print(f"the dead-letter queue is empty (no ledger at {args.ledger} yet)")
-        return EXIT_OK
+    require_ledger(args)
     ledger = Ledger.open(args.ledger, check=True)
     try:
+        require_known_function(args, args.name)
         ticks = ledger.find(args.name, TickState.DEAD)
         rows = [["id", "function", "scheduled", "attempts", "last error"]]
         for tick in ticks:
@@ -96,6 +103,7 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
         stop_on_signals() as stop,
         open_session(args, SystemClock, fire_schedules=False) as session,
     ):
+        require_known_function(args, args.name)
         ticks = dead_ticks(session.ledger, args)
         if not ticks:
             print("the dead-letter queue is empty: nothing to redrive")
@@ -128,10 +136,10 @@ def refuse_removed_functions(ticks: list[Tick], known: set[str], args: argparse.
 def cmd_dlq_purge(args: argparse.Namespace) -> int:
     if args.id is None and args.name is None and not args.all:
         raise UsageError("say what to purge: --id N, a function NAME, or --all")
-    if not args.ledger.exists():
-        raise UsageError(f"no ledger at {args.ledger}: nothing to purge (or pass --ledger)")
+    require_ledger(args, "nothing to purge")
     ledger = Ledger.open(args.ledger)
     try:
+        require_known_function(args, args.name)
         ticks = dead_ticks(ledger, args)
         if not ticks:
             print("the dead-letter queue is empty: nothing to purge")
@@ -221,8 +229,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def open_existing(args: argparse.Namespace, otherwise: str) -> LedgerConnection:
-    if not args.ledger.exists():
-        raise UsageError(f"no ledger at {args.ledger}: {otherwise} (or pass --ledger)")
+    require_ledger(args, otherwise)
     return LedgerConnection(args.ledger)
 
 

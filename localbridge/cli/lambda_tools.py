@@ -22,6 +22,8 @@ from localbridge.cli.common import (
     UsageError,
     stop_on_signals,
 )
+from localbridge.cli.console import require_known_function
+from localbridge.cli.history import require_ledger
 from localbridge.events import AwsIdentity, scheduled_event
 from localbridge.ledger.attempt_logs import AttemptLogs
 from localbridge.ledger.store import Ledger
@@ -33,9 +35,9 @@ SAMPLE_FUNCTION = FunctionSpec("my-schedule", "app.handler", "rate(1 hour)", "ap
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    if not args.ledger.exists():
-        raise UsageError(f"no ledger at {args.ledger}: nothing has run yet (or pass --ledger)")
+    require_ledger(args)
     Ledger.open(args.ledger, check=True).close()  # brings an older ledger's schema up to date
+    require_known_function(args, args.name)
     reader = AttemptLogs(args.ledger, args.name)
     try:
         with stop_on_signals() as stop:

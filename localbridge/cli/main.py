@@ -19,9 +19,11 @@ from localbridge.cli import commands as handlers
 from localbridge.cli.common import (
     DEFAULT_GRACE_S,
     EXIT_USAGE,
+    OneLineParser,
     UsageError,
     add_lambda_api_options,
     add_ledger_option,
+    add_project_location,
     add_project_options,
     add_retry_options,
     parse_time,
@@ -42,7 +44,8 @@ __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    # Every subcommand's parser is made by the same class: one-line errors everywhere.
+    parser = OneLineParser(
         prog="localbridge", description="A local EventBridge for Chalice scheduled functions."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -82,13 +85,13 @@ def add_running_commands(commands: Commands) -> None:
         help="fire nothing scheduled after this instant; the console stays up until Ctrl-C",
     )
     add_lambda_api_options(run)
-    add_console_options(run)
+    add_console_options(run, busy_default_skipped=True)
     add_max_workers_option(run)
     run.set_defaults(handler=handlers.run)
 
     console = commands.add_parser("console", help="the web console over a ledger (no timer)")
     add_ledger_option(console)
-    add_console_options(console)
+    add_console_options(console, busy_default_skipped=False)
     console.set_defaults(handler=handlers.console)
     add_pause_commands(commands)
 
@@ -141,11 +144,12 @@ def add_history_commands(commands: Commands) -> None:
 
     runs = commands.add_parser("runs", help="the history of runs from the ledger")
     runs.add_argument("name", nargs="?")
-    runs.add_argument("--state", type=TickState, choices=list(TickState))
+    runs.add_argument("--state", choices=[state.value for state in TickState])
     runs.add_argument("--since", type=parse_time)
     runs.add_argument("--limit", type=positive_int, default=50, help="latest N (default 50)")
     runs.add_argument("--json", action="store_true")
     add_ledger_option(runs)
+    add_name_check_options(runs)
     runs.set_defaults(handler=handlers.runs)
 
     dlq = commands.add_parser("dlq", help="the dead-letter queue")
@@ -153,6 +157,7 @@ def add_history_commands(commands: Commands) -> None:
     dlq_list = dlq_commands.add_parser("list", help="dead ticks")
     dlq_list.add_argument("name", nargs="?")
     add_ledger_option(dlq_list)
+    add_name_check_options(dlq_list)
     dlq_list.set_defaults(handler=handlers.dlq_list)
     dlq_redrive = dlq_commands.add_parser("redrive", help="run dead ticks again")
     target = dlq_redrive.add_mutually_exclusive_group()
@@ -169,6 +174,7 @@ def add_history_commands(commands: Commands) -> None:
     target.add_argument("--all", action="store_true", help="every dead tick")
     dlq_purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     add_ledger_option(dlq_purge)
+    add_name_check_options(dlq_purge)
     dlq_purge.set_defaults(handler=handlers.dlq_purge)
     add_ledger_commands(commands)
 
@@ -183,10 +189,7 @@ def add_ledger_commands(commands: Commands) -> None:
     prune.set_defaults(handler=handlers.prune)
 
     stats = commands.add_parser("stats", help="the ledger's size and what retention will remove")
-    stats.add_argument("--stage", default="local", help="Chalice stage (default: local)")
-    stats.add_argument(
-        "--project", type=Path, default=Path("."), help="the Chalice project (default: .)"
-    )
+    add_project_location(stats)
     stats.add_argument(
         "--before",
         type=parse_time,
@@ -197,12 +200,21 @@ def add_ledger_commands(commands: Commands) -> None:
     stats.set_defaults(handler=handlers.stats)
 
 
-def add_console_options(parser: argparse.ArgumentParser) -> None:
+def add_name_check_options(parser: argparse.ArgumentParser) -> None:
+    """Where a function NAME the ledger has not seen is looked for before it is refused."""
+    add_project_location(parser)
+    parser.set_defaults(env=[])
+
+
+def add_console_options(parser: argparse.ArgumentParser, busy_default_skipped: bool) -> None:
+    """``busy_default_skipped``: ``run`` goes on without the console when its default port
+    is taken; ``console``, which is nothing but the console, fails instead."""
+    busy = "skipped with a warning" if busy_default_skipped else "an error"
     parser.add_argument(
         "--console-port",
         type=port_number,
         default=None,
-        help=f"port of the web console (default: {CONSOLE_PORT}; skipped with a warning when "
+        help=f"port of the web console (default: {CONSOLE_PORT}; {busy} when "
         "the default is busy; 0 picks a free port)",
     )
     parser.add_argument(
@@ -235,6 +247,7 @@ def add_lambda_commands(subcommands: Commands) -> None:
     logs.add_argument("--follow", action="store_true", help="keep printing new runs' logs")
     logs.add_argument("--poll", type=positive_float, default=0.5, help=argparse.SUPPRESS)
     add_ledger_option(logs)
+    add_name_check_options(logs)
     logs.set_defaults(handler=handlers.logs)
 
     generate = subcommands.add_parser(
@@ -256,7 +269,9 @@ def configure_logging(verbose: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args, left_over = build_parser().parse_known_args(argv)
+    if left_over:
+        args.command_parser.error(f"unrecognized arguments: {' '.join(left_over)}")
     configure_logging(args.verbose)
     account = os.environ.get(ACCOUNT_VARIABLE)
     problem = None if account is None else check_account_id(account)

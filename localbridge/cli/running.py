@@ -18,6 +18,8 @@ from localbridge.cli.common import (
     EXIT_OK,
     UsageError,
     make_clock,
+    never_again,
+    never_fires,
     print_summary,
     stop_on_signals,
 )
@@ -192,7 +194,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 spec.expression,
                 schedule.describe(),
                 f"{spec.timeout_s} s",
-                upcoming or "never",
+                upcoming or never_again(schedule, now),
                 state.value if state else "-",
                 "paused" if spec.name in paused else "active",
             ]
@@ -238,7 +240,7 @@ def _replay_progress(total: int) -> ProgressBar:
 def cmd_replay(args: argparse.Namespace) -> int:
     if args.to <= args.start:
         raise UsageError(
-            f"--to {args.to.isoformat()} must be after --from {args.start.isoformat()}"
+            f"--to {display_instant(args.to)} must be after --from {display_instant(args.start)}"
         )
     from localbridge.runtime.replay import replay
 
@@ -275,6 +277,11 @@ def cmd_next(args: argparse.Namespace) -> int:
         schedule = parse_schedule(args.expression, anchor=after)
     except ScheduleError as error:
         raise UsageError(f"invalid schedule expression {args.expression!r}: {error}") from None
-    for instant in schedule.next_fire_times(after, args.n):
+    instants = schedule.next_fire_times(after, args.n)
+    if not instants:
+        raise UsageError(never_fires(schedule, after))
+    for instant in instants:
         print(whole_seconds(instant))
+    if len(instants) < args.n:
+        print(f"localbridge: {args.expression} fires no more after these", file=sys.stderr)
     return EXIT_OK
