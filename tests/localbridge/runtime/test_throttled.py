@@ -52,7 +52,10 @@ def throttled_project(root: Path, reserved: int | None = 0) -> Path:
 
 
 def the_tick(ledger: Ledger, at: datetime = FIRE) -> Tick | None:
-    found = [t for t in ledger.find("hourly") if t.scheduled_at == at]
+    """The scheduled tick of ``at`` (an Event invocation of that instant is apart)."""
+    found = [
+        t for t in ledger.find("hourly") if t.scheduled_at == at and t.source is TickSource.SCHEDULE
+    ]
     assert len(found) <= 1
     return found[0] if found else None
 
