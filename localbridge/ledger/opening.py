@@ -11,7 +11,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from localbridge.ledger.schema import LedgerError, migrate
+from localbridge.ledger.locking import WAIT_MS, LockWait
+from localbridge.ledger.schema import MIGRATIONS, LedgerError, migrate
 
 __all__ = ["LedgerError", "check_intact", "connect", "describe"]
 
@@ -76,21 +77,37 @@ def connect(path: Path) -> sqlite3.Connection:
         raise LedgerError(f"{path} is not a file, so it cannot be a ledger; {_WHAT_TO_DO}")
     try:
         connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        connection.execute("PRAGMA busy_timeout = 30000")
-        # Only a file without tables takes this; pruning then hands freed pages
-        # back to the filesystem a few at a time (``pruning``), never blocking.
-        connection.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        connection.execute(f"PRAGMA busy_timeout = {WAIT_MS}")
+        current = up_to_date(connection)
+        if not current:
+            # Only a file without tables takes this (and before WAL): pruning then hands
+            # freed pages back to the filesystem a few at a time (``pruning``), never blocking.
+            connection.execute("PRAGMA auto_vacuum = INCREMENTAL")
         connection.execute("PRAGMA journal_mode = WAL")
         # In WAL mode NORMAL survives any process crash (kill -9); only a power
         # loss can take the last commits, which is the trade SQLite recommends.
         connection.execute("PRAGMA synchronous = NORMAL")
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            migrate(connection, path)
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
+        if not current:
+            LockWait().begin(connection)
+            try:
+                migrate(connection, path)
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
     except sqlite3.Error as error:
         raise LedgerError(describe(path, error)) from None
     return connection
+
+
+def up_to_date(connection: sqlite3.Connection) -> bool:
+    """Whether the file is a ledger of the latest schema: then opening it writes nothing,
+    so a second connection opens while another holds the write lock, and a read-only
+    file opens for reading."""
+    version: int = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version != len(MIGRATIONS):
+        return False
+    found = connection.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('ticks', 'owners')"
+    ).fetchone()[0]
+    return bool(found == 2)

@@ -1,9 +1,11 @@
-"""A ledger that stops taking writes stops ``run`` and ``replay`` in one line, losing nothing.
+"""A ledger that stops taking writes stops ``run``, ``serve`` and ``replay`` in one line,
+losing nothing.
 
 Real ``python -m localbridge`` processes with their ledger on a small tmpfs
 of their own (filled up, or remounted read-only), or locked by another
-connection; after the cause is fixed, a restart fires every tick once.
-Mounting needs root: elsewhere the tmpfs cases are skipped, saying so.
+connection for as long as the process lives; after the cause is fixed, a
+restart fires every tick once. Mounting needs root: elsewhere the tmpfs cases
+are skipped, saying so.
 """
 
 from __future__ import annotations
@@ -11,22 +13,41 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import subprocess
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 
+from localbridge.ledger.locking import LOCK_TIMEOUT_S
 from localbridge.ledger.store import Ledger
 from localbridge.ticks import TickState
 from tests.localbridge.runtime.harness import EVERY_MINUTE, write_project
-from tests.support import PROCESS_START_S, Process, start_process, virtual_deadline, wait_for
+from tests.support import (
+    PROCESS_START_S,
+    Process,
+    free_port,
+    http_ok,
+    start_process,
+    virtual_deadline,
+    wait_for,
+)
 
 CLOCK_START = "2022-12-19T00:00:30Z"
 SPEED = 1200.0  # twenty ticks a second
-FAULT_EXIT_S = 30.0
-"""Real seconds a process may take to exit after its ledger failed (grace included)."""
+GRACE_S = 5.0
+STOP_S = 15.0
+"""Real seconds a stop's own work may take on a busy machine, beyond the runs'
+grace: the servers, the invoker, the ledger's last tries, the interpreter's exit."""
+FAULT_EXIT_S = GRACE_S + STOP_S
+"""Real seconds a process may take to exit once its ledger failed."""
+LOCKED_EXIT_S = LOCK_TIMEOUT_S + FAULT_EXIT_S
+"""Real seconds from taking a process's ledger lock to its exit: the write that
+meets the lock fails after the ledger's timeout, then the process stops (each
+write still tried on the way out waits a short slice, not a timeout)."""
 
 
 @pytest.fixture
@@ -51,7 +72,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 def start_run(project: Path, ledger: Path, mode: str, log_name: str) -> Process:
     args = ["-m", "localbridge", "run", "--clock-start", CLOCK_START, "--speed", str(SPEED),
-            "--ledger", str(ledger), "--mode", mode, "--port", "0", "--grace", "5"]  # fmt: skip
+            "--ledger", str(ledger), "--mode", mode, "--port", "0", "--grace", str(GRACE_S)]  # fmt: skip
     return start_process(args, project / log_name, cwd=project)
 
 
@@ -86,8 +107,8 @@ def wait_for_runs(process: Process, ledger: Path, count: int) -> None:
     assert process.alive(), process.log()
 
 
-def assert_stopped_in_one_line(process: Process, *words: str) -> str:
-    wait_for(lambda: not process.alive(), FAULT_EXIT_S, what="run to exit after the fault")
+def assert_stopped_in_one_line(process: Process, *words: str, within: float = FAULT_EXIT_S) -> str:
+    wait_for(lambda: not process.alive(), within, what="the process to exit after the fault")
     log = process.log()
     assert process.popen.returncode == 2, log
     assert "Traceback" not in log, log
@@ -149,42 +170,96 @@ def test_a_full_disk_stops_run_in_one_line_and_a_restart_fires_every_tick_once(
     assert_every_tick_once(ledger, last)
 
 
+@contextlib.contextmanager
+def locked(ledger: Path) -> Iterator[None]:
+    """Hold ``ledger``'s write lock from another connection, as a stuck writer would."""
+    holder = sqlite3.connect(ledger, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def assert_stops_while_locked(process: Process, ledger: Path) -> str:
+    """Lock ``ledger`` until ``process`` exited, which it must within ``LOCKED_EXIT_S``
+    with status 2 and one line saying the ledger stayed locked."""
+    with locked(ledger):
+        return assert_stopped_in_one_line(process, "locked", str(ledger), within=LOCKED_EXIT_S)
+
+
 @pytest.mark.slow
-def test_a_ledger_locked_past_its_timeout_stops_run_in_one_line(tmp_path: Path) -> None:
+def test_a_ledger_locked_past_its_timeout_stops_run_in_seconds_and_a_restart_fires_every_tick(
+    tmp_path: Path,
+) -> None:
     project = write_project(tmp_path / "p", EVERY_MINUTE)
     ledger = tmp_path / "l.db"
     process = start_run(project, ledger, "thread", "run.log")
     wait_for_runs(process, ledger, 10)
-    holder = sqlite3.connect(ledger, isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")
-    try:
-        # The ledger waits 30 s for a lock before a write gives up. The lock is
-        # then let go, as whatever held it would be once noticed: the process
-        # must stop all the same, not resume. (Held for good, the writes still
-        # tried on the way out wait in turn: docs/reliability.md.)
-        wait_for(
-            lambda: not process.alive() or "stopping on a fault" in process.log(),
-            30.0 + FAULT_EXIT_S,
-            what="run to give up on the lock",
-        )
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
-    assert_stopped_in_one_line(process, "locked")
+    assert_stops_while_locked(process, ledger)
+    last = restart_until(project, ledger, "thread", 20)
+    assert_every_tick_once(ledger, last)
+
+
+@pytest.mark.slow
+def test_a_ledger_locked_past_its_timeout_stops_serve_in_seconds(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", EVERY_MINUTE)
+    ledger, port = tmp_path / "l.db", free_port()
+    args = ["-m", "localbridge", "serve", "--ledger", str(ledger), "--port", str(port),
+            "--mode", "thread", "--grace", str(GRACE_S)]  # fmt: skip
+    process = start_process(args, project / "serve.log", cwd=project)
+    api = f"http://127.0.0.1:{port}/2015-03-31/functions"
+    wait_for(
+        lambda: not process.alive() or http_ok(f"{api}/"), PROCESS_START_S, what="serve to answer"
+    )
+    assert process.alive(), process.log()
+
+    def invoke() -> None:
+        # Answered with an error or cut off when serve stops: either way not the test's.
+        with contextlib.suppress(requests.RequestException):
+            requests.post(
+                f"{api}/every_minute/invocations",
+                data=b"{}",
+                headers={"X-Amz-Invocation-Type": "Event"},
+                timeout=LOCKED_EXIT_S,
+            )
+
+    with locked(ledger):
+        threading.Thread(target=invoke, daemon=True).start()
+        assert_stopped_in_one_line(process, "locked", str(ledger), within=LOCKED_EXIT_S)
+
+
+def replay_args(ledger: Path) -> list[str]:
+    return ["-m", "localbridge", "replay", "--from", "2022-01-01T00:00:00Z",
+            "--to", "2022-03-01T00:00:00Z", "--ledger", str(ledger),
+            "--mode", "thread", "--grace", str(GRACE_S)]  # fmt: skip
+
+
+def start_replay(project: Path, ledger: Path, runs: int) -> Process:
+    """A replay of two months of every-minute ticks, once ``runs`` of them succeeded."""
+    process = start_process(replay_args(ledger), project / "replay.log", cwd=project)
+    wait_for(
+        lambda: not process.alive() or succeeded_count(ledger) >= runs,
+        PROCESS_START_S,
+        what="replay to record runs",
+    )
+    assert process.alive(), process.log()
+    return process
+
+
+@pytest.mark.slow
+def test_a_ledger_locked_past_its_timeout_stops_replay_in_seconds(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", EVERY_MINUTE)
+    ledger = tmp_path / "l.db"
+    process = start_replay(project, ledger, 100)
+    assert_stops_while_locked(process, ledger)
 
 
 @pytest.mark.slow
 def test_a_full_disk_stops_replay_in_one_line(tmp_path: Path, small_disk: Path) -> None:
     project = write_project(tmp_path / "p", EVERY_MINUTE)
     ledger = small_disk / "l.db"
-    args = ["-m", "localbridge", "replay", "--from", "2022-01-01T00:00:00Z",
-            "--to", "2022-03-01T00:00:00Z", "--ledger", str(ledger),
-            "--mode", "thread"]  # fmt: skip
-    process = start_process(args, project / "replay.log", cwd=project)
-    wait_for(
-        lambda: not process.alive() or succeeded_count(ledger) >= 100,
-        PROCESS_START_S,
-        what="replay to record runs",
-    )
+    process = start_replay(project, ledger, 100)
     fill(small_disk)
     assert_stopped_in_one_line(process, "full")
