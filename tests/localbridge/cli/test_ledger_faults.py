@@ -72,7 +72,8 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 def start_run(project: Path, ledger: Path, mode: str, log_name: str) -> Process:
     args = ["-m", "localbridge", "run", "--clock-start", CLOCK_START, "--speed", str(SPEED),
-            "--ledger", str(ledger), "--mode", mode, "--port", "0", "--grace", str(GRACE_S)]  # fmt: skip
+            "--ledger", str(ledger), "--mode", mode, "--port", "0",
+            "--grace", str(GRACE_S)]  # fmt: skip
     return start_process(args, project / log_name, cwd=project)
 
 
