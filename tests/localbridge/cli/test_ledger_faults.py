@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from tests.support import (
     Process,
     free_port,
     http_ok,
+    python_env,
     start_process,
     virtual_deadline,
     wait_for,
@@ -50,15 +52,13 @@ meets the lock fails after the ledger's timeout, then the process stops (each
 write still tried on the way out waits a short slice, not a timeout)."""
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 16 MiB tmpfs of its own, unmounted after the test: room for the ledger to
-    grow under a slow machine before the disk is filled, so freeing the filler
-    always leaves the restart enough space."""
-    mount_point = tmp_path / "disk"
+@contextlib.contextmanager
+def tmpfs(mount_point: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` at ``mount_point``, unmounted after; the test is skipped,
+    saying why, where mounting is not permitted."""
     mount_point.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount_point)],
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)],
         capture_output=True,
         text=True,
     )
@@ -68,6 +68,15 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount_point
     finally:
         subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 16 MiB tmpfs of its own: room for the ledger to grow under a slow machine
+    before the disk is filled, so freeing the filler always leaves the restart
+    enough space."""
+    with tmpfs(tmp_path / "disk", "16m") as mount_point:
+        yield mount_point
 
 
 def start_run(project: Path, ledger: Path, mode: str, log_name: str) -> Process:
@@ -264,3 +273,40 @@ def test_a_full_disk_stops_replay_in_one_line(tmp_path: Path, small_disk: Path) 
     process = start_replay(project, ledger, 100)
     fill(small_disk)
     assert_stopped_in_one_line(process, "full")
+
+
+def localbridge(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "localbridge", *args]
+    return subprocess.run(command, cwd=project, env=python_env(), capture_output=True,
+                          text=True, timeout=PROCESS_START_S)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_read_only_ledger_is_read_by_runs_list_and_stats_and_refused_by_run_in_one_line(
+    tmp_path: Path,
+) -> None:
+    project = write_project(tmp_path / "p", EVERY_MINUTE)
+    with tmpfs(tmp_path / "ro", "4m") as disk:
+        ledger = disk / "l.db"
+        ten_minutes = ["--from", "2022-01-01T00:00:00Z", "--to", "2022-01-01T00:10:00Z"]
+        replayed = localbridge(project, "replay", *ten_minutes, "--ledger", str(ledger))
+        assert replayed.returncode == 0, replayed.stderr
+        remounted = subprocess.run(["mount", "-o", "remount,ro", str(disk)], capture_output=True)
+        assert remounted.returncode == 0, remounted.stderr
+
+        ran = localbridge(project, "run", "--port", "0", "--ledger", str(ledger))
+        assert ran.returncode == 2, ran.stdout + ran.stderr
+        assert "Traceback" not in ran.stderr, ran.stderr
+        [line] = [line for line in ran.stderr.splitlines() if line.startswith("localbridge: ")]
+        assert f"the ledger {ledger} cannot be written" in line, line
+        assert "mounted read-only" in line, line
+
+        runs = localbridge(project, "runs", "--ledger", str(ledger))
+        assert runs.returncode == 0, runs.stderr
+        assert runs.stdout.count("every_minute  2022-01-01T") == 10, runs.stdout
+        listed = localbridge(project, "list", "--ledger", str(ledger))
+        assert listed.returncode == 0, listed.stderr
+        assert "succeeded" in listed.stdout, listed.stdout
+        stats = localbridge(project, "stats", "--ledger", str(ledger))
+        assert stats.returncode == 0, stats.stderr
+        assert "10 succeeded" in stats.stdout, stats.stdout
