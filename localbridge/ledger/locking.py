@@ -19,10 +19,13 @@ from contextlib import contextmanager
 LOCK_TIMEOUT_S = 30.0
 """How long a write waits for another connection's lock before it fails."""
 LOCK_SLICE_MS = 100
-"""How long SQLite itself waits for the lock per try, between looks at ``give_up``."""
-WAIT_MS = int(LOCK_TIMEOUT_S * 1000)
-"""The connection's own timeout for everything else (a reader meets a lock only
-while another connection recovers the log after a crash)."""
+"""SQLite's own wait for a lock on an open ledger connection (its ``busy_timeout``).
+A write's ``BEGIN`` tries again slice after slice up to ``LOCK_TIMEOUT_S``; a
+read in WAL mode meets a lock only in passing (another connection cleaning
+up the log), for far less than a slice."""
+OPEN_WAIT_MS = int(LOCK_TIMEOUT_S * 1000)
+"""SQLite's wait while a connection opens: the first reader after a crash
+recovers the log, which others wait for."""
 
 
 def is_locked(error: sqlite3.Error) -> bool:
@@ -48,19 +51,16 @@ class LockWait:
         return self._given_up.is_set()
 
     def begin(self, db: sqlite3.Connection) -> None:
-        """``BEGIN IMMEDIATE`` on ``db``, waiting for another connection's lock as set."""
+        """``BEGIN IMMEDIATE`` on ``db`` (whose ``busy_timeout`` is a slice), waiting for
+        another connection's lock as set."""
         deadline = time.monotonic() + self.timeout_s
-        db.execute(f"PRAGMA busy_timeout = {LOCK_SLICE_MS}")
-        try:
-            while True:
-                try:
-                    db.execute("BEGIN IMMEDIATE")
-                    return
-                except sqlite3.OperationalError as error:
-                    if not is_locked(error) or self.given_up or time.monotonic() >= deadline:
-                        raise
-        finally:
-            db.execute(f"PRAGMA busy_timeout = {WAIT_MS}")
+        while True:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if not is_locked(error) or self.given_up or time.monotonic() >= deadline:
+                    raise
 
 
 @contextmanager

@@ -12,7 +12,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from localbridge.ledger.locking import WAIT_MS, LockWait
+from localbridge.ledger.locking import LOCK_SLICE_MS, OPEN_WAIT_MS, LockWait
 from localbridge.ledger.schema import MIGRATIONS, LedgerError, migrate
 
 __all__ = ["LedgerError", "check_intact", "connect", "describe"]
@@ -126,7 +126,7 @@ def connect(path: Path) -> sqlite3.Connection:
     if path.exists() and not path.is_file():
         raise LedgerError(f"{path} is not a file, so it cannot be a ledger; {_WHAT_TO_DO}")
     try:
-        connection = open_sqlite(path, WAIT_MS / 1000)
+        connection = open_sqlite(path, OPEN_WAIT_MS / 1000)
         current = up_to_date(connection)
         if not current:
             # Only a file without tables takes this (and before WAL): pruning then hands
@@ -144,6 +144,8 @@ def connect(path: Path) -> sqlite3.Connection:
                 connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
+        # Open: writes wait for a lock slice by slice (``locking``), so a stop cuts them short.
+        connection.execute(f"PRAGMA busy_timeout = {LOCK_SLICE_MS}")
     except sqlite3.Error as error:
         raise LedgerError(describe(path, error)) from None
     return connection
