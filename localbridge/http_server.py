@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import io
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -175,6 +176,13 @@ class _Server(ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up before its answer was written (a probe that gave
+        # up) is no fault of the server's: no traceback on the console for it.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def turn_away(request: socket.socket) -> None:

@@ -35,6 +35,7 @@ from localbridge.lambda_api.operation import (
     error_response,
     unknown_operation,
 )
+from localbridge.runtime.faults import RuntimeFaultError
 
 log = logging.getLogger("localbridge.lambda_api")
 
@@ -194,6 +195,8 @@ class LambdaApiRequestHandler(GuardedRequestHandler):
         """Send what ``respond()`` gives; an error in it is a 500, not a dropped connection."""
         try:
             response = respond()
+        except RuntimeFaultError as error:  # the process stops on it and says why, once
+            response = error_response(503, "ServiceException", {"message": str(error)})
         except Exception as error:
             log.exception("the Lambda API failed on %s %s", self.command, self.path)
             response = internal_error(error)

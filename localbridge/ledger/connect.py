@@ -9,26 +9,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
+from localbridge.ledger.locking import LockWait, immediate_transaction
 from localbridge.ledger.opening import check_intact, connect
 
-
-@contextmanager
-def immediate_transaction(
-    db: sqlite3.Connection, lock: threading.Lock
-) -> Iterator[sqlite3.Connection]:
-    """One write transaction, taken at once (``BEGIN IMMEDIATE``), rolled back on any error."""
-    with lock:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+__all__ = ["LedgerConnection", "immediate_transaction"]
 
 
 class LedgerConnection:
@@ -39,6 +26,7 @@ class LedgerConnection:
         self.path = path
         self._db = connect(path)  # LedgerError, with what to do, when it cannot be used
         self.lock = threading.Lock()
+        self.lock_wait = LockWait()
         if check:
             try:
                 check_intact(self._db, path)
@@ -52,7 +40,7 @@ class LedgerConnection:
         return self._db
 
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        return immediate_transaction(self._db, self.lock)
+        return immediate_transaction(self._db, self.lock, self.lock_wait)
 
     def query(self, sql: str, params: tuple[object, ...] | list[object] = ()) -> list[sqlite3.Row]:
         with self.lock:
@@ -66,5 +54,7 @@ class LedgerConnection:
             return version
 
     def close(self) -> None:
+        """Close the connection; a write waiting for the lock meanwhile gives up first."""
+        self.lock_wait.give_up()
         with self.lock:
             self._db.close()

@@ -8,7 +8,6 @@ it holds across restarts and reaches a ``run`` in another process
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from contextlib import closing
 from datetime import datetime
@@ -16,6 +15,8 @@ from pathlib import Path
 
 from localbridge.instants import format_instant, parse_instant
 from localbridge.ledger.connect import LedgerConnection
+from localbridge.ledger.locking import LOCK_TIMEOUT_S
+from localbridge.ledger.opening import open_sqlite
 
 
 def read_paused(path: Path) -> frozenset[str]:
@@ -28,7 +29,7 @@ def read_paused(path: Path) -> frozenset[str]:
     """
     if str(path) == ":memory:":
         return frozenset()
-    with closing(sqlite3.connect(path, timeout=30)) as db:
+    with closing(open_sqlite(path, LOCK_TIMEOUT_S)) as db:
         return frozenset(row[0] for row in db.execute("SELECT function FROM paused"))
 
 

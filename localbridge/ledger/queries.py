@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from localbridge.instants import format_instant
+from localbridge.ledger.locking import LockWait
 from localbridge.ledger.rows import ATTEMPT_COLUMNS, TICK_COLUMNS, attempt_from_row, tick_from_row
 from localbridge.ticks import Attempt, Tick, TickState
 
@@ -19,6 +20,8 @@ class Queries:
     def __init__(self, connection: sqlite3.Connection, lock: threading.Lock) -> None:
         self._db = connection
         self._lock = lock
+        self.lock_wait = LockWait()
+        """How this connection's writes wait for another's lock; ``give_up`` on a fault."""
 
     def _select_ticks(self, where: str, params: Sequence[Any], suffix: str = "") -> list[Tick]:
         sql = f"SELECT {TICK_COLUMNS} FROM ticks WHERE {where} {suffix}"

@@ -81,7 +81,7 @@ class RunWrites(Queries):
         self._renumbered: Renumbered = {}
 
     def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        return immediate_transaction(self._db, self._lock)
+        return immediate_transaction(self._db, self._lock, self.lock_wait)
 
     @property
     def _owner_token(self) -> str | None:

@@ -35,8 +35,6 @@ class ReliabilitySettings:
 
     defaults: FunctionSettings = field(default_factory=FunctionSettings)
     functions: Mapping[str, FunctionSettings] = field(default_factory=dict)
-    retention: timedelta | None = DEFAULT_RETENTION
-    """Finished runs older than this are pruned; None keeps everything."""
 
     def for_function(self, name: str) -> FunctionSettings:
         return self.functions.get(name, self.defaults)
@@ -144,7 +142,7 @@ def parse_settings(
         raise ConfigError(
             f"{key}.{name}: unknown key; expected 'defaults', 'functions', 'retention_days'"
         )
-    retention = _retention(section.get("retention_days", _DEFAULT_DAYS), f"{key}.retention_days")
+    retention_in(section, key)  # checked with the rest; ``run`` reads it with ``load_retention``
     defaults = _apply(FunctionSettings(), section.get("defaults", {}), f"{key}.defaults")
     overrides: dict[str, FunctionSettings] = {}
     for name, function_section in _mapping(
@@ -157,7 +155,7 @@ def parse_settings(
                 f"(scheduled functions: {known})"
             )
         overrides[name] = _apply(defaults, function_section, f"{key}.functions.{name}")
-    return ReliabilitySettings(defaults, overrides, retention)
+    return ReliabilitySettings(defaults, overrides)
 
 
 def load_settings(config: StageConfig, function_names: Collection[str]) -> ReliabilitySettings:
@@ -167,9 +165,14 @@ def load_settings(config: StageConfig, function_names: Collection[str]) -> Relia
 
 
 def load_retention(config: StageConfig) -> timedelta | None:
-    """The stage's ``localbridge.retention_days`` (``DEFAULT_RETENTION`` when unset)."""
-    key = f"stages.{config.stage}.localbridge"
-    section = config.section.get("localbridge")
+    """The stage's ``localbridge.retention_days``: finished runs older than this are
+    pruned (``DEFAULT_RETENTION`` when unset; None keeps everything)."""
+    return retention_in(config.section.get("localbridge"), f"stages.{config.stage}.localbridge")
+
+
+def retention_in(section: Any, key: str) -> timedelta | None:
+    """``retention_days`` of a ``localbridge`` section (``key``) or its default: the
+    one reader of that setting."""
     if section is None:
         return DEFAULT_RETENTION
     days = _mapping(section, key).get("retention_days", _DEFAULT_DAYS)

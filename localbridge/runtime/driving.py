@@ -7,6 +7,7 @@ runtime's ``Dispatcher``.
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
@@ -17,6 +18,7 @@ from localbridge.abc import Clock
 from localbridge.ledger import Ledger
 from localbridge.model import InvokeOptions
 from localbridge.runtime.dispatch import Dispatcher
+from localbridge.runtime.faults import Faults
 from localbridge.runtime.functions import Function
 from localbridge.runtime.invocations import record_invocation
 from localbridge.ticks import RunReport, Tick, TickSource
@@ -26,6 +28,7 @@ class Invocations:
     ledger: Ledger
     clock: Clock
     dispatcher: Dispatcher
+    faults: Faults
 
     def _require(self, name: str) -> Function:
         raise NotImplementedError  # the runtime's function table
@@ -40,9 +43,7 @@ class Invocations:
         ``aws_request_id``. Returns once the tick is committed.
         """
         self._require(name)
-        tick, new = record_invocation(
-            self.ledger, self.clock, name, TickSource.EVENT, event, None, request_id
-        )
+        tick, new = self._record(name, TickSource.EVENT, event, None, request_id)
         if new:  # else this second's event is already on its way
             self.dispatcher.submit(tick, tick.enqueued_at)
         return tick
@@ -64,9 +65,25 @@ class Invocations:
         (``request_id``, or a new one) and event id, as every Invoke call is in Lambda.
         """
         function = self._require(name)
-        tick, new = record_invocation(
-            self.ledger, self.clock, name, TickSource.INVOKE, event, at, request_id
-        )
+        tick, new = self._record(name, TickSource.INVOKE, event, at, request_id)
         if not new:
             tick = replace(tick, request_id=request_id or str(uuid.uuid4()), event_id=None)
-        return self.dispatcher.run_now(function, tick, options)
+        try:
+            return self.dispatcher.run_now(function, tick, options)
+        except sqlite3.Error as error:
+            raise self.faults.refuse(error) from None
+
+    def _record(
+        self,
+        name: str,
+        source: TickSource,
+        event: Mapping[str, Any] | None,
+        at: datetime | None,
+        request_id: str | None,
+    ) -> tuple[Tick, bool]:
+        """``record_invocation``; a ledger that refuses it is the runtime's fault (``serve``
+        stops on it as ``run`` does), and the caller gets its one line."""
+        try:
+            return record_invocation(self.ledger, self.clock, name, source, event, at, request_id)
+        except sqlite3.Error as error:
+            raise self.faults.refuse(error) from None

@@ -27,19 +27,25 @@ class RuntimeFaultError(Exception):
     """The runtime stopped on a fault; ``str()`` says the cause and what to do, in one line."""
 
 
-def explain(ledger: Path, error: BaseException) -> str:
-    """``error`` as one line a person can act on."""
+def explain(ledger: Path, error: BaseException, unrecorded: int = 0) -> str:
+    """``error`` as one line a person can act on; ``unrecorded``: runs whose outcome
+    the ledger did not take (their ticks run again at the restart)."""
+    lost = (
+        f"; {unrecorded} run(s) without a recorded outcome (a restart runs them again)"
+        if unrecorded
+        else ""
+    )
     if isinstance(error, sqlite3.Error | OSError):
         text = describe(ledger, error)
         if "locked" in text or "busy" in text:
             return (
-                f"the ledger {ledger} stayed locked past its timeout ({error}); "
+                f"the ledger {ledger} stayed locked past its timeout ({error}){lost}; "
                 "stop whatever holds it (another process writing it, an open sqlite3 shell), "
                 "then start again: due ticks fire then"
             )
-        return f"{text}; then start again (due ticks fire then)"
+        return f"{text}{lost}; then start again (due ticks fire then)"
     return (
-        f"the runtime stopped on an unexpected error ({type(error).__name__}: {error}); "
+        f"the runtime stopped on an unexpected error ({type(error).__name__}: {error}){lost}; "
         "start again: due ticks fire then (run with -v for details)"
     )
 
@@ -53,6 +59,8 @@ class Faults:
         self.occurred = threading.Event()
         """Set once a fault was reported."""
         self.error: BaseException | None = None
+        self.unrecorded = 0
+        """Runs whose outcome the ledger did not take (``not_recorded``)."""
         self._callbacks: list[Callable[[], object]] = []
 
     def report(self, error: BaseException) -> None:
@@ -68,6 +76,18 @@ class Faults:
         for callback in callbacks:
             callback()
 
+    def refuse(self, error: BaseException) -> RuntimeFaultError:
+        """Report ``error`` and give what to raise to a caller the runtime failed
+        (an Invoke API request, ``invoke``): the fault's one line."""
+        self.report(error)
+        return RuntimeFaultError(explain(self._ledger, error))
+
+    def not_recorded(self, runs: int) -> None:
+        """``runs`` ended but the ledger did not take their outcomes: their attempts
+        stay open, so a restart runs their ticks again; the exit's line says how many."""
+        with self._lock:
+            self.unrecorded += runs
+
     def on_fault(self, callback: Callable[[], object]) -> None:
         """Call ``callback`` (on the reporting thread) once a fault is reported."""
         with self._lock:
@@ -79,4 +99,4 @@ class Faults:
     def raise_if_any(self) -> None:
         """Raise the fault as ``RuntimeFaultError`` with its one line, when there was one."""
         if self.error is not None:
-            raise RuntimeFaultError(explain(self._ledger, self.error)) from None
+            raise RuntimeFaultError(explain(self._ledger, self.error, self.unrecorded)) from None

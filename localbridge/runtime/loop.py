@@ -263,7 +263,12 @@ class Runtime(Invocations):
             self.faults.report(error)
 
     def _halt(self) -> None:
-        """On a fault: fire and start nothing more (the ledger holds the rest for a restart)."""
+        """On a fault: fire and start nothing more (the ledger holds the rest for a restart).
+
+        Writes waiting for a lock give up, and later ones try once: the
+        process stops within seconds, not a lock timeout per write.
+        """
+        self.ledger.lock_wait.give_up()
         with self._lock:
             self._stopping = True
         self._wakeup.set()
@@ -427,8 +432,10 @@ class Runtime(Invocations):
             self._settler.stop()
             self.dispatcher.close()
         else:
+            running = self.dispatcher.in_flight
             log.warning(
-                f"{self.dispatcher.in_flight} run(s) still running after {grace:g} s; "
-                "the next start retries them"
+                f"{running} run(s) still running after {grace:g} s; the next start retries them"
             )
+            if self.faults.occurred.is_set():
+                self.faults.not_recorded(running)
         return finished

@@ -14,11 +14,12 @@ import logging
 import sqlite3
 import threading
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from localbridge.abc import Clock
 from localbridge.instants import display_instant
 from localbridge.ledger.connect import LedgerConnection
-from localbridge.ledger.opening import describe
+from localbridge.ledger.opening import LedgerError, describe
 from localbridge.ledger.pruning import prune
 from localbridge.runtime.loop import Runtime
 
@@ -38,27 +39,43 @@ class Retention:
         self._check_every_s = check_every_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._connection: LedgerConnection | None = None
         self._pruned_through: datetime | None = None
 
     def start(self, runtime: Runtime) -> None:
-        connection = LedgerConnection(runtime.ledger.path)
+        # On a fault the runtime stops; a prune waiting for a lock must not hold it.
+        runtime.faults.on_fault(self._give_up)
         self._thread = threading.Thread(
-            target=self._run, args=(connection, runtime.clock), name="localbridge-retention"
+            target=self._run,
+            args=(runtime.ledger.path, runtime.clock),
+            name="localbridge-retention",
         )
         self._thread.daemon = True
         self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        """Stop pruning: a batch waiting for the lock gives up within a slice of it."""
+        self._give_up()
         if self._thread is not None:
             self._thread.join()
 
-    def _run(self, connection: LedgerConnection, clock: Clock) -> None:
+    def _give_up(self) -> None:
+        self._stop.set()
+        connection = self._connection
+        if connection is not None:
+            connection.lock_wait.give_up()
+
+    def _run(self, path: Path, clock: Clock) -> None:
+        # Opened here, not in ``start``: the command's thread never waits on the ledger for it.
         try:
-            while True:
+            connection = self._connection = LedgerConnection(path)
+        except LedgerError as error:
+            log.warning(f"retention: nothing is pruned: {error}")
+            return
+        try:
+            while not self._stop.is_set():
                 self._prune_if_due(connection, clock.now() - self.keep)
-                if self._stop.wait(self._check_every_s):
-                    return
+                self._stop.wait(self._check_every_s)
         finally:
             connection.close()
 
@@ -71,6 +88,8 @@ class Retention:
         except sqlite3.Error as error:
             # Pruning waits for its next turn; writing the ledger is the
             # runtime's to fail on, and it says so itself.
+            if self._stop.is_set():
+                return  # given up on the way out: nothing to tell
             log.warning(f"retention: pruning failed: {describe(connection.path, error)}")
             return
         self._pruned_through = cutoff

@@ -19,9 +19,10 @@ order it happened, and for each batch:
 
 If the ledger refuses a batch, its attempts stay ``running`` (or its fired
 ticks ``pending``): the next start retries them. The refusal is the
-runtime's fault (``faults``): the process stops; meanwhile later batches are
-still tried (a lock may clear), and slots are freed all the same so the
-stop's grace is not spent waiting for them.
+runtime's fault (``faults``, which counts the runs not recorded): the
+process stops; meanwhile later batches are still tried (a lock may clear;
+once the runtime gave up on it, each try waits one short slice), and slots
+are freed all the same so the stop's grace is not spent waiting for them.
 """
 
 from __future__ import annotations
@@ -132,6 +133,7 @@ class Settler:
             )
         except Exception as error:
             self._faults.report(error)
+            self._faults.not_recorded(len(finished))
         for report in finished:
             self.observers.ran(report)
             decision = report.decision

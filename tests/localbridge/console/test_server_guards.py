@@ -6,7 +6,6 @@ hand that page the console's action token.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from localbridge.console.server import ConsoleServer
 from localbridge.console.service import serve_ledger
 from localbridge.http_server import Limits
 from localbridge.ledger.store import Ledger
+from tests.raw_http import exchange
 
 SHORT = Limits(header_timeout=0.5, body_timeout=0.5, write_timeout=5.0)
 
@@ -31,15 +31,6 @@ def console(tmp_path: Path) -> Iterator[ConsoleServer]:
         yield server
     finally:
         stop()
-
-
-def exchange(port: int, data: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(data)
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-        return received
 
 
 def get(host: str) -> bytes:

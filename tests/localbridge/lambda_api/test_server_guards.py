@@ -10,75 +10,44 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from localbridge.events import AwsIdentity
 from localbridge.hosts import HostPolicy
 from localbridge.http_server import Limits
 from localbridge.invokers.thread import ThreadInvoker
-from localbridge.lambda_api.backends import InvokerBackend
 from localbridge.lambda_api.operation import LambdaInvokeHandler
 from localbridge.lambda_api.server import LambdaApiServer
-from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions
-from tests.localbridge.chalice_project import spec, write_project
+from tests.localbridge.chalice_project import write_project
+from tests.localbridge.lambda_api.servers import (
+    ECHO,
+    IDENTITY,
+    INVOKE_PATH,
+    CountingInvoker,
+    backend_of,
+    serve,
+)
+from tests.raw_http import exchange, read_until_closed, status_of
 from tests.support import aws_client
 
-IDENTITY = AwsIdentity(account="123456789012", region="us-east-1")
-NOW = datetime(2022, 12, 22, 0, 5, tzinfo=UTC)
-ECHO = spec("echo")
-INVOKE_PATH = f"/2015-03-31/functions/{ECHO.lambda_name}/invocations"
 SHORT = Limits(header_timeout=0.5, body_timeout=0.5, write_timeout=5.0)
 
 
-class Counting:
-    """The thread invoker, counting what reached it."""
-
-    def __init__(self, project: Path) -> None:
-        self.inner = ThreadInvoker(project, IDENTITY)
-        self.calls = 0
-        self._lock = threading.Lock()
-
-    def invoke(
-        self,
-        function: FunctionSpec,
-        event: Mapping[str, Any],
-        request_id: str,
-        options: InvokeOptions | None = None,
-    ) -> InvocationResult:
-        with self._lock:
-            self.calls += 1
-        return self.inner.invoke(function, event, request_id, options)
-
-    def reload(self) -> None:
-        self.inner.reload()
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 @pytest.fixture
-def counted(tmp_path: Path) -> Iterator[Counting]:
-    invoker = Counting(write_project(tmp_path / "project"))
+def counted(tmp_path: Path) -> Iterator[CountingInvoker]:
+    invoker = CountingInvoker(ThreadInvoker(write_project(tmp_path / "project"), IDENTITY))
     try:
         yield invoker
     finally:
         invoker.close()
 
 
-def serve(counted: Counting, limits: Limits | None = None) -> tuple[LambdaApiServer, Any]:
-    backend = InvokerBackend(lambda: [ECHO], counted, IDENTITY, clock=lambda: NOW)
-    server = LambdaApiServer(LambdaInvokeHandler(backend, IDENTITY), port=0, limits=limits)
-    return server.start(), backend
-
-
 @pytest.fixture
-def server(counted: Counting) -> Iterator[LambdaApiServer]:
+def server(counted: CountingInvoker) -> Iterator[LambdaApiServer]:
     started, backend = serve(counted)
     try:
         yield started
@@ -88,7 +57,7 @@ def server(counted: Counting) -> Iterator[LambdaApiServer]:
 
 
 @pytest.fixture
-def strict(counted: Counting) -> Iterator[LambdaApiServer]:
+def strict(counted: CountingInvoker) -> Iterator[LambdaApiServer]:
     """A server with short deadlines."""
     started, backend = serve(counted, SHORT)
     try:
@@ -98,20 +67,6 @@ def strict(counted: Counting) -> Iterator[LambdaApiServer]:
         backend.close()
 
 
-def exchange(port: int, data: bytes, timeout: float = 30) -> bytes:
-    """Send ``data`` and read until the server closes the connection."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(data)
-        return read_until_closed(sock)
-
-
-def read_until_closed(sock: socket.socket) -> bytes:
-    received = b""
-    while chunk := sock.recv(65536):
-        received += chunk
-    return received
-
-
 def invoke_bytes(host: str, *headers: str, body: bytes = b"", close: bool = True) -> bytes:
     lines = [f"POST {INVOKE_PATH} HTTP/1.1", f"Host: {host}", *headers]
     if not any(line.lower().startswith("content-length") for line in headers):
@@ -119,10 +74,6 @@ def invoke_bytes(host: str, *headers: str, body: bytes = b"", close: bool = True
     if close:
         lines.append("Connection: close")
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-def status_of(answer: bytes) -> int:
-    return int(answer[9:12])
 
 
 def error_of(answer: bytes) -> tuple[str, str]:
@@ -139,7 +90,7 @@ def error_of(answer: bytes) -> tuple[str, str]:
     "host", ["evil.example", "evil.example:3001", "127.0.0.1.evil.example", "localhost.evil", ""]
 )
 def test_a_foreign_host_is_refused_and_runs_nothing(
-    server: LambdaApiServer, counted: Counting, host: str
+    server: LambdaApiServer, counted: CountingInvoker, host: str
 ) -> None:
     answer = exchange(server.port, invoke_bytes(host))
     assert status_of(answer) == 421, answer
@@ -150,19 +101,21 @@ def test_a_foreign_host_is_refused_and_runs_nothing(
 @pytest.mark.parametrize(
     "host", ["localhost", "LOCALHOST:{port}", "127.0.0.1:{port}", "127.1.2.3", "[::1]:{port}"]
 )
-def test_loopback_names_are_answered(server: LambdaApiServer, counted: Counting, host: str) -> None:
+def test_loopback_names_are_answered(
+    server: LambdaApiServer, counted: CountingInvoker, host: str
+) -> None:
     answer = exchange(server.port, invoke_bytes(host.format(port=server.port)))
     assert status_of(answer) == 200, answer
     assert counted.calls == 1
 
 
 def test_names_of_allowed_hosts_are_answered_when_bound_beyond_loopback(
-    counted: Counting,
+    counted: CountingInvoker,
 ) -> None:
     # The policy of a server bound to 0.0.0.0, on a server bound to 127.0.0.1.
     env = {"ALLOWED_HOSTS": "scheduler, api:5000"}
     policy = HostPolicy.for_address("0.0.0.0", env)
-    backend = InvokerBackend(lambda: [ECHO], counted, IDENTITY, clock=lambda: NOW)
+    backend = backend_of(counted)
     server = LambdaApiServer(LambdaInvokeHandler(backend, IDENTITY), port=0, hosts=policy)
     server.start()
     try:
@@ -191,7 +144,7 @@ def test_allowed_hosts_do_not_widen_a_loopback_server() -> None:
      "Sec-Fetch-Site: same-site"],
 )  # fmt: skip
 def test_a_browser_request_is_refused_and_runs_nothing(
-    server: LambdaApiServer, counted: Counting, header: str
+    server: LambdaApiServer, counted: CountingInvoker, header: str
 ) -> None:
     answer = exchange(server.port, invoke_bytes("localhost", header, body=b'{"detail": {}}'))
     assert status_of(answer) == 403, answer
@@ -202,7 +155,7 @@ def test_a_browser_request_is_refused_and_runs_nothing(
 
 
 def test_conflicting_content_lengths_are_refused(
-    server: LambdaApiServer, counted: Counting
+    server: LambdaApiServer, counted: CountingInvoker
 ) -> None:
     request = invoke_bytes("localhost", "Content-Length: 2", "Content-Length: 14", body=b"{}")
     answer = exchange(server.port, request)
@@ -212,7 +165,7 @@ def test_conflicting_content_lengths_are_refused(
 
 
 def test_a_chunked_body_is_refused_not_read_as_the_next_request(
-    server: LambdaApiServer, counted: Counting
+    server: LambdaApiServer, counted: CountingInvoker
 ) -> None:
     request = invoke_bytes("localhost", "Transfer-Encoding: chunked", "Content-Length: 0")
     answer = exchange(server.port, request + b"2\r\n{}\r\n0\r\n\r\n")
@@ -223,7 +176,7 @@ def test_a_chunked_body_is_refused_not_read_as_the_next_request(
 
 @pytest.mark.parametrize("payload", ["NaN", '{"value": NaN}', '{"value": -Infinity}'])
 def test_a_payload_python_reads_but_json_does_not_is_refused(
-    server: LambdaApiServer, counted: Counting, payload: str
+    server: LambdaApiServer, counted: CountingInvoker, payload: str
 ) -> None:
     with pytest.raises(ClientError) as raised:
         aws_client("lambda", server.url).invoke(FunctionName=ECHO.lambda_name, Payload=payload)
@@ -245,7 +198,7 @@ def test_options_is_refused_as_lambda_does_without_cors(server: LambdaApiServer)
 
 
 def test_an_unsupported_operation_with_a_body_keeps_the_connection_in_step(
-    server: LambdaApiServer, counted: Counting
+    server: LambdaApiServer, counted: CountingInvoker
 ) -> None:
     body = b'{"ReservedConcurrentExecutions": 0}'
     put = (
@@ -261,7 +214,7 @@ def test_an_unsupported_operation_with_a_body_keeps_the_connection_in_step(
 
 
 def test_one_boto3_client_goes_on_after_an_operation_the_server_lacks(
-    server: LambdaApiServer, counted: Counting
+    server: LambdaApiServer, counted: CountingInvoker
 ) -> None:
     client = aws_client("lambda", server.url)
     codes: list[str] = []
@@ -281,7 +234,7 @@ def test_one_boto3_client_goes_on_after_an_operation_the_server_lacks(
 
 
 def test_headers_that_stop_arriving_get_408_within_the_deadline(
-    strict: LambdaApiServer, counted: Counting
+    strict: LambdaApiServer, counted: CountingInvoker
 ) -> None:
     answer = exchange(strict.port, f"POST {INVOKE_PATH} HTTP/1.1\r\nHost: loc".encode())
     assert status_of(answer) == 408, answer
@@ -290,7 +243,7 @@ def test_headers_that_stop_arriving_get_408_within_the_deadline(
 
 
 def test_a_trickled_request_is_cut_off_at_its_deadline(
-    strict: LambdaApiServer, counted: Counting
+    strict: LambdaApiServer, counted: CountingInvoker
 ) -> None:
     """One byte at a time, each well within the deadline, never gets a whole request in."""
     request = invoke_bytes("localhost", body=b"{}")
@@ -308,7 +261,9 @@ def test_a_trickled_request_is_cut_off_at_its_deadline(
     assert counted.calls == 0
 
 
-def test_a_body_that_stops_arriving_gets_408(strict: LambdaApiServer, counted: Counting) -> None:
+def test_a_body_that_stops_arriving_gets_408(
+    strict: LambdaApiServer, counted: CountingInvoker
+) -> None:
     request = invoke_bytes("localhost", "Content-Length: 10", body=b"{}")
     answer = exchange(strict.port, request)
     assert status_of(answer) == 408, answer
@@ -322,7 +277,7 @@ def test_an_idle_kept_alive_connection_is_closed_quietly(strict: LambdaApiServer
     assert answer.count(b"HTTP/1.1") == 1  # no 408 for a request never begun
 
 
-def test_connections_beyond_the_bound_are_turned_away(counted: Counting) -> None:
+def test_connections_beyond_the_bound_are_turned_away(counted: CountingInvoker) -> None:
     patient = Limits(header_timeout=60, body_timeout=60, max_connections=3)
     server, backend = serve(counted, patient)
     held = [socket.create_connection(("127.0.0.1", server.port), timeout=30) for _ in range(3)]

@@ -10,57 +10,29 @@ from __future__ import annotations
 import json
 import select
 import socket
-import threading
 import time
-from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from localbridge.abc import Invoker
-from localbridge.events import AwsIdentity
 from localbridge.invokers.thread import ThreadInvoker
-from localbridge.lambda_api.backends import InvokerBackend
 from localbridge.lambda_api.operation import LambdaInvokeHandler
 from localbridge.lambda_api.server import LambdaApiServer
-from localbridge.model import FunctionSpec, InvocationResult, InvokeOptions
-from tests.localbridge.chalice_project import spec, write_project
+from tests.localbridge.chalice_project import write_project
+from tests.localbridge.lambda_api.servers import (
+    ECHO,
+    IDENTITY,
+    INVOKE_PATH,
+    CountingInvoker,
+    backend_of,
+    serve,
+)
+from tests.raw_http import exchange, read_until_closed
 from tests.support import aws_client
 
-IDENTITY = AwsIdentity(account="123456789012", region="us-east-1")
-NOW = datetime(2022, 12, 22, 0, 5, tzinfo=UTC)
-ECHO = spec("echo")
-INVOKE_PATH = f"/2015-03-31/functions/{ECHO.lambda_name}/invocations"
 CONCURRENT = 100
-
-
-class CountingInvoker:
-    """The real thread invoker, counting the invocations that reached it."""
-
-    def __init__(self, inner: Invoker) -> None:
-        self.inner = inner
-        self.calls = 0
-        self._lock = threading.Lock()
-
-    def invoke(
-        self,
-        function: FunctionSpec,
-        event: Mapping[str, Any],
-        request_id: str,
-        options: InvokeOptions | None = None,
-    ) -> InvocationResult:
-        with self._lock:
-            self.calls += 1
-        return self.inner.invoke(function, event, request_id, options)
-
-    def reload(self) -> None:
-        self.inner.reload()
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 @pytest.fixture
@@ -74,8 +46,7 @@ def counted(tmp_path: Path) -> Iterator[CountingInvoker]:
 
 @pytest.fixture
 def server(counted: CountingInvoker) -> Iterator[LambdaApiServer]:
-    backend = InvokerBackend(lambda: [ECHO], counted, IDENTITY, clock=lambda: NOW)
-    started = LambdaApiServer(LambdaInvokeHandler(backend, IDENTITY), port=0).start()
+    started, backend = serve(counted)
     try:
         yield started
     finally:
@@ -85,13 +56,7 @@ def server(counted: CountingInvoker) -> Iterator[LambdaApiServer]:
 
 def send_and_hang_up(port: int, data: bytes) -> bytes:
     """Send ``data``, close our sending side, and read until the server closes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(data)
-        sock.shutdown(socket.SHUT_WR)
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-        return received
+    return exchange(port, data, hang_up=True)
 
 
 @pytest.mark.parametrize(
@@ -123,7 +88,7 @@ def test_a_half_sent_request_runs_nothing(
 def test_a_crowd_of_connections_waits_in_the_backlog_and_is_answered(
     counted: CountingInvoker,
 ) -> None:
-    backend = InvokerBackend(lambda: [ECHO], counted, IDENTITY, clock=lambda: NOW)
+    backend = backend_of(counted)
     # Bound but not yet serving: every connection must wait in the listen backlog.
     server = LambdaApiServer(LambdaInvokeHandler(backend, IDENTITY), port=0).bind()
     sockets = [socket.socket() for _ in range(CONCURRENT)]
@@ -145,7 +110,7 @@ def test_a_crowd_of_connections_waits_in_the_backlog_and_is_answered(
             sock.settimeout(60)
             sock.sendall(request)
         server.start()
-        answers = [read_all(sock) for sock in sockets]
+        answers = [read_until_closed(sock) for sock in sockets]
     finally:
         for sock in sockets:
             sock.close()
@@ -153,13 +118,6 @@ def test_a_crowd_of_connections_waits_in_the_backlog_and_is_answered(
         backend.close()
     assert all(answer.startswith(b"HTTP/1.1 200") for answer in answers)
     assert all(b"x-amzn-RequestId" in answer for answer in answers)
-
-
-def read_all(sock: socket.socket) -> bytes:
-    received = b""
-    while chunk := sock.recv(65536):
-        received += chunk
-    return received
 
 
 def test_a_payload_nested_too_deep_to_parse_is_invalid_request_content(
