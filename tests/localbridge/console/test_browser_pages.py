@@ -107,11 +107,13 @@ def fits_and_is_inert(page: Any, path: str, width: int) -> None:
 
 # The hostile job runs many times a second here and the grid keeps each
 # function's last 30 ticks: a mark found now may be gone after the page's next
-# refresh. So the mark is found and clicked in one step, inside the page.
+# refresh. So the mark is found and clicked in one step, inside the page. On a
+# busy machine the last 30 may all still be waiting: then there is none yet.
 CLICK_A_DEAD_MARK = """() => {
   const row = [...document.querySelectorAll(".grid-row")]
     .find(r => r.querySelector(".grid-name").textContent === "hostile_markup");
-  const mark = row.querySelector("a.mark.dead");
+  const mark = row && row.querySelector("a.mark.dead");
+  if (!mark) return null;
   const href = mark.getAttribute("href");
   mark.click();
   return href;
@@ -123,7 +125,14 @@ def the_grid_links_each_mark_to_its_run(page: Any, live: Live) -> None:
     save_screenshot(page, "console-functions.png")
     row = page.locator(".grid-row", has_text="hostile_markup")
     assert row.locator("a.mark").count() >= 2
-    href = page.evaluate(CLICK_A_DEAD_MARK)  # every run of it fails
+
+    def click_a_dead_mark() -> str | None:
+        found: str | None = page.evaluate(CLICK_A_DEAD_MARK)  # every run of it fails
+        if found is None:
+            page.reload()
+        return found
+
+    href = wait_for(click_a_dead_mark, 60, "a dead mark in hostile_markup's row")
     assert re.fullmatch(r"/runs/\d+", href or "")
     page.wait_for_url(re.compile(re.escape(href) + "$"))
     assert "<script>window.owned = 1</script>" in page.locator("pre.logs").inner_text()
