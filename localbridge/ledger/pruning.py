@@ -97,6 +97,15 @@ PrunedSpans = dict[str, tuple[datetime, datetime]]
 """Per function, the first and last scheduled instant pruning removed."""
 
 
+def any_spared(connection: LedgerConnection, before: datetime, spare_above: int) -> bool:
+    """Whether ``prune(before, spare_above=...)`` left any run only for its id."""
+    rows = connection.query(
+        f"SELECT 1 FROM ticks WHERE {_PRUNABLE} AND id > ? LIMIT 1",
+        (format_instant(before), spare_above),
+    )
+    return bool(rows)
+
+
 def prune(
     connection: LedgerConnection,
     before: datetime,
