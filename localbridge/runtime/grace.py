@@ -9,7 +9,9 @@ process's clock, virtual in a ``run`` with ``--speed``), but ids only grow:
 the largest id seen at a wall-clock moment bounds every row written before
 it. ``RecentRows`` samples it now and then, and gives the bound of the last
 sample at least ``grace`` old: rows above it were written, or may have been,
-within the grace, and stay until a later prune.
+within the grace, and stay until a later prune. A finished tick run again
+(``replay`` reopens a failed one) keeps its old id, so it is not spared:
+it was recorded long before, and its row says how it ended.
 """
 
 from __future__ import annotations
