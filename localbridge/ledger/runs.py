@@ -95,7 +95,8 @@ class RunWrites(Queries):
         """Record ``ticks`` pending (and advance ``marks``) in one transaction.
 
         Returns only the ticks that were new: a (function, instant) already in
-        the ledger is left as it is, which is what makes restarts safe. An
+        the ledger is left as it is, and a scheduled instant pruned since is not
+        recorded again (``not_pruned``), which is what makes restarts safe. An
         invocation's instant is apart from the schedule's (``rows.is_invoked``):
         neither ever holds the other's.
         """
