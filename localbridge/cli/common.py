@@ -190,6 +190,8 @@ def make_clock(args: argparse.Namespace, began: datetime | None = None) -> Clock
 def print_summary(what: str, summary: BatchSummary) -> int:
     counts = ", ".join(f"{count} {state.value}" for state, count in sorted(summary.states.items()))
     skipped = f" ({summary.already_done} had already succeeded)" if summary.already_done else ""
+    if summary.pruned:
+        skipped += f" ({summary.pruned} handled before and pruned since: not run again)"
     print(f"{what}: {counts or 'nothing to run'}{skipped}")
     return EXIT_OK if summary.ok else EXIT_FUNCTION_ERROR
 

@@ -65,7 +65,8 @@ def next_fire(point: ResumePoint, clock_start: datetime, clock_end: datetime | N
     if point.done:
         more = "at least " if point.why is NoNext.NOT_COUNTED else ""
         dead = f" ({dead_letters(point.dead)})" if point.dead else ""
-        done = f"{more}{ticks(point.done)} already done{dead}; "
+        pruned = f" ({point.pruned} pruned)" if point.pruned else ""
+        done = f"{more}{ticks(point.done)} already done{dead}{pruned}; "
     if point.next is not None:
         return f"{done}next {display_instant(point.next)}"
     if point.why is NoNext.NOT_COUNTED and point.last_done is not None:
@@ -96,8 +97,10 @@ def already_done(points: Sequence[ResumePoint]) -> str | None:
     )
     dead = sum(point.dead for point in points)
     letters = f"; {dead_letters(dead)}, which dlq redrive runs again" if dead else ""
+    gone = sum(point.pruned for point in points)
+    pruned = f", {gone} pruned since" if gone else ""
     return (
-        f"localbridge: {ticks(done)} ({span}) already done by an earlier run: "
+        f"localbridge: {ticks(done)} ({span}) already done by an earlier run{pruned}: "
         f"not fired again{letters}"
     )
 

@@ -64,7 +64,9 @@ def describe_start(
     )
     functions = runtime.functions()
     paused = runtime.gate.pauses.paused()
-    points = resume_points(functions, found.scheduled_states, clock.started_at, clock_end, paused)
+    points = resume_points(
+        functions, found.scheduled_states, clock.started_at, clock_end, paused, found.pruned_spans()
+    )
     for function, point in zip(functions, points, strict=True):
         upcoming = next_fire(point, clock.started_at, clock_end)
         print(f"  {function.name:<32} {function.spec.expression:<24} {upcoming}", flush=True)

@@ -8,6 +8,12 @@ far the schedule fired): a replay ahead of the schedule, which keeps ``run``
 from firing that instant again once its schedule gets there. An invocation's
 tick never holds a scheduled instant, so it goes like any other.
 
+What went is remembered per function (the ``pruned`` table: the first and last
+scheduled instant of the scheduled ticks removed, ``pruned_spans``): an instant
+in that span without a row was handled, and ``run``, catch-up and ``replay``
+never run it again. Invocations never move it. ``spare_above`` keeps the ticks
+recorded after a given id (``runtime.retention``: those of the last moments).
+
 Deletes go in small batches, each its own short transaction, so a live ``run``
 writing beside them waits milliseconds at most; the freed pages are handed back
 to the filesystem a few at a time (``PRAGMA incremental_vacuum``).
@@ -15,11 +21,12 @@ to the filesystem a few at a time (``PRAGMA incremental_vacuum``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from localbridge.instants import format_instant
+from localbridge.instants import format_instant, parse_instant
 from localbridge.ledger.connect import LedgerConnection
 from localbridge.ticks import TickState
 
@@ -86,17 +93,32 @@ def count_prunable(connection: LedgerConnection, before: datetime) -> int:
     return int(count)
 
 
+PrunedSpans = dict[str, tuple[datetime, datetime]]
+"""Per function, the first and last scheduled instant pruning removed."""
+
+
+def any_spared(connection: LedgerConnection, before: datetime, spare_above: int) -> bool:
+    """Whether ``prune(before, spare_above=...)`` left any run only for its id."""
+    rows = connection.query(
+        f"SELECT 1 FROM ticks WHERE {_PRUNABLE} AND id > ? LIMIT 1",
+        (format_instant(before), spare_above),
+    )
+    return bool(rows)
+
+
 def prune(
     connection: LedgerConnection,
     before: datetime,
     should_stop: Callable[[], bool] = lambda: False,
+    spare_above: int | None = None,
 ) -> Pruned:
-    """Remove the finished runs scheduled before ``before``; give the space back."""
+    """Remove the finished runs scheduled before ``before`` (and, with ``spare_above``,
+    recorded with an id at most that); give the space back."""
     size_before = size_of(connection).bytes
     runs = attempts = 0
     stamp = format_instant(before)
     while not should_stop():
-        removed, removed_attempts = _prune_batch(connection, stamp)
+        removed, removed_attempts = _prune_batch(connection, stamp, spare_above)
         runs, attempts = runs + removed, attempts + removed_attempts
         if removed < BATCH:
             break
@@ -104,21 +126,51 @@ def prune(
     return Pruned(runs, attempts, size_before, size_of(connection).bytes)
 
 
-def _prune_batch(connection: LedgerConnection, stamp: str) -> tuple[int, int]:
+def _prune_batch(
+    connection: LedgerConnection, stamp: str, spare_above: int | None
+) -> tuple[int, int]:
+    spared = "" if spare_above is None else f" AND id <= {int(spare_above)}"
     with connection.transaction() as db:
-        ids = [
-            row[0]
-            for row in db.execute(
-                f"SELECT id FROM ticks WHERE {_PRUNABLE} ORDER BY scheduled_at LIMIT {BATCH}",
-                (stamp,),
-            )
-        ]
-        if not ids:
+        rows = db.execute(
+            f"SELECT id, function, scheduled_at, invoked FROM ticks WHERE {_PRUNABLE}{spared} "
+            f"ORDER BY scheduled_at LIMIT {BATCH}",
+            (stamp,),
+        ).fetchall()
+        if not rows:
             return 0, 0
+        ids = [row[0] for row in rows]
         marks = ", ".join("?" for _ in ids)
         attempts = db.execute(f"DELETE FROM attempts WHERE tick_id IN ({marks})", ids).rowcount
         db.execute(f"DELETE FROM ticks WHERE id IN ({marks})", ids)
+        remember(db, [(row[1], row[2]) for row in rows if not row[3]])
     return len(ids), attempts
+
+
+def remember(db: sqlite3.Connection, removed: Sequence[tuple[str, str]]) -> None:
+    """Widen each function's pruned span to the scheduled instants in ``removed``
+    ((function, instant text)); in the transaction that deleted them."""
+    spans: dict[str, tuple[str, str]] = {}
+    for function, instant in removed:
+        first, through = spans.get(function, (instant, instant))
+        spans[function] = (min(first, instant), max(through, instant))
+    db.executemany(
+        "INSERT INTO pruned (function, first, through) VALUES (?, ?, ?) "
+        "ON CONFLICT (function) DO UPDATE SET first = min(first, excluded.first), "
+        "through = max(through, excluded.through)",
+        [(function, first, through) for function, (first, through) in spans.items()],
+    )
+
+
+def pruned_spans(db: sqlite3.Connection) -> PrunedSpans:
+    """Per function, the span of scheduled instants pruning removed (``remember``)."""
+    rows = db.execute("SELECT function, first, through FROM pruned").fetchall()
+    return {row[0]: (parse_instant(row[1]), parse_instant(row[2])) for row in rows}
+
+
+def in_span(spans: PrunedSpans, function: str, instant: datetime) -> bool:
+    """Whether ``instant`` of ``function`` lies in its pruned span (handled if it has no row)."""
+    span = spans.get(function)
+    return span is not None and span[0] <= instant <= span[1]
 
 
 def give_back_space(

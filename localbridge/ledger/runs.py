@@ -95,7 +95,8 @@ class RunWrites(Queries):
         """Record ``ticks`` pending (and advance ``marks``) in one transaction.
 
         Returns only the ticks that were new: a (function, instant) already in
-        the ledger is left as it is, which is what makes restarts safe. An
+        the ledger is left as it is, and a scheduled instant pruned since is not
+        recorded again (``not_pruned``), which is what makes restarts safe. An
         invocation's instant is apart from the schedule's (``rows.is_invoked``):
         neither ever holds the other's.
         """
@@ -123,7 +124,7 @@ class RunWrites(Queries):
             # Within this (exclusive) transaction, the new rows are exactly
             # those with a larger id than any before it.
             before = db.execute("SELECT coalesce(max(id), 0) FROM ticks").fetchone()[0]
-            db.executemany(INSERT_TICK, rows)
+            db.executemany(INSERT_TICK, not_pruned(db, rows))
             new_rows = db.execute(
                 "SELECT id, function, scheduled_at, invoked FROM ticks WHERE id > ? ORDER BY id",
                 (before,),
@@ -262,6 +263,23 @@ class RunWrites(Queries):
         return [(*row[:-1], self._renumbered.pop((row[-2], row[-1]), row[-1])) for row in rows]
 
 
+def not_pruned(db: sqlite3.Connection, rows: Rows) -> Rows:
+    """``rows`` (of ``INSERT_TICK``) but the scheduled instants pruning removed: handled
+    once already, they are not recorded (nor run) again (``pruning.remember``)."""
+    spans = {
+        row[0]: (row[1], row[2])
+        for row in db.execute("SELECT function, first, through FROM pruned")
+    }
+    if not spans:
+        return rows
+    none = ("", "")
+    return [
+        row
+        for row in rows
+        if row[-1] or not spans.get(row[0], none)[0] <= row[1] <= spans.get(row[0], none)[1]
+    ]
+
+
 def renumbered(ticks: Sequence[Tick], numbers: Sequence[int]) -> Renumbered:
     """Runs whose number another process took first (one that ran the same tick
     in between, a replay say): their outcomes go to the number they were given."""
@@ -387,7 +405,7 @@ def insert_running(
     """Record ``running_rows`` as attempt 1 from ``stamp``: each tick's id, None
     for one already in the ledger (not recorded, not to be run)."""
     before = db.execute("SELECT coalesce(max(id), 0) FROM ticks").fetchone()[0]
-    cursor = db.executemany(INSERT_RUNNING, rows)
+    cursor = db.executemany(INSERT_RUNNING, not_pruned(db, rows))
     ids: list[int | None]
     if cursor.rowcount == len(rows):
         # Within this exclusive transaction each new row takes the next id.

@@ -122,6 +122,17 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX ticks_by_state_id ON ticks (state, id);
     CREATE INDEX ticks_by_scheduled ON ticks (scheduled_at, id)
     """,
+    # What pruning removed, per function: the first and last scheduled instant
+    # of the scheduled ticks it deleted. An instant in that span that has no
+    # row was handled and pruned: ``run``, catch-up and ``replay`` never run it
+    # again (invocations hold no scheduled instant and never move it).
+    """
+    CREATE TABLE pruned (
+        function TEXT PRIMARY KEY,
+        first TEXT NOT NULL,
+        through TEXT NOT NULL
+    )
+    """,
 )
 
 

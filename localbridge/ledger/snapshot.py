@@ -20,6 +20,7 @@ from typing import Self
 
 from localbridge.instants import format_instant, parse_instant
 from localbridge.ledger.opening import LedgerError, describe
+from localbridge.ledger.pruning import PrunedSpans, pruned_spans
 from localbridge.ticks import TickState
 
 
@@ -53,6 +54,13 @@ class LedgerSnapshot:
         except sqlite3.Error as error:
             raise LedgerError(describe(self.path, error)) from None
         return {parse_instant(row[0]): TickState(row[1]) for row in rows}
+
+    def pruned_spans(self) -> PrunedSpans:
+        """Per function, the scheduled instants pruning removed (``ledger.pruning``)."""
+        try:
+            return pruned_spans(self._db)
+        except sqlite3.Error as error:
+            raise LedgerError(describe(self.path, error)) from None
 
     def close(self) -> None:
         self._db.close()  # ends the read transaction

@@ -33,6 +33,7 @@ from localbridge.ledger.owners import (
     renew,
     this_process,
 )
+from localbridge.ledger.pruning import PrunedSpans, pruned_spans
 from localbridge.ledger.rows import TICK_COLUMNS, tick_from_row
 from localbridge.ledger.runs import RunWrites, upsert_marks
 from localbridge.ticks import (
@@ -122,6 +123,23 @@ class Ledger(RunWrites):
             row[0]: FunctionMark(row[0], row[1], parse_instant(row[2]), parse_instant(row[3]))
             for row in rows
         }
+
+    def pruned_spans(self) -> PrunedSpans:
+        """Per function, the scheduled instants pruning removed (``ledger.pruning``)."""
+        with self._lock:
+            return pruned_spans(self._db)
+
+    def scheduled_instants(
+        self, function: str, after: datetime, through: datetime
+    ) -> set[datetime]:
+        """The scheduled instants of ``function`` in (after, through] that have a row."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT scheduled_at FROM ticks WHERE function = ? AND scheduled_at > ? "
+                "AND scheduled_at <= ? AND NOT invoked",
+                (function, format_instant(after), format_instant(through)),
+            ).fetchall()
+        return {parse_instant(row[0]) for row in rows}
 
     def save_function_marks(self, marks: Iterable[FunctionMark]) -> None:
         with self._transaction() as db:

@@ -61,8 +61,8 @@ class Armed:
     """Written ahead, by function."""
     held: frozenset[str]
     """Functions whose tick of this instant the ledger already held (an earlier
-    run's, or a replay's): not run twice. An invocation of the instant holds
-    nothing (``runtime.invocations``)."""
+    run's, or a replay's), or had pruned since (``ledger.pruning``): not run
+    twice. An invocation of the instant holds nothing (``runtime.invocations``)."""
     events: dict[int, Event]
     build: EventFactory | None = None
     """Builds the events of instants recorded only at the instant (``FirePlan.late``)."""

@@ -4,7 +4,9 @@
 functions - rates anchored at ``start`` - and runs each that has not yet
 succeeded, oldest first, with the functions' retry settings. Because it goes
 through the ledger, an interrupted replay re-run with the same arguments picks
-up where it stopped and never invokes a succeeded tick again. ``redrive`` does
+up where it stopped and never invokes a succeeded tick again, nor one that
+retention pruned since (an instant in its function's pruned span without a
+row: ``ledger.pruning``), which the report counts apart, as handled. ``redrive`` does
 the same for dead-lettered ticks, with their original scheduled time.
 """
 
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from localbridge.abc import Progress
+from localbridge.ledger.pruning import in_span
 from localbridge.runtime.firing import scheduled_tick
 from localbridge.runtime.functions import Function
 from localbridge.runtime.loop import Runtime
@@ -49,6 +52,8 @@ class BatchSummary:
     """Final (or, if stopped early, current) states of the batch's ticks."""
     already_done: int
     """Ticks that had succeeded before this run and were not invoked again."""
+    pruned: int = 0
+    """Instants handled before and pruned since: not run again, and not pending."""
 
     @property
     def ok(self) -> bool:
@@ -149,10 +154,16 @@ def _record_chunk(
     specs = {name: _function(runtime, name).spec for name in names}
     build, replayed = runtime.build_event, TickSource.REPLAY
     planned = [scheduled_tick(specs[name], at, build, replayed, now) for at, name in chunk]
-    if not existing:
+    if not existing and not runtime.ledger.pruned_spans():
         return list(planned)
     known = {(t.function, t.scheduled_at): t for t in existing}
-    new = [t for t in planned if (t.function, t.scheduled_at) not in known]
+    spans = runtime.ledger.pruned_spans()
+    new = [
+        t
+        for t in planned
+        if (t.function, t.scheduled_at) not in known
+        and not in_span(spans, t.function, t.scheduled_at)
+    ]
     finished = [
         known[key].id
         for key in ((t.function, t.scheduled_at) for t in planned)
@@ -203,6 +214,7 @@ def replay(
     now = runtime.clock.now()
     total = sum(1 for _ in replay_instants(runtime, names, start, end))
     done = runtime.ledger.states_between(names, start, end).get(TickState.SUCCEEDED, 0)
+    handled = done + pruned_instants(runtime, names, start, end)
     bar = None if progress is None else progress(total)
     functions = {name: _function(runtime, name) for name in names}
     planned = replay_instants(runtime, names, start, end)
@@ -210,7 +222,7 @@ def replay(
     feed = Feed(functions, stop, runtime.clock.now, chunks, low=chunk_size)
     feed.add(_unfinished_in_period(runtime, names, start, end))
     if bar is not None:
-        bar.start(done)
+        bar.start(handled)
     # Only these: other unfinished ticks are the driving run's to resume.
     runtime.start(resume=False)
     workers = ReplayWorkers(runtime, feed, functions, stop, bar)
@@ -226,10 +238,30 @@ def replay(
     if feed.failure is not None:
         raise feed.failure
     states = Counter(runtime.ledger.states_between(names, start, end))
-    unrecorded = total - sum(states.values())  # a stop came before they were recorded
+    pruned = pruned_instants(runtime, names, start, end)
+    # A stop came before they were recorded.
+    unrecorded = total - sum(states.values()) - pruned
     if unrecorded > 0:
         states[TickState.PENDING] += unrecorded
-    return BatchSummary(states, done)
+    return BatchSummary(states, done, pruned)
+
+
+def pruned_instants(runtime: Runtime, names: Sequence[str], start: datetime, end: datetime) -> int:
+    """How many of ``names``' instants in (start, end] were pruned: in their function's
+    pruned span, without a row (rates anchored at ``start``, as replayed)."""
+    spans = runtime.ledger.pruned_spans()
+    count = 0
+    for name in names:
+        if name not in spans:
+            continue
+        first, through = spans[name]
+        after, last = max(start, first - timedelta(microseconds=1)), min(end, through)
+        if after >= last:
+            continue
+        schedule = parse_schedule(_function(runtime, name).spec.expression, anchor=start)
+        held = runtime.ledger.scheduled_instants(name, after, last)
+        count += sum(1 for at in _instants(schedule, after, last) if at not in held)
+    return count
 
 
 def _not_throttled(runtime: Runtime, names: Sequence[str]) -> list[str]:

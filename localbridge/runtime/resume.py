@@ -6,7 +6,8 @@ second ``make run`` over a period already done fires nothing there. Walking
 the schedule from the clock's start against the ledger tells how many
 instants are skipped so, which instant really fires next, and when none
 does, why (past ``--clock-end``, paused, or an expression with no instant
-left).
+left). An instant retention pruned (in its function's pruned span, without a
+row: ``ledger.pruning``) was done too, and is counted apart.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from localbridge.ledger.pruning import PrunedSpans, in_span
 from localbridge.runtime.functions import Function
 from localbridge.ticks import FINAL_STATES, TickState
 
@@ -51,6 +53,8 @@ class ResumePoint:
     why: NoNext | None = None
     dead: int = 0
     """Of ``done``, the dead letters (``dlq redrive`` runs them again, not ``run``)."""
+    pruned: int = 0
+    """Of ``done``, those pruned since (no row left; not fired again either)."""
 
 
 def resume_point(
@@ -59,29 +63,36 @@ def resume_point(
     after: datetime,
     until: datetime | None,
     paused: Collection[str],
+    pruned: PrunedSpans | None = None,
 ) -> ResumePoint:
     """``function``'s instants after ``after`` (up to ``until``, --clock-end) against the
-    ledger: the ones finished before are counted, the first one that is not fires."""
+    ledger: the ones finished before (or pruned since) are counted, the first one
+    that is not fires."""
+    spans = pruned or {}
     done, first, last, cursor = 0, None, None, after
-    dead = 0
+    dead = gone = 0
+    name = function.name
     while done < WALK_LIMIT:
         batch = function.schedule.next_fire_times(cursor, CHUNK)
         fire = [instant for instant in batch if until is None or instant <= until]
-        held = states(function.name, cursor, fire[-1]) if fire else {}
+        held = states(name, cursor, fire[-1]) if fire else {}
         for instant in fire:
-            if held.get(instant) not in FINAL_STATES:
+            state = held.get(instant)
+            was_pruned = state is None and in_span(spans, name, instant)
+            if state not in FINAL_STATES and not was_pruned:
                 # Not held, or held unfinished (pending, retrying): this run runs it.
-                why = NoNext.PAUSED if function.name in paused else None
+                why = NoNext.PAUSED if name in paused else None
                 next_at = None if why else instant
-                return ResumePoint(function.name, done, first, last, next_at, why, dead)
+                return ResumePoint(name, done, first, last, next_at, why, dead, gone)
             done, first, last = done + 1, first or instant, instant
-            dead += held[instant] is TickState.DEAD
+            dead += state is TickState.DEAD
+            gone += was_pruned
         if len(fire) < len(batch):
-            return ResumePoint(function.name, done, first, last, None, NoNext.PAST_CLOCK_END, dead)
+            return ResumePoint(name, done, first, last, None, NoNext.PAST_CLOCK_END, dead, gone)
         if len(batch) < CHUNK:
-            return ResumePoint(function.name, done, first, last, None, NoNext.NO_INSTANT_LEFT, dead)
+            return ResumePoint(name, done, first, last, None, NoNext.NO_INSTANT_LEFT, dead, gone)
         cursor = batch[-1]
-    return ResumePoint(function.name, done, first, last, None, NoNext.NOT_COUNTED, dead)
+    return ResumePoint(name, done, first, last, None, NoNext.NOT_COUNTED, dead, gone)
 
 
 def resume_points(
@@ -90,7 +101,8 @@ def resume_points(
     clock_start: datetime,
     until: datetime | None,
     paused: Collection[str],
+    pruned: PrunedSpans | None = None,
 ) -> list[ResumePoint]:
     """``resume_point`` of each function, from the first instant at or after ``clock_start``."""
     after = clock_start - timedelta(microseconds=1)
-    return [resume_point(f, states, after, until, paused) for f in functions]
+    return [resume_point(f, states, after, until, paused, pruned) for f in functions]

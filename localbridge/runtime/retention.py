@@ -5,7 +5,8 @@ thread of its own checks the runtime's clock (real or virtual), and once the
 cut-off (now - retention) has moved on by ``PRUNE_EVERY`` of clock time, it
 prunes up to it through a connection of its own (``ledger.pruning``: small
 batches, space handed back step by step), so firing never waits on it for
-more than a batch.
+more than a batch. Runs written in the last ``grace`` of wall time stay
+(``runtime.grace``): a replay beside the run keeps its runs and its report.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from localbridge.abc import Clock
 from localbridge.instants import display_instant
 from localbridge.ledger.connect import LedgerConnection
 from localbridge.ledger.opening import LedgerError, describe
-from localbridge.ledger.pruning import prune
+from localbridge.ledger.pruning import any_spared, prune
+from localbridge.runtime.grace import GRACE, RecentRows
 from localbridge.runtime.loop import Runtime
 
 log = logging.getLogger("localbridge")
@@ -34,13 +36,20 @@ CHECK_EVERY_S = 1.0
 class Retention:
     """Prunes the finished runs scheduled more than ``keep`` before the runtime's now."""
 
-    def __init__(self, keep: timedelta, check_every_s: float = CHECK_EVERY_S) -> None:
+    def __init__(
+        self,
+        keep: timedelta,
+        check_every_s: float = CHECK_EVERY_S,
+        recent: RecentRows | None = None,
+    ) -> None:
         self.keep = keep
         self._check_every_s = check_every_s
+        self._recent = RecentRows(GRACE) if recent is None else recent
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._connection: LedgerConnection | None = None
         self._pruned_through: datetime | None = None
+        self._spared_above: int | None = None
 
     def start(self, runtime: Runtime) -> None:
         # On a fault the runtime stops; a prune waiting for a lock must not hold it.
@@ -81,10 +90,15 @@ class Retention:
 
     def _prune_if_due(self, connection: LedgerConnection, cutoff: datetime) -> None:
         last = self._pruned_through
-        if last is not None and cutoff - last < PRUNE_EVERY:
-            return
         try:
-            pruned = prune(connection, cutoff, self._stop.is_set)
+            bound = self._recent.bound(connection)
+            # Due as the clock moves on, or as the runs spared last time age past the grace.
+            aged = self._spared_above is not None and bound != self._spared_above
+            if bound is None or not (last is None or cutoff - last >= PRUNE_EVERY or aged):
+                return
+            pruned = prune(connection, cutoff, self._stop.is_set, spare_above=bound)
+            spared = any_spared(connection, cutoff, bound)
+            self._spared_above = bound if spared else None
         except sqlite3.Error as error:
             # Pruning waits for its next turn; writing the ledger is the
             # runtime's to fail on, and it says so itself.
