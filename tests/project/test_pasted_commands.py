@@ -58,10 +58,6 @@ SKIPPED = {
     r"--rows 10000000": "writes ten million rows (minutes): the generator make run uses, larger",
     r"^\.venv/bin/localbridge dlq (redrive|purge --id 7)\s*(#|$)": "the transcript's app had "
     "lost a function ('old_job') since its ticks died",
-    r"replay --from 2022-01-01T00:00:00Z --to 2023-01-01T00:00:00Z\s*(#|$)": "a year's backfill "
-    "beside a live make run: the run's retention prunes the replay's finished runs as they end "
-    "(older than its clock's now - 7 days), so the replay ends 'N pending' with exit 1 and a "
-    "second one runs them again; runs alone, without make run, it works",
 }
 # Commands documented to fail, with the exit code they end with.
 EXPECTED_EXIT = {r"RESULTS_API_URL=http://127\.0\.0\.1:9\b": 1}
