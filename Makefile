@@ -23,9 +23,10 @@ UV_PIP := $(BIN)/uv pip install --python $(PY)
 # Tests start hundreds of interpreters: let Python keep its bytecode cache even
 # where the environment turns it off (gitignored __pycache__ directories).
 unexport PYTHONDONTWRITEBYTECODE
-# `make test`'s pytest workers (most tests wait on real processes and sockets,
-# so two per core-pair finish sooner; 1 runs the suite in one process).
-TEST_WORKERS ?= 2
+# `make test`'s pytest workers: most tests wait on real processes and sockets,
+# so four keep two cores busy (about 1.5 of them) and finish sooner; 1 runs the
+# suite in one process.
+TEST_WORKERS ?= 4
 PYTEST = $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 STAGE ?= dev
