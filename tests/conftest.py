@@ -69,3 +69,12 @@ def results_api(tmp_path: Path) -> Iterator[ResultsApi]:
     url = f"http://127.0.0.1:{port}"
     with running(process, lambda: http_ok(f"{url}/health")):
         yield ResultsApi(url, db_path, process)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test that runs shipped jobs by name is skipped once the project removed one:
+    removing a job from ``functions/`` leaves the suite green."""
+    for marker in item.iter_markers("shipped_jobs"):
+        removed = [name for name in marker.args if not (ROOT / "functions" / f"{name}.py").exists()]
+        if removed:
+            pytest.skip(f"runs the shipped job(s) {', '.join(removed)}, removed from functions/")

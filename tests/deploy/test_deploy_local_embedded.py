@@ -33,6 +33,8 @@ from localbridge.project.discovery import discover
 from tests.deploy.project_copy import copy_project, edit_stage, stage_config
 from tests.support import FAKE_AWS_CREDENTIALS, ROOT, aws_client, free_port, wait_for
 
+pytestmark = pytest.mark.shipped_jobs("average_weight_last_week", "registrations_per_day")
+
 STAGE = "embedded"
 CLOCK_START = "2022-12-18T23:59:00Z"
 # One virtual day per real second: the weekly job added below fires within

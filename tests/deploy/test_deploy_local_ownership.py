@@ -296,6 +296,7 @@ def point_stage_at(project: Path, stage: str, url: str) -> None:
     edit_stage(project, stage, environment_variables={**variables, "RESULTS_API_URL": url})
 
 
+@pytest.mark.shipped_jobs("registrations_per_day")
 def test_make_invoke_posts_to_api_port(
     checkout: Checkout, recording_server: RecordingServer, other_api: RecordingServer
 ) -> None:

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.jobs.support import write_registrations
 from tests.support import ROOT, RecordingServer
 
@@ -29,6 +31,7 @@ print(json.dumps({"names": names, "payload": payload}))
 """
 
 
+@pytest.mark.shipped_jobs("average_weight_last_week", "registrations_per_day")
 def test_readme_example_job_is_registered_and_posts(
     tmp_path: Path, recording_server: RecordingServer
 ) -> None:

@@ -14,6 +14,8 @@ from functions._results import ResultPostError
 from tests.jobs.support import chalice_client, invoke, write_registrations
 from tests.support import RecordingServer
 
+pytestmark = pytest.mark.shipped_jobs("average_weight_last_week", "registrations_per_day")
+
 WEEK_50_ROWS = [
     ("2022-12-11 23:59:59.999999", 9000.0),  # Sunday of week 49: out
     ("2022-12-12 00:00:00.000000", 1000.0),  # Monday of week 50: in

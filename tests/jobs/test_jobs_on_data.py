@@ -11,6 +11,8 @@ from data.generate import Spec, write
 from tests.jobs.support import chalice_client, invoke, plain_query
 from tests.support import RecordingServer
 
+pytestmark = pytest.mark.shipped_jobs("average_weight_last_week", "registrations_per_day")
+
 WEEK_SQL = (
     "SELECT count(*), avg(weight) FROM registration"
     " WHERE date(timestamp) BETWEEN '2022-12-12' AND '2022-12-18'"

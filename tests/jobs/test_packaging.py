@@ -21,6 +21,8 @@ from app import create_app
 from tests.jobs.support import RULE_ARN, write_registrations
 from tests.support import ROOT, RecordingServer
 
+pytestmark = pytest.mark.shipped_jobs("average_weight_last_week", "registrations_per_day")
+
 RUNNER = Path(__file__).with_name("lambda_runner.py")
 
 

@@ -20,6 +20,8 @@ from tests.support import (
     start_process,
 )
 
+pytestmark = pytest.mark.shipped_jobs("registrations_per_day")
+
 BUCKET = "metric-jobs-test-data"
 KEY = "registrations.db"
 DAY = "2022-12-21 12:00:00.000000"

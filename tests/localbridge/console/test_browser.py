@@ -29,6 +29,8 @@ from tests.localbridge.console.browser import browser_page
 from tests.localbridge.real_jobs import copy_project, job_env, registrations_db
 from tests.support import Process, free_port, http_ok, running, start_process, wait_for
 
+pytestmark = pytest.mark.shipped_jobs("average_weight_last_week", "registrations_per_day")
+
 SPEED = "14400"  # four virtual hours a second: a day's run every 6 s
 
 

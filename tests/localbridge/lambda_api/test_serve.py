@@ -38,6 +38,8 @@ from tests.support import (
     wait_for,
 )
 
+pytestmark = pytest.mark.shipped_jobs("average_weight_last_week", "registrations_per_day")
+
 
 @dataclass(frozen=True)
 class Served:

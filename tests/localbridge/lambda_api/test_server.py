@@ -34,6 +34,8 @@ from localbridge.project.discovery import discover
 from tests.deploy.project_copy import copy_project
 from tests.support import FAKE_AWS_CREDENTIALS, RecordingServer, aws_client, wait_for
 
+pytestmark = pytest.mark.shipped_jobs("average_weight_last_week", "registrations_per_day")
+
 STAGE = "local"
 NOW = datetime(2022, 12, 22, 0, 5, tzinfo=UTC)
 IDENTITY = AwsIdentity(account="123456789012", region="us-east-1")

@@ -33,6 +33,8 @@ from tests.support import (
     wait_for,
 )
 
+pytestmark = pytest.mark.shipped_jobs("average_weight_last_week", "registrations_per_day")
+
 KILLS = 10
 REPLAY_CONCURRENCY = 4
 SPEED = 172800.0

@@ -21,6 +21,8 @@ from tests.localbridge.real_jobs import copy_project, job_env, keys_posted, regi
 from tests.localbridge.runtime.harness import attempts_of, started_runtime, wait_for_state
 from tests.support import http_ok, python_env, running, start_process
 
+pytestmark = pytest.mark.shipped_jobs("average_weight_last_week", "registrations_per_day")
+
 SUNDAY = datetime(2022, 12, 18, 23, 59, tzinfo=UTC)
 DAILY = datetime(2022, 12, 19, 0, 5, tzinfo=UTC)
 WEEKLY = datetime(2022, 12, 19, 1, 0, tzinfo=UTC)
