@@ -43,7 +43,11 @@ bodies = st.one_of(
 paths = st.one_of(
     st.sampled_from(["/result", "/health", "/docs", "/openapi.json", "/", "/result/1"]),
     st.text(max_size=20).map(lambda s: "/result/" + quote(s, safe="")),
-    st.lists(st.text(max_size=8), max_size=3).map(lambda p: "/" + "/".join(quote(s) for s in p)),
+    st.lists(st.text(max_size=8), max_size=3)
+    .map(lambda p: "/" + "/".join(quote(s) for s in p))
+    # httpx refuses "//x" as a relative URL (a network-path reference), so the
+    # test client cannot send it; test_raw_fuzz sends such paths over a socket.
+    .filter(lambda path: not path.startswith("//")),
 )
 queries = st.dictionaries(
     st.sampled_from(["metric", "limit", "after_id"]) | st.text(max_size=6),

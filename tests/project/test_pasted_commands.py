@@ -345,8 +345,11 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def substituted(command: str, ports: dict[int, int]) -> str:
+def substituted(command: str, ports: dict[int, int], scratch: Path) -> str:
+    """``command`` on the stack's ports, its ``/tmp/`` files in this test's own folder
+    (two suites running side by side never share one)."""
     text = PORT.sub(lambda found: str(ports[int(found.group(1))]), command)
+    text = re.sub(r"(?<![\w.])/tmp/", f"{scratch}/", text)
     if "API_PORT=" in text:  # the command chose its own port
         return text
     given = f"API_PORT={ports[5000]} LAMBDA_PORT={ports[3001]} CONSOLE_PORT={ports[3000]}"
@@ -384,7 +387,7 @@ def lines(output: str) -> list[str]:
 
 def run_command(command: Command, exports: str, stack: Stack, env: dict[str, str]) -> str | None:
     """None when ``command`` did what its doc says; else what went wrong."""
-    text = substituted(command.text, stack.ports)
+    text = substituted(command.text, stack.ports, stack.root.parent)
     expected = next((code for p, code in EXPECTED_EXIT.items() if re.search(p, text)), 0)
     server = next((path for p, path in SERVERS.items() if re.search(p, text)), None)
     if server is not None:
