@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +23,7 @@ import requests
 
 from localbridge.lambda_api.server import DEFAULT_PORT as LAMBDA_PORT
 from localbridge.ledger import DEFAULT_LEDGER
+from localbridge.signals import SignalEvent, set_on_signals
 
 API_HOST = "127.0.0.1"
 API_STARTUP_S = 30.0
@@ -148,9 +148,8 @@ def main(argv: Sequence[str]) -> int:
     Path(args.ledger).parent.mkdir(parents=True, exist_ok=True)
     url = f"http://{API_HOST}:{args.api_port}"
     api_env = dict(os.environ, HOST=API_HOST, PORT=str(args.api_port), RESULTS_DB=args.results_db)
-    stopping = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda number, frame: stopping.set())
+    stopping = SignalEvent()
+    set_on_signals(stopping)
     api = start(["-m", "api"], api_env)
     if not wait_healthy(url, api, API_STARTUP_S):
         print(f"infra.local: the results API did not become healthy at {url}", file=sys.stderr)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import socket
 import sys
 import threading
@@ -24,6 +23,7 @@ from infra.emulated_aws.router import Router
 from localbridge.cli.common import parse_time, positive_float
 from localbridge.events import AwsIdentity
 from localbridge.hosts import HostPolicy
+from localbridge.signals import SignalEvent, set_on_signals
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
@@ -78,9 +78,8 @@ def serve(args: argparse.Namespace) -> int:
     logging.getLogger("emulated_aws").info(
         f"emulated AWS on {url} ({identity.region}, account {identity.account}), {kind}"
     )
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda number, frame: stop.set())
+    stop = SignalEvent()
+    set_on_signals(stop)
     thread = threading.Thread(target=server.serve_forever, name="endpoint", daemon=True)
     thread.start()
     stop.wait()

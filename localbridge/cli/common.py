@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import signal
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,7 @@ from localbridge.instants import display_instant, parse_user_instant, whole_seco
 from localbridge.lambda_api import DEFAULT_HOST, DEFAULT_PORT
 from localbridge.ledger.store import DEFAULT_LEDGER
 from localbridge.model import MAX_RETRY_ATTEMPTS
+from localbridge.signals import SignalEvent, set_on_signals
 
 if TYPE_CHECKING:
     from localbridge.runtime.replay import BatchSummary
@@ -162,12 +162,11 @@ def add_retry_options(parser: argparse.ArgumentParser) -> None:
 
 
 @contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
+def stop_on_signals() -> Iterator[SignalEvent]:
     """An event set by Ctrl-C or SIGTERM (the previous handlers come back after)."""
-    stop = threading.Event()
+    stop = SignalEvent()
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    for sig in previous:
-        signal.signal(sig, lambda number, frame: stop.set())
+    set_on_signals(stop)
     try:
         yield stop
     finally:
