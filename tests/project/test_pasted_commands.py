@@ -345,11 +345,15 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def substituted(command: str, ports: dict[int, int], scratch: Path) -> str:
-    """``command`` on the stack's ports, its ``/tmp/`` files in this test's own folder
-    (two suites running side by side never share one)."""
+def in_scratch(command: Command, scratch: Path) -> Command:
+    """``command`` with its ``/tmp/`` files in this test's own folder (two suites
+    running side by side never share one); before any path of this test is put in."""
+    text = re.sub(r"(?<![\w.])/tmp/", f"{scratch}/", command.text)
+    return Command(text, command.where, command.block)
+
+
+def substituted(command: str, ports: dict[int, int]) -> str:
     text = PORT.sub(lambda found: str(ports[int(found.group(1))]), command)
-    text = re.sub(r"(?<![\w.])/tmp/", f"{scratch}/", text)
     if "API_PORT=" in text:  # the command chose its own port
         return text
     given = f"API_PORT={ports[5000]} LAMBDA_PORT={ports[3001]} CONSOLE_PORT={ports[3000]}"
@@ -387,7 +391,7 @@ def lines(output: str) -> list[str]:
 
 def run_command(command: Command, exports: str, stack: Stack, env: dict[str, str]) -> str | None:
     """None when ``command`` did what its doc says; else what went wrong."""
-    text = substituted(command.text, stack.ports, stack.root.parent)
+    text = substituted(command.text, stack.ports)
     expected = next((code for p, code in EXPECTED_EXIT.items() if re.search(p, text)), 0)
     server = next((path for p, path in SERVERS.items() if re.search(p, text)), None)
     if server is not None:
@@ -455,7 +459,7 @@ def test_every_printed_and_documented_command_works_after_make_run(stack: Stack)
             if re.match(r"make install\b", command.text):
                 after_install.add(command.block)
             continue
-        ran = with_dev_tools(command, after_install)
+        ran = with_dev_tools(in_scratch(command, stack.root.parent), after_install)
         failure = run_command(ran, exports[command], stack, env)
         if failure:
             failures.append(failure)
