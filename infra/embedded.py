@@ -34,10 +34,10 @@ from infra.deployed import deployed_record, rule_names
 from infra.embedded_owner import (
     endpoint_health,
     endpoint_is_ours,
-    port_taken,
     refuse_api_port,
     results_api_answers,
 )
+from infra.ports import port_taken
 from infra.stage_view import project_view
 from localbridge.project.discovery import discover
 

@@ -13,13 +13,13 @@ with one line naming it and the variable that moves to a free port.
 from __future__ import annotations
 
 import itertools
-import socket
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from infra.background import Background
+from infra.ports import free_port_after, port_taken
 
 HOST = "127.0.0.1"
 HEALTH_PATH = "/_emulated_aws/health"
@@ -27,23 +27,6 @@ HEALTH_PATH = "/_emulated_aws/health"
 
 class PortTakenError(Exception):
     """A port holds what is not this checkout's; the message says whose and what to change."""
-
-
-def port_taken(port: int) -> bool:
-    """True when a program listens on 127.0.0.1:``port``."""
-    with socket.socket() as probe:
-        # As the servers bind: a port only in TIME_WAIT is free.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((HOST, port))
-        except OSError:
-            return True
-    return False
-
-
-def free_port_after(port: int, avoid: frozenset[int] = frozenset()) -> int:
-    """The first free port above ``port`` that is not in ``avoid`` (the other one asked for)."""
-    return next(p for p in range(port + 1, 65536) if p not in avoid and not port_taken(p))
 
 
 def endpoint_health(url: str) -> dict[str, Any] | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import requests
 
+from infra.ports import free_port_after, port_taken
 from localbridge.lambda_api.server import DEFAULT_PORT as LAMBDA_PORT
 from localbridge.ledger import DEFAULT_LEDGER
 from localbridge.signals import SignalEvent, set_on_signals
@@ -83,18 +83,6 @@ def stop(process: subprocess.Popen[bytes], grace: float) -> int:
     return process.wait()
 
 
-def port_taken(port: int) -> bool:
-    """True when another program listens on 127.0.0.1:``port``."""
-    with socket.socket() as probe:
-        # As uvicorn and http.server bind: a port only in TIME_WAIT is free.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((API_HOST, port))
-        except OSError:
-            return True
-    return False
-
-
 def taken_port_message(args: argparse.Namespace) -> str | None:
     """Which port ``make run`` needs is taken, and how to choose another; None if all are free."""
     for what, port, variable in (
@@ -102,7 +90,7 @@ def taken_port_message(args: argparse.Namespace) -> str | None:
         ("the Lambda Invoke API", args.lambda_port, "LAMBDA_PORT"),
     ):
         if port_taken(port):
-            free = next(p for p in range(port + 1, 65536) if not port_taken(p))
+            free = free_port_after(port)
             return (
                 f"infra.local: port {port} ({what}) is taken by another program; stop that "
                 f"program, or choose another port: make run {variable}={free}"
